@@ -1,0 +1,68 @@
+//! Database connections: SQLite (WAL, busy timeout) or PostgreSQL, by URL.
+
+use std::time::Duration;
+
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
+
+/// Connects to `url` (`sqlite://path` or `postgres://…`). A SQLite file and its
+/// directory are created when missing.
+pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
+    let mut opts = ConnectOptions::new(url.to_owned());
+    opts.sqlx_logging(false)
+        .acquire_timeout(Duration::from_secs(30));
+    if is_sqlite(url) {
+        if let Some(path) = sqlite_path(url) {
+            if let Some(parent) = std::path::Path::new(&path).parent() {
+                if !parent.as_os_str().is_empty() {
+                    std::fs::create_dir_all(parent).map_err(|e| {
+                        DbErr::Custom(format!("creating {}: {e}", parent.display()))
+                    })?;
+                }
+            }
+        }
+        opts.max_connections(8)
+            .min_connections(1)
+            .map_sqlx_sqlite_opts(|o| {
+                o.create_if_missing(true)
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Normal)
+                    .busy_timeout(Duration::from_secs(10))
+                    .foreign_keys(true)
+            });
+    } else {
+        opts.max_connections(32).min_connections(1);
+    }
+    Database::connect(opts).await
+}
+
+/// Whether `url` names a SQLite database.
+pub fn is_sqlite(url: &str) -> bool {
+    url.starts_with("sqlite:")
+}
+
+fn sqlite_path(url: &str) -> Option<String> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next()?;
+    (!path.is_empty() && path != ":memory:").then(|| path.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_paths() {
+        assert_eq!(
+            sqlite_path("sqlite://data/a.db?mode=rwc").as_deref(),
+            Some("data/a.db")
+        );
+        assert_eq!(
+            sqlite_path("sqlite:///abs/a.db").as_deref(),
+            Some("/abs/a.db")
+        );
+        assert_eq!(sqlite_path("sqlite::memory:"), None);
+    }
+}

@@ -1,0 +1,15 @@
+//! Pieces every assistd service shares: typed ids, pagination, metadata rules, the
+//! auth context, the error type and database setup.
+
+pub mod auth;
+pub mod channel;
+pub mod db;
+pub mod error;
+pub mod ids;
+pub mod json;
+pub mod metadata;
+pub mod page;
+pub mod time;
+
+pub use auth::{Authenticator, Project};
+pub use error::{ServiceError, ServiceResult};
