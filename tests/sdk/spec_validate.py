@@ -320,12 +320,33 @@ def _describe(error: ValidationError, depth: int = 0) -> list[str]:
         f"{'  ' * depth}- at {_json_path(error)}: {error.message}",
         f"{'  ' * depth}  schema path: {schema_path}",
     ]
-    if error.context and depth < 2:
-        sub = best_match(error.context)
-        if sub is not None:
-            lines.append(f"{'  ' * depth}  closest alternative:")
+    if error.context and depth < 4:
+        branch, sub_errors = _closest_branch(error.context)
+        lines.append(f"{'  ' * depth}  closest alternative (branch {branch}):")
+        for sub in sub_errors[:3]:
             lines.extend(_describe(sub, depth + 2))
     return lines
+
+
+def _closest_branch(context: list[ValidationError]) -> tuple[Any, list[ValidationError]]:
+    """For a failed oneOf/anyOf, the alternative that got furthest: the branch
+    whose shallowest error is deepest (a discriminator mismatch such as
+    `type: 'function' is not one of ['code_interpreter']` is shallow), then
+    the one with the fewest errors."""
+    branches: dict[Any, list[ValidationError]] = {}
+    for err in context:
+        key = err.relative_schema_path[0] if err.relative_schema_path else None
+        branches.setdefault(key, []).append(err)
+
+    def rank(item: tuple[Any, list[ValidationError]]) -> tuple[int, int]:
+        errs = item[1]
+        return (min(len(e.absolute_path) for e in errs), -len(errs))
+
+    branch, errs = max(branches.items(), key=rank)
+    if len(branches) == 1:
+        best = best_match(errs)
+        errs = [best] if best is not None else errs
+    return branch, errs
 
 
 def format_errors(what: str, instance: Any, errors: list[ValidationError]) -> str:

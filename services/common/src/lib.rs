@@ -10,6 +10,7 @@ pub mod json;
 pub mod metadata;
 pub mod page;
 pub mod time;
+pub mod tools;
 
 pub use auth::{Authenticator, Project};
 pub use error::{ServiceError, ServiceResult};
