@@ -1,1 +1,199 @@
-fn main() {}
+//! The `assistd` binary: an OpenAI Assistants API v2 server.
+
+mod config;
+mod server;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+use config::{CommonArgs, ServerArgs, Settings};
+use server::ServiceName;
+
+/// assistd: a self-hosted server for the OpenAI Assistants API v2, Files, Uploads and
+/// Vector Stores. Point the OpenAI SDK's base_url at http://HOST:PORT/v1.
+///
+/// Settings come from flags, then ASSISTD_* environment variables, then the TOML file
+/// given by --config, then defaults. API keys: ASSISTD_API_KEYS (comma-separated) for
+/// the default project, or `assistd keys create --project P`.
+#[derive(Debug, Parser)]
+#[command(name = "assistd", version, about, long_about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the server: the REST gateway and every service in one process, or with
+    /// --only one service's gRPC API.
+    Serve {
+        #[command(flatten)]
+        common: CommonArgs,
+        #[command(flatten)]
+        server: ServerArgs,
+        /// Run only this service's gRPC API (repeatable), without the REST gateway
+        #[arg(long, value_enum)]
+        only: Vec<ServiceName>,
+    },
+    /// Run the REST gateway against services running elsewhere.
+    Gateway {
+        #[command(flatten)]
+        common: CommonArgs,
+        #[command(flatten)]
+        server: ServerArgs,
+        /// A service and its gRPC URL, e.g. threads=http://threads:8080 (one per service)
+        #[arg(long = "upstream", value_name = "NAME=URL", required = true)]
+        upstreams: Vec<String>,
+    },
+    /// Apply database migrations and exit (serve also applies them on start).
+    Migrate {
+        #[command(flatten)]
+        common: CommonArgs,
+        /// Only this service's tables (repeatable); default all
+        #[arg(long, value_enum)]
+        only: Vec<ServiceName>,
+    },
+    /// Manage API keys.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// Create an API key for a project and print it on stdout. A running server
+    /// using the same database accepts it at once.
+    Create {
+        #[command(flatten)]
+        common: CommonArgs,
+        /// The project the key acts for
+        #[arg(long, default_value = "default")]
+        project: String,
+    },
+}
+
+fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("ASSISTD_LOG").unwrap_or_else(|_| {
+        EnvFilter::new("info,sqlx=warn,sea_orm=warn,h2=warn,hyper=warn,tower=warn")
+    });
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if std::env::var("ASSISTD_LOG_FORMAT").is_ok_and(|v| v == "json") {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    init_tracing();
+    match cli.command {
+        Command::Serve {
+            common,
+            server,
+            only,
+        } => serve(Settings::resolve(&common, &server)?, only).await,
+        Command::Gateway {
+            common,
+            server,
+            upstreams,
+        } => gateway(Settings::resolve(&common, &server)?, upstreams).await,
+        Command::Migrate { common, only } => {
+            let settings = Settings::resolve(&common, &ServerArgs::default())?;
+            let services = if only.is_empty() {
+                ServiceName::ALL.to_vec()
+            } else {
+                only
+            };
+            server::open_db(&settings, &services).await?;
+            eprintln!(
+                "migrations applied to {}",
+                server::redact(&settings.database_url)
+            );
+            Ok(())
+        }
+        Command::Keys {
+            command: KeysCommand::Create { common, project },
+        } => {
+            let settings = Settings::resolve(&common, &ServerArgs::default())?;
+            let conn = server::open_db(&settings, &[]).await?;
+            let key = assistd_common::auth::create_key(&conn, &project)
+                .await
+                .map_err(|e| anyhow::anyhow!(e.message))?;
+            println!("{key}");
+            Ok(())
+        }
+    }
+}
+
+fn check_exposure(settings: &Settings) -> anyhow::Result<()> {
+    Ok(()).and_then(|()| {
+        if settings.api_keys.is_empty()
+            && !settings.insecure_no_auth
+            && !server::is_loopback(&settings.listen)
+        {
+            // Stored keys also turn auth on; refuse only when there are none at all.
+            return Err(anyhow::anyhow!("no-keys"));
+        }
+        Ok(())
+    })
+}
+
+async fn serve(settings: Settings, only: Vec<ServiceName>) -> anyhow::Result<()> {
+    let services = if only.is_empty() {
+        ServiceName::ALL.to_vec()
+    } else {
+        only.clone()
+    };
+    let conn = server::open_db(&settings, &services).await?;
+    let grpc = server::grpc_router(&settings, &services, &conn).await?;
+    let auth_on = assistd_common::Authenticator::new(&settings.api_keys, Some(conn.clone()))
+        .await
+        .map_err(|e| anyhow::anyhow!(e.message))?
+        .enabled();
+    if check_exposure(&settings).is_err() && !auth_on {
+        anyhow::bail!(
+            "refusing to listen on {} with authentication off: set ASSISTD_API_KEYS, create a key with `assistd keys create`, or pass --insecure-no-auth",
+            settings.listen
+        );
+    }
+    let ready = server::Readiness::default().with(
+        conn.clone(),
+        services
+            .iter()
+            .flat_map(|s| s.migrations().iter().copied())
+            .collect(),
+    );
+    let rest = if only.is_empty() {
+        let upstreams = server::upstreams(Some(&grpc), &[])?;
+        Some(assistd_gateway::router(upstreams))
+    } else {
+        None
+    };
+    let app = server::app(rest, Some(grpc), ready);
+    server::run(&settings.listen, app).await
+}
+
+async fn gateway(settings: Settings, upstreams: Vec<String>) -> anyhow::Result<()> {
+    let mut remote = Vec::new();
+    for u in upstreams {
+        let (name, url) = u
+            .split_once('=')
+            .with_context(|| format!("--upstream takes NAME=URL, got '{u}'"))?;
+        let service = ServiceName::parse(name)
+            .with_context(|| format!("unknown service '{name}' in --upstream"))?;
+        remote.push((service, url.to_owned()));
+    }
+    let up = server::upstreams(None, &remote)?;
+    let app = server::app(
+        Some(assistd_gateway::router(up)),
+        None,
+        server::Readiness::default(),
+    );
+    server::run(&settings.listen, app).await
+}

@@ -1,1 +1,73 @@
+//! The REST gateway: OpenAI-shaped REST and SSE in front of the gRPC services.
+//!
+//! Handlers are thin: parse OpenAI JSON, convert to the proto request, call the
+//! service through its tonic client (in-process or over the network), convert the
+//! reply back. The gateway never touches a database.
 
+pub mod errors;
+pub mod extract;
+pub mod middleware;
+pub mod openai;
+pub mod routes;
+
+use assistd_common::channel::GrpcChannel;
+use assistd_proto::pb;
+
+/// Largest gRPC message the gateway sends or accepts.
+pub const MAX_GRPC_MESSAGE: usize = 64 * 1024 * 1024;
+
+/// Channels to the five services.
+#[derive(Clone)]
+pub struct Upstreams {
+    /// AssistantService.
+    pub assistants: GrpcChannel,
+    /// ThreadService.
+    pub threads: GrpcChannel,
+    /// RunService.
+    pub runs: GrpcChannel,
+    /// FileService.
+    pub files: GrpcChannel,
+    /// VectorStoreService.
+    pub vector_stores: GrpcChannel,
+}
+
+impl Upstreams {
+    /// An AssistantService client.
+    pub fn assistants(&self) -> pb::assistant_service_client::AssistantServiceClient<GrpcChannel> {
+        pb::assistant_service_client::AssistantServiceClient::new(self.assistants.clone())
+            .max_decoding_message_size(MAX_GRPC_MESSAGE)
+            .max_encoding_message_size(MAX_GRPC_MESSAGE)
+    }
+
+    /// A ThreadService client.
+    pub fn threads(&self) -> pb::thread_service_client::ThreadServiceClient<GrpcChannel> {
+        pb::thread_service_client::ThreadServiceClient::new(self.threads.clone())
+            .max_decoding_message_size(MAX_GRPC_MESSAGE)
+            .max_encoding_message_size(MAX_GRPC_MESSAGE)
+    }
+
+    /// A RunService client.
+    pub fn runs(&self) -> pb::run_service_client::RunServiceClient<GrpcChannel> {
+        pb::run_service_client::RunServiceClient::new(self.runs.clone())
+            .max_decoding_message_size(MAX_GRPC_MESSAGE)
+            .max_encoding_message_size(MAX_GRPC_MESSAGE)
+    }
+
+    /// A FileService client.
+    pub fn files(&self) -> pb::file_service_client::FileServiceClient<GrpcChannel> {
+        pb::file_service_client::FileServiceClient::new(self.files.clone())
+            .max_decoding_message_size(MAX_GRPC_MESSAGE)
+            .max_encoding_message_size(MAX_GRPC_MESSAGE)
+    }
+
+    /// A VectorStoreService client.
+    pub fn vector_stores(
+        &self,
+    ) -> pb::vector_store_service_client::VectorStoreServiceClient<GrpcChannel> {
+        pb::vector_store_service_client::VectorStoreServiceClient::new(self.vector_stores.clone())
+            .max_decoding_message_size(MAX_GRPC_MESSAGE)
+            .max_encoding_message_size(MAX_GRPC_MESSAGE)
+    }
+}
+
+pub use routes::router;

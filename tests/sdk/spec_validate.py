@@ -295,15 +295,18 @@ class Spec:
         return self.validator_for_pointer(f"#/components/schemas/{_pointer_escape(name)}")
 
     def check(self, validator: Draft202012Validator, instance: Any, what: str) -> None:
+        __tracebackhide__ = True
         errors = list(validator.iter_errors(instance))
         if not errors:
             return
         raise AssertionError(format_errors(what, instance, errors))
 
     def validate_schema(self, name: str, instance: Any, what: str | None = None) -> None:
+        __tracebackhide__ = True
         self.check(self.validator_for_schema(name), instance, what or f"instance of {name}")
 
     def validate_operation_response(self, op: Operation, instance: Any, what: str) -> None:
+        __tracebackhide__ = True
         self.check(self.validator_for_pointer(op.pointer), instance, f"{what} ({op.operation_id})")
 
 
@@ -385,6 +388,7 @@ class ResponseValidator:
         self.validated = 0
 
     def __call__(self, response: Any) -> None:
+        __tracebackhide__ = True
         request = response.request
         path = urlsplit(str(request.url)).path
         if path != self.base_path and not path.startswith(self.base_path + "/"):
@@ -422,6 +426,7 @@ class ResponseValidator:
 
     @staticmethod
     def _json(response: Any, what: str) -> Any:
+        __tracebackhide__ = True
         response.read()
         try:
             return json.loads(response.content)
@@ -432,6 +437,7 @@ class ResponseValidator:
 def validate_stream_event(event: str, data: Any, spec: Spec | None = None) -> None:
     """Validate one SSE event's parsed `data` against the schema its `event:`
     name implies (`done` carries the literal `[DONE]`, not JSON)."""
+    __tracebackhide__ = True
     spec = spec or load_spec()
     if event == "done":
         assert data == "[DONE]", f"event: done must carry data [DONE], got {data!r}"

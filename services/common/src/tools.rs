@@ -118,30 +118,48 @@ pub struct JsonSchema {
 }
 
 /// Reasoning effort values the API accepts.
-pub const REASONING_EFFORTS: &[&str] = &["none", "minimal", "low", "medium", "high", "xhigh", "max"];
+pub const REASONING_EFFORTS: &[&str] =
+    &["none", "minimal", "low", "medium", "high", "xhigh", "max"];
 
 fn valid_function_name(name: &str) -> bool {
-    !name.is_empty() && name.len() <= 64 && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 /// A proto tool as a domain tool; `param` is its position, e.g. `tools[2]`.
 pub fn tool_from_pb(tool: pb::Tool, param: &str) -> ServiceResult<Tool> {
     let pb::Tool { tool } = tool;
     match tool {
-        None => Err(ServiceError::invalid(format!("{param}.type"), format!("Missing required parameter: '{param}.type'."))),
-        Some(pb::tool::Tool::CodeInterpreter(pb::CodeInterpreterTool {})) => Ok(Tool::CodeInterpreter),
-        Some(pb::tool::Tool::FileSearch(pb::FileSearchTool { max_num_results, ranking_options })) => {
+        None => Err(ServiceError::invalid(
+            format!("{param}.type"),
+            format!("Missing required parameter: '{param}.type'."),
+        )),
+        Some(pb::tool::Tool::CodeInterpreter(pb::CodeInterpreterTool {})) => {
+            Ok(Tool::CodeInterpreter)
+        }
+        Some(pb::tool::Tool::FileSearch(pb::FileSearchTool {
+            max_num_results,
+            ranking_options,
+        })) => {
             if let Some(n) = max_num_results {
                 if !(1..=50).contains(&n) {
                     return Err(ServiceError::invalid(
                         format!("{param}.file_search.max_num_results"),
-                        format!("Invalid '{param}.file_search.max_num_results': expected a value between 1 and 50, but got {n} instead."),
+                        format!(
+                            "Invalid '{param}.file_search.max_num_results': expected a value between 1 and 50, but got {n} instead."
+                        ),
                     ));
                 }
             }
             let ranking_options = match ranking_options {
                 None => None,
-                Some(pb::FileSearchRankingOptions { ranker, score_threshold }) => {
+                Some(pb::FileSearchRankingOptions {
+                    ranker,
+                    score_threshold,
+                }) => {
                     if !(0.0..=1.0).contains(&score_threshold) {
                         return Err(ServiceError::invalid(
                             format!("{param}.file_search.ranking_options.score_threshold"),
@@ -152,24 +170,46 @@ pub fn tool_from_pb(tool: pb::Tool, param: &str) -> ServiceResult<Tool> {
                         if !["auto", "default_2024_08_21"].contains(&r.as_str()) {
                             return Err(ServiceError::invalid(
                                 format!("{param}.file_search.ranking_options.ranker"),
-                                format!("Invalid value: '{r}'. Supported values are: 'auto' and 'default_2024_08_21'."),
+                                format!(
+                                    "Invalid value: '{r}'. Supported values are: 'auto' and 'default_2024_08_21'."
+                                ),
                             ));
                         }
                     }
-                    Some(RankingOptions { ranker, score_threshold })
+                    Some(RankingOptions {
+                        ranker,
+                        score_threshold,
+                    })
                 }
             };
-            Ok(Tool::FileSearch { file_search: FileSearchSettings { max_num_results, ranking_options } })
+            Ok(Tool::FileSearch {
+                file_search: FileSearchSettings {
+                    max_num_results,
+                    ranking_options,
+                },
+            })
         }
-        Some(pb::tool::Tool::Function(pb::FunctionDefinition { name, description, parameters, strict })) => {
+        Some(pb::tool::Tool::Function(pb::FunctionDefinition {
+            name,
+            description,
+            parameters,
+            strict,
+        })) => {
             if !valid_function_name(&name) {
                 return Err(ServiceError::invalid(
                     format!("{param}.function.name"),
-                    format!("Invalid '{param}.function.name': string does not match pattern. Expected a string that matches the pattern '^[a-zA-Z0-9_-]{{1,64}}$'."),
+                    format!(
+                        "Invalid '{param}.function.name': string does not match pattern. Expected a string that matches the pattern '^[a-zA-Z0-9_-]{{1,64}}$'."
+                    ),
                 ));
             }
             Ok(Tool::Function {
-                function: FunctionDef { name, description, parameters: parameters.as_ref().map(struct_to_json), strict },
+                function: FunctionDef {
+                    name,
+                    description,
+                    parameters: parameters.as_ref().map(struct_to_json),
+                    strict,
+                },
             })
         }
     }
@@ -180,7 +220,10 @@ pub fn tools_from_pb(tools: Vec<pb::Tool>, param: &str, max: usize) -> ServiceRe
     if tools.len() > max {
         return Err(ServiceError::invalid(
             param,
-            format!("Invalid '{param}': array too long. Expected an array with maximum length {max}, but got an array with length {} instead.", tools.len()),
+            format!(
+                "Invalid '{param}': array too long. Expected an array with maximum length {max}, but got an array with length {} instead.",
+                tools.len()
+            ),
         ));
     }
     let mut names = std::collections::HashSet::new();
@@ -204,20 +247,38 @@ pub fn tools_from_pb(tools: Vec<pb::Tool>, param: &str, max: usize) -> ServiceRe
 pub fn tool_to_pb(tool: Tool) -> pb::Tool {
     let tool = match tool {
         Tool::CodeInterpreter => pb::tool::Tool::CodeInterpreter(pb::CodeInterpreterTool {}),
-        Tool::FileSearch { file_search: FileSearchSettings { max_num_results, ranking_options } } => {
-            pb::tool::Tool::FileSearch(pb::FileSearchTool {
-                max_num_results,
-                ranking_options: ranking_options.map(|RankingOptions { ranker, score_threshold }| pb::FileSearchRankingOptions { ranker, score_threshold }),
-            })
-        }
-        Tool::Function { function: FunctionDef { name, description, parameters, strict } } => {
-            pb::tool::Tool::Function(pb::FunctionDefinition {
-                name,
-                description,
-                parameters: parameters.as_ref().and_then(json_to_struct),
-                strict,
-            })
-        }
+        Tool::FileSearch {
+            file_search:
+                FileSearchSettings {
+                    max_num_results,
+                    ranking_options,
+                },
+        } => pb::tool::Tool::FileSearch(pb::FileSearchTool {
+            max_num_results,
+            ranking_options: ranking_options.map(
+                |RankingOptions {
+                     ranker,
+                     score_threshold,
+                 }| pb::FileSearchRankingOptions {
+                    ranker,
+                    score_threshold,
+                },
+            ),
+        }),
+        Tool::Function {
+            function:
+                FunctionDef {
+                    name,
+                    description,
+                    parameters,
+                    strict,
+                },
+        } => pb::tool::Tool::Function(pb::FunctionDefinition {
+            name,
+            description,
+            parameters: parameters.as_ref().and_then(json_to_struct),
+            strict,
+        }),
     };
     pb::Tool { tool: Some(tool) }
 }
@@ -225,14 +286,20 @@ pub fn tool_to_pb(tool: Tool) -> pb::Tool {
 /// Proto tool resources as domain ones. `vector_stores` (create a store on the fly)
 /// belongs to the vector store service and is refused here by the caller.
 pub fn tool_resources_from_pb(res: pb::ToolResources, param: &str) -> ServiceResult<ToolResources> {
-    let pb::ToolResources { code_interpreter, file_search } = res;
+    let pb::ToolResources {
+        code_interpreter,
+        file_search,
+    } = res;
     let code_interpreter = match code_interpreter {
         None => None,
         Some(pb::CodeInterpreterResources { file_ids }) => {
             if file_ids.len() > MAX_CODE_INTERPRETER_FILES {
                 return Err(ServiceError::invalid(
                     format!("{param}.code_interpreter.file_ids"),
-                    format!("Invalid '{param}.code_interpreter.file_ids': array too long. Expected an array with maximum length {MAX_CODE_INTERPRETER_FILES}, but got an array with length {} instead.", file_ids.len()),
+                    format!(
+                        "Invalid '{param}.code_interpreter.file_ids': array too long. Expected an array with maximum length {MAX_CODE_INTERPRETER_FILES}, but got an array with length {} instead.",
+                        file_ids.len()
+                    ),
                 ));
             }
             Some(CodeInterpreterResources { file_ids })
@@ -240,48 +307,83 @@ pub fn tool_resources_from_pb(res: pb::ToolResources, param: &str) -> ServiceRes
     };
     let file_search = match file_search {
         None => None,
-        Some(pb::FileSearchResources { vector_store_ids, vector_stores }) => {
+        Some(pb::FileSearchResources {
+            vector_store_ids,
+            vector_stores,
+        }) => {
             if vector_store_ids.len() > MAX_VECTOR_STORES {
                 return Err(ServiceError::invalid(
                     format!("{param}.file_search.vector_store_ids"),
-                    format!("Invalid '{param}.file_search.vector_store_ids': array too long. Expected an array with maximum length {MAX_VECTOR_STORES}, but got an array with length {} instead.", vector_store_ids.len()),
+                    format!(
+                        "Invalid '{param}.file_search.vector_store_ids': array too long. Expected an array with maximum length {MAX_VECTOR_STORES}, but got an array with length {} instead.",
+                        vector_store_ids.len()
+                    ),
                 ));
             }
             if !vector_stores.is_empty() {
-                return Err(ServiceError::unimplemented("Creating vector stores through 'tool_resources.file_search.vector_stores'")
-                    .with_param(format!("{param}.file_search.vector_stores")));
+                return Err(ServiceError::unimplemented(
+                    "Creating vector stores through 'tool_resources.file_search.vector_stores'",
+                )
+                .with_param(format!("{param}.file_search.vector_stores")));
             }
             Some(FileSearchResources { vector_store_ids })
         }
     };
-    Ok(ToolResources { code_interpreter, file_search })
+    Ok(ToolResources {
+        code_interpreter,
+        file_search,
+    })
 }
 
 /// Domain tool resources as proto.
 pub fn tool_resources_to_pb(res: ToolResources) -> pb::ToolResources {
-    let ToolResources { code_interpreter, file_search } = res;
+    let ToolResources {
+        code_interpreter,
+        file_search,
+    } = res;
     pb::ToolResources {
-        code_interpreter: code_interpreter.map(|CodeInterpreterResources { file_ids }| pb::CodeInterpreterResources { file_ids }),
-        file_search: file_search.map(|FileSearchResources { vector_store_ids }| pb::FileSearchResources { vector_store_ids, vector_stores: vec![] }),
+        code_interpreter: code_interpreter
+            .map(|CodeInterpreterResources { file_ids }| pb::CodeInterpreterResources { file_ids }),
+        file_search: file_search.map(|FileSearchResources { vector_store_ids }| {
+            pb::FileSearchResources {
+                vector_store_ids,
+                vector_stores: vec![],
+            }
+        }),
     }
 }
 
 /// Proto response format as domain.
-pub fn response_format_from_pb(rf: pb::ResponseFormat, param: &str) -> ServiceResult<ResponseFormat> {
+pub fn response_format_from_pb(
+    rf: pb::ResponseFormat,
+    param: &str,
+) -> ServiceResult<ResponseFormat> {
     let pb::ResponseFormat { format } = rf;
     Ok(match format {
         None | Some(pb::response_format::Format::Auto(_)) => ResponseFormat::Auto,
         Some(pb::response_format::Format::Text(_)) => ResponseFormat::Text,
         Some(pb::response_format::Format::JsonObject(_)) => ResponseFormat::JsonObject,
-        Some(pb::response_format::Format::JsonSchema(pb::JsonSchemaFormat { name, description, schema, strict })) => {
+        Some(pb::response_format::Format::JsonSchema(pb::JsonSchemaFormat {
+            name,
+            description,
+            schema,
+            strict,
+        })) => {
             if !valid_function_name(&name) {
                 return Err(ServiceError::invalid(
                     format!("{param}.json_schema.name"),
-                    format!("Invalid '{param}.json_schema.name': expected a string of 1-64 characters of [a-zA-Z0-9_-]."),
+                    format!(
+                        "Invalid '{param}.json_schema.name': expected a string of 1-64 characters of [a-zA-Z0-9_-]."
+                    ),
                 ));
             }
             ResponseFormat::JsonSchema {
-                json_schema: JsonSchema { name, description, schema: schema.as_ref().map(struct_to_json), strict },
+                json_schema: JsonSchema {
+                    name,
+                    description,
+                    schema: schema.as_ref().map(struct_to_json),
+                    strict,
+                },
             }
         }
     })
@@ -294,11 +396,24 @@ pub fn response_format_to_pb(rf: ResponseFormat) -> pb::ResponseFormat {
         ResponseFormat::Auto => Format::Auto(pb::AutoFormat {}),
         ResponseFormat::Text => Format::Text(pb::TextFormat {}),
         ResponseFormat::JsonObject => Format::JsonObject(pb::JsonObjectFormat {}),
-        ResponseFormat::JsonSchema { json_schema: JsonSchema { name, description, schema, strict } } => {
-            Format::JsonSchema(pb::JsonSchemaFormat { name, description, schema: schema.as_ref().and_then(json_to_struct), strict })
-        }
+        ResponseFormat::JsonSchema {
+            json_schema:
+                JsonSchema {
+                    name,
+                    description,
+                    schema,
+                    strict,
+                },
+        } => Format::JsonSchema(pb::JsonSchemaFormat {
+            name,
+            description,
+            schema: schema.as_ref().and_then(json_to_struct),
+            strict,
+        }),
     };
-    pb::ResponseFormat { format: Some(format) }
+    pb::ResponseFormat {
+        format: Some(format),
+    }
 }
 
 /// Checks a reasoning effort value.
@@ -308,7 +423,14 @@ pub fn validate_reasoning_effort(v: &str, param: &str) -> ServiceResult<()> {
     } else {
         Err(ServiceError::invalid(
             param,
-            format!("Invalid value: '{v}'. Supported values are: {}.", REASONING_EFFORTS.iter().map(|s| format!("'{s}'")).collect::<Vec<_>>().join(", ")),
+            format!(
+                "Invalid value: '{v}'. Supported values are: {}.",
+                REASONING_EFFORTS
+                    .iter()
+                    .map(|s| format!("'{s}'"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
         ))
     }
 }
@@ -320,7 +442,9 @@ pub fn validate_range(v: f64, min: f64, max: f64, param: &str) -> ServiceResult<
     } else {
         Err(ServiceError::invalid(
             param,
-            format!("Invalid '{param}': decimal below minimum value or above maximum value. Expected a value between {min} and {max}, but got {v} instead."),
+            format!(
+                "Invalid '{param}': decimal below minimum value or above maximum value. Expected a value between {min} and {max}, but got {v} instead."
+            ),
         ))
     }
 }
@@ -346,13 +470,23 @@ mod tests {
     #[test]
     fn function_names() {
         let t = |name: &str| pb::Tool {
-            tool: Some(pb::tool::Tool::Function(pb::FunctionDefinition { name: name.into(), ..Default::default() })),
+            tool: Some(pb::tool::Tool::Function(pb::FunctionDefinition {
+                name: name.into(),
+                ..Default::default()
+            })),
         };
         assert!(tool_from_pb(t("get_weather-2"), "tools[0]").is_ok());
         let err = tool_from_pb(t("bad name"), "tools[0]").unwrap_err();
         assert_eq!(err.param.as_deref(), Some("tools[0].function.name"));
         assert!(tools_from_pb(vec![t("a"), t("a")], "tools", 128).is_err());
-        assert!(tools_from_pb((0..129).map(|i| t(&format!("f{i}"))).collect(), "tools", 128).is_err());
+        assert!(
+            tools_from_pb(
+                (0..129).map(|i| t(&format!("f{i}"))).collect(),
+                "tools",
+                128
+            )
+            .is_err()
+        );
     }
 
     #[test]

@@ -24,24 +24,41 @@ impl Blobs {
     pub fn open(url: &str) -> Result<Self, String> {
         if let Some(path) = url.strip_prefix("file://") {
             std::fs::create_dir_all(path).map_err(|e| format!("creating {path}: {e}"))?;
-            let fs = object_store::local::LocalFileSystem::new_with_prefix(path).map_err(|e| e.to_string())?;
-            return Ok(Self { store: Arc::new(fs) });
+            let fs = object_store::local::LocalFileSystem::new_with_prefix(path)
+                .map_err(|e| e.to_string())?;
+            return Ok(Self {
+                store: Arc::new(fs),
+            });
         }
         if url.starts_with("memory://") {
-            return Ok(Self { store: Arc::new(object_store::memory::InMemory::new()) });
+            return Ok(Self {
+                store: Arc::new(object_store::memory::InMemory::new()),
+            });
         }
-        Err(format!("unsupported object store url '{url}': this build supports file:// and memory://"))
+        Err(format!(
+            "unsupported object store url '{url}': this build supports file:// and memory://"
+        ))
     }
 
     /// Streams `chunks` to `key`, failing with 413 past `max_bytes`. Returns the size.
     /// A failed write leaves nothing behind.
-    pub async fn put_stream<S, E>(&self, key: &str, mut chunks: S, max_bytes: u64, param: &str) -> ServiceResult<u64>
+    pub async fn put_stream<S, E>(
+        &self,
+        key: &str,
+        mut chunks: S,
+        max_bytes: u64,
+        param: &str,
+    ) -> ServiceResult<u64>
     where
         S: Stream<Item = Result<Bytes, E>> + Unpin,
         E: Into<ServiceError>,
     {
         let path = Path::from(key);
-        let upload = self.store.put_multipart(&path).await.map_err(|e| ServiceError::internal("starting blob upload", e))?;
+        let upload = self
+            .store
+            .put_multipart(&path)
+            .await
+            .map_err(|e| ServiceError::internal("starting blob upload", e))?;
         let mut writer = WriteMultipart::new_with_chunk_size(upload, PART_SIZE);
         let mut total: u64 = 0;
         while let Some(chunk) = chunks.next().await {
@@ -55,7 +72,11 @@ impl Blobs {
             total += chunk.len() as u64;
             if total > max_bytes {
                 let _ = writer.abort().await;
-                return Err(ServiceError::too_large(param, format!("File is too large: the limit is {max_bytes} bytes.")).with_code("file_too_large"));
+                return Err(ServiceError::too_large(
+                    param,
+                    format!("File is too large: the limit is {max_bytes} bytes."),
+                )
+                .with_code("file_too_large"));
             }
             if let Err(e) = writer.wait_for_capacity(2).await {
                 let _ = writer.abort().await;
@@ -63,14 +84,27 @@ impl Blobs {
             }
             writer.put(chunk);
         }
-        writer.finish().await.map_err(|e| ServiceError::internal("finishing blob upload", e))?;
+        writer
+            .finish()
+            .await
+            .map_err(|e| ServiceError::internal("finishing blob upload", e))?;
         Ok(total)
     }
 
     /// The bytes of `key`, streamed.
-    pub async fn get_stream(&self, key: &str) -> ServiceResult<BoxStream<'static, ServiceResult<Bytes>>> {
-        let res = self.store.get(&Path::from(key)).await.map_err(|e| ServiceError::internal("opening blob", e))?;
-        Ok(res.into_stream().map(|r| r.map_err(|e| ServiceError::internal("reading blob", e))).boxed())
+    pub async fn get_stream(
+        &self,
+        key: &str,
+    ) -> ServiceResult<BoxStream<'static, ServiceResult<Bytes>>> {
+        let res = self
+            .store
+            .get(&Path::from(key))
+            .await
+            .map_err(|e| ServiceError::internal("opening blob", e))?;
+        Ok(res
+            .into_stream()
+            .map(|r| r.map_err(|e| ServiceError::internal("reading blob", e)))
+            .boxed())
     }
 
     /// Removes `key`; missing is fine.

@@ -34,7 +34,10 @@ fn not_found(id: &str) -> Status {
 
 #[tonic::async_trait]
 impl pb::assistant_service_server::AssistantService for AssistantsService {
-    async fn create_assistant(&self, request: Request<pb::CreateAssistantRequest>) -> Result<Response<pb::Assistant>, Status> {
+    async fn create_assistant(
+        &self,
+        request: Request<pb::CreateAssistantRequest>,
+    ) -> Result<Response<pb::Assistant>, Status> {
         let project = Project::of(&request)?;
         let pb::CreateAssistantRequest { assistant } = request.into_inner();
         let patch = convert::patch_from_pb(assistant.unwrap_or_default(), None)?;
@@ -43,7 +46,10 @@ impl pb::assistant_service_server::AssistantService for AssistantsService {
         Ok(Response::new(assistant.into()))
     }
 
-    async fn list_assistants(&self, request: Request<pb::ListAssistantsRequest>) -> Result<Response<pb::ListAssistantsResponse>, Status> {
+    async fn list_assistants(
+        &self,
+        request: Request<pb::ListAssistantsRequest>,
+    ) -> Result<Response<pb::ListAssistantsResponse>, Status> {
         let project = Project::of(&request)?;
         let pb::ListAssistantsRequest { page } = request.into_inner();
         let page = PageRequest::from_pb(page, 20, 100)?;
@@ -57,29 +63,54 @@ impl pb::assistant_service_server::AssistantService for AssistantsService {
         }))
     }
 
-    async fn get_assistant(&self, request: Request<pb::GetAssistantRequest>) -> Result<Response<pb::Assistant>, Status> {
+    async fn get_assistant(
+        &self,
+        request: Request<pb::GetAssistantRequest>,
+    ) -> Result<Response<pb::Assistant>, Status> {
         let project = Project::of(&request)?;
         let id = request.into_inner().assistant_id;
-        let a = self.store.get(&project, &id).await?.ok_or_else(|| not_found(&id))?;
+        let a = self
+            .store
+            .get(&project, &id)
+            .await?
+            .ok_or_else(|| not_found(&id))?;
         Ok(Response::new(a.into()))
     }
 
-    async fn modify_assistant(&self, request: Request<pb::ModifyAssistantRequest>) -> Result<Response<pb::Assistant>, Status> {
+    async fn modify_assistant(
+        &self,
+        request: Request<pb::ModifyAssistantRequest>,
+    ) -> Result<Response<pb::Assistant>, Status> {
         let project = Project::of(&request)?;
-        let pb::ModifyAssistantRequest { assistant_id, assistant, update_mask } = request.into_inner();
+        let pb::ModifyAssistantRequest {
+            assistant_id,
+            assistant,
+            update_mask,
+        } = request.into_inner();
         let paths = update_mask.map(|m| m.paths).unwrap_or_default();
         let patch = convert::patch_from_pb(assistant.unwrap_or_default(), Some(&paths))?;
         if patch.model.is_none() && paths.iter().any(|p| p == "model") {
-            return Err(ServiceError::invalid("model", "Invalid 'model': expected a string, but got null instead.").into());
+            return Err(ServiceError::invalid(
+                "model",
+                "Invalid 'model': expected a string, but got null instead.",
+            )
+            .into());
         }
         patch.validate()?;
-        let mut a = self.store.get(&project, &assistant_id).await?.ok_or_else(|| not_found(&assistant_id))?;
+        let mut a = self
+            .store
+            .get(&project, &assistant_id)
+            .await?
+            .ok_or_else(|| not_found(&assistant_id))?;
         patch.apply_to(&mut a);
         self.store.update(&project, &a).await?;
         Ok(Response::new(a.into()))
     }
 
-    async fn delete_assistant(&self, request: Request<pb::DeleteAssistantRequest>) -> Result<Response<pb::DeleteResponse>, Status> {
+    async fn delete_assistant(
+        &self,
+        request: Request<pb::DeleteAssistantRequest>,
+    ) -> Result<Response<pb::DeleteResponse>, Status> {
         let project = Project::of(&request)?;
         let id = request.into_inner().assistant_id;
         if !self.store.delete(&project, &id).await? {

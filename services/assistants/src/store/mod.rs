@@ -3,7 +3,10 @@
 
 use assistd_common::page::{Page, PageRequest};
 use assistd_common::{Project, ServiceError, ServiceResult};
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, NotSet, QueryFilter, Select};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, NotSet,
+    QueryFilter, Select,
+};
 
 use crate::domain::Assistant;
 
@@ -73,7 +76,22 @@ impl TryFrom<Model> for Assistant {
     type Error = ServiceError;
 
     fn try_from(m: Model) -> ServiceResult<Self> {
-        let Model { id, project_id: _, created_at, name, description, model, instructions, tools, tool_resources, metadata, temperature, top_p, response_format, reasoning_effort } = m;
+        let Model {
+            id,
+            project_id: _,
+            created_at,
+            name,
+            description,
+            model,
+            instructions,
+            tools,
+            tool_resources,
+            metadata,
+            temperature,
+            top_p,
+            response_format,
+            reasoning_effort,
+        } = m;
         Ok(Assistant {
             id,
             created_at,
@@ -130,19 +148,34 @@ impl Store {
 
     /// The assistant, if it exists in the project.
     pub async fn get(&self, project: &Project, id: &str) -> ServiceResult<Option<Assistant>> {
-        Self::scoped(project).filter(Column::Id.eq(id)).one(&self.db).await?.map(Assistant::try_from).transpose()
+        Self::scoped(project)
+            .filter(Column::Id.eq(id))
+            .one(&self.db)
+            .await?
+            .map(Assistant::try_from)
+            .transpose()
     }
 
     /// A page of the project's assistants.
-    pub async fn list(&self, project: &Project, page: &PageRequest) -> ServiceResult<Page<Assistant>> {
-        let rows = page.apply(Self::scoped(project), Column::Id).all(&self.db).await?;
-        let rows = rows.into_iter().map(Assistant::try_from).collect::<ServiceResult<Vec<_>>>()?;
+    pub async fn list(
+        &self,
+        project: &Project,
+        page: &PageRequest,
+    ) -> ServiceResult<Page<Assistant>> {
+        let rows = page
+            .apply(Self::scoped(project), Column::Id)
+            .all(&self.db)
+            .await?;
+        let rows = rows
+            .into_iter()
+            .map(Assistant::try_from)
+            .collect::<ServiceResult<Vec<_>>>()?;
         Ok(page.finish(rows))
     }
 
     /// Writes every field of `a` (which must exist).
     pub async fn update(&self, project: &Project, a: &Assistant) -> ServiceResult<()> {
-        let mut am: ActiveModel = to_model(project, a).into_active_model();
+        let mut am: ActiveModel = to_model(project, a).into_active_model().reset_all();
         am.id = NotSet;
         am.project_id = NotSet;
         am.created_at = NotSet;
@@ -157,7 +190,11 @@ impl Store {
 
     /// Deletes the assistant; false when there was none.
     pub async fn delete(&self, project: &Project, id: &str) -> ServiceResult<bool> {
-        let res = Entity::delete_many().filter(Column::ProjectId.eq(project.id())).filter(Column::Id.eq(id)).exec(&self.db).await?;
+        let res = Entity::delete_many()
+            .filter(Column::ProjectId.eq(project.id()))
+            .filter(Column::Id.eq(id))
+            .exec(&self.db)
+            .await?;
         Ok(res.rows_affected > 0)
     }
 }

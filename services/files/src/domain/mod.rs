@@ -11,11 +11,28 @@ pub const MAX_PART_BYTES: u64 = 64 * 1024 * 1024;
 /// Uploads expire this long after creation.
 pub const UPLOAD_TTL_SECS: i64 = 3600;
 /// Purposes `POST /files` accepts.
-pub const FILE_PURPOSES: &[&str] = &["assistants", "batch", "fine-tune", "vision", "user_data", "evals"];
+pub const FILE_PURPOSES: &[&str] = &[
+    "assistants",
+    "batch",
+    "fine-tune",
+    "vision",
+    "user_data",
+    "evals",
+];
 /// Purposes `POST /uploads` accepts.
 pub const UPLOAD_PURPOSES: &[&str] = &["assistants", "batch", "fine-tune", "vision"];
 /// Purposes a file object may carry.
-pub const OBJECT_PURPOSES: &[&str] = &["assistants", "assistants_output", "batch", "batch_output", "fine-tune", "fine-tune-results", "vision", "user_data", "evals"];
+pub const OBJECT_PURPOSES: &[&str] = &[
+    "assistants",
+    "assistants_output",
+    "batch",
+    "batch_output",
+    "fine-tune",
+    "fine-tune-results",
+    "vision",
+    "user_data",
+    "evals",
+];
 /// Batch files expire after 30 days unless told otherwise.
 pub const BATCH_DEFAULT_TTL_SECS: i64 = 30 * 24 * 3600;
 
@@ -112,7 +129,14 @@ pub fn validate_purpose(purpose: &str, accepted: &[&str]) -> ServiceResult<()> {
     } else {
         Err(ServiceError::invalid(
             "purpose",
-            format!("Invalid value: '{purpose}'. Supported values are: {}.", accepted.iter().map(|s| format!("'{s}'")).collect::<Vec<_>>().join(", ")),
+            format!(
+                "Invalid value: '{purpose}'. Supported values are: {}.",
+                accepted
+                    .iter()
+                    .map(|s| format!("'{s}'"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
         ))
     }
 }
@@ -120,12 +144,17 @@ pub fn validate_purpose(purpose: &str, accepted: &[&str]) -> ServiceResult<()> {
 /// Checks `expires_after` and returns its seconds.
 pub fn validate_expires_after(anchor: &str, seconds: i64) -> ServiceResult<i64> {
     if anchor != "created_at" {
-        return Err(ServiceError::invalid("expires_after.anchor", format!("Invalid value: '{anchor}'. Supported values are: 'created_at'.")));
+        return Err(ServiceError::invalid(
+            "expires_after.anchor",
+            format!("Invalid value: '{anchor}'. Supported values are: 'created_at'."),
+        ));
     }
     if !(3600..=2_592_000).contains(&seconds) {
         return Err(ServiceError::invalid(
             "expires_after.seconds",
-            format!("Invalid 'expires_after.seconds': expected a value between 3600 and 2592000, but got {seconds} instead."),
+            format!(
+                "Invalid 'expires_after.seconds': expected a value between 3600 and 2592000, but got {seconds} instead."
+            ),
         ));
     }
     Ok(seconds)
@@ -134,14 +163,20 @@ pub fn validate_expires_after(anchor: &str, seconds: i64) -> ServiceResult<i64> 
 /// Checks a file name.
 pub fn validate_filename(name: &str, param: &str) -> ServiceResult<()> {
     if name.is_empty() {
-        return Err(ServiceError::invalid(param, "The file name must not be empty."));
+        return Err(ServiceError::invalid(
+            param,
+            "The file name must not be empty.",
+        ));
     }
     assistd_common::tools::validate_len(name, 1024, param)
 }
 
 /// The MIME type served for a file name when none was given.
 pub fn guess_content_type(filename: &str) -> String {
-    mime_guess::from_path(filename).first_or_octet_stream().essence_str().to_owned()
+    mime_guess::from_path(filename)
+        .first_or_octet_stream()
+        .essence_str()
+        .to_owned()
 }
 
 #[cfg(test)]
@@ -156,7 +191,10 @@ mod tests {
         assert_eq!(validate_expires_after("created_at", 3600).unwrap(), 3600);
         assert!(validate_expires_after("last_active_at", 3600).is_err());
         assert_eq!(guess_content_type("a.txt"), "text/plain");
-        assert_eq!(guess_content_type("a.unknownext"), "application/octet-stream");
+        assert_eq!(
+            guess_content_type("a.unknownext"),
+            "application/octet-stream"
+        );
     }
 
     #[test]

@@ -3,7 +3,9 @@
 use assistd_common::page::{Page, PageRequest};
 use assistd_common::{Project, ServiceResult};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, Condition, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter, Select};
+use sea_orm::{
+    ColumnTrait, Condition, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter, Select,
+};
 
 use crate::domain::{File, Upload, UploadPart};
 
@@ -119,22 +121,80 @@ pub mod part {
 
 impl From<file::Model> for File {
     fn from(m: file::Model) -> Self {
-        let file::Model { id, project_id: _, created_at, bytes, filename, purpose, status, status_details, expires_at, content_type, blob_key: _ } = m;
-        File { id, bytes, created_at, expires_at, filename, purpose, status, status_details, content_type }
+        let file::Model {
+            id,
+            project_id: _,
+            created_at,
+            bytes,
+            filename,
+            purpose,
+            status,
+            status_details,
+            expires_at,
+            content_type,
+            blob_key: _,
+        } = m;
+        File {
+            id,
+            bytes,
+            created_at,
+            expires_at,
+            filename,
+            purpose,
+            status,
+            status_details,
+            content_type,
+        }
     }
 }
 
 impl From<upload::Model> for Upload {
     fn from(m: upload::Model) -> Self {
-        let upload::Model { id, project_id: _, created_at, filename, bytes, purpose, mime_type, status, expires_at, file_expires_after, file_id } = m;
-        Upload { id, created_at, filename, bytes, purpose, mime_type, status, expires_at, file_expires_after, file_id }
+        let upload::Model {
+            id,
+            project_id: _,
+            created_at,
+            filename,
+            bytes,
+            purpose,
+            mime_type,
+            status,
+            expires_at,
+            file_expires_after,
+            file_id,
+        } = m;
+        Upload {
+            id,
+            created_at,
+            filename,
+            bytes,
+            purpose,
+            mime_type,
+            status,
+            expires_at,
+            file_expires_after,
+            file_id,
+        }
     }
 }
 
 impl From<part::Model> for UploadPart {
     fn from(m: part::Model) -> Self {
-        let part::Model { id, project_id: _, upload_id, created_at, bytes, blob_key } = m;
-        UploadPart { id, created_at, upload_id, bytes, blob_key }
+        let part::Model {
+            id,
+            project_id: _,
+            upload_id,
+            created_at,
+            bytes,
+            blob_key,
+        } = m;
+        UploadPart {
+            id,
+            created_at,
+            upload_id,
+            bytes,
+            blob_key,
+        }
     }
 }
 
@@ -159,11 +219,20 @@ impl Store {
     fn files(project: &Project, now: i64) -> Select<file::Entity> {
         file::Entity::find()
             .filter(file::Column::ProjectId.eq(project.id()))
-            .filter(Condition::any().add(file::Column::ExpiresAt.is_null()).add(file::Column::ExpiresAt.gt(now)))
+            .filter(
+                Condition::any()
+                    .add(file::Column::ExpiresAt.is_null())
+                    .add(file::Column::ExpiresAt.gt(now)),
+            )
     }
 
     /// Inserts a file.
-    pub async fn insert_file(&self, project: &Project, f: &File, blob_key: &str) -> ServiceResult<()> {
+    pub async fn insert_file(
+        &self,
+        project: &Project,
+        f: &File,
+        blob_key: &str,
+    ) -> ServiceResult<()> {
         let m = file::Model {
             id: f.id.clone(),
             project_id: project.id().to_owned(),
@@ -177,20 +246,37 @@ impl Store {
             content_type: f.content_type.clone(),
             blob_key: blob_key.to_owned(),
         };
-        file::Entity::insert(m.into_active_model()).exec_without_returning(&self.db).await?;
+        file::Entity::insert(m.into_active_model())
+            .exec_without_returning(&self.db)
+            .await?;
         Ok(())
     }
 
     /// The file and its blob key, if it exists and has not expired.
-    pub async fn get_file(&self, project: &Project, id: &str, now: i64) -> ServiceResult<Option<(File, String)>> {
-        Ok(Self::files(project, now).filter(file::Column::Id.eq(id)).one(&self.db).await?.map(|m| {
-            let key = m.blob_key.clone();
-            (File::from(m), key)
-        }))
+    pub async fn get_file(
+        &self,
+        project: &Project,
+        id: &str,
+        now: i64,
+    ) -> ServiceResult<Option<(File, String)>> {
+        Ok(Self::files(project, now)
+            .filter(file::Column::Id.eq(id))
+            .one(&self.db)
+            .await?
+            .map(|m| {
+                let key = m.blob_key.clone();
+                (File::from(m), key)
+            }))
     }
 
     /// A page of files, optionally of one purpose.
-    pub async fn list_files(&self, project: &Project, purpose: Option<&str>, page: &PageRequest, now: i64) -> ServiceResult<Page<File>> {
+    pub async fn list_files(
+        &self,
+        project: &Project,
+        purpose: Option<&str>,
+        page: &PageRequest,
+        now: i64,
+    ) -> ServiceResult<Page<File>> {
         let mut q = Self::files(project, now);
         if let Some(p) = purpose {
             q = q.filter(file::Column::Purpose.eq(p));
@@ -200,11 +286,20 @@ impl Store {
     }
 
     /// Deletes a file row; returns its blob key when there was one.
-    pub async fn delete_file(&self, project: &Project, id: &str, now: i64) -> ServiceResult<Option<String>> {
+    pub async fn delete_file(
+        &self,
+        project: &Project,
+        id: &str,
+        now: i64,
+    ) -> ServiceResult<Option<String>> {
         let Some((_, key)) = self.get_file(project, id, now).await? else {
             return Ok(None);
         };
-        let res = file::Entity::delete_many().filter(file::Column::ProjectId.eq(project.id())).filter(file::Column::Id.eq(id)).exec(&self.db).await?;
+        let res = file::Entity::delete_many()
+            .filter(file::Column::ProjectId.eq(project.id()))
+            .filter(file::Column::Id.eq(id))
+            .exec(&self.db)
+            .await?;
         Ok((res.rows_affected > 0).then_some(key))
     }
 
@@ -223,7 +318,9 @@ impl Store {
             file_expires_after: u.file_expires_after,
             file_id: u.file_id.clone(),
         };
-        upload::Entity::insert(m.into_active_model()).exec_without_returning(&self.db).await?;
+        upload::Entity::insert(m.into_active_model())
+            .exec_without_returning(&self.db)
+            .await?;
         Ok(())
     }
 
@@ -239,7 +336,14 @@ impl Store {
 
     /// Moves an upload from `from` status to `to` (and sets its file); false when it
     /// was no longer in `from` (a concurrent complete or cancel won).
-    pub async fn transition_upload(&self, project: &Project, id: &str, from: &str, to: &str, file_id: Option<&str>) -> ServiceResult<bool> {
+    pub async fn transition_upload(
+        &self,
+        project: &Project,
+        id: &str,
+        from: &str,
+        to: &str,
+        file_id: Option<&str>,
+    ) -> ServiceResult<bool> {
         let mut q = upload::Entity::update_many().col_expr(upload::Column::Status, Expr::value(to));
         if let Some(f) = file_id {
             q = q.col_expr(upload::Column::FileId, Expr::value(f));
@@ -263,12 +367,18 @@ impl Store {
             bytes: p.bytes,
             blob_key: p.blob_key.clone(),
         };
-        part::Entity::insert(m.into_active_model()).exec_without_returning(&self.db).await?;
+        part::Entity::insert(m.into_active_model())
+            .exec_without_returning(&self.db)
+            .await?;
         Ok(())
     }
 
     /// Every part of an upload.
-    pub async fn parts(&self, project: &Project, upload_id: &str) -> ServiceResult<Vec<UploadPart>> {
+    pub async fn parts(
+        &self,
+        project: &Project,
+        upload_id: &str,
+    ) -> ServiceResult<Vec<UploadPart>> {
         Ok(part::Entity::find()
             .filter(part::Column::ProjectId.eq(project.id()))
             .filter(part::Column::UploadId.eq(upload_id))

@@ -1,0 +1,210 @@
+//! Request extractors that answer in OpenAI's error format: a JSON body that names
+//! the offending field (unknown fields, wrong types, malformed JSON) and tolerates an
+//! empty body, and list query parameters.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+
+use crate::errors::ApiError;
+
+/// A JSON body of type `T`. An empty body reads as `{}`.
+pub struct JsonBody<T>(pub T);
+
+impl<S, T> FromRequest<S> for JsonBody<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
+            let status = e.status();
+            if status == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::new(status, "The request body is too large.")
+                    .with_code("request_too_large")
+            } else {
+                ApiError::new(status, format!("Could not read the request body: {e}"))
+            }
+        })?;
+        parse_json(&bytes).map(JsonBody)
+    }
+}
+
+/// Parses `bytes` as `T`, with OpenAI-style errors.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
+        b"{}"
+    } else {
+        bytes
+    };
+    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
+        ApiError::invalid(
+            "body",
+            format!("We could not parse the JSON body of your request. (HINT: This likely means you aren't using your HTTP library correctly. The OpenAI API expects a JSON payload, but what was sent was not valid JSON. {e})"),
+        )
+        .with_code("invalid_json")
+    })?;
+    if !value.is_object() {
+        return Err(
+            ApiError::invalid("body", "The request body must be a JSON object.")
+                .with_code("invalid_type"),
+        );
+    }
+    serde_path_to_error::deserialize::<_, T>(value).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.inner().to_string();
+        if let Some(field) = unknown_field(&inner) {
+            let param = if path == "." {
+                field.clone()
+            } else if path == field || path.ends_with(&format!(".{field}")) {
+                path.clone()
+            } else {
+                format!("{path}.{field}")
+            };
+            return ApiError::invalid(
+                param.clone(),
+                format!("Unrecognized request argument supplied: {param}"),
+            )
+            .with_code("unknown_parameter");
+        }
+        let param = if path == "." {
+            missing_field(&inner).unwrap_or_else(|| "body".into())
+        } else {
+            path
+        };
+        let code = if inner.starts_with("missing field") {
+            "missing_required_parameter"
+        } else {
+            "invalid_type"
+        };
+        ApiError::invalid(
+            param.clone(),
+            format!("Invalid value for '{param}': {}", humanize(&inner)),
+        )
+        .with_code(code)
+    })
+}
+
+fn backticked(msg: &str, prefix: &str) -> Option<String> {
+    let rest = msg.strip_prefix(prefix)?;
+    let rest = rest.strip_prefix('`')?;
+    Some(rest[..rest.find('`')?].to_owned())
+}
+
+fn unknown_field(msg: &str) -> Option<String> {
+    backticked(msg, "unknown field ")
+}
+
+fn missing_field(msg: &str) -> Option<String> {
+    backticked(msg, "missing field ")
+}
+
+fn humanize(msg: &str) -> String {
+    msg.replace('`', "'")
+}
+
+/// `limit`, `order`, `after`, `before` of a list request.
+#[derive(Debug, Default)]
+pub struct ListQuery {
+    /// The pagination parameters.
+    pub page: assistd_proto::pb::ListParams,
+    /// Other query parameters, by name.
+    pub rest: Vec<(String, String)>,
+}
+
+impl ListQuery {
+    /// The value of another query parameter.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.rest
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for ListQuery {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let query = parts.uri.query().unwrap_or("");
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query)
+            .map_err(|e| ApiError::invalid("query", format!("Invalid query string: {e}")))?;
+        let mut out = ListQuery::default();
+        for (k, v) in pairs {
+            match k.as_str() {
+                "limit" => {
+                    let n: i64 = v.parse().map_err(|_| {
+                        ApiError::invalid(
+                            "limit",
+                            format!("Invalid 'limit': expected an integer, but got '{v}' instead."),
+                        )
+                        .with_code("invalid_type")
+                    })?;
+                    out.page.limit =
+                        Some(u32::try_from(n).unwrap_or(if n < 0 { 0 } else { u32::MAX }));
+                }
+                "order" => {
+                    out.page.order = match v.as_str() {
+                        "asc" => assistd_proto::pb::Order::Asc as i32,
+                        "desc" => assistd_proto::pb::Order::Desc as i32,
+                        _ => {
+                            return Err(ApiError::invalid(
+                                "order",
+                                format!(
+                                    "Invalid value: '{v}'. Supported values are: 'asc' and 'desc'."
+                                ),
+                            )
+                            .with_code("invalid_value"));
+                        }
+                    }
+                }
+                "after" => out.page.after = Some(v),
+                "before" => out.page.before = Some(v),
+                _ => out.rest.push((k, v)),
+            }
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(serde::Deserialize, Debug)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct T {
+        model: String,
+        temperature: Option<f64>,
+        tools: Option<Vec<Inner>>,
+    }
+
+    #[derive(serde::Deserialize, Debug)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Inner {
+        name: String,
+    }
+
+    #[test]
+    fn errors_name_the_param() {
+        let e = parse_json::<T>(br#"{"model":"m","bogus":1}"#).unwrap_err();
+        assert_eq!(e.param.as_deref(), Some("bogus"));
+        assert_eq!(e.code.as_deref(), Some("unknown_parameter"));
+        let e = parse_json::<T>(br#"{"model":"m","temperature":"hot"}"#).unwrap_err();
+        assert_eq!(e.param.as_deref(), Some("temperature"));
+        let e = parse_json::<T>(br#"{"model":"m","tools":[{"name":1}]}"#).unwrap_err();
+        assert_eq!(e.param.as_deref(), Some("tools[0].name"));
+        let e = parse_json::<T>(br#"{"model":"m","tools":[{"name":"x","y":2}]}"#).unwrap_err();
+        assert_eq!(e.param.as_deref(), Some("tools[0].y"));
+        let e = parse_json::<T>(br#"{}"#).unwrap_err();
+        assert_eq!(e.param.as_deref(), Some("model"));
+        let e = parse_json::<T>(b"{not json").unwrap_err();
+        assert_eq!(e.code.as_deref(), Some("invalid_json"));
+        assert!(parse_json::<serde_json::Map<String, serde_json::Value>>(b"").is_ok());
+    }
+}

@@ -1,0 +1,7 @@
+//! OpenAI's JSON shapes (checked against `shared/openai-spec/assistants-openapi.yaml`)
+//! and their conversions to and from the proto messages.
+
+pub mod assistants;
+pub mod common;
+pub mod files;
+pub mod threads;

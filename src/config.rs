@@ -1,0 +1,196 @@
+//! Settings: command-line flags, then `ASSISTD_*` environment variables, then the
+//! TOML config file, then defaults (DESIGN.md §8).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use clap::Args;
+use serde::Deserialize;
+
+/// Settings shared by `serve`, `gateway`, `migrate` and `keys`.
+#[derive(Debug, Clone, Args, Default)]
+pub struct CommonArgs {
+    /// Directory for the SQLite database, blobs and models [env: ASSISTD_DATA_DIR] [default: ./data]
+    #[arg(long, env = "ASSISTD_DATA_DIR", hide_env = true)]
+    pub data_dir: Option<PathBuf>,
+    /// Database URL: sqlite://PATH or postgres://USER@HOST/DB [env: ASSISTD_DATABASE_URL] [default: sqlite://<data-dir>/assistd.db]
+    #[arg(long, env = "ASSISTD_DATABASE_URL", hide_env = true)]
+    pub database_url: Option<String>,
+    /// TOML config file; flags and environment variables override it [env: ASSISTD_CONFIG]
+    #[arg(long, env = "ASSISTD_CONFIG", hide_env = true)]
+    pub config: Option<PathBuf>,
+}
+
+/// Settings of the server commands.
+#[derive(Debug, Clone, Args, Default)]
+pub struct ServerArgs {
+    /// Address to listen on (REST, gRPC and gRPC-Web share it) [env: ASSISTD_LISTEN] [default: 127.0.0.1:8080]
+    #[arg(long, env = "ASSISTD_LISTEN", hide_env = true)]
+    pub listen: Option<String>,
+    /// Blob store for uploaded files: file://DIR or memory:// [env: ASSISTD_OBJECT_STORE] [default: file://<data-dir>/files]
+    #[arg(long, env = "ASSISTD_OBJECT_STORE", hide_env = true)]
+    pub object_store: Option<String>,
+    /// Qdrant server URL for vector search; unset = embedded qdrant-edge [env: ASSISTD_QDRANT_URL]
+    #[arg(long, env = "ASSISTD_QDRANT_URL", hide_env = true)]
+    pub qdrant_url: Option<String>,
+    /// OpenAI-compatible chat backend base URL; unset = embedded model [env: ASSISTD_LLM_BASE_URL]
+    #[arg(long, env = "ASSISTD_LLM_BASE_URL", hide_env = true)]
+    pub llm_base_url: Option<String>,
+    /// Serve on a non-loopback address even though no API key is configured
+    #[arg(long)]
+    pub insecure_no_auth: bool,
+}
+
+/// The config file: the same names as the flags, in snake_case.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    /// listen
+    pub listen: Option<String>,
+    /// data_dir
+    pub data_dir: Option<PathBuf>,
+    /// database_url
+    pub database_url: Option<String>,
+    /// object_store
+    pub object_store: Option<String>,
+    /// qdrant_url
+    pub qdrant_url: Option<String>,
+    /// api_keys
+    pub api_keys: Option<Vec<String>>,
+    /// llm_base_url
+    pub llm_base_url: Option<String>,
+    /// llm_api_key
+    pub llm_api_key: Option<String>,
+    /// embeddings_base_url
+    pub embeddings_base_url: Option<String>,
+    /// embeddings_model
+    pub embeddings_model: Option<String>,
+}
+
+/// Resolved settings.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Listen address.
+    pub listen: String,
+    /// Data directory.
+    pub data_dir: PathBuf,
+    /// Database URL.
+    pub database_url: String,
+    /// Blob store URL.
+    pub object_store: String,
+    /// Qdrant URL (unused until vector stores land).
+    pub qdrant_url: Option<String>,
+    /// Bootstrap API keys.
+    pub api_keys: Vec<String>,
+    /// Chat backend (unused until runs land).
+    pub llm_base_url: Option<String>,
+    /// Allow no auth on a public address.
+    pub insecure_no_auth: bool,
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+impl Settings {
+    /// Resolves flags (and their env vars, already read by clap), the file and defaults.
+    pub fn resolve(common: &CommonArgs, server: &ServerArgs) -> anyhow::Result<Self> {
+        let file = match &common.config {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("reading config file {}", path.display()))?;
+                toml::from_str::<FileConfig>(&text)
+                    .with_context(|| format!("parsing config file {}", path.display()))?
+            }
+            None => FileConfig::default(),
+        };
+        let data_dir = common
+            .data_dir
+            .clone()
+            .or(file.data_dir)
+            .unwrap_or_else(|| PathBuf::from("./data"));
+        let database_url = common
+            .database_url
+            .clone()
+            .or(file.database_url)
+            .unwrap_or_else(|| default_sqlite_url(&data_dir));
+        let object_store = server
+            .object_store
+            .clone()
+            .or(file.object_store)
+            .unwrap_or_else(|| format!("file://{}", absolute(&data_dir.join("files")).display()));
+        let api_keys = match env("ASSISTD_API_KEYS") {
+            Some(v) => v
+                .split(',')
+                .map(|k| k.trim().to_owned())
+                .filter(|k| !k.is_empty())
+                .collect(),
+            None => file.api_keys.unwrap_or_default(),
+        };
+        Ok(Self {
+            listen: server
+                .listen
+                .clone()
+                .or(file.listen)
+                .unwrap_or_else(|| "127.0.0.1:8080".into()),
+            data_dir,
+            database_url,
+            object_store,
+            qdrant_url: server.qdrant_url.clone().or(file.qdrant_url),
+            api_keys,
+            llm_base_url: server.llm_base_url.clone().or(file.llm_base_url),
+            insecure_no_auth: server.insecure_no_auth,
+        })
+    }
+}
+
+fn absolute(p: &Path) -> PathBuf {
+    if p.is_absolute() {
+        p.to_owned()
+    } else {
+        std::env::current_dir()
+            .map(|d| d.join(p))
+            .unwrap_or_else(|_| p.to_owned())
+    }
+}
+
+/// `sqlite://<data-dir>/assistd.db`.
+pub fn default_sqlite_url(data_dir: &Path) -> String {
+    format!("sqlite://{}/assistd.db", data_dir.display())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_and_file() {
+        let s = Settings::resolve(&CommonArgs::default(), &ServerArgs::default()).unwrap();
+        assert_eq!(s.listen, "127.0.0.1:8080");
+        assert_eq!(s.database_url, "sqlite://./data/assistd.db");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(
+            &path,
+            "listen = \"127.0.0.1:9999\"\ndata_dir = \"/tmp/x\"\n",
+        )
+        .unwrap();
+        let common = CommonArgs {
+            config: Some(path.clone()),
+            ..Default::default()
+        };
+        let s = Settings::resolve(&common, &ServerArgs::default()).unwrap();
+        assert_eq!(s.listen, "127.0.0.1:9999");
+        assert_eq!(s.database_url, "sqlite:///tmp/x/assistd.db");
+        let server = ServerArgs {
+            listen: Some("127.0.0.1:1".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            Settings::resolve(&common, &server).unwrap().listen,
+            "127.0.0.1:1"
+        );
+        std::fs::write(&path, "bogus = 1\n").unwrap();
+        assert!(Settings::resolve(&common, &ServerArgs::default()).is_err());
+    }
+}

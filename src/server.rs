@@ -1,0 +1,392 @@
+//! Wiring: the five services behind one listener (REST, gRPC, gRPC-Web, health,
+//! reflection), in one process or split.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+
+use anyhow::Context;
+use assistd_common::channel::{ChannelError, GrpcChannel};
+use assistd_common::{Authenticator, db};
+use assistd_gateway::Upstreams;
+use assistd_migrations::Service as Migrated;
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::{self as mw, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use sea_orm::DatabaseConnection;
+use tower::ServiceBuilder;
+use tower::util::BoxCloneSyncService;
+
+use crate::config::Settings;
+
+/// The services, by name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ServiceName {
+    /// AssistantService.
+    Assistants,
+    /// ThreadService.
+    Threads,
+    /// RunService.
+    Runs,
+    /// FileService.
+    Files,
+    /// VectorStoreService.
+    #[value(name = "vector_stores", alias = "vector-stores")]
+    VectorStores,
+}
+
+impl ServiceName {
+    /// Every service.
+    pub const ALL: [ServiceName; 5] = [
+        Self::Assistants,
+        Self::Threads,
+        Self::Runs,
+        Self::Files,
+        Self::VectorStores,
+    ];
+
+    /// The gRPC service name.
+    pub fn grpc_name(self) -> &'static str {
+        match self {
+            Self::Assistants => "assistd.v1.AssistantService",
+            Self::Threads => "assistd.v1.ThreadService",
+            Self::Runs => "assistd.v1.RunService",
+            Self::Files => "assistd.v1.FileService",
+            Self::VectorStores => "assistd.v1.VectorStoreService",
+        }
+    }
+
+    /// The tables this service owns.
+    pub fn migrations(self) -> &'static [Migrated] {
+        match self {
+            Self::Assistants => &[Migrated::Assistants],
+            Self::Threads => &[Migrated::Threads],
+            Self::Files => &[Migrated::Files],
+            Self::Runs | Self::VectorStores => &[],
+        }
+    }
+
+    /// The CLI name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Assistants => "assistants",
+            Self::Threads => "threads",
+            Self::Runs => "runs",
+            Self::Files => "files",
+            Self::VectorStores => "vector_stores",
+        }
+    }
+
+    /// Parses `assistants`, `threads`, `runs`, `files`, `vector_stores`.
+    pub fn parse(s: &str) -> Option<Self> {
+        <Self as clap::ValueEnum>::from_str(s, true).ok()
+    }
+}
+
+/// What `/readyz` checks: each database and its migrations.
+#[derive(Clone, Default)]
+pub struct Readiness {
+    dbs: Vec<(DatabaseConnection, Vec<Migrated>)>,
+}
+
+impl Readiness {
+    /// Also checks `db` and the migrations of `services`.
+    pub fn with(mut self, db: DatabaseConnection, services: Vec<Migrated>) -> Self {
+        self.dbs.push((db, services));
+        self
+    }
+}
+
+async fn readyz(State(r): State<Readiness>) -> Response {
+    for (db, services) in &r.dbs {
+        if let Err(e) = db.ping().await {
+            return (StatusCode::SERVICE_UNAVAILABLE, axum::Json(serde_json::json!({"status": "unavailable", "reason": format!("database: {e}")}))).into_response();
+        }
+        for s in services {
+            match assistd_migrations::applied(db, *s).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    return (StatusCode::SERVICE_UNAVAILABLE, axum::Json(serde_json::json!({"status": "unavailable", "reason": format!("migrations of {s:?} pending")}))).into_response();
+                }
+                Err(e) => {
+                    return (StatusCode::SERVICE_UNAVAILABLE, axum::Json(serde_json::json!({"status": "unavailable", "reason": format!("migrations: {e}")}))).into_response();
+                }
+            }
+        }
+    }
+    axum::Json(serde_json::json!({"status": "ready"})).into_response()
+}
+
+/// Attaches the caller's project to every gRPC request, or answers UNAUTHENTICATED.
+/// Health and reflection need no key.
+async fn grpc_auth(State(auth): State<Authenticator>, mut req: Request, next: Next) -> Response {
+    let path = req.uri().path();
+    if path.starts_with("/grpc.health.") || path.starts_with("/grpc.reflection.") {
+        return next.run(req).await;
+    }
+    let header = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    match auth.authenticate(header).await {
+        Ok(project) => {
+            req.extensions_mut().insert(project);
+            next.run(req).await
+        }
+        Err(e) => tonic::Status::from(e).into_http::<axum::body::Body>(),
+    }
+}
+
+/// A router as an in-process channel: no sockets, no HTTP/2 framing.
+pub fn in_process(router: Router) -> GrpcChannel {
+    let svc = ServiceBuilder::new()
+        .map_err(|e: Infallible| -> ChannelError { match e {} })
+        .map_response(|r: http::Response<axum::body::Body>| r.map(tonic::body::Body::new))
+        .service(router);
+    BoxCloneSyncService::new(svc)
+}
+
+/// A network channel to `url` (connected lazily, reconnecting as needed).
+pub fn network(url: &str) -> anyhow::Result<GrpcChannel> {
+    let channel = tonic::transport::Endpoint::from_shared(url.to_owned())
+        .with_context(|| format!("invalid upstream url {url}"))?
+        .connect_lazy();
+    let svc = ServiceBuilder::new()
+        .map_err(|e: tonic::transport::Error| ChannelError(Box::new(e)))
+        .service(channel);
+    Ok(BoxCloneSyncService::new(svc))
+}
+
+/// Opens the database and applies the migrations of `services` (and of the key store).
+pub async fn open_db(
+    settings: &Settings,
+    services: &[ServiceName],
+) -> anyhow::Result<DatabaseConnection> {
+    if db::is_sqlite(&settings.database_url) {
+        std::fs::create_dir_all(&settings.data_dir)
+            .with_context(|| format!("creating data dir {}", settings.data_dir.display()))?;
+    }
+    let conn = db::connect(&settings.database_url)
+        .await
+        .with_context(|| format!("connecting to {}", redact(&settings.database_url)))?;
+    assistd_migrations::up(&conn, Migrated::Auth)
+        .await
+        .context("migrating auth")?;
+    for s in services {
+        for m in s.migrations() {
+            assistd_migrations::up(&conn, *m)
+                .await
+                .with_context(|| format!("migrating {m:?}"))?;
+        }
+    }
+    Ok(conn)
+}
+
+/// The URL with any password hidden.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.find(':') {
+                Some(c) => format!("{}{}:***{}", &url[..s + 3], &creds[..c], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// The gRPC router of `services`, with auth, plus health and reflection.
+pub async fn grpc_router(
+    settings: &Settings,
+    services: &[ServiceName],
+    conn: &DatabaseConnection,
+) -> anyhow::Result<Router> {
+    let auth = Authenticator::new(&settings.api_keys, Some(conn.clone()))
+        .await
+        .context("loading api keys")?;
+    if !auth.enabled() {
+        tracing::warn!(
+            "no API key is configured: authentication is off (set ASSISTD_API_KEYS or run `assistd keys create`)"
+        );
+    }
+    let max = assistd_gateway::MAX_GRPC_MESSAGE;
+    let mut routes = tonic::service::Routes::default();
+    for s in services {
+        routes = match s {
+            ServiceName::Assistants => routes.add_service(
+                assistd_assistants::AssistantsService::new(assistd_assistants::store::Store::new(
+                    conn.clone(),
+                ))
+                .into_server()
+                .max_decoding_message_size(max)
+                .max_encoding_message_size(max),
+            ),
+            ServiceName::Threads => routes.add_service(
+                assistd_threads::ThreadsService::new(assistd_threads::store::Store::new(
+                    conn.clone(),
+                ))
+                .into_server()
+                .max_decoding_message_size(max)
+                .max_encoding_message_size(max),
+            ),
+            ServiceName::Files => {
+                let blobs = assistd_files::blobs::Blobs::open(&settings.object_store)
+                    .map_err(anyhow::Error::msg)?;
+                routes.add_service(
+                    assistd_files::FilesService::new(
+                        assistd_files::store::Store::new(conn.clone()),
+                        blobs,
+                    )
+                    .into_server()
+                    .max_decoding_message_size(max)
+                    .max_encoding_message_size(max),
+                )
+            }
+            ServiceName::Runs => routes.add_service(assistd_runs::RunsService.into_server()),
+            ServiceName::VectorStores => {
+                routes.add_service(assistd_vector_stores::VectorStoresService.into_server())
+            }
+        };
+    }
+    let (reporter, health) = tonic_health::server::health_reporter();
+    for s in services {
+        reporter
+            .set_service_status(s.grpc_name(), tonic_health::ServingStatus::Serving)
+            .await;
+    }
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(assistd_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()
+        .context("building reflection")?;
+    let routes = routes.add_service(health).add_service(reflection);
+    Ok(routes
+        .into_axum_router()
+        .layer(mw::from_fn_with_state(auth, grpc_auth)))
+}
+
+/// Adds gRPC-Web (with CORS) in front of a gRPC router.
+fn with_grpc_web(router: Router) -> Router {
+    use tower_http::cors::{AllowOrigin, CorsLayer};
+    let cors = CorsLayer::new()
+        .allow_origin(AllowOrigin::mirror_request())
+        .allow_methods([http::Method::POST, http::Method::OPTIONS])
+        .allow_headers(tower_http::cors::Any)
+        .expose_headers([
+            http::HeaderName::from_static("grpc-status"),
+            http::HeaderName::from_static("grpc-message"),
+            http::HeaderName::from_static("grpc-status-details-bin"),
+            http::HeaderName::from_static("x-request-id"),
+        ]);
+    router.layer(tonic_web::GrpcWebLayer::new()).layer(cors)
+}
+
+/// The whole HTTP app: health endpoints, optional REST gateway, optional gRPC.
+pub fn app(rest: Option<Router>, grpc: Option<Router>, ready: Readiness) -> Router {
+    let mut app = Router::new()
+        .route(
+            "/healthz",
+            get(|| async { axum::Json(serde_json::json!({"status": "ok"})) }),
+        )
+        .route("/readyz", get(readyz).with_state(ready));
+    if let Some(rest) = rest {
+        app = app.merge(rest);
+    }
+    if let Some(grpc) = grpc {
+        app = app.merge(with_grpc_web(grpc));
+    }
+    app.fallback(assistd_gateway::middleware::not_found)
+        .layer(mw::from_fn(assistd_gateway::middleware::request_id))
+}
+
+/// Binds `listen` and serves `app` until SIGTERM or Ctrl-C. Prints the bound
+/// address on stdout (`assistd listening on ADDR`), which tests and scripts read.
+pub async fn run(listen: &str, app: Router) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("binding {listen}"))?;
+    let addr: SocketAddr = listener.local_addr()?;
+    tracing::info!(%addr, "listening");
+    println!("assistd listening on {addr}");
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    tracing::info!("shut down");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}
+
+/// Whether `listen` is a loopback address.
+pub fn is_loopback(listen: &str) -> bool {
+    match listen.parse::<SocketAddr>() {
+        Ok(a) => a.ip().is_loopback(),
+        Err(_) => listen.starts_with("localhost:"),
+    }
+}
+
+/// Builds the upstreams of the gateway: in-process for `local`, network for the rest.
+pub fn upstreams(
+    local: Option<&Router>,
+    remote: &[(ServiceName, String)],
+) -> anyhow::Result<Upstreams> {
+    let pick = |name: ServiceName| -> anyhow::Result<GrpcChannel> {
+        if let Some((_, url)) = remote.iter().find(|(n, _)| *n == name) {
+            return network(url);
+        }
+        match local {
+            Some(r) => Ok(in_process(r.clone())),
+            None => anyhow::bail!(
+                "no upstream for {0}: pass --upstream {0}=http://HOST:PORT",
+                name.name()
+            ),
+        }
+    };
+    Ok(Upstreams {
+        assistants: pick(ServiceName::Assistants)?,
+        threads: pick(ServiceName::Threads)?,
+        runs: pick(ServiceName::Runs)?,
+        files: pick(ServiceName::Files)?,
+        vector_stores: pick(ServiceName::VectorStores)?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn helpers() {
+        assert!(is_loopback("127.0.0.1:0"));
+        assert!(!is_loopback("0.0.0.0:8080"));
+        assert_eq!(redact("postgres://u:secret@h/db"), "postgres://u:***@h/db");
+        assert_eq!(
+            ServiceName::parse("vector_stores"),
+            Some(ServiceName::VectorStores)
+        );
+    }
+}
