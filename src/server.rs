@@ -262,7 +262,15 @@ pub async fn grpc_router(
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1()
         .context("building reflection")?;
-    let routes = routes.add_service(health).add_service(reflection);
+    let reflection_alpha = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(assistd_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1alpha()
+        .context("building reflection")?;
+    let routes = routes
+        .add_service(health)
+        .add_service(reflection)
+        .add_service(reflection_alpha);
     Ok(routes
         .into_axum_router()
         .layer(mw::from_fn_with_state(auth, grpc_auth)))

@@ -9,6 +9,7 @@ pub mod ids;
 pub mod json;
 pub mod metadata;
 pub mod page;
+pub mod testing;
 pub mod time;
 pub mod tools;
 
