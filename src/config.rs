@@ -84,6 +84,12 @@ pub struct Settings {
     pub api_keys: Vec<String>,
     /// Chat backend (unused until runs land).
     pub llm_base_url: Option<String>,
+    /// Chat backend key (unused until runs land).
+    pub llm_api_key: Option<String>,
+    /// Embeddings backend (unused until vector stores land).
+    pub embeddings_base_url: Option<String>,
+    /// Embeddings model (unused until vector stores land).
+    pub embeddings_model: Option<String>,
     /// Allow no auth on a public address.
     pub insecure_no_auth: bool,
 }
@@ -97,50 +103,59 @@ impl Settings {
     pub fn resolve(common: &CommonArgs, server: &ServerArgs) -> anyhow::Result<Self> {
         let file = match &common.config {
             Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .with_context(|| format!("reading config file {}", path.display()))?;
+                let text =
+                    std::fs::read_to_string(path).with_context(|| format!("reading config file {}", path.display()))?;
                 toml::from_str::<FileConfig>(&text)
                     .with_context(|| format!("parsing config file {}", path.display()))?
             }
             None => FileConfig::default(),
         };
-        let data_dir = common
-            .data_dir
-            .clone()
-            .or(file.data_dir)
-            .unwrap_or_else(|| PathBuf::from("./data"));
-        let database_url = common
-            .database_url
-            .clone()
-            .or(file.database_url)
-            .unwrap_or_else(|| default_sqlite_url(&data_dir));
+        let data_dir = common.data_dir.clone().or(file.data_dir).unwrap_or_else(|| PathBuf::from("./data"));
+        let database_url =
+            common.database_url.clone().or(file.database_url).unwrap_or_else(|| default_sqlite_url(&data_dir));
         let object_store = server
             .object_store
             .clone()
             .or(file.object_store)
             .unwrap_or_else(|| format!("file://{}", absolute(&data_dir.join("files")).display()));
         let api_keys = match env("ASSISTD_API_KEYS") {
-            Some(v) => v
-                .split(',')
-                .map(|k| k.trim().to_owned())
-                .filter(|k| !k.is_empty())
-                .collect(),
+            Some(v) => v.split(',').map(|k| k.trim().to_owned()).filter(|k| !k.is_empty()).collect(),
             None => file.api_keys.unwrap_or_default(),
         };
         Ok(Self {
-            listen: server
-                .listen
-                .clone()
-                .or(file.listen)
-                .unwrap_or_else(|| "127.0.0.1:8080".into()),
+            listen: server.listen.clone().or(file.listen).unwrap_or_else(|| "127.0.0.1:8080".into()),
             data_dir,
             database_url,
             object_store,
             qdrant_url: server.qdrant_url.clone().or(file.qdrant_url),
             api_keys,
             llm_base_url: server.llm_base_url.clone().or(file.llm_base_url),
+            llm_api_key: env("ASSISTD_LLM_API_KEY").or(file.llm_api_key),
+            embeddings_base_url: env("ASSISTD_EMBEDDINGS_BASE_URL").or(file.embeddings_base_url),
+            embeddings_model: env("ASSISTD_EMBEDDINGS_MODEL").or(file.embeddings_model),
             insecure_no_auth: server.insecure_no_auth,
         })
+    }
+}
+
+impl Settings {
+    /// Warns about settings whose features are not built yet.
+    pub fn log_unused(&self) {
+        let unused = [
+            ("qdrant url", self.qdrant_url.is_some()),
+            ("llm base url", self.llm_base_url.is_some()),
+            ("llm api key", self.llm_api_key.is_some()),
+            ("embeddings base url", self.embeddings_base_url.is_some()),
+            ("embeddings model", self.embeddings_model.is_some()),
+        ];
+        for (name, set) in unused {
+            if set {
+                tracing::warn!(
+                    setting = name,
+                    "setting is accepted but not used yet: runs and vector stores are not implemented in this release"
+                );
+            }
+        }
     }
 }
 
@@ -148,9 +163,7 @@ fn absolute(p: &Path) -> PathBuf {
     if p.is_absolute() {
         p.to_owned()
     } else {
-        std::env::current_dir()
-            .map(|d| d.join(p))
-            .unwrap_or_else(|_| p.to_owned())
+        std::env::current_dir().map(|d| d.join(p)).unwrap_or_else(|_| p.to_owned())
     }
 }
 
@@ -170,26 +183,13 @@ mod tests {
         assert_eq!(s.database_url, "sqlite://./data/assistd.db");
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("c.toml");
-        std::fs::write(
-            &path,
-            "listen = \"127.0.0.1:9999\"\ndata_dir = \"/tmp/x\"\n",
-        )
-        .unwrap();
-        let common = CommonArgs {
-            config: Some(path.clone()),
-            ..Default::default()
-        };
+        std::fs::write(&path, "listen = \"127.0.0.1:9999\"\ndata_dir = \"/tmp/x\"\n").unwrap();
+        let common = CommonArgs { config: Some(path.clone()), ..Default::default() };
         let s = Settings::resolve(&common, &ServerArgs::default()).unwrap();
         assert_eq!(s.listen, "127.0.0.1:9999");
         assert_eq!(s.database_url, "sqlite:///tmp/x/assistd.db");
-        let server = ServerArgs {
-            listen: Some("127.0.0.1:1".into()),
-            ..Default::default()
-        };
-        assert_eq!(
-            Settings::resolve(&common, &server).unwrap().listen,
-            "127.0.0.1:1"
-        );
+        let server = ServerArgs { listen: Some("127.0.0.1:1".into()), ..Default::default() };
+        assert_eq!(Settings::resolve(&common, &server).unwrap().listen, "127.0.0.1:1");
         std::fs::write(&path, "bogus = 1\n").unwrap();
         assert!(Settings::resolve(&common, &ServerArgs::default()).is_err());
     }

@@ -75,12 +75,9 @@ enum KeysCommand {
 
 fn init_tracing() {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_env("ASSISTD_LOG").unwrap_or_else(|_| {
-        EnvFilter::new("info,sqlx=warn,sea_orm=warn,h2=warn,hyper=warn,tower=warn")
-    });
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+    let filter = EnvFilter::try_from_env("ASSISTD_LOG")
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn,h2=warn,hyper=warn,tower=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     if std::env::var("ASSISTD_LOG_FORMAT").is_ok_and(|v| v == "json") {
         builder.json().init();
     } else {
@@ -93,82 +90,41 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     init_tracing();
     match cli.command {
-        Command::Serve {
-            common,
-            server,
-            only,
-        } => serve(Settings::resolve(&common, &server)?, only).await,
-        Command::Gateway {
-            common,
-            server,
-            upstreams,
-        } => gateway(Settings::resolve(&common, &server)?, upstreams).await,
+        Command::Serve { common, server, only } => serve(Settings::resolve(&common, &server)?, only).await,
+        Command::Gateway { common, server, upstreams } => {
+            gateway(Settings::resolve(&common, &server)?, upstreams).await
+        }
         Command::Migrate { common, only } => {
             let settings = Settings::resolve(&common, &ServerArgs::default())?;
-            let services = if only.is_empty() {
-                ServiceName::ALL.to_vec()
-            } else {
-                only
-            };
+            let services = if only.is_empty() { ServiceName::ALL.to_vec() } else { only };
             server::open_db(&settings, &services).await?;
-            eprintln!(
-                "migrations applied to {}",
-                server::redact(&settings.database_url)
-            );
+            eprintln!("migrations applied to {}", server::redact(&settings.database_url));
             Ok(())
         }
-        Command::Keys {
-            command: KeysCommand::Create { common, project },
-        } => {
+        Command::Keys { command: KeysCommand::Create { common, project } } => {
             let settings = Settings::resolve(&common, &ServerArgs::default())?;
             let conn = server::open_db(&settings, &[]).await?;
-            let key = assistd_common::auth::create_key(&conn, &project)
-                .await
-                .map_err(|e| anyhow::anyhow!(e.message))?;
+            let key =
+                assistd_common::auth::create_key(&conn, &project).await.map_err(|e| anyhow::anyhow!(e.message))?;
             println!("{key}");
             Ok(())
         }
     }
 }
 
-fn check_exposure(settings: &Settings) -> anyhow::Result<()> {
-    Ok(()).and_then(|()| {
-        if settings.api_keys.is_empty()
-            && !settings.insecure_no_auth
-            && !server::is_loopback(&settings.listen)
-        {
-            // Stored keys also turn auth on; refuse only when there are none at all.
-            return Err(anyhow::anyhow!("no-keys"));
-        }
-        Ok(())
-    })
-}
-
 async fn serve(settings: Settings, only: Vec<ServiceName>) -> anyhow::Result<()> {
-    let services = if only.is_empty() {
-        ServiceName::ALL.to_vec()
-    } else {
-        only.clone()
-    };
+    let services = if only.is_empty() { ServiceName::ALL.to_vec() } else { only.clone() };
     let conn = server::open_db(&settings, &services).await?;
-    let grpc = server::grpc_router(&settings, &services, &conn).await?;
-    let auth_on = assistd_common::Authenticator::new(&settings.api_keys, Some(conn.clone()))
-        .await
-        .map_err(|e| anyhow::anyhow!(e.message))?
-        .enabled();
-    if check_exposure(&settings).is_err() && !auth_on {
+    let (grpc, auth_on) = server::grpc_router(&settings, &services, &conn).await?;
+    settings.log_unused();
+    if !auth_on && !settings.insecure_no_auth && !server::is_loopback(&settings.listen) {
         anyhow::bail!(
             "refusing to listen on {} with authentication off: set ASSISTD_API_KEYS, create a key with `assistd keys create`, or pass --insecure-no-auth",
             settings.listen
         );
     }
-    let ready = server::Readiness::default().with(
-        conn.clone(),
-        services
-            .iter()
-            .flat_map(|s| s.migrations().iter().copied())
-            .collect(),
-    );
+    let ready = server::Readiness::default()
+        .with(conn.clone(), services.iter().flat_map(|s| s.migrations().iter().copied()).collect());
     let rest = if only.is_empty() {
         let upstreams = server::upstreams(Some(&grpc), &[])?;
         Some(assistd_gateway::router(upstreams))
@@ -182,18 +138,11 @@ async fn serve(settings: Settings, only: Vec<ServiceName>) -> anyhow::Result<()>
 async fn gateway(settings: Settings, upstreams: Vec<String>) -> anyhow::Result<()> {
     let mut remote = Vec::new();
     for u in upstreams {
-        let (name, url) = u
-            .split_once('=')
-            .with_context(|| format!("--upstream takes NAME=URL, got '{u}'"))?;
-        let service = ServiceName::parse(name)
-            .with_context(|| format!("unknown service '{name}' in --upstream"))?;
+        let (name, url) = u.split_once('=').with_context(|| format!("--upstream takes NAME=URL, got '{u}'"))?;
+        let service = ServiceName::parse(name).with_context(|| format!("unknown service '{name}' in --upstream"))?;
         remote.push((service, url.to_owned()));
     }
     let up = server::upstreams(None, &remote)?;
-    let app = server::app(
-        Some(assistd_gateway::router(up)),
-        None,
-        server::Readiness::default(),
-    );
+    let app = server::app(Some(assistd_gateway::router(up)), None, server::Readiness::default());
     server::run(&settings.listen, app).await
 }

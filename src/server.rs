@@ -39,13 +39,7 @@ pub enum ServiceName {
 
 impl ServiceName {
     /// Every service.
-    pub const ALL: [ServiceName; 5] = [
-        Self::Assistants,
-        Self::Threads,
-        Self::Runs,
-        Self::Files,
-        Self::VectorStores,
-    ];
+    pub const ALL: [ServiceName; 5] = [Self::Assistants, Self::Threads, Self::Runs, Self::Files, Self::VectorStores];
 
     /// The gRPC service name.
     pub fn grpc_name(self) -> &'static str {
@@ -102,7 +96,11 @@ impl Readiness {
 async fn readyz(State(r): State<Readiness>) -> Response {
     for (db, services) in &r.dbs {
         if let Err(e) = db.ping().await {
-            return (StatusCode::SERVICE_UNAVAILABLE, axum::Json(serde_json::json!({"status": "unavailable", "reason": format!("database: {e}")}))).into_response();
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                axum::Json(serde_json::json!({"status": "unavailable", "reason": format!("database: {e}")})),
+            )
+                .into_response();
         }
         for s in services {
             match assistd_migrations::applied(db, *s).await {
@@ -111,7 +109,11 @@ async fn readyz(State(r): State<Readiness>) -> Response {
                     return (StatusCode::SERVICE_UNAVAILABLE, axum::Json(serde_json::json!({"status": "unavailable", "reason": format!("migrations of {s:?} pending")}))).into_response();
                 }
                 Err(e) => {
-                    return (StatusCode::SERVICE_UNAVAILABLE, axum::Json(serde_json::json!({"status": "unavailable", "reason": format!("migrations: {e}")}))).into_response();
+                    return (
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        axum::Json(serde_json::json!({"status": "unavailable", "reason": format!("migrations: {e}")})),
+                    )
+                        .into_response();
                 }
             }
         }
@@ -126,10 +128,7 @@ async fn grpc_auth(State(auth): State<Authenticator>, mut req: Request, next: Ne
     if path.starts_with("/grpc.health.") || path.starts_with("/grpc.reflection.") {
         return next.run(req).await;
     }
-    let header = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
+    let header = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
     match auth.authenticate(header).await {
         Ok(project) => {
             req.extensions_mut().insert(project);
@@ -153,17 +152,12 @@ pub fn network(url: &str) -> anyhow::Result<GrpcChannel> {
     let channel = tonic::transport::Endpoint::from_shared(url.to_owned())
         .with_context(|| format!("invalid upstream url {url}"))?
         .connect_lazy();
-    let svc = ServiceBuilder::new()
-        .map_err(|e: tonic::transport::Error| ChannelError(Box::new(e)))
-        .service(channel);
+    let svc = ServiceBuilder::new().map_err(|e: tonic::transport::Error| ChannelError(Box::new(e))).service(channel);
     Ok(BoxCloneSyncService::new(svc))
 }
 
 /// Opens the database and applies the migrations of `services` (and of the key store).
-pub async fn open_db(
-    settings: &Settings,
-    services: &[ServiceName],
-) -> anyhow::Result<DatabaseConnection> {
+pub async fn open_db(settings: &Settings, services: &[ServiceName]) -> anyhow::Result<DatabaseConnection> {
     if db::is_sqlite(&settings.database_url) {
         std::fs::create_dir_all(&settings.data_dir)
             .with_context(|| format!("creating data dir {}", settings.data_dir.display()))?;
@@ -171,14 +165,10 @@ pub async fn open_db(
     let conn = db::connect(&settings.database_url)
         .await
         .with_context(|| format!("connecting to {}", redact(&settings.database_url)))?;
-    assistd_migrations::up(&conn, Migrated::Auth)
-        .await
-        .context("migrating auth")?;
+    assistd_migrations::up(&conn, Migrated::Auth).await.context("migrating auth")?;
     for s in services {
         for m in s.migrations() {
-            assistd_migrations::up(&conn, *m)
-                .await
-                .with_context(|| format!("migrating {m:?}"))?;
+            assistd_migrations::up(&conn, *m).await.with_context(|| format!("migrating {m:?}"))?;
         }
     }
     Ok(conn)
@@ -198,15 +188,14 @@ pub fn redact(url: &str) -> String {
     }
 }
 
-/// The gRPC router of `services`, with auth, plus health and reflection.
+/// The gRPC router of `services`, with auth, plus health and reflection; and
+/// whether auth is on.
 pub async fn grpc_router(
     settings: &Settings,
     services: &[ServiceName],
     conn: &DatabaseConnection,
-) -> anyhow::Result<Router> {
-    let auth = Authenticator::new(&settings.api_keys, Some(conn.clone()))
-        .await
-        .context("loading api keys")?;
+) -> anyhow::Result<(Router, bool)> {
+    let auth = Authenticator::new(&settings.api_keys, Some(conn.clone())).await.context("loading api keys")?;
     if !auth.enabled() {
         tracing::warn!(
             "no API key is configured: authentication is off (set ASSISTD_API_KEYS or run `assistd keys create`)"
@@ -217,45 +206,33 @@ pub async fn grpc_router(
     for s in services {
         routes = match s {
             ServiceName::Assistants => routes.add_service(
-                assistd_assistants::AssistantsService::new(assistd_assistants::store::Store::new(
-                    conn.clone(),
-                ))
-                .into_server()
-                .max_decoding_message_size(max)
-                .max_encoding_message_size(max),
-            ),
-            ServiceName::Threads => routes.add_service(
-                assistd_threads::ThreadsService::new(assistd_threads::store::Store::new(
-                    conn.clone(),
-                ))
-                .into_server()
-                .max_decoding_message_size(max)
-                .max_encoding_message_size(max),
-            ),
-            ServiceName::Files => {
-                let blobs = assistd_files::blobs::Blobs::open(&settings.object_store)
-                    .map_err(anyhow::Error::msg)?;
-                routes.add_service(
-                    assistd_files::FilesService::new(
-                        assistd_files::store::Store::new(conn.clone()),
-                        blobs,
-                    )
+                assistd_assistants::AssistantsService::new(assistd_assistants::store::Store::new(conn.clone()))
                     .into_server()
                     .max_decoding_message_size(max)
                     .max_encoding_message_size(max),
+            ),
+            ServiceName::Threads => routes.add_service(
+                assistd_threads::ThreadsService::new(assistd_threads::store::Store::new(conn.clone()))
+                    .into_server()
+                    .max_decoding_message_size(max)
+                    .max_encoding_message_size(max),
+            ),
+            ServiceName::Files => {
+                let blobs = assistd_files::blobs::Blobs::open(&settings.object_store).map_err(anyhow::Error::msg)?;
+                routes.add_service(
+                    assistd_files::FilesService::new(assistd_files::store::Store::new(conn.clone()), blobs)
+                        .into_server()
+                        .max_decoding_message_size(max)
+                        .max_encoding_message_size(max),
                 )
             }
             ServiceName::Runs => routes.add_service(assistd_runs::RunsService.into_server()),
-            ServiceName::VectorStores => {
-                routes.add_service(assistd_vector_stores::VectorStoresService.into_server())
-            }
+            ServiceName::VectorStores => routes.add_service(assistd_vector_stores::VectorStoresService.into_server()),
         };
     }
     let (reporter, health) = tonic_health::server::health_reporter();
     for s in services {
-        reporter
-            .set_service_status(s.grpc_name(), tonic_health::ServingStatus::Serving)
-            .await;
+        reporter.set_service_status(s.grpc_name(), tonic_health::ServingStatus::Serving).await;
     }
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(assistd_proto::FILE_DESCRIPTOR_SET)
@@ -267,13 +244,9 @@ pub async fn grpc_router(
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1alpha()
         .context("building reflection")?;
-    let routes = routes
-        .add_service(health)
-        .add_service(reflection)
-        .add_service(reflection_alpha);
-    Ok(routes
-        .into_axum_router()
-        .layer(mw::from_fn_with_state(auth, grpc_auth)))
+    let routes = routes.add_service(health).add_service(reflection).add_service(reflection_alpha);
+    let enabled = auth.enabled();
+    Ok((routes.into_axum_router().layer(mw::from_fn_with_state(auth, grpc_auth)), enabled))
 }
 
 /// Adds gRPC-Web (with CORS) in front of a gRPC router.
@@ -295,10 +268,7 @@ fn with_grpc_web(router: Router) -> Router {
 /// The whole HTTP app: health endpoints, optional REST gateway, optional gRPC.
 pub fn app(rest: Option<Router>, grpc: Option<Router>, ready: Readiness) -> Router {
     let mut app = Router::new()
-        .route(
-            "/healthz",
-            get(|| async { axum::Json(serde_json::json!({"status": "ok"})) }),
-        )
+        .route("/healthz", get(|| async { axum::Json(serde_json::json!({"status": "ok"})) }))
         .route("/readyz", get(readyz).with_state(ready));
     if let Some(rest) = rest {
         app = app.merge(rest);
@@ -306,24 +276,19 @@ pub fn app(rest: Option<Router>, grpc: Option<Router>, ready: Readiness) -> Rout
     if let Some(grpc) = grpc {
         app = app.merge(with_grpc_web(grpc));
     }
-    app.fallback(assistd_gateway::middleware::not_found)
-        .layer(mw::from_fn(assistd_gateway::middleware::request_id))
+    app.fallback(assistd_gateway::middleware::not_found).layer(mw::from_fn(assistd_gateway::middleware::request_id))
 }
 
 /// Binds `listen` and serves `app` until SIGTERM or Ctrl-C. Prints the bound
 /// address on stdout (`assistd listening on ADDR`), which tests and scripts read.
 pub async fn run(listen: &str, app: Router) -> anyhow::Result<()> {
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .with_context(|| format!("binding {listen}"))?;
+    let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("binding {listen}"))?;
     let addr: SocketAddr = listener.local_addr()?;
     tracing::info!(%addr, "listening");
     println!("assistd listening on {addr}");
     use std::io::Write;
     let _ = std::io::stdout().flush();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
     tracing::info!("shut down");
     Ok(())
 }
@@ -358,20 +323,14 @@ pub fn is_loopback(listen: &str) -> bool {
 }
 
 /// Builds the upstreams of the gateway: in-process for `local`, network for the rest.
-pub fn upstreams(
-    local: Option<&Router>,
-    remote: &[(ServiceName, String)],
-) -> anyhow::Result<Upstreams> {
+pub fn upstreams(local: Option<&Router>, remote: &[(ServiceName, String)]) -> anyhow::Result<Upstreams> {
     let pick = |name: ServiceName| -> anyhow::Result<GrpcChannel> {
         if let Some((_, url)) = remote.iter().find(|(n, _)| *n == name) {
             return network(url);
         }
         match local {
             Some(r) => Ok(in_process(r.clone())),
-            None => anyhow::bail!(
-                "no upstream for {0}: pass --upstream {0}=http://HOST:PORT",
-                name.name()
-            ),
+            None => anyhow::bail!("no upstream for {0}: pass --upstream {0}=http://HOST:PORT", name.name()),
         }
     };
     Ok(Upstreams {
@@ -392,9 +351,6 @@ mod tests {
         assert!(is_loopback("127.0.0.1:0"));
         assert!(!is_loopback("0.0.0.0:8080"));
         assert_eq!(redact("postgres://u:secret@h/db"), "postgres://u:***@h/db");
-        assert_eq!(
-            ServiceName::parse("vector_stores"),
-            Some(ServiceName::VectorStores)
-        );
+        assert_eq!(ServiceName::parse("vector_stores"), Some(ServiceName::VectorStores));
     }
 }

@@ -12,19 +12,12 @@ use tonic::metadata::MetadataValue;
 
 fn authed<T>(msg: T) -> Request<T> {
     let mut r = Request::new(msg);
-    r.metadata_mut().insert(
-        "authorization",
-        MetadataValue::try_from(format!("Bearer {KEY}")).unwrap(),
-    );
+    r.metadata_mut().insert("authorization", MetadataValue::try_from(format!("Bearer {KEY}")).unwrap());
     r
 }
 
 async fn channel(s: &Server) -> tonic::transport::Channel {
-    tonic::transport::Endpoint::from_shared(s.base.clone())
-        .unwrap()
-        .connect()
-        .await
-        .unwrap()
+    tonic::transport::Endpoint::from_shared(s.base.clone()).unwrap().connect().await.unwrap()
 }
 
 #[tokio::test]
@@ -37,10 +30,7 @@ async fn grpc_assistants_threads_files() {
         let mut files = pb::file_service_client::FileServiceClient::new(ch.clone());
 
         // no key: UNAUTHENTICATED with the OpenAI code in the detail
-        let err = assistants
-            .list_assistants(Request::new(pb::ListAssistantsRequest::default()))
-            .await
-            .unwrap_err();
+        let err = assistants.list_assistants(Request::new(pb::ListAssistantsRequest::default())).await.unwrap_err();
         assert_eq!(err.code(), tonic::Code::Unauthenticated);
         let detail = assistd_common::error::error_detail(&err).unwrap();
         assert_eq!(detail.code.as_deref(), Some("missing_api_key"));
@@ -52,18 +42,14 @@ async fn grpc_assistants_threads_files() {
             ..Default::default()
         };
         let a = assistants
-            .create_assistant(authed(pb::CreateAssistantRequest {
-                assistant: Some(fields),
-            }))
+            .create_assistant(authed(pb::CreateAssistantRequest { assistant: Some(fields) }))
             .await
             .unwrap()
             .into_inner();
         assert!(a.id.starts_with("asst_"));
         assert_eq!(a.temperature, Some(0.25));
         let got = assistants
-            .get_assistant(authed(pb::GetAssistantRequest {
-                assistant_id: a.id.clone(),
-            }))
+            .get_assistant(authed(pb::GetAssistantRequest { assistant_id: a.id.clone() }))
             .await
             .unwrap()
             .into_inner();
@@ -71,13 +57,8 @@ async fn grpc_assistants_threads_files() {
         let m = assistants
             .modify_assistant(authed(pb::ModifyAssistantRequest {
                 assistant_id: a.id.clone(),
-                assistant: Some(pb::AssistantFields {
-                    name: None,
-                    ..Default::default()
-                }),
-                update_mask: Some(prost_types::FieldMask {
-                    paths: vec!["name".into()],
-                }),
+                assistant: Some(pb::AssistantFields { name: None, ..Default::default() }),
+                update_mask: Some(prost_types::FieldMask { paths: vec!["name".into()] }),
             }))
             .await
             .unwrap()
@@ -97,19 +78,10 @@ async fn grpc_assistants_threads_files() {
             .await
             .unwrap_err();
         assert_eq!(err.code(), tonic::Code::InvalidArgument);
-        assert_eq!(
-            assistd_common::error::error_detail(&err)
-                .unwrap()
-                .param
-                .as_deref(),
-            Some("top_p")
-        );
+        assert_eq!(assistd_common::error::error_detail(&err).unwrap().param.as_deref(), Some("top_p"));
 
         let text = |v: &str| pb::MessageContent {
-            part: Some(pb::message_content::Part::Text(pb::TextContent {
-                value: v.into(),
-                annotations: vec![],
-            })),
+            part: Some(pb::message_content::Part::Text(pb::TextContent { value: v.into(), annotations: vec![] })),
         };
         let t = threads
             .create_thread(authed(pb::CreateThreadRequest {
@@ -137,10 +109,7 @@ async fn grpc_assistants_threads_files() {
         let list = threads
             .list_messages(authed(pb::ListMessagesRequest {
                 thread_id: t.id.clone(),
-                page: Some(pb::ListParams {
-                    order: pb::Order::Asc as i32,
-                    ..Default::default()
-                }),
+                page: Some(pb::ListParams { order: pb::Order::Asc as i32, ..Default::default() }),
                 run_id: None,
             }))
             .await
@@ -148,43 +117,26 @@ async fn grpc_assistants_threads_files() {
             .into_inner();
         assert_eq!(list.data.len(), 2);
         assert_eq!(list.data[1].content[0], text("two"));
-        let err = threads
-            .get_thread(authed(pb::GetThreadRequest {
-                thread_id: "thread_missing".into(),
-            }))
-            .await
-            .unwrap_err();
+        let err =
+            threads.get_thread(authed(pb::GetThreadRequest { thread_id: "thread_missing".into() })).await.unwrap_err();
         assert_eq!(err.code(), tonic::Code::NotFound);
 
         // client-streaming upload, server-streaming download
         let payload: Vec<u8> = (0..1_000_000u32).map(|i| (i * 7 % 256) as u8).collect();
         let mut msgs = vec![pb::UploadFileRequest {
-            part: Some(pb::upload_file_request::Part::Header(
-                pb::UploadFileHeader {
-                    filename: "g.bin".into(),
-                    purpose: "assistants".into(),
-                    ..Default::default()
-                },
-            )),
+            part: Some(pb::upload_file_request::Part::Header(pb::UploadFileHeader {
+                filename: "g.bin".into(),
+                purpose: "assistants".into(),
+                ..Default::default()
+            })),
         }];
         for c in payload.chunks(64 * 1024) {
-            msgs.push(pb::UploadFileRequest {
-                part: Some(pb::upload_file_request::Part::Chunk(c.to_vec())),
-            });
+            msgs.push(pb::UploadFileRequest { part: Some(pb::upload_file_request::Part::Chunk(c.to_vec())) });
         }
-        let f = files
-            .upload_file(authed(tokio_stream::iter(msgs)))
-            .await
-            .unwrap()
-            .into_inner();
+        let f = files.upload_file(authed(tokio_stream::iter(msgs))).await.unwrap().into_inner();
         assert_eq!(f.bytes, payload.len() as i64);
-        let mut stream = files
-            .download_file(authed(pb::DownloadFileRequest {
-                file_id: f.id.clone(),
-            }))
-            .await
-            .unwrap()
-            .into_inner();
+        let mut stream =
+            files.download_file(authed(pb::DownloadFileRequest { file_id: f.id.clone() })).await.unwrap().into_inner();
         let mut got = Vec::new();
         let mut saw_info = false;
         while let Some(m) = stream.message().await.unwrap() {
@@ -202,10 +154,7 @@ async fn grpc_assistants_threads_files() {
 
         // later issues: UNIMPLEMENTED
         let mut runs = pb::run_service_client::RunServiceClient::new(ch.clone());
-        let err = runs
-            .get_run(authed(pb::GetRunRequest::default()))
-            .await
-            .unwrap_err();
+        let err = runs.get_run(authed(pb::GetRunRequest::default())).await.unwrap_err();
         assert_eq!(err.code(), tonic::Code::Unimplemented);
     }
 }
@@ -216,22 +165,9 @@ async fn health_and_reflection_need_no_key() {
     let s = Server::serve(&dbs[0]);
     let ch = channel(&s).await;
     let mut health = tonic_health::pb::health_client::HealthClient::new(ch.clone());
-    for svc in [
-        "assistd.v1.AssistantService",
-        "assistd.v1.ThreadService",
-        "assistd.v1.FileService",
-    ] {
-        let r = health
-            .check(tonic_health::pb::HealthCheckRequest {
-                service: svc.into(),
-            })
-            .await
-            .unwrap()
-            .into_inner();
-        assert_eq!(
-            r.status,
-            tonic_health::pb::health_check_response::ServingStatus::Serving as i32
-        );
+    for svc in ["assistd.v1.AssistantService", "assistd.v1.ThreadService", "assistd.v1.FileService"] {
+        let r = health.check(tonic_health::pb::HealthCheckRequest { service: svc.into() }).await.unwrap().into_inner();
+        assert_eq!(r.status, tonic_health::pb::health_check_response::ServingStatus::Serving as i32);
     }
     use tonic_reflection::pb::v1::{
         ServerReflectionRequest, server_reflection_client::ServerReflectionClient,
@@ -242,11 +178,7 @@ async fn health_and_reflection_need_no_key() {
         host: String::new(),
         message_request: Some(MessageRequest::ListServices(String::new())),
     };
-    let mut resp = refl
-        .server_reflection_info(tokio_stream::iter(vec![req]))
-        .await
-        .unwrap()
-        .into_inner();
+    let mut resp = refl.server_reflection_info(tokio_stream::iter(vec![req])).await.unwrap().into_inner();
     let msg = resp.message().await.unwrap().unwrap();
     let Some(MessageResponse::ListServicesResponse(list)) = msg.message_response else {
         panic!("unexpected reflection answer")
@@ -259,10 +191,7 @@ async fn health_and_reflection_need_no_key() {
         "assistd.v1.FileService",
         "assistd.v1.VectorStoreService",
     ] {
-        assert!(
-            names.iter().any(|n| n == svc),
-            "{svc} missing from {names:?}"
-        );
+        assert!(names.iter().any(|n| n == svc), "{svc} missing from {names:?}");
     }
 }
 
@@ -271,10 +200,7 @@ async fn grpc_web_over_http1() {
     let dbs = test_databases().await;
     let s = Server::serve(&dbs[0]);
     let req = pb::CreateAssistantRequest {
-        assistant: Some(pb::AssistantFields {
-            model: Some("web".into()),
-            ..Default::default()
-        }),
+        assistant: Some(pb::AssistantFields { model: Some("web".into()), ..Default::default() }),
     };
     let body = req.encode_to_vec();
     let mut frame = vec![0u8];
@@ -293,10 +219,7 @@ async fn grpc_web_over_http1() {
         .unwrap();
     assert_eq!(res.status(), 200);
     assert_eq!(res.headers()["content-type"], "application/grpc-web+proto");
-    assert_eq!(
-        res.headers()["access-control-allow-origin"],
-        "http://example.com"
-    );
+    assert_eq!(res.headers()["access-control-allow-origin"], "http://example.com");
     let bytes = res.bytes().await.unwrap();
     assert_eq!(bytes[0], 0, "first frame is data");
     let len = u32::from_be_bytes(bytes[1..5].try_into().unwrap()) as usize;

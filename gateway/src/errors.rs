@@ -23,12 +23,7 @@ pub struct ApiError {
 impl ApiError {
     /// An error with `status` and `message`.
     pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
-        Self {
-            status,
-            message: message.into(),
-            param: None,
-            code: None,
-        }
+        Self { status, message: message.into(), param: None, code: None }
     }
 
     /// 400 naming `param`.
@@ -87,15 +82,8 @@ impl ApiError {
             }
             _ => status.message().to_owned(),
         };
-        let code = code.or_else(|| {
-            (status.code() == Code::Unimplemented).then(|| "not_implemented".to_owned())
-        });
-        Self {
-            status: http,
-            message,
-            param,
-            code,
-        }
+        let code = code.or_else(|| (status.code() == Code::Unimplemented).then(|| "not_implemented".to_owned()));
+        Self { status: http, message, param, code }
     }
 }
 
@@ -103,9 +91,7 @@ impl ApiError {
 pub fn http_status(code: Code) -> StatusCode {
     match code {
         Code::Ok => StatusCode::OK,
-        Code::InvalidArgument | Code::FailedPrecondition | Code::OutOfRange => {
-            StatusCode::BAD_REQUEST
-        }
+        Code::InvalidArgument | Code::FailedPrecondition | Code::OutOfRange => StatusCode::BAD_REQUEST,
         Code::Unauthenticated => StatusCode::UNAUTHORIZED,
         Code::PermissionDenied => StatusCode::FORBIDDEN,
         Code::NotFound => StatusCode::NOT_FOUND,
@@ -123,8 +109,7 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut res = (self.status, Json(self.body())).into_response();
         if matches!(self.status.as_u16(), 429 | 503) {
-            res.headers_mut()
-                .insert("retry-after", axum::http::HeaderValue::from_static("1"));
+            res.headers_mut().insert("retry-after", axum::http::HeaderValue::from_static("1"));
         }
         res
     }
@@ -145,10 +130,7 @@ mod tests {
         assert_eq!(e.status, StatusCode::BAD_REQUEST);
         assert_eq!(e.param.as_deref(), Some("metadata"));
         assert_eq!(e.error_type(), "invalid_request_error");
-        let e = ApiError::from_status(
-            &tonic::Status::unimplemented("nope"),
-            "POST /v1/threads/t/runs",
-        );
+        let e = ApiError::from_status(&tonic::Status::unimplemented("nope"), "POST /v1/threads/t/runs");
         assert_eq!(e.status, StatusCode::NOT_IMPLEMENTED);
         assert_eq!(e.code.as_deref(), Some("not_implemented"));
         assert_eq!(e.error_type(), "server_error");

@@ -23,8 +23,7 @@ where
         let bytes = Bytes::from_request(req, state).await.map_err(|e| {
             let status = e.status();
             if status == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::new(status, "The request body is too large.")
-                    .with_code("request_too_large")
+                ApiError::new(status, "The request body is too large.").with_code("request_too_large")
             } else {
                 ApiError::new(status, format!("Could not read the request body: {e}"))
             }
@@ -35,11 +34,7 @@ where
 
 /// Parses `bytes` as `T`, with OpenAI-style errors.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
-        b"{}"
-    } else {
-        bytes
-    };
+    let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) { b"{}" } else { bytes };
     let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
         ApiError::invalid(
             "body",
@@ -48,10 +43,7 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         .with_code("invalid_json")
     })?;
     if !value.is_object() {
-        return Err(
-            ApiError::invalid("body", "The request body must be a JSON object.")
-                .with_code("invalid_type"),
-        );
+        return Err(ApiError::invalid("body", "The request body must be a JSON object.").with_code("invalid_type"));
     }
     serde_path_to_error::deserialize::<_, T>(value).map_err(|e| {
         let path = e.path().to_string();
@@ -64,27 +56,12 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             } else {
                 format!("{path}.{field}")
             };
-            return ApiError::invalid(
-                param.clone(),
-                format!("Unrecognized request argument supplied: {param}"),
-            )
-            .with_code("unknown_parameter");
+            return ApiError::invalid(param.clone(), format!("Unrecognized request argument supplied: {param}"))
+                .with_code("unknown_parameter");
         }
-        let param = if path == "." {
-            missing_field(&inner).unwrap_or_else(|| "body".into())
-        } else {
-            path
-        };
-        let code = if inner.starts_with("missing field") {
-            "missing_required_parameter"
-        } else {
-            "invalid_type"
-        };
-        ApiError::invalid(
-            param.clone(),
-            format!("Invalid value for '{param}': {}", humanize(&inner)),
-        )
-        .with_code(code)
+        let param = if path == "." { missing_field(&inner).unwrap_or_else(|| "body".into()) } else { path };
+        let code = if inner.starts_with("missing field") { "missing_required_parameter" } else { "invalid_type" };
+        ApiError::invalid(param.clone(), format!("Invalid value for '{param}': {}", humanize(&inner))).with_code(code)
     })
 }
 
@@ -118,10 +95,7 @@ pub struct ListQuery {
 impl ListQuery {
     /// The value of another query parameter.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.rest
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
+        self.rest.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
     }
 }
 
@@ -143,8 +117,7 @@ impl<S: Send + Sync> FromRequestParts<S> for ListQuery {
                         )
                         .with_code("invalid_type")
                     })?;
-                    out.page.limit =
-                        Some(u32::try_from(n).unwrap_or(if n < 0 { 0 } else { u32::MAX }));
+                    out.page.limit = Some(u32::try_from(n).unwrap_or(if n < 0 { 0 } else { u32::MAX }));
                 }
                 "order" => {
                     out.page.order = match v.as_str() {
@@ -153,9 +126,7 @@ impl<S: Send + Sync> FromRequestParts<S> for ListQuery {
                         _ => {
                             return Err(ApiError::invalid(
                                 "order",
-                                format!(
-                                    "Invalid value: '{v}'. Supported values are: 'asc' and 'desc'."
-                                ),
+                                format!("Invalid value: '{v}'. Supported values are: 'asc' and 'desc'."),
                             )
                             .with_code("invalid_value"));
                         }

@@ -61,9 +61,7 @@ impl Upstreams {
     }
 
     /// A VectorStoreService client.
-    pub fn vector_stores(
-        &self,
-    ) -> pb::vector_store_service_client::VectorStoreServiceClient<GrpcChannel> {
+    pub fn vector_stores(&self) -> pb::vector_store_service_client::VectorStoreServiceClient<GrpcChannel> {
         pb::vector_store_service_client::VectorStoreServiceClient::new(self.vector_stores.clone())
             .max_decoding_message_size(MAX_GRPC_MESSAGE)
             .max_encoding_message_size(MAX_GRPC_MESSAGE)

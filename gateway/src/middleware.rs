@@ -24,22 +24,14 @@ pub async fn request_id(mut req: Request, next: Next) -> Response {
 
 /// 404 for unknown routes, in OpenAI's words.
 pub async fn not_found(req: Request) -> Response {
-    ApiError::new(
-        StatusCode::NOT_FOUND,
-        format!("Invalid URL ({} {})", req.method(), req.uri().path()),
-    )
-    .into_response()
+    ApiError::new(StatusCode::NOT_FOUND, format!("Invalid URL ({} {})", req.method(), req.uri().path())).into_response()
 }
 
 /// 405 for a known route with the wrong method.
 pub async fn method_not_allowed(req: Request) -> Response {
     ApiError::new(
         StatusCode::METHOD_NOT_ALLOWED,
-        format!(
-            "Invalid method for URL ({} {})",
-            req.method(),
-            req.uri().path()
-        ),
+        format!("Invalid method for URL ({} {})", req.method(), req.uri().path()),
     )
     .with_code("method_not_allowed")
     .into_response()

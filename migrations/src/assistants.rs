@@ -64,7 +64,6 @@ impl MigrationTrait for M0001CreateAssistants {
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        m.drop_table(Table::drop().table(Assistants::Table).to_owned())
-            .await
+        m.drop_table(Table::drop().table(Assistants::Table).to_owned()).await
     }
 }

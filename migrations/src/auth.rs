@@ -34,7 +34,6 @@ impl MigrationTrait for M0001CreateApiKeys {
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        m.drop_table(Table::drop().table(ApiKeys::Table).to_owned())
-            .await
+        m.drop_table(Table::drop().table(ApiKeys::Table).to_owned()).await
     }
 }

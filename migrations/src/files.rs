@@ -125,11 +125,8 @@ impl MigrationTrait for M0001CreateFiles {
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        m.drop_table(Table::drop().table(UploadParts::Table).to_owned())
-            .await?;
-        m.drop_table(Table::drop().table(Uploads::Table).to_owned())
-            .await?;
-        m.drop_table(Table::drop().table(Files::Table).to_owned())
-            .await
+        m.drop_table(Table::drop().table(UploadParts::Table).to_owned()).await?;
+        m.drop_table(Table::drop().table(Uploads::Table).to_owned()).await?;
+        m.drop_table(Table::drop().table(Files::Table).to_owned()).await
     }
 }

@@ -86,9 +86,7 @@ impl MigrationTrait for M0001CreateThreads {
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        m.drop_table(Table::drop().table(Messages::Table).to_owned())
-            .await?;
-        m.drop_table(Table::drop().table(Threads::Table).to_owned())
-            .await
+        m.drop_table(Table::drop().table(Messages::Table).to_owned()).await?;
+        m.drop_table(Table::drop().table(Threads::Table).to_owned()).await
     }
 }

@@ -42,11 +42,7 @@ pub struct Launch {
 impl Launch {
     /// `assistd serve` with the test key, on port 0.
     pub fn serve() -> Self {
-        Self {
-            args: vec!["serve".into()],
-            envs: vec![("ASSISTD_API_KEYS".into(), KEY.into())],
-            data_dir: None,
-        }
+        Self { args: vec!["serve".into()], envs: vec![("ASSISTD_API_KEYS".into(), KEY.into())], data_dir: None }
     }
 
     /// `assistd <args…>` with the test key, on port 0.
@@ -79,11 +75,7 @@ impl Launch {
 
     /// Uses `db` as the database.
     pub fn database(self, db: &TestDb) -> Self {
-        if db.backend == "sqlite" {
-            self
-        } else {
-            self.env("ASSISTD_DATABASE_URL", &db.url)
-        }
+        if db.backend == "sqlite" { self } else { self.env("ASSISTD_DATABASE_URL", &db.url) }
     }
 
     /// Uses this data directory (kept by the caller).
@@ -105,17 +97,14 @@ impl Launch {
         std::fs::create_dir_all(&data_dir).unwrap();
         let log = data_dir.join(format!("stderr-{}.log", assistd_common::ids::new_ulid()));
         let mut cmd = Command::new(bin());
-        cmd.args(&self.args)
-            .args(["--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(&data_dir);
+        cmd.args(&self.args).args(["--listen", "127.0.0.1:0", "--data-dir"]).arg(&data_dir);
         for (k, _) in std::env::vars() {
             if k.starts_with("ASSISTD_") {
                 cmd.env_remove(&k);
             }
         }
         cmd.envs(self.envs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-        cmd.stdout(Stdio::piped())
-            .stderr(std::fs::File::create(&log).unwrap());
+        cmd.stdout(Stdio::piped()).stderr(std::fs::File::create(&log).unwrap());
         let mut child = cmd.spawn().expect("spawning assistd");
         let stdout = child.stdout.take().unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
@@ -130,20 +119,10 @@ impl Launch {
             Ok(a) => a,
             Err(_) => {
                 let _ = child.kill();
-                panic!(
-                    "assistd did not start; stderr:\n{}",
-                    std::fs::read_to_string(&log).unwrap_or_default()
-                );
+                panic!("assistd did not start; stderr:\n{}", std::fs::read_to_string(&log).unwrap_or_default());
             }
         };
-        Server {
-            child,
-            base: format!("http://{addr}"),
-            addr,
-            data_dir,
-            log,
-            _dir: dir,
-        }
+        Server { child, base: format!("http://{addr}"), addr, data_dir, log, _dir: dir }
     }
 }
 
@@ -178,20 +157,14 @@ impl Drop for Server {
 
 /// A REST client with the test key.
 pub fn http() -> reqwest::Client {
-    reqwest::Client::builder()
-        .timeout(Duration::from_secs(60))
-        .build()
-        .unwrap()
+    reqwest::Client::builder().timeout(Duration::from_secs(60)).build().unwrap()
 }
 
 /// Sends `req` with the test key and returns status and JSON body.
 pub async fn call(req: reqwest::RequestBuilder) -> (u16, serde_json::Value) {
     let res = req.bearer_auth(KEY).send().await.expect("request");
     let status = res.status().as_u16();
-    assert!(
-        res.headers().contains_key("x-request-id"),
-        "missing x-request-id"
-    );
+    assert!(res.headers().contains_key("x-request-id"), "missing x-request-id");
     let text = res.text().await.unwrap();
     let body = if text.is_empty() {
         serde_json::Value::Null

@@ -5,8 +5,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::common::{
-    MetadataIn, ResponseFormatIn, ToolIn, ToolResourcesIn, double_option, metadata_from_pb,
-    metadata_to_pb, response_format_out, tool_out, tool_resources_out,
+    MetadataIn, ResponseFormatIn, ToolIn, ToolResourcesIn, double_option, metadata_from_pb, metadata_to_pb,
+    response_format_out, tool_out, tool_resources_out,
 };
 use crate::errors::ApiError;
 
@@ -88,20 +88,12 @@ impl AssistantIn {
             name: name.flatten(),
             description: description.flatten(),
             instructions: instructions.flatten(),
-            tools: tools
-                .flatten()
-                .unwrap_or_default()
-                .into_iter()
-                .map(Into::into)
-                .collect(),
+            tools: tools.flatten().unwrap_or_default().into_iter().map(Into::into).collect(),
             tool_resources: tool_resources.flatten().map(Into::into),
             metadata: metadata.map(metadata_to_pb),
             temperature: temperature.flatten(),
             top_p: top_p.flatten(),
-            response_format: response_format
-                .flatten()
-                .map(|r| r.into_pb("response_format"))
-                .transpose()?,
+            response_format: response_format.flatten().map(|r| r.into_pb("response_format")).transpose()?,
             reasoning_effort: reasoning_effort.flatten(),
         };
         Ok((fields, given))

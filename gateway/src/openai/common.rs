@@ -24,15 +24,12 @@ pub type MetadataIn = Option<BTreeMap<String, String>>;
 
 /// Metadata to proto.
 pub fn metadata_to_pb(m: MetadataIn) -> pb::Metadata {
-    pb::Metadata {
-        entries: m.unwrap_or_default().into_iter().collect(),
-    }
+    pb::Metadata { entries: m.unwrap_or_default().into_iter().collect() }
 }
 
 /// Metadata from proto.
 pub fn metadata_from_pb(m: Option<pb::Metadata>) -> BTreeMap<String, String> {
-    m.map(|m| m.entries.into_iter().collect())
-        .unwrap_or_default()
+    m.map(|m| m.entries.into_iter().collect()).unwrap_or_default()
 }
 
 /// A tool as sent.
@@ -94,34 +91,22 @@ impl From<ToolIn> for pb::Tool {
         let tool = match t {
             ToolIn::CodeInterpreter => Tool::CodeInterpreter(pb::CodeInterpreterTool {}),
             ToolIn::FileSearch { file_search } => {
-                let (max_num_results, ranking_options) = file_search
-                    .map(|f| (f.max_num_results, f.ranking_options))
-                    .unwrap_or_default();
+                let (max_num_results, ranking_options) =
+                    file_search.map(|f| (f.max_num_results, f.ranking_options)).unwrap_or_default();
                 Tool::FileSearch(pb::FileSearchTool {
                     max_num_results,
-                    ranking_options: ranking_options.map(|r| pb::FileSearchRankingOptions {
-                        ranker: r.ranker,
-                        score_threshold: r.score_threshold,
-                    }),
+                    ranking_options: ranking_options
+                        .map(|r| pb::FileSearchRankingOptions { ranker: r.ranker, score_threshold: r.score_threshold }),
                 })
             }
-            ToolIn::Function {
-                function:
-                    FunctionIn {
-                        name,
-                        description,
-                        parameters,
-                        strict,
-                    },
-            } => Tool::Function(pb::FunctionDefinition {
-                name,
-                description,
-                parameters: parameters
-                    .map(Value::Object)
-                    .as_ref()
-                    .and_then(json_to_struct),
-                strict,
-            }),
+            ToolIn::Function { function: FunctionIn { name, description, parameters, strict } } => {
+                Tool::Function(pb::FunctionDefinition {
+                    name,
+                    description,
+                    parameters: parameters.map(Value::Object).as_ref().and_then(json_to_struct),
+                    strict,
+                })
+            }
         };
         pb::Tool { tool: Some(tool) }
     }
@@ -132,10 +117,7 @@ pub fn tool_out(t: pb::Tool) -> Value {
     use pb::tool::Tool;
     match t.tool {
         Some(Tool::CodeInterpreter(_)) | None => serde_json::json!({"type": "code_interpreter"}),
-        Some(Tool::FileSearch(pb::FileSearchTool {
-            max_num_results,
-            ranking_options,
-        })) => {
+        Some(Tool::FileSearch(pb::FileSearchTool { max_num_results, ranking_options })) => {
             let mut fs = serde_json::Map::new();
             if let Some(n) = max_num_results {
                 fs.insert("max_num_results".into(), n.into());
@@ -146,12 +128,7 @@ pub fn tool_out(t: pb::Tool) -> Value {
             fs.insert("ranking_options".into(), ranking);
             serde_json::json!({"type": "file_search", "file_search": fs})
         }
-        Some(Tool::Function(pb::FunctionDefinition {
-            name,
-            description,
-            parameters,
-            strict,
-        })) => {
+        Some(Tool::Function(pb::FunctionDefinition { name, description, parameters, strict })) => {
             let mut f = serde_json::Map::new();
             f.insert("name".into(), name.into());
             if let Some(d) = description {
@@ -159,10 +136,7 @@ pub fn tool_out(t: pb::Tool) -> Value {
             }
             f.insert(
                 "parameters".into(),
-                parameters
-                    .as_ref()
-                    .map(struct_to_json)
-                    .unwrap_or_else(|| serde_json::json!({})),
+                parameters.as_ref().map(struct_to_json).unwrap_or_else(|| serde_json::json!({})),
             );
             f.insert("strict".into(), strict.unwrap_or(false).into());
             serde_json::json!({"type": "function", "function": f})
@@ -244,15 +218,8 @@ impl From<ChunkingStrategyIn> for pb::ChunkingStrategy {
             strategy: Some(match c {
                 ChunkingStrategyIn::Auto => Strategy::Auto(pb::AutoChunking {}),
                 ChunkingStrategyIn::Static {
-                    r#static:
-                        StaticChunkingIn {
-                            max_chunk_size_tokens,
-                            chunk_overlap_tokens,
-                        },
-                } => Strategy::Static(pb::StaticChunking {
-                    max_chunk_size_tokens,
-                    chunk_overlap_tokens,
-                }),
+                    r#static: StaticChunkingIn { max_chunk_size_tokens, chunk_overlap_tokens },
+                } => Strategy::Static(pb::StaticChunking { max_chunk_size_tokens, chunk_overlap_tokens }),
             }),
         }
     }
@@ -261,9 +228,7 @@ impl From<ChunkingStrategyIn> for pb::ChunkingStrategy {
 impl From<ToolResourcesIn> for pb::ToolResources {
     fn from(r: ToolResourcesIn) -> Self {
         pb::ToolResources {
-            code_interpreter: r.code_interpreter.map(|c| pb::CodeInterpreterResources {
-                file_ids: c.file_ids,
-            }),
+            code_interpreter: r.code_interpreter.map(|c| pb::CodeInterpreterResources { file_ids: c.file_ids }),
             file_search: r.file_search.map(|f| pb::FileSearchResources {
                 vector_store_ids: f.vector_store_ids,
                 vector_stores: f
@@ -285,16 +250,10 @@ pub fn tool_resources_out(r: Option<pb::ToolResources>) -> Value {
     let mut out = serde_json::Map::new();
     if let Some(r) = r {
         if let Some(c) = r.code_interpreter {
-            out.insert(
-                "code_interpreter".into(),
-                serde_json::json!({"file_ids": c.file_ids}),
-            );
+            out.insert("code_interpreter".into(), serde_json::json!({"file_ids": c.file_ids}));
         }
         if let Some(f) = r.file_search {
-            out.insert(
-                "file_search".into(),
-                serde_json::json!({"vector_store_ids": f.vector_store_ids}),
-            );
+            out.insert("file_search".into(), serde_json::json!({"vector_store_ids": f.vector_store_ids}));
         }
     }
     Value::Object(out)
@@ -346,22 +305,16 @@ impl ResponseFormatIn {
         let format = match self {
             ResponseFormatIn::Keyword(k) if k == "auto" => Format::Auto(pb::AutoFormat {}),
             ResponseFormatIn::Keyword(k) => {
-                return Err(ApiError::invalid(param, format!("Invalid value: '{k}'. Supported values are: 'auto' or an object with a 'type'.")).with_code("invalid_value"));
+                return Err(ApiError::invalid(
+                    param,
+                    format!("Invalid value: '{k}'. Supported values are: 'auto' or an object with a 'type'."),
+                )
+                .with_code("invalid_value"));
             }
-            ResponseFormatIn::Object(ResponseFormatObjectIn::Text) => {
-                Format::Text(pb::TextFormat {})
-            }
-            ResponseFormatIn::Object(ResponseFormatObjectIn::JsonObject) => {
-                Format::JsonObject(pb::JsonObjectFormat {})
-            }
+            ResponseFormatIn::Object(ResponseFormatObjectIn::Text) => Format::Text(pb::TextFormat {}),
+            ResponseFormatIn::Object(ResponseFormatObjectIn::JsonObject) => Format::JsonObject(pb::JsonObjectFormat {}),
             ResponseFormatIn::Object(ResponseFormatObjectIn::JsonSchema {
-                json_schema:
-                    JsonSchemaIn {
-                        name,
-                        description,
-                        schema,
-                        strict,
-                    },
+                json_schema: JsonSchemaIn { name, description, schema, strict },
             }) => Format::JsonSchema(pb::JsonSchemaFormat {
                 name,
                 description,
@@ -369,9 +322,7 @@ impl ResponseFormatIn {
                 strict,
             }),
         };
-        Ok(pb::ResponseFormat {
-            format: Some(format),
-        })
+        Ok(pb::ResponseFormat { format: Some(format) })
     }
 }
 
@@ -382,12 +333,7 @@ pub fn response_format_out(r: Option<pb::ResponseFormat>) -> Value {
         None | Some(Format::Auto(_)) => Value::String("auto".into()),
         Some(Format::Text(_)) => serde_json::json!({"type": "text"}),
         Some(Format::JsonObject(_)) => serde_json::json!({"type": "json_object"}),
-        Some(Format::JsonSchema(pb::JsonSchemaFormat {
-            name,
-            description,
-            schema,
-            strict,
-        })) => {
+        Some(Format::JsonSchema(pb::JsonSchemaFormat { name, description, schema, strict })) => {
             let mut js = serde_json::Map::new();
             js.insert("name".into(), name.into());
             if let Some(d) = description {
@@ -419,19 +365,8 @@ pub struct ListOut<T> {
 
 impl<T> ListOut<T> {
     /// A page.
-    pub fn new(
-        data: Vec<T>,
-        first_id: Option<String>,
-        last_id: Option<String>,
-        has_more: bool,
-    ) -> Self {
-        Self {
-            object: "list",
-            data,
-            first_id,
-            last_id,
-            has_more,
-        }
+    pub fn new(data: Vec<T>, first_id: Option<String>, last_id: Option<String>, has_more: bool) -> Self {
+        Self { object: "list", data, first_id, last_id, has_more }
     }
 }
 
@@ -449,10 +384,6 @@ pub struct DeletedOut {
 impl DeletedOut {
     /// From the service reply.
     pub fn new(r: pb::DeleteResponse, object: &'static str) -> Self {
-        Self {
-            id: r.id,
-            object,
-            deleted: r.deleted,
-        }
+        Self { id: r.id, object, deleted: r.deleted }
     }
 }

@@ -6,17 +6,7 @@ use serde_json::{Value, json};
 
 /// `OpenAIFile`.
 pub fn file_out(f: pb::File) -> Value {
-    let pb::File {
-        id,
-        bytes,
-        created_at,
-        expires_at,
-        filename,
-        purpose,
-        status,
-        status_details,
-        content_type: _,
-    } = f;
+    let pb::File { id, bytes, created_at, expires_at, filename, purpose, status, status_details, content_type: _ } = f;
     let mut v = json!({
         "id": id,
         "object": "file",
@@ -37,16 +27,7 @@ pub fn file_out(f: pb::File) -> Value {
 
 /// `Upload`.
 pub fn upload_out(u: pb::Upload) -> Value {
-    let pb::Upload {
-        id,
-        created_at,
-        filename,
-        bytes,
-        purpose,
-        status,
-        expires_at,
-        file,
-    } = u;
+    let pb::Upload { id, created_at, filename, bytes, purpose, status, expires_at, file } = u;
     json!({
         "id": id,
         "object": "upload",

@@ -4,10 +4,7 @@ use assistd_proto::pb;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::common::{
-    MetadataIn, ToolResourcesIn, double_option, metadata_from_pb, metadata_to_pb,
-    tool_resources_out,
-};
+use super::common::{MetadataIn, ToolResourcesIn, double_option, metadata_from_pb, metadata_to_pb, tool_resources_out};
 use crate::errors::ApiError;
 
 /// `CreateThreadRequest`.
@@ -28,11 +25,7 @@ pub struct CreateThreadIn {
 impl CreateThreadIn {
     /// To proto.
     pub fn into_pb(self) -> Result<pb::CreateThreadRequest, ApiError> {
-        let CreateThreadIn {
-            messages,
-            tool_resources,
-            metadata,
-        } = self;
+        let CreateThreadIn { messages, tool_resources, metadata } = self;
         Ok(pb::CreateThreadRequest {
             messages: messages
                 .unwrap_or_default()
@@ -156,47 +149,36 @@ pub struct AttachmentToolIn {
 impl MessageIn {
     /// To proto; `param` prefixes error params (`messages[0].`).
     pub fn into_pb(self, param: &str) -> Result<pb::NewMessage, ApiError> {
-        let MessageIn {
-            role,
-            content,
-            attachments,
-            metadata,
-        } = self;
+        let MessageIn { role, content, attachments, metadata } = self;
         let role = match role.as_str() {
             "user" => pb::MessageRole::User,
             "assistant" => pb::MessageRole::Assistant,
             other => {
                 return Err(ApiError::invalid(
                     format!("{param}role"),
-                    format!(
-                        "Invalid value: '{other}'. Supported values are: 'user' and 'assistant'."
-                    ),
+                    format!("Invalid value: '{other}'. Supported values are: 'user' and 'assistant'."),
                 )
                 .with_code("invalid_value"));
             }
         };
         use pb::message_content::Part;
         let content = match content {
-            ContentIn::Text(t) => vec![pb::MessageContent {
-                part: Some(Part::Text(pb::TextContent {
-                    value: t,
-                    annotations: vec![],
-                })),
-            }],
+            ContentIn::Text(t) => {
+                vec![pb::MessageContent { part: Some(Part::Text(pb::TextContent { value: t, annotations: vec![] })) }]
+            }
             ContentIn::Parts(parts) => parts
                 .into_iter()
                 .map(|p| pb::MessageContent {
                     part: Some(match p {
-                        ContentPartIn::ImageFile {
-                            image_file: ImageIn { file_id, detail },
-                        } => Part::ImageFile(pb::ImageFileContent { file_id, detail }),
-                        ContentPartIn::ImageUrl {
-                            image_url: ImageUrlIn { url, detail },
-                        } => Part::ImageUrl(pb::ImageUrlContent { url, detail }),
-                        ContentPartIn::Text { text } => Part::Text(pb::TextContent {
-                            value: text,
-                            annotations: vec![],
-                        }),
+                        ContentPartIn::ImageFile { image_file: ImageIn { file_id, detail } } => {
+                            Part::ImageFile(pb::ImageFileContent { file_id, detail })
+                        }
+                        ContentPartIn::ImageUrl { image_url: ImageUrlIn { url, detail } } => {
+                            Part::ImageUrl(pb::ImageUrlContent { url, detail })
+                        }
+                        ContentPartIn::Text { text } => {
+                            Part::Text(pb::TextContent { value: text, annotations: vec![] })
+                        }
                     }),
                 })
                 .collect(),
@@ -207,10 +189,7 @@ impl MessageIn {
             attachments: attachments
                 .unwrap_or_default()
                 .into_iter()
-                .map(|a| pb::Attachment {
-                    file_id: a.file_id,
-                    tools: a.tools.into_iter().map(|t| t.kind).collect(),
-                })
+                .map(|a| pb::Attachment { file_id: a.file_id, tools: a.tools.into_iter().map(|t| t.kind).collect() })
                 .collect(),
             metadata: Some(metadata_to_pb(metadata)),
         })
@@ -219,12 +198,7 @@ impl MessageIn {
 
 /// `ThreadObject`.
 pub fn thread_out(t: pb::Thread) -> Value {
-    let pb::Thread {
-        id,
-        created_at,
-        tool_resources,
-        metadata,
-    } = t;
+    let pb::Thread { id, created_at, tool_resources, metadata } = t;
     json!({
         "id": id,
         "object": "thread",
@@ -257,12 +231,7 @@ pub fn content_out(c: pb::MessageContent) -> Value {
 
 /// An annotation as answered.
 pub fn annotation_out(a: pb::Annotation) -> Value {
-    let pb::Annotation {
-        text,
-        start_index,
-        end_index,
-        kind,
-    } = a;
+    let pb::Annotation { text, start_index, end_index, kind } = a;
     match kind {
         Some(pb::annotation::Kind::FilePath(f)) => json!({
             "type": "file_path", "text": text, "file_path": {"file_id": f.file_id}, "start_index": start_index, "end_index": end_index,

@@ -21,9 +21,7 @@ pub async fn create(
     JsonBody(body): JsonBody<AssistantIn>,
 ) -> ApiResult<Json<Value>> {
     let (fields, _) = body.into_pb()?;
-    let req = pb::CreateAssistantRequest {
-        assistant: Some(fields),
-    };
+    let req = pb::CreateAssistantRequest { assistant: Some(fields) };
     let a = up
         .assistants()
         .create_assistant(grpc_request(&headers, req))
@@ -33,11 +31,7 @@ pub async fn create(
 }
 
 /// GET /v1/assistants
-pub async fn list(
-    State(up): State<Upstreams>,
-    headers: HeaderMap,
-    q: ListQuery,
-) -> ApiResult<Json<ListOut<Value>>> {
+pub async fn list(State(up): State<Upstreams>, headers: HeaderMap, q: ListQuery) -> ApiResult<Json<ListOut<Value>>> {
     let req = pb::ListAssistantsRequest { page: Some(q.page) };
     let r = up
         .assistants()
@@ -45,12 +39,7 @@ pub async fn list(
         .await
         .map_err(status_error("GET /v1/assistants"))?
         .into_inner();
-    Ok(Json(ListOut::new(
-        r.data.into_iter().map(assistant_out).collect(),
-        r.first_id,
-        r.last_id,
-        r.has_more,
-    )))
+    Ok(Json(ListOut::new(r.data.into_iter().map(assistant_out).collect(), r.first_id, r.last_id, r.has_more)))
 }
 
 /// GET /v1/assistants/{assistant_id}
@@ -76,11 +65,8 @@ pub async fn modify(
     JsonBody(body): JsonBody<AssistantIn>,
 ) -> ApiResult<Json<Value>> {
     let (fields, paths) = body.into_pb()?;
-    let req = pb::ModifyAssistantRequest {
-        assistant_id,
-        assistant: Some(fields),
-        update_mask: Some(FieldMask { paths }),
-    };
+    let req =
+        pb::ModifyAssistantRequest { assistant_id, assistant: Some(fields), update_mask: Some(FieldMask { paths }) };
     let a = up
         .assistants()
         .modify_assistant(grpc_request(&headers, req))

@@ -24,25 +24,18 @@ const CHUNK: usize = 256 * 1024;
 
 /// A multipart error as a 400.
 pub fn multipart_error(e: axum::extract::multipart::MultipartError) -> ApiError {
-    ApiError::new(
-        e.status(),
-        format!("Could not read the multipart body: {}", e.body_text()),
-    )
-    .with_code("invalid_multipart")
+    ApiError::new(e.status(), format!("Could not read the multipart body: {}", e.body_text()))
+        .with_code("invalid_multipart")
 }
 
 fn chunk_msg(b: bytes::Bytes) -> pb::UploadFileRequest {
-    pb::UploadFileRequest {
-        part: Some(pb::upload_file_request::Part::Chunk(b.to_vec())),
-    }
+    pb::UploadFileRequest { part: Some(pb::upload_file_request::Part::Chunk(b.to_vec())) }
 }
 
 /// Splits large chunks so no gRPC message exceeds [`CHUNK`].
 fn split(b: bytes::Bytes) -> impl Iterator<Item = bytes::Bytes> {
     let n = b.len().div_ceil(CHUNK).max(1);
-    (0..n)
-        .map(move |i| b.slice(i * CHUNK..((i + 1) * CHUNK).min(b.len())))
-        .filter(|s| !s.is_empty())
+    (0..n).map(move |i| b.slice(i * CHUNK..((i + 1) * CHUNK).min(b.len()))).filter(|s| !s.is_empty())
 }
 
 /// The file part, either streamed straight through or spooled to disk because it
@@ -50,19 +43,11 @@ fn split(b: bytes::Bytes) -> impl Iterator<Item = bytes::Bytes> {
 enum Spool {
     None,
     Streamed(pb::File),
-    OnDisk {
-        path: tempfile::TempPath,
-        filename: String,
-        content_type: Option<String>,
-    },
+    OnDisk { path: tempfile::TempPath, filename: String, content_type: Option<String> },
 }
 
 /// POST /v1/files (multipart: `file`, `purpose`, `expires_after[anchor]`, `expires_after[seconds]`)
-pub async fn create(
-    State(up): State<Upstreams>,
-    headers: HeaderMap,
-    mut mp: Multipart,
-) -> ApiResult<Json<Value>> {
+pub async fn create(State(up): State<Upstreams>, headers: HeaderMap, mut mp: Multipart) -> ApiResult<Json<Value>> {
     let mut purpose: Option<String> = None;
     let mut anchor: Option<String> = None;
     let mut seconds: Option<i64> = None;
@@ -74,12 +59,7 @@ pub async fn create(
             if let Spool::Streamed(f) = &spool {
                 let _ = up
                     .files()
-                    .delete_file(grpc_request(
-                        &headers,
-                        pb::DeleteFileRequest {
-                            file_id: f.id.clone(),
-                        },
-                    ))
+                    .delete_file(grpc_request(&headers, pb::DeleteFileRequest { file_id: f.id.clone() }))
                     .await;
             }
             return Err(ApiError::invalid(
@@ -93,15 +73,16 @@ pub async fn create(
             "expires_after[seconds]" => {
                 let t = field.text().await.map_err(multipart_error)?;
                 seconds = Some(t.trim().parse().map_err(|_| {
-                    ApiError::invalid("expires_after.seconds", format!("Invalid 'expires_after.seconds': expected an integer, but got '{t}' instead.")).with_code("invalid_type")
+                    ApiError::invalid(
+                        "expires_after.seconds",
+                        format!("Invalid 'expires_after.seconds': expected an integer, but got '{t}' instead."),
+                    )
+                    .with_code("invalid_type")
                 })?);
             }
             "file" => {
                 if !matches!(spool, Spool::None) {
-                    return Err(ApiError::invalid(
-                        "file",
-                        "Only one 'file' may be uploaded per request.",
-                    ));
+                    return Err(ApiError::invalid("file", "Only one 'file' may be uploaded per request."));
                 }
                 let filename = field.file_name().unwrap_or("file").to_owned();
                 let content_type = field.content_type().map(str::to_owned);
@@ -111,8 +92,7 @@ pub async fn create(
                         let (tx, rx) = tokio::sync::mpsc::channel::<pb::UploadFileRequest>(4);
                         let _ = tx.send(header).await;
                         let mut client = up.files();
-                        let call =
-                            client.upload_file(grpc_request(&headers, ReceiverStream::new(rx)));
+                        let call = client.upload_file(grpc_request(&headers, ReceiverStream::new(rx)));
                         tokio::pin!(call);
                         let feed = async move {
                             while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
@@ -134,17 +114,11 @@ pub async fn create(
                     }
                     None => {
                         let tmp = tempfile::NamedTempFile::new().map_err(|e| {
-                            ApiError::new(
-                                StatusCode::INTERNAL_SERVER_ERROR,
-                                format!("could not spool the upload: {e}"),
-                            )
+                            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("could not spool the upload: {e}"))
                         })?;
                         let path = tmp.into_temp_path();
                         let mut out = tokio::fs::File::create(&path).await.map_err(|e| {
-                            ApiError::new(
-                                StatusCode::INTERNAL_SERVER_ERROR,
-                                format!("could not spool the upload: {e}"),
-                            )
+                            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("could not spool the upload: {e}"))
                         })?;
                         while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
                             out.write_all(&chunk).await.map_err(|e| {
@@ -155,53 +129,32 @@ pub async fn create(
                             })?;
                         }
                         out.flush().await.map_err(|e| {
-                            ApiError::new(
-                                StatusCode::INTERNAL_SERVER_ERROR,
-                                format!("could not spool the upload: {e}"),
-                            )
+                            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("could not spool the upload: {e}"))
                         })?;
-                        spool = Spool::OnDisk {
-                            path,
-                            filename,
-                            content_type,
-                        };
+                        spool = Spool::OnDisk { path, filename, content_type };
                     }
                 }
             }
             other => {
-                return Err(ApiError::invalid(
-                    other,
-                    format!("Unrecognized request argument supplied: {other}"),
-                )
-                .with_code("unknown_parameter"));
+                return Err(ApiError::invalid(other, format!("Unrecognized request argument supplied: {other}"))
+                    .with_code("unknown_parameter"));
             }
         }
     }
     let file = match spool {
         Spool::None => {
-            return Err(
-                ApiError::invalid("file", "Missing required parameter: 'file'.")
-                    .with_code("missing_required_parameter"),
-            );
+            return Err(ApiError::invalid("file", "Missing required parameter: 'file'.")
+                .with_code("missing_required_parameter"));
         }
         Spool::Streamed(f) => f,
-        Spool::OnDisk {
-            path,
-            filename,
-            content_type,
-        } => {
+        Spool::OnDisk { path, filename, content_type } => {
             let Some(p) = purpose else {
-                return Err(
-                    ApiError::invalid("purpose", "Missing required parameter: 'purpose'.")
-                        .with_code("missing_required_parameter"),
-                );
+                return Err(ApiError::invalid("purpose", "Missing required parameter: 'purpose'.")
+                    .with_code("missing_required_parameter"));
             };
             let header = header_msg(&filename, &p, content_type, &anchor, seconds)?;
             let f = tokio::fs::File::open(&path).await.map_err(|e| {
-                ApiError::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    format!("could not read the spooled upload: {e}"),
-                )
+                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("could not read the spooled upload: {e}"))
             })?;
             let body = tokio_util::io::ReaderStream::with_capacity(f, CHUNK)
                 .filter_map(|r| async move { r.ok().map(chunk_msg) });
@@ -228,10 +181,7 @@ fn header_msg(
 ) -> ApiResult<pb::UploadFileRequest> {
     let expires_after = match (anchor, seconds) {
         (None, None) => None,
-        (Some(a), Some(s)) => Some(pb::ExpiresAfter {
-            anchor: a.clone(),
-            seconds: s,
-        }),
+        (Some(a), Some(s)) => Some(pb::ExpiresAfter { anchor: a.clone(), seconds: s }),
         (None, Some(_)) => {
             return Err(ApiError::invalid(
                 "expires_after.anchor",
@@ -246,46 +196,26 @@ fn header_msg(
         }
     };
     Ok(pb::UploadFileRequest {
-        part: Some(pb::upload_file_request::Part::Header(
-            pb::UploadFileHeader {
-                filename: filename.to_owned(),
-                purpose: purpose.to_owned(),
-                expires_after,
-                content_type,
-            },
-        )),
+        part: Some(pb::upload_file_request::Part::Header(pb::UploadFileHeader {
+            filename: filename.to_owned(),
+            purpose: purpose.to_owned(),
+            expires_after,
+            content_type,
+        })),
     })
 }
 
 /// GET /v1/files
-pub async fn list(
-    State(up): State<Upstreams>,
-    headers: HeaderMap,
-    q: ListQuery,
-) -> ApiResult<Json<ListOut<Value>>> {
+pub async fn list(State(up): State<Upstreams>, headers: HeaderMap, q: ListQuery) -> ApiResult<Json<ListOut<Value>>> {
     if q.page.before.is_some() {
-        return Err(
-            ApiError::invalid("before", "Unrecognized request argument supplied: before")
-                .with_code("unknown_parameter"),
-        );
+        return Err(ApiError::invalid("before", "Unrecognized request argument supplied: before")
+            .with_code("unknown_parameter"));
     }
     let purpose = q.get("purpose").map(str::to_owned);
-    let req = pb::ListFilesRequest {
-        page: Some(q.page),
-        purpose,
-    };
-    let r = up
-        .files()
-        .list_files(grpc_request(&headers, req))
-        .await
-        .map_err(status_error("GET /v1/files"))?
-        .into_inner();
-    Ok(Json(ListOut::new(
-        r.data.into_iter().map(file_out).collect(),
-        r.first_id,
-        r.last_id,
-        r.has_more,
-    )))
+    let req = pb::ListFilesRequest { page: Some(q.page), purpose };
+    let r =
+        up.files().list_files(grpc_request(&headers, req)).await.map_err(status_error("GET /v1/files"))?.into_inner();
+    Ok(Json(ListOut::new(r.data.into_iter().map(file_out).collect(), r.first_id, r.last_id, r.has_more)))
 }
 
 /// GET /v1/files/{file_id}
@@ -295,11 +225,7 @@ pub async fn retrieve(
     Path(file_id): Path<String>,
 ) -> ApiResult<Json<Value>> {
     let req = pb::GetFileRequest { file_id };
-    let f = up
-        .files()
-        .get_file(grpc_request(&headers, req))
-        .await
-        .map_err(status_error("GET /v1/files/{file_id}"))?;
+    let f = up.files().get_file(grpc_request(&headers, req)).await.map_err(status_error("GET /v1/files/{file_id}"))?;
     Ok(Json(file_out(f.into_inner())))
 }
 
@@ -326,16 +252,10 @@ pub async fn content(
 ) -> ApiResult<Response> {
     let req = pb::DownloadFileRequest { file_id };
     let what = "GET /v1/files/{file_id}/content";
-    let mut stream = up
-        .files()
-        .download_file(grpc_request(&headers, req))
-        .await
-        .map_err(status_error(what))?
-        .into_inner();
+    let mut stream =
+        up.files().download_file(grpc_request(&headers, req)).await.map_err(status_error(what))?.into_inner();
     let info = match stream.message().await.map_err(status_error(what))? {
-        Some(pb::DownloadFileResponse {
-            part: Some(pb::download_file_response::Part::Info(info)),
-        }) => info,
+        Some(pb::DownloadFileResponse { part: Some(pb::download_file_response::Part::Info(info)) }) => info,
         _ => {
             return Err(ApiError::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -345,9 +265,9 @@ pub async fn content(
     };
     let body = stream.filter_map(|m| async move {
         match m {
-            Ok(pb::DownloadFileResponse {
-                part: Some(pb::download_file_response::Part::Chunk(c)),
-            }) => Some(Ok(bytes::Bytes::from(c))),
+            Ok(pb::DownloadFileResponse { part: Some(pb::download_file_response::Part::Chunk(c)) }) => {
+                Some(Ok(bytes::Bytes::from(c)))
+            }
             Ok(_) => None,
             Err(e) => Some(Err(std::io::Error::other(e.message().to_owned()))),
         }
@@ -356,17 +276,10 @@ pub async fn content(
     let h = res.headers_mut();
     h.insert(
         header::CONTENT_TYPE,
-        HeaderValue::from_str(&info.content_type)
-            .unwrap_or(HeaderValue::from_static("application/octet-stream")),
+        HeaderValue::from_str(&info.content_type).unwrap_or(HeaderValue::from_static("application/octet-stream")),
     );
-    h.insert(
-        header::CONTENT_LENGTH,
-        HeaderValue::from(info.bytes.max(0) as u64),
-    );
-    let disposition = format!(
-        "attachment; filename=\"{}\"",
-        info.filename.replace(['"', '\\', '\r', '\n'], "_")
-    );
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(info.bytes.max(0) as u64));
+    let disposition = format!("attachment; filename=\"{}\"", info.filename.replace(['"', '\\', '\r', '\n'], "_"));
     if let Ok(v) = HeaderValue::from_str(&disposition) {
         h.insert(header::CONTENT_DISPOSITION, v);
     }

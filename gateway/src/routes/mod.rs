@@ -42,106 +42,48 @@ pub fn router(upstreams: Upstreams) -> Router {
         .route("/v1/uploads/{upload_id}/parts", post(uploads::add_part))
         .layer(DefaultBodyLimit::disable());
     let json = Router::new()
-        .route(
-            "/v1/assistants",
-            get(assistants::list).post(assistants::create),
-        )
+        .route("/v1/assistants", get(assistants::list).post(assistants::create))
         .route(
             "/v1/assistants/{assistant_id}",
-            get(assistants::retrieve)
-                .post(assistants::modify)
-                .delete(assistants::delete),
+            get(assistants::retrieve).post(assistants::modify).delete(assistants::delete),
         )
         .route("/v1/threads", post(threads::create))
         .route("/v1/threads/runs", post(runs::create_thread_and_run))
-        .route(
-            "/v1/threads/{thread_id}",
-            get(threads::retrieve)
-                .post(threads::modify)
-                .delete(threads::delete),
-        )
-        .route(
-            "/v1/threads/{thread_id}/messages",
-            get(threads::list_messages).post(threads::create_message),
-        )
+        .route("/v1/threads/{thread_id}", get(threads::retrieve).post(threads::modify).delete(threads::delete))
+        .route("/v1/threads/{thread_id}/messages", get(threads::list_messages).post(threads::create_message))
         .route(
             "/v1/threads/{thread_id}/messages/{message_id}",
-            get(threads::retrieve_message)
-                .post(threads::modify_message)
-                .delete(threads::delete_message),
+            get(threads::retrieve_message).post(threads::modify_message).delete(threads::delete_message),
         )
-        .route(
-            "/v1/threads/{thread_id}/runs",
-            get(runs::list).post(runs::create),
-        )
-        .route(
-            "/v1/threads/{thread_id}/runs/{run_id}",
-            get(runs::retrieve).post(runs::modify),
-        )
-        .route(
-            "/v1/threads/{thread_id}/runs/{run_id}/cancel",
-            post(runs::cancel),
-        )
-        .route(
-            "/v1/threads/{thread_id}/runs/{run_id}/submit_tool_outputs",
-            post(runs::submit_tool_outputs),
-        )
-        .route(
-            "/v1/threads/{thread_id}/runs/{run_id}/steps",
-            get(runs::list_steps),
-        )
-        .route(
-            "/v1/threads/{thread_id}/runs/{run_id}/steps/{step_id}",
-            get(runs::retrieve_step),
-        )
-        .route(
-            "/v1/files/{file_id}",
-            get(files::retrieve).delete(files::delete),
-        )
+        .route("/v1/threads/{thread_id}/runs", get(runs::list).post(runs::create))
+        .route("/v1/threads/{thread_id}/runs/{run_id}", get(runs::retrieve).post(runs::modify))
+        .route("/v1/threads/{thread_id}/runs/{run_id}/cancel", post(runs::cancel))
+        .route("/v1/threads/{thread_id}/runs/{run_id}/submit_tool_outputs", post(runs::submit_tool_outputs))
+        .route("/v1/threads/{thread_id}/runs/{run_id}/steps", get(runs::list_steps))
+        .route("/v1/threads/{thread_id}/runs/{run_id}/steps/{step_id}", get(runs::retrieve_step))
+        .route("/v1/files/{file_id}", get(files::retrieve).delete(files::delete))
         .route("/v1/files/{file_id}/content", get(files::content))
         .route("/v1/uploads", post(uploads::create))
         .route("/v1/uploads/{upload_id}/complete", post(uploads::complete))
         .route("/v1/uploads/{upload_id}/cancel", post(uploads::cancel))
-        .route(
-            "/v1/vector_stores",
-            get(vector_stores::list).post(vector_stores::create),
-        )
+        .route("/v1/vector_stores", get(vector_stores::list).post(vector_stores::create))
         .route(
             "/v1/vector_stores/{vector_store_id}",
-            get(vector_stores::retrieve)
-                .post(vector_stores::modify)
-                .delete(vector_stores::delete),
+            get(vector_stores::retrieve).post(vector_stores::modify).delete(vector_stores::delete),
         )
-        .route(
-            "/v1/vector_stores/{vector_store_id}/search",
-            post(vector_stores::search),
-        )
+        .route("/v1/vector_stores/{vector_store_id}/search", post(vector_stores::search))
         .route(
             "/v1/vector_stores/{vector_store_id}/files",
             get(vector_stores::list_files).post(vector_stores::create_file),
         )
         .route(
             "/v1/vector_stores/{vector_store_id}/files/{file_id}",
-            get(vector_stores::retrieve_file)
-                .post(vector_stores::update_file)
-                .delete(vector_stores::delete_file),
+            get(vector_stores::retrieve_file).post(vector_stores::update_file).delete(vector_stores::delete_file),
         )
-        .route(
-            "/v1/vector_stores/{vector_store_id}/files/{file_id}/content",
-            get(vector_stores::file_content),
-        )
-        .route(
-            "/v1/vector_stores/{vector_store_id}/file_batches",
-            post(vector_stores::create_batch),
-        )
-        .route(
-            "/v1/vector_stores/{vector_store_id}/file_batches/{batch_id}",
-            get(vector_stores::retrieve_batch),
-        )
-        .route(
-            "/v1/vector_stores/{vector_store_id}/file_batches/{batch_id}/cancel",
-            post(vector_stores::cancel_batch),
-        )
+        .route("/v1/vector_stores/{vector_store_id}/files/{file_id}/content", get(vector_stores::file_content))
+        .route("/v1/vector_stores/{vector_store_id}/file_batches", post(vector_stores::create_batch))
+        .route("/v1/vector_stores/{vector_store_id}/file_batches/{batch_id}", get(vector_stores::retrieve_batch))
+        .route("/v1/vector_stores/{vector_store_id}/file_batches/{batch_id}/cancel", post(vector_stores::cancel_batch))
         .route(
             "/v1/vector_stores/{vector_store_id}/file_batches/{batch_id}/files",
             get(vector_stores::list_batch_files),

@@ -24,11 +24,8 @@ fn param(p: &HashMap<String, String>, name: &str) -> String {
 
 /// Until the gateway converts run replies, a reply is itself unimplemented.
 fn not_converted(what: &str) -> ApiError {
-    ApiError::new(
-        StatusCode::NOT_IMPLEMENTED,
-        format!("{what} is not implemented yet in assistd."),
-    )
-    .with_code("not_implemented")
+    ApiError::new(StatusCode::NOT_IMPLEMENTED, format!("{what} is not implemented yet in assistd."))
+        .with_code("not_implemented")
 }
 
 macro_rules! run_route {

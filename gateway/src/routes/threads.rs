@@ -11,9 +11,7 @@ use crate::Upstreams;
 use crate::errors::ApiResult;
 use crate::extract::{JsonBody, ListQuery};
 use crate::openai::common::{DeletedOut, ListOut, metadata_to_pb};
-use crate::openai::threads::{
-    CreateThreadIn, MessageIn, ModifyMessageIn, ModifyThreadIn, message_out, thread_out,
-};
+use crate::openai::threads::{CreateThreadIn, MessageIn, ModifyMessageIn, ModifyThreadIn, message_out, thread_out};
 use assistd_proto::pb;
 
 /// POST /v1/threads
@@ -23,11 +21,7 @@ pub async fn create(
     JsonBody(body): JsonBody<CreateThreadIn>,
 ) -> ApiResult<Json<Value>> {
     let req = body.into_pb()?;
-    let t = up
-        .threads()
-        .create_thread(grpc_request(&headers, req))
-        .await
-        .map_err(status_error("POST /v1/threads"))?;
+    let t = up.threads().create_thread(grpc_request(&headers, req)).await.map_err(status_error("POST /v1/threads"))?;
     Ok(Json(thread_out(t.into_inner())))
 }
 
@@ -53,10 +47,7 @@ pub async fn modify(
     Path(thread_id): Path<String>,
     JsonBody(body): JsonBody<ModifyThreadIn>,
 ) -> ApiResult<Json<Value>> {
-    let ModifyThreadIn {
-        tool_resources,
-        metadata,
-    } = body;
+    let ModifyThreadIn { tool_resources, metadata } = body;
     let mut paths = Vec::new();
     if tool_resources.is_some() {
         paths.push("tool_resources".to_owned());
@@ -100,10 +91,7 @@ pub async fn create_message(
     Path(thread_id): Path<String>,
     JsonBody(body): JsonBody<MessageIn>,
 ) -> ApiResult<Json<Value>> {
-    let req = pb::CreateMessageRequest {
-        thread_id,
-        message: Some(body.into_pb("")?),
-    };
+    let req = pb::CreateMessageRequest { thread_id, message: Some(body.into_pb("")?) };
     let m = up
         .threads()
         .create_message(grpc_request(&headers, req))
@@ -120,23 +108,14 @@ pub async fn list_messages(
     q: ListQuery,
 ) -> ApiResult<Json<ListOut<Value>>> {
     let run_id = q.get("run_id").map(str::to_owned);
-    let req = pb::ListMessagesRequest {
-        thread_id,
-        page: Some(q.page),
-        run_id,
-    };
+    let req = pb::ListMessagesRequest { thread_id, page: Some(q.page), run_id };
     let r = up
         .threads()
         .list_messages(grpc_request(&headers, req))
         .await
         .map_err(status_error("GET /v1/threads/{thread_id}/messages"))?
         .into_inner();
-    Ok(Json(ListOut::new(
-        r.data.into_iter().map(message_out).collect(),
-        r.first_id,
-        r.last_id,
-        r.has_more,
-    )))
+    Ok(Json(ListOut::new(r.data.into_iter().map(message_out).collect(), r.first_id, r.last_id, r.has_more)))
 }
 
 /// GET /v1/threads/{thread_id}/messages/{message_id}
@@ -145,17 +124,12 @@ pub async fn retrieve_message(
     headers: HeaderMap,
     Path((thread_id, message_id)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
-    let req = pb::GetMessageRequest {
-        thread_id,
-        message_id,
-    };
+    let req = pb::GetMessageRequest { thread_id, message_id };
     let m = up
         .threads()
         .get_message(grpc_request(&headers, req))
         .await
-        .map_err(status_error(
-            "GET /v1/threads/{thread_id}/messages/{message_id}",
-        ))?;
+        .map_err(status_error("GET /v1/threads/{thread_id}/messages/{message_id}"))?;
     Ok(Json(message_out(m.into_inner())))
 }
 
@@ -166,11 +140,7 @@ pub async fn modify_message(
     Path((thread_id, message_id)): Path<(String, String)>,
     JsonBody(body): JsonBody<ModifyMessageIn>,
 ) -> ApiResult<Json<Value>> {
-    let paths = if body.metadata.is_some() {
-        vec!["metadata".to_owned()]
-    } else {
-        vec![]
-    };
+    let paths = if body.metadata.is_some() { vec!["metadata".to_owned()] } else { vec![] };
     let req = pb::ModifyMessageRequest {
         thread_id,
         message_id,
@@ -181,9 +151,7 @@ pub async fn modify_message(
         .threads()
         .modify_message(grpc_request(&headers, req))
         .await
-        .map_err(status_error(
-            "POST /v1/threads/{thread_id}/messages/{message_id}",
-        ))?;
+        .map_err(status_error("POST /v1/threads/{thread_id}/messages/{message_id}"))?;
     Ok(Json(message_out(m.into_inner())))
 }
 
@@ -193,19 +161,11 @@ pub async fn delete_message(
     headers: HeaderMap,
     Path((thread_id, message_id)): Path<(String, String)>,
 ) -> ApiResult<Json<DeletedOut>> {
-    let req = pb::DeleteMessageRequest {
-        thread_id,
-        message_id,
-    };
+    let req = pb::DeleteMessageRequest { thread_id, message_id };
     let r = up
         .threads()
         .delete_message(grpc_request(&headers, req))
         .await
-        .map_err(status_error(
-            "DELETE /v1/threads/{thread_id}/messages/{message_id}",
-        ))?;
-    Ok(Json(DeletedOut::new(
-        r.into_inner(),
-        "thread.message.deleted",
-    )))
+        .map_err(status_error("DELETE /v1/threads/{thread_id}/messages/{message_id}"))?;
+    Ok(Json(DeletedOut::new(r.into_inner(), "thread.message.deleted")))
 }

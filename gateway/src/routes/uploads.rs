@@ -20,28 +20,15 @@ pub async fn create(
     headers: HeaderMap,
     JsonBody(body): JsonBody<CreateUploadIn>,
 ) -> ApiResult<Json<Value>> {
-    let CreateUploadIn {
-        filename,
-        purpose,
-        bytes,
-        mime_type,
-        expires_after,
-    } = body;
+    let CreateUploadIn { filename, purpose, bytes, mime_type, expires_after } = body;
     let req = pb::CreateUploadRequest {
         filename,
         purpose,
         bytes,
         mime_type,
-        expires_after: expires_after.map(|e| pb::ExpiresAfter {
-            anchor: e.anchor,
-            seconds: e.seconds,
-        }),
+        expires_after: expires_after.map(|e| pb::ExpiresAfter { anchor: e.anchor, seconds: e.seconds }),
     };
-    let u = up
-        .files()
-        .create_upload(grpc_request(&headers, req))
-        .await
-        .map_err(status_error("POST /v1/uploads"))?;
+    let u = up.files().create_upload(grpc_request(&headers, req)).await.map_err(status_error("POST /v1/uploads"))?;
     Ok(Json(upload_out(u.into_inner())))
 }
 
@@ -56,24 +43,16 @@ pub async fn add_part(
     while let Some(mut field) = mp.next_field().await.map_err(multipart_error)? {
         let name = field.name().unwrap_or_default().to_owned();
         if name != "data" {
-            return Err(ApiError::invalid(
-                name.clone(),
-                format!("Unrecognized request argument supplied: {name}"),
-            )
-            .with_code("unknown_parameter"));
+            return Err(ApiError::invalid(name.clone(), format!("Unrecognized request argument supplied: {name}"))
+                .with_code("unknown_parameter"));
         }
         if part.is_some() {
-            return Err(ApiError::invalid(
-                "data",
-                "Only one 'data' field may be sent per part.",
-            ));
+            return Err(ApiError::invalid("data", "Only one 'data' field may be sent per part."));
         }
         let (tx, rx) = tokio::sync::mpsc::channel::<pb::AddUploadPartRequest>(4);
         let _ = tx
             .send(pb::AddUploadPartRequest {
-                part: Some(pb::add_upload_part_request::Part::UploadId(
-                    upload_id.clone(),
-                )),
+                part: Some(pb::add_upload_part_request::Part::UploadId(upload_id.clone())),
             })
             .await;
         let mut client = up.files();
@@ -101,8 +80,7 @@ pub async fn add_part(
         part = Some(p);
     }
     let part = part.ok_or_else(|| {
-        ApiError::invalid("data", "Missing required parameter: 'data'.")
-            .with_code("missing_required_parameter")
+        ApiError::invalid("data", "Missing required parameter: 'data'.").with_code("missing_required_parameter")
     })?;
     Ok(Json(upload_part_out(part)))
 }
@@ -114,11 +92,7 @@ pub async fn complete(
     Path(upload_id): Path<String>,
     JsonBody(body): JsonBody<CompleteUploadIn>,
 ) -> ApiResult<Json<Value>> {
-    let req = pb::CompleteUploadRequest {
-        upload_id,
-        part_ids: body.part_ids,
-        md5: body.md5,
-    };
+    let req = pb::CompleteUploadRequest { upload_id, part_ids: body.part_ids, md5: body.md5 };
     let u = up
         .files()
         .complete_upload(grpc_request(&headers, req))

@@ -23,11 +23,8 @@ fn param(p: &HashMap<String, String>, name: &str) -> String {
 }
 
 fn not_converted(what: &str) -> ApiError {
-    ApiError::new(
-        StatusCode::NOT_IMPLEMENTED,
-        format!("{what} is not implemented yet in assistd."),
-    )
-    .with_code("not_implemented")
+    ApiError::new(StatusCode::NOT_IMPLEMENTED, format!("{what} is not implemented yet in assistd."))
+        .with_code("not_implemented")
 }
 
 macro_rules! vs_route {

@@ -10,10 +10,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use rand::Rng;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
-    Set,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, Set};
 use sha2::{Digest, Sha256};
 
 use crate::error::{ErrorKind, ServiceError, ServiceResult};
@@ -38,9 +35,7 @@ impl Project {
             .extensions()
             .get::<Project>()
             .cloned()
-            .ok_or_else(|| {
-                ServiceError::new(ErrorKind::Unauthenticated, "No project on the request.").into()
-            })
+            .ok_or_else(|| ServiceError::new(ErrorKind::Unauthenticated, "No project on the request.").into())
     }
 }
 
@@ -79,9 +74,7 @@ pub fn hash_key(key: &str) -> String {
 /// A new random key, `sk-` and 48 alphanumerics.
 pub fn generate_key() -> String {
     let mut rng = rand::rng();
-    let body: String = (0..48)
-        .map(|_| rng.sample(rand::distr::Alphanumeric) as char)
-        .collect();
+    let body: String = (0..48).map(|_| rng.sample(rand::distr::Alphanumeric) as char).collect();
     format!("sk-{body}")
 }
 
@@ -89,14 +82,9 @@ pub fn generate_key() -> String {
 pub async fn create_key(db: &DatabaseConnection, project: &str) -> ServiceResult<String> {
     if project.is_empty()
         || project.len() > 64
-        || !project
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        || !project.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
     {
-        return Err(ServiceError::invalid(
-            "project",
-            "Project ids are 1-64 characters of [A-Za-z0-9_-].",
-        ));
+        return Err(ServiceError::invalid("project", "Project ids are 1-64 characters of [A-Za-z0-9_-]."));
     }
     let key = generate_key();
     api_key::ActiveModel {
@@ -126,10 +114,7 @@ struct Inner {
 impl Authenticator {
     /// Auth with `bootstrap_keys` (project `default`) and the keys stored in `db`.
     /// Auth is off when there are neither bootstrap keys nor stored keys.
-    pub async fn new(
-        bootstrap_keys: &[String],
-        db: Option<DatabaseConnection>,
-    ) -> ServiceResult<Self> {
+    pub async fn new(bootstrap_keys: &[String], db: Option<DatabaseConnection>) -> ServiceResult<Self> {
         let stored = match &db {
             Some(db) => api_key::Entity::find().count(db).await?,
             None => 0,
@@ -149,14 +134,7 @@ impl Authenticator {
             .filter(|k| !k.is_empty())
             .map(|k| (hash_key(k), Project(DEFAULT_PROJECT.to_owned())))
             .collect();
-        Self {
-            inner: Arc::new(Inner {
-                bootstrap,
-                db,
-                enabled,
-                cache: RwLock::new(HashMap::new()),
-            }),
-        }
+        Self { inner: Arc::new(Inner { bootstrap, db, enabled, cache: RwLock::new(HashMap::new()) }) }
     }
 
     /// Whether keys are checked.
@@ -167,10 +145,7 @@ impl Authenticator {
     /// The project for an `authorization` header value.
     pub async fn authenticate(&self, authorization: Option<&str>) -> ServiceResult<Project> {
         let key = authorization
-            .and_then(|h| {
-                h.strip_prefix("Bearer ")
-                    .or_else(|| h.strip_prefix("bearer "))
-            })
+            .and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")))
             .map(str::trim)
             .filter(|k| !k.is_empty());
         let Some(key) = key else {
@@ -187,27 +162,14 @@ impl Authenticator {
         if let Some(p) = self.inner.bootstrap.get(&hash) {
             return Ok(p.clone());
         }
-        if let Some(p) = self
-            .inner
-            .cache
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&hash)
-        {
+        if let Some(p) = self.inner.cache.read().unwrap_or_else(|e| e.into_inner()).get(&hash) {
             return Ok(p.clone());
         }
         if let Some(db) = &self.inner.db {
-            let found = api_key::Entity::find()
-                .filter(api_key::Column::KeyHash.eq(hash.clone()))
-                .one(db)
-                .await?;
+            let found = api_key::Entity::find().filter(api_key::Column::KeyHash.eq(hash.clone())).one(db).await?;
             if let Some(row) = found {
                 let project = Project(row.project_id);
-                self.inner
-                    .cache
-                    .write()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .insert(hash, project.clone());
+                self.inner.cache.write().unwrap_or_else(|e| e.into_inner()).insert(hash, project.clone());
                 return Ok(project);
             }
         }
@@ -216,19 +178,9 @@ impl Authenticator {
         }
         let shown: String = key.chars().take(3).collect::<String>()
             + "*****"
-            + &key
-                .chars()
-                .rev()
-                .take(4)
-                .collect::<Vec<_>>()
-                .into_iter()
-                .rev()
-                .collect::<String>();
-        Err(ServiceError::new(
-            ErrorKind::Unauthenticated,
-            format!("Incorrect API key provided: {shown}."),
-        )
-        .with_code("invalid_api_key"))
+            + &key.chars().rev().take(4).collect::<Vec<_>>().into_iter().rev().collect::<String>();
+        Err(ServiceError::new(ErrorKind::Unauthenticated, format!("Incorrect API key provided: {shown}."))
+            .with_code("invalid_api_key"))
     }
 }
 
@@ -240,10 +192,7 @@ mod tests {
     async fn bootstrap_keys() {
         let auth = Authenticator::new(&["sk-a".into()], None).await.unwrap();
         assert!(auth.enabled());
-        assert_eq!(
-            auth.authenticate(Some("Bearer sk-a")).await.unwrap().id(),
-            DEFAULT_PROJECT
-        );
+        assert_eq!(auth.authenticate(Some("Bearer sk-a")).await.unwrap().id(), DEFAULT_PROJECT);
         let err = auth.authenticate(Some("Bearer sk-b")).await.unwrap_err();
         assert_eq!(err.code.as_deref(), Some("invalid_api_key"));
         assert!(auth.authenticate(None).await.is_err());
@@ -253,12 +202,6 @@ mod tests {
     async fn disabled_uses_default_project() {
         let auth = Authenticator::new(&[], None).await.unwrap();
         assert!(!auth.enabled());
-        assert_eq!(
-            auth.authenticate(Some("Bearer whatever"))
-                .await
-                .unwrap()
-                .id(),
-            DEFAULT_PROJECT
-        );
+        assert_eq!(auth.authenticate(Some("Bearer whatever")).await.unwrap().id(), DEFAULT_PROJECT);
     }
 }

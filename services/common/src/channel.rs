@@ -23,8 +23,5 @@ impl std::error::Error for ChannelError {
 }
 
 /// A gRPC channel: network or in-process.
-pub type GrpcChannel = BoxCloneSyncService<
-    http::Request<tonic::body::Body>,
-    http::Response<tonic::body::Body>,
-    ChannelError,
->;
+pub type GrpcChannel =
+    BoxCloneSyncService<http::Request<tonic::body::Body>, http::Response<tonic::body::Body>, ChannelError>;

@@ -9,27 +9,23 @@ use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
 /// directory are created when missing.
 pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
     let mut opts = ConnectOptions::new(url.to_owned());
-    opts.sqlx_logging(false)
-        .acquire_timeout(Duration::from_secs(30));
+    opts.sqlx_logging(false).acquire_timeout(Duration::from_secs(30));
     if is_sqlite(url) {
         if let Some(path) = sqlite_path(url) {
             if let Some(parent) = std::path::Path::new(&path).parent() {
                 if !parent.as_os_str().is_empty() {
-                    std::fs::create_dir_all(parent).map_err(|e| {
-                        DbErr::Custom(format!("creating {}: {e}", parent.display()))
-                    })?;
+                    std::fs::create_dir_all(parent)
+                        .map_err(|e| DbErr::Custom(format!("creating {}: {e}", parent.display())))?;
                 }
             }
         }
-        opts.max_connections(8)
-            .min_connections(1)
-            .map_sqlx_sqlite_opts(|o| {
-                o.create_if_missing(true)
-                    .journal_mode(SqliteJournalMode::Wal)
-                    .synchronous(SqliteSynchronous::Normal)
-                    .busy_timeout(Duration::from_secs(10))
-                    .foreign_keys(true)
-            });
+        opts.max_connections(8).min_connections(1).map_sqlx_sqlite_opts(|o| {
+            o.create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(Duration::from_secs(10))
+                .foreign_keys(true)
+        });
     } else {
         opts.max_connections(32).min_connections(1);
     }
@@ -42,9 +38,7 @@ pub fn is_sqlite(url: &str) -> bool {
 }
 
 fn sqlite_path(url: &str) -> Option<String> {
-    let rest = url
-        .strip_prefix("sqlite://")
-        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
     let path = rest.split('?').next()?;
     (!path.is_empty() && path != ":memory:").then(|| path.to_owned())
 }
@@ -55,14 +49,8 @@ mod tests {
 
     #[test]
     fn sqlite_paths() {
-        assert_eq!(
-            sqlite_path("sqlite://data/a.db?mode=rwc").as_deref(),
-            Some("data/a.db")
-        );
-        assert_eq!(
-            sqlite_path("sqlite:///abs/a.db").as_deref(),
-            Some("/abs/a.db")
-        );
+        assert_eq!(sqlite_path("sqlite://data/a.db?mode=rwc").as_deref(), Some("data/a.db"));
+        assert_eq!(sqlite_path("sqlite:///abs/a.db").as_deref(), Some("/abs/a.db"));
         assert_eq!(sqlite_path("sqlite::memory:"), None);
     }
 }

@@ -86,19 +86,12 @@ pub type ServiceResult<T> = Result<T, ServiceError>;
 impl ServiceError {
     /// An error of `kind` with `message`.
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Self {
-            kind,
-            message: message.into(),
-            param: None,
-            code: None,
-        }
+        Self { kind, message: message.into(), param: None, code: None }
     }
 
     /// 400 naming the parameter at fault.
     pub fn invalid(param: impl Into<String>, message: impl Into<String>) -> Self {
-        Self::new(ErrorKind::InvalidArgument, message)
-            .with_param(param)
-            .with_code("invalid_value")
+        Self::new(ErrorKind::InvalidArgument, message).with_param(param).with_code("invalid_value")
     }
 
     /// 400 because of the object's state.
@@ -108,10 +101,7 @@ impl ServiceError {
 
     /// 404 in OpenAI's words: `No assistant found with id 'x'.`
     pub fn not_found(what: &str, id: &str) -> Self {
-        Self::new(
-            ErrorKind::NotFound,
-            format!("No {what} found with id '{id}'."),
-        )
+        Self::new(ErrorKind::NotFound, format!("No {what} found with id '{id}'."))
     }
 
     /// 413.
@@ -121,20 +111,14 @@ impl ServiceError {
 
     /// 501 for behaviour that a later release implements.
     pub fn unimplemented(what: &str) -> Self {
-        Self::new(
-            ErrorKind::Unimplemented,
-            format!("{what} is not implemented yet in assistd."),
-        )
-        .with_code("not_implemented")
+        Self::new(ErrorKind::Unimplemented, format!("{what} is not implemented yet in assistd."))
+            .with_code("not_implemented")
     }
 
     /// 500: logs `context` and `err` and shows the client an opaque message.
     pub fn internal(context: &str, err: impl std::fmt::Display) -> Self {
         tracing::error!(error = %err, "{context}");
-        Self::new(
-            ErrorKind::Internal,
-            "The server had an error while processing your request.",
-        )
+        Self::new(ErrorKind::Internal, "The server had an error while processing your request.")
     }
 
     /// Sets `param`.
@@ -158,16 +142,12 @@ impl From<sea_orm::DbErr> for ServiceError {
 
 impl From<ServiceError> for Status {
     fn from(err: ServiceError) -> Self {
-        let detail = pb::ErrorDetail {
-            param: err.param,
-            code: err.code,
-            http_status: Some(u32::from(err.kind.http_status())),
-        };
+        let detail =
+            pb::ErrorDetail { param: err.param, code: err.code, http_status: Some(u32::from(err.kind.http_status())) };
         let mut status = Status::new(err.kind.grpc_code(), err.message);
-        status.metadata_mut().insert_bin(
-            ERROR_DETAIL_KEY,
-            tonic::metadata::MetadataValue::from_bytes(&detail.encode_to_vec()),
-        );
+        status
+            .metadata_mut()
+            .insert_bin(ERROR_DETAIL_KEY, tonic::metadata::MetadataValue::from_bytes(&detail.encode_to_vec()));
         status
     }
 }

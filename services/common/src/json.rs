@@ -9,9 +9,7 @@ pub fn value_to_json(v: &Value) -> serde_json::Value {
         Some(Kind::BoolValue(b)) => serde_json::Value::Bool(*b),
         Some(Kind::NumberValue(n)) => number_to_json(*n),
         Some(Kind::StringValue(s)) => serde_json::Value::String(s.clone()),
-        Some(Kind::ListValue(l)) => {
-            serde_json::Value::Array(l.values.iter().map(value_to_json).collect())
-        }
+        Some(Kind::ListValue(l)) => serde_json::Value::Array(l.values.iter().map(value_to_json).collect()),
         Some(Kind::StructValue(s)) => struct_to_json(s),
     }
 }
@@ -26,12 +24,7 @@ fn number_to_json(n: f64) -> serde_json::Value {
 
 /// A protobuf `Struct` as a JSON object.
 pub fn struct_to_json(s: &Struct) -> serde_json::Value {
-    serde_json::Value::Object(
-        s.fields
-            .iter()
-            .map(|(k, v)| (k.clone(), value_to_json(v)))
-            .collect(),
-    )
+    serde_json::Value::Object(s.fields.iter().map(|(k, v)| (k.clone(), value_to_json(v))).collect())
 }
 
 /// JSON as a protobuf `Value`.
@@ -41,9 +34,7 @@ pub fn json_to_value(v: &serde_json::Value) -> Value {
         serde_json::Value::Bool(b) => Kind::BoolValue(*b),
         serde_json::Value::Number(n) => Kind::NumberValue(n.as_f64().unwrap_or(0.0)),
         serde_json::Value::String(s) => Kind::StringValue(s.clone()),
-        serde_json::Value::Array(a) => Kind::ListValue(ListValue {
-            values: a.iter().map(json_to_value).collect(),
-        }),
+        serde_json::Value::Array(a) => Kind::ListValue(ListValue { values: a.iter().map(json_to_value).collect() }),
         serde_json::Value::Object(_) => Kind::StructValue(json_to_struct(v).unwrap_or_default()),
     };
     Value { kind: Some(kind) }
@@ -52,12 +43,9 @@ pub fn json_to_value(v: &serde_json::Value) -> Value {
 /// A JSON object as a protobuf `Struct`; `None` for other JSON.
 pub fn json_to_struct(v: &serde_json::Value) -> Option<Struct> {
     match v {
-        serde_json::Value::Object(m) => Some(Struct {
-            fields: m
-                .iter()
-                .map(|(k, v)| (k.clone(), json_to_value(v)))
-                .collect(),
-        }),
+        serde_json::Value::Object(m) => {
+            Some(Struct { fields: m.iter().map(|(k, v)| (k.clone(), json_to_value(v))).collect() })
+        }
         _ => None,
     }
 }

@@ -35,9 +35,7 @@ pub fn validate(param: &str, map: &Metadata) -> ServiceResult<()> {
         if v.chars().count() > MAX_VALUE_CHARS {
             return Err(ServiceError::invalid(
                 param,
-                format!(
-                    "Invalid '{param}': value of key '{k}' is longer than {MAX_VALUE_CHARS} characters."
-                ),
+                format!("Invalid '{param}': value of key '{k}' is longer than {MAX_VALUE_CHARS} characters."),
             ));
         }
     }
@@ -56,10 +54,7 @@ mod tests {
         }
         assert!(validate("metadata", &m).is_ok());
         m.insert("k16".into(), "v".into());
-        assert_eq!(
-            validate("metadata", &m).unwrap_err().param.as_deref(),
-            Some("metadata")
-        );
+        assert_eq!(validate("metadata", &m).unwrap_err().param.as_deref(), Some("metadata"));
         let m: Metadata = [("k".repeat(65), "v".to_string())].into();
         assert!(validate("metadata", &m).is_err());
         let m: Metadata = [("k".to_string(), "v".repeat(513))].into();

@@ -38,11 +38,7 @@ pub struct Page<T> {
 
 impl PageRequest {
     /// Validates `params` against the limits of one list operation.
-    pub fn from_pb(
-        params: Option<pb::ListParams>,
-        default_limit: u64,
-        max_limit: u64,
-    ) -> ServiceResult<Self> {
+    pub fn from_pb(params: Option<pb::ListParams>, default_limit: u64, max_limit: u64) -> ServiceResult<Self> {
         let params = params.unwrap_or_default();
         let limit = match params.limit {
             None => default_limit,
@@ -61,12 +57,7 @@ impl PageRequest {
             pb::Order::Desc | pb::Order::Unspecified => Order::Desc,
         };
         let nonempty = |s: Option<String>| s.filter(|s| !s.is_empty());
-        Ok(Self {
-            limit,
-            order,
-            after: nonempty(params.after),
-            before: nonempty(params.before),
-        })
+        Ok(Self { limit, order, after: nonempty(params.after), before: nonempty(params.before) })
     }
 
     /// True when the scan runs against `order` (only `before` given).
@@ -82,25 +73,13 @@ impl PageRequest {
     {
         let asc = self.order == Order::Asc;
         if let Some(after) = &self.after {
-            select = select.filter(if asc {
-                id.gt(after.as_str())
-            } else {
-                id.lt(after.as_str())
-            });
+            select = select.filter(if asc { id.gt(after.as_str()) } else { id.lt(after.as_str()) });
         }
         if let Some(before) = &self.before {
-            select = select.filter(if asc {
-                id.lt(before.as_str())
-            } else {
-                id.gt(before.as_str())
-            });
+            select = select.filter(if asc { id.lt(before.as_str()) } else { id.gt(before.as_str()) });
         }
         let scan_asc = asc != self.reversed();
-        select = if scan_asc {
-            select.order_by_asc(id)
-        } else {
-            select.order_by_desc(id)
-        };
+        select = if scan_asc { select.order_by_asc(id) } else { select.order_by_desc(id) };
         select.limit(self.limit + 1)
     }
 
@@ -111,10 +90,7 @@ impl PageRequest {
         if self.reversed() {
             rows.reverse();
         }
-        Page {
-            data: rows,
-            has_more,
-        }
+        Page { data: rows, has_more }
     }
 }
 
@@ -124,31 +100,17 @@ mod tests {
 
     #[test]
     fn limit_bounds() {
-        let p = |l| pb::ListParams {
-            limit: Some(l),
-            ..Default::default()
-        };
+        let p = |l| pb::ListParams { limit: Some(l), ..Default::default() };
         assert!(PageRequest::from_pb(Some(p(0)), 20, 100).is_err());
         assert!(PageRequest::from_pb(Some(p(101)), 20, 100).is_err());
-        assert_eq!(
-            PageRequest::from_pb(Some(p(100)), 20, 100).unwrap().limit,
-            100
-        );
+        assert_eq!(PageRequest::from_pb(Some(p(100)), 20, 100).unwrap().limit, 100);
         assert_eq!(PageRequest::from_pb(None, 20, 100).unwrap().limit, 20);
-        assert_eq!(
-            PageRequest::from_pb(None, 20, 100).unwrap().order,
-            Order::Desc
-        );
+        assert_eq!(PageRequest::from_pb(None, 20, 100).unwrap().order, Order::Desc);
     }
 
     #[test]
     fn finish_trims_and_reverses() {
-        let req = PageRequest {
-            limit: 2,
-            order: Order::Desc,
-            after: None,
-            before: Some("x".into()),
-        };
+        let req = PageRequest { limit: 2, order: Order::Desc, after: None, before: Some("x".into()) };
         let page = req.finish(vec![1, 2, 3]);
         assert_eq!(page.data, vec![2, 1]);
         assert!(page.has_more);

@@ -21,23 +21,10 @@ pub async fn test_databases() -> Vec<TestDb> {
     let mut out = Vec::new();
     let dir = tempfile::tempdir().expect("tempdir");
     let url = format!("sqlite://{}/test.db", dir.path().display());
-    out.push(TestDb {
-        backend: "sqlite",
-        url,
-        _dir: Some(dir),
-    });
-    if let Some(admin) = std::env::var(TEST_DATABASE_ENV)
-        .ok()
-        .filter(|v| !v.is_empty())
-    {
-        let url = fresh_postgres(&admin)
-            .await
-            .expect("creating a PostgreSQL test database");
-        out.push(TestDb {
-            backend: "postgres",
-            url,
-            _dir: None,
-        });
+    out.push(TestDb { backend: "sqlite", url, _dir: Some(dir) });
+    if let Some(admin) = std::env::var(TEST_DATABASE_ENV).ok().filter(|v| !v.is_empty()) {
+        let url = fresh_postgres(&admin).await.expect("creating a PostgreSQL test database");
+        out.push(TestDb { backend: "postgres", url, _dir: None });
     }
     out
 }
@@ -46,9 +33,7 @@ pub async fn test_databases() -> Vec<TestDb> {
 pub async fn fresh_postgres(admin_url: &str) -> Result<String, sea_orm::DbErr> {
     let name = format!("assistd_test_{}", crate::ids::new_ulid());
     let admin: DatabaseConnection = sea_orm::Database::connect(admin_url).await?;
-    admin
-        .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
-        .await?;
+    admin.execute_unprepared(&format!("CREATE DATABASE \"{name}\"")).await?;
     admin.close().await?;
     Ok(replace_db_name(admin_url, &name))
 }
@@ -76,17 +61,15 @@ mod tests {
 
     #[test]
     fn db_names() {
-        assert_eq!(
-            replace_db_name("postgres://u@h:5432/postgres", "x"),
-            "postgres://u@h:5432/x"
-        );
-        assert_eq!(
-            replace_db_name("postgres://u@h:5432", "x"),
-            "postgres://u@h:5432/x"
-        );
-        assert_eq!(
-            replace_db_name("postgres://u@h/p?sslmode=disable", "x"),
-            "postgres://u@h/x?sslmode=disable"
-        );
+        assert_eq!(replace_db_name("postgres://u@h:5432/postgres", "x"), "postgres://u@h:5432/x");
+        assert_eq!(replace_db_name("postgres://u@h:5432", "x"), "postgres://u@h:5432/x");
+        assert_eq!(replace_db_name("postgres://u@h/p?sslmode=disable", "x"), "postgres://u@h/x?sslmode=disable");
     }
+}
+
+/// A gRPC request acting for `project`, as the auth layer would pass it on.
+pub fn request<T>(project: &str, message: T) -> tonic::Request<T> {
+    let mut r = tonic::Request::new(message);
+    r.extensions_mut().insert(crate::auth::Project(project.to_owned()));
+    r
 }

@@ -118,32 +118,21 @@ pub struct JsonSchema {
 }
 
 /// Reasoning effort values the API accepts.
-pub const REASONING_EFFORTS: &[&str] =
-    &["none", "minimal", "low", "medium", "high", "xhigh", "max"];
+pub const REASONING_EFFORTS: &[&str] = &["none", "minimal", "low", "medium", "high", "xhigh", "max"];
 
 fn valid_function_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 64
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    !name.is_empty() && name.len() <= 64 && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 /// A proto tool as a domain tool; `param` is its position, e.g. `tools[2]`.
 pub fn tool_from_pb(tool: pb::Tool, param: &str) -> ServiceResult<Tool> {
     let pb::Tool { tool } = tool;
     match tool {
-        None => Err(ServiceError::invalid(
-            format!("{param}.type"),
-            format!("Missing required parameter: '{param}.type'."),
-        )),
-        Some(pb::tool::Tool::CodeInterpreter(pb::CodeInterpreterTool {})) => {
-            Ok(Tool::CodeInterpreter)
+        None => {
+            Err(ServiceError::invalid(format!("{param}.type"), format!("Missing required parameter: '{param}.type'.")))
         }
-        Some(pb::tool::Tool::FileSearch(pb::FileSearchTool {
-            max_num_results,
-            ranking_options,
-        })) => {
+        Some(pb::tool::Tool::CodeInterpreter(pb::CodeInterpreterTool {})) => Ok(Tool::CodeInterpreter),
+        Some(pb::tool::Tool::FileSearch(pb::FileSearchTool { max_num_results, ranking_options })) => {
             if let Some(n) = max_num_results {
                 if !(1..=50).contains(&n) {
                     return Err(ServiceError::invalid(
@@ -156,10 +145,7 @@ pub fn tool_from_pb(tool: pb::Tool, param: &str) -> ServiceResult<Tool> {
             }
             let ranking_options = match ranking_options {
                 None => None,
-                Some(pb::FileSearchRankingOptions {
-                    ranker,
-                    score_threshold,
-                }) => {
+                Some(pb::FileSearchRankingOptions { ranker, score_threshold }) => {
                     if !(0.0..=1.0).contains(&score_threshold) {
                         return Err(ServiceError::invalid(
                             format!("{param}.file_search.ranking_options.score_threshold"),
@@ -170,31 +156,16 @@ pub fn tool_from_pb(tool: pb::Tool, param: &str) -> ServiceResult<Tool> {
                         if !["auto", "default_2024_08_21"].contains(&r.as_str()) {
                             return Err(ServiceError::invalid(
                                 format!("{param}.file_search.ranking_options.ranker"),
-                                format!(
-                                    "Invalid value: '{r}'. Supported values are: 'auto' and 'default_2024_08_21'."
-                                ),
+                                format!("Invalid value: '{r}'. Supported values are: 'auto' and 'default_2024_08_21'."),
                             ));
                         }
                     }
-                    Some(RankingOptions {
-                        ranker,
-                        score_threshold,
-                    })
+                    Some(RankingOptions { ranker, score_threshold })
                 }
             };
-            Ok(Tool::FileSearch {
-                file_search: FileSearchSettings {
-                    max_num_results,
-                    ranking_options,
-                },
-            })
+            Ok(Tool::FileSearch { file_search: FileSearchSettings { max_num_results, ranking_options } })
         }
-        Some(pb::tool::Tool::Function(pb::FunctionDefinition {
-            name,
-            description,
-            parameters,
-            strict,
-        })) => {
+        Some(pb::tool::Tool::Function(pb::FunctionDefinition { name, description, parameters, strict })) => {
             if !valid_function_name(&name) {
                 return Err(ServiceError::invalid(
                     format!("{param}.function.name"),
@@ -247,38 +218,22 @@ pub fn tools_from_pb(tools: Vec<pb::Tool>, param: &str, max: usize) -> ServiceRe
 pub fn tool_to_pb(tool: Tool) -> pb::Tool {
     let tool = match tool {
         Tool::CodeInterpreter => pb::tool::Tool::CodeInterpreter(pb::CodeInterpreterTool {}),
-        Tool::FileSearch {
-            file_search:
-                FileSearchSettings {
-                    max_num_results,
-                    ranking_options,
-                },
-        } => pb::tool::Tool::FileSearch(pb::FileSearchTool {
-            max_num_results,
-            ranking_options: ranking_options.map(
-                |RankingOptions {
-                     ranker,
-                     score_threshold,
-                 }| pb::FileSearchRankingOptions {
-                    ranker,
-                    score_threshold,
-                },
-            ),
-        }),
-        Tool::Function {
-            function:
-                FunctionDef {
-                    name,
-                    description,
-                    parameters,
-                    strict,
-                },
-        } => pb::tool::Tool::Function(pb::FunctionDefinition {
-            name,
-            description,
-            parameters: parameters.as_ref().and_then(json_to_struct),
-            strict,
-        }),
+        Tool::FileSearch { file_search: FileSearchSettings { max_num_results, ranking_options } } => {
+            pb::tool::Tool::FileSearch(pb::FileSearchTool {
+                max_num_results,
+                ranking_options: ranking_options.map(|RankingOptions { ranker, score_threshold }| {
+                    pb::FileSearchRankingOptions { ranker, score_threshold }
+                }),
+            })
+        }
+        Tool::Function { function: FunctionDef { name, description, parameters, strict } } => {
+            pb::tool::Tool::Function(pb::FunctionDefinition {
+                name,
+                description,
+                parameters: parameters.as_ref().and_then(json_to_struct),
+                strict,
+            })
+        }
     };
     pb::Tool { tool: Some(tool) }
 }
@@ -286,10 +241,7 @@ pub fn tool_to_pb(tool: Tool) -> pb::Tool {
 /// Proto tool resources as domain ones. `vector_stores` (create a store on the fly)
 /// belongs to the vector store service and is refused here by the caller.
 pub fn tool_resources_from_pb(res: pb::ToolResources, param: &str) -> ServiceResult<ToolResources> {
-    let pb::ToolResources {
-        code_interpreter,
-        file_search,
-    } = res;
+    let pb::ToolResources { code_interpreter, file_search } = res;
     let code_interpreter = match code_interpreter {
         None => None,
         Some(pb::CodeInterpreterResources { file_ids }) => {
@@ -307,10 +259,7 @@ pub fn tool_resources_from_pb(res: pb::ToolResources, param: &str) -> ServiceRes
     };
     let file_search = match file_search {
         None => None,
-        Some(pb::FileSearchResources {
-            vector_store_ids,
-            vector_stores,
-        }) => {
+        Some(pb::FileSearchResources { vector_store_ids, vector_stores }) => {
             if vector_store_ids.len() > MAX_VECTOR_STORES {
                 return Err(ServiceError::invalid(
                     format!("{param}.file_search.vector_store_ids"),
@@ -329,46 +278,30 @@ pub fn tool_resources_from_pb(res: pb::ToolResources, param: &str) -> ServiceRes
             Some(FileSearchResources { vector_store_ids })
         }
     };
-    Ok(ToolResources {
-        code_interpreter,
-        file_search,
-    })
+    Ok(ToolResources { code_interpreter, file_search })
 }
 
 /// Domain tool resources as proto.
 pub fn tool_resources_to_pb(res: ToolResources) -> pb::ToolResources {
-    let ToolResources {
-        code_interpreter,
-        file_search,
-    } = res;
+    let ToolResources { code_interpreter, file_search } = res;
     pb::ToolResources {
         code_interpreter: code_interpreter
             .map(|CodeInterpreterResources { file_ids }| pb::CodeInterpreterResources { file_ids }),
-        file_search: file_search.map(|FileSearchResources { vector_store_ids }| {
-            pb::FileSearchResources {
-                vector_store_ids,
-                vector_stores: vec![],
-            }
+        file_search: file_search.map(|FileSearchResources { vector_store_ids }| pb::FileSearchResources {
+            vector_store_ids,
+            vector_stores: vec![],
         }),
     }
 }
 
 /// Proto response format as domain.
-pub fn response_format_from_pb(
-    rf: pb::ResponseFormat,
-    param: &str,
-) -> ServiceResult<ResponseFormat> {
+pub fn response_format_from_pb(rf: pb::ResponseFormat, param: &str) -> ServiceResult<ResponseFormat> {
     let pb::ResponseFormat { format } = rf;
     Ok(match format {
         None | Some(pb::response_format::Format::Auto(_)) => ResponseFormat::Auto,
         Some(pb::response_format::Format::Text(_)) => ResponseFormat::Text,
         Some(pb::response_format::Format::JsonObject(_)) => ResponseFormat::JsonObject,
-        Some(pb::response_format::Format::JsonSchema(pb::JsonSchemaFormat {
-            name,
-            description,
-            schema,
-            strict,
-        })) => {
+        Some(pb::response_format::Format::JsonSchema(pb::JsonSchemaFormat { name, description, schema, strict })) => {
             if !valid_function_name(&name) {
                 return Err(ServiceError::invalid(
                     format!("{param}.json_schema.name"),
@@ -378,12 +311,7 @@ pub fn response_format_from_pb(
                 ));
             }
             ResponseFormat::JsonSchema {
-                json_schema: JsonSchema {
-                    name,
-                    description,
-                    schema: schema.as_ref().map(struct_to_json),
-                    strict,
-                },
+                json_schema: JsonSchema { name, description, schema: schema.as_ref().map(struct_to_json), strict },
             }
         }
     })
@@ -396,24 +324,16 @@ pub fn response_format_to_pb(rf: ResponseFormat) -> pb::ResponseFormat {
         ResponseFormat::Auto => Format::Auto(pb::AutoFormat {}),
         ResponseFormat::Text => Format::Text(pb::TextFormat {}),
         ResponseFormat::JsonObject => Format::JsonObject(pb::JsonObjectFormat {}),
-        ResponseFormat::JsonSchema {
-            json_schema:
-                JsonSchema {
-                    name,
-                    description,
-                    schema,
-                    strict,
-                },
-        } => Format::JsonSchema(pb::JsonSchemaFormat {
-            name,
-            description,
-            schema: schema.as_ref().and_then(json_to_struct),
-            strict,
-        }),
+        ResponseFormat::JsonSchema { json_schema: JsonSchema { name, description, schema, strict } } => {
+            Format::JsonSchema(pb::JsonSchemaFormat {
+                name,
+                description,
+                schema: schema.as_ref().and_then(json_to_struct),
+                strict,
+            })
+        }
     };
-    pb::ResponseFormat {
-        format: Some(format),
-    }
+    pb::ResponseFormat { format: Some(format) }
 }
 
 /// Checks a reasoning effort value.
@@ -425,11 +345,7 @@ pub fn validate_reasoning_effort(v: &str, param: &str) -> ServiceResult<()> {
             param,
             format!(
                 "Invalid value: '{v}'. Supported values are: {}.",
-                REASONING_EFFORTS
-                    .iter()
-                    .map(|s| format!("'{s}'"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                REASONING_EFFORTS.iter().map(|s| format!("'{s}'")).collect::<Vec<_>>().join(", ")
             ),
         ))
     }
@@ -470,23 +386,13 @@ mod tests {
     #[test]
     fn function_names() {
         let t = |name: &str| pb::Tool {
-            tool: Some(pb::tool::Tool::Function(pb::FunctionDefinition {
-                name: name.into(),
-                ..Default::default()
-            })),
+            tool: Some(pb::tool::Tool::Function(pb::FunctionDefinition { name: name.into(), ..Default::default() })),
         };
         assert!(tool_from_pb(t("get_weather-2"), "tools[0]").is_ok());
         let err = tool_from_pb(t("bad name"), "tools[0]").unwrap_err();
         assert_eq!(err.param.as_deref(), Some("tools[0].function.name"));
         assert!(tools_from_pb(vec![t("a"), t("a")], "tools", 128).is_err());
-        assert!(
-            tools_from_pb(
-                (0..129).map(|i| t(&format!("f{i}"))).collect(),
-                "tools",
-                128
-            )
-            .is_err()
-        );
+        assert!(tools_from_pb((0..129).map(|i| t(&format!("f{i}"))).collect(), "tools", 128).is_err());
     }
 
     #[test]

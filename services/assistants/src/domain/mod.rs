@@ -75,10 +75,7 @@ impl AssistantPatch {
     pub fn validate(&self) -> ServiceResult<()> {
         if let Some(model) = &self.model {
             if model.trim().is_empty() {
-                return Err(ServiceError::invalid(
-                    "model",
-                    "Invalid 'model': empty string. Expected a model name.",
-                ));
+                return Err(ServiceError::invalid("model", "Invalid 'model': empty string. Expected a model name."));
             }
             tools::validate_len(model, 256, "model")?;
         }
@@ -110,10 +107,8 @@ impl AssistantPatch {
     pub fn create(self, id: String, created_at: i64) -> ServiceResult<Assistant> {
         self.validate()?;
         let Some(model) = self.model.clone() else {
-            return Err(
-                ServiceError::invalid("model", "Missing required parameter: 'model'.")
-                    .with_code("missing_required_parameter"),
-            );
+            return Err(ServiceError::invalid("model", "Missing required parameter: 'model'.")
+                .with_code("missing_required_parameter"));
         };
         let mut a = Assistant {
             id,
@@ -191,38 +186,16 @@ mod tests {
 
     #[test]
     fn create_requires_model() {
-        assert_eq!(
-            AssistantPatch::default()
-                .create("asst_1".into(), 0)
-                .unwrap_err()
-                .param
-                .as_deref(),
-            Some("model")
-        );
+        assert_eq!(AssistantPatch::default().create("asst_1".into(), 0).unwrap_err().param.as_deref(), Some("model"));
     }
 
     #[test]
     fn limits() {
-        let p = AssistantPatch {
-            model: Some("m".into()),
-            name: Some(Some("x".repeat(257))),
-            ..Default::default()
-        };
+        let p = AssistantPatch { model: Some("m".into()), name: Some(Some("x".repeat(257))), ..Default::default() };
         assert_eq!(p.validate().unwrap_err().param.as_deref(), Some("name"));
-        let p = AssistantPatch {
-            model: Some("m".into()),
-            temperature: Some(Some(2.5)),
-            ..Default::default()
-        };
-        assert_eq!(
-            p.validate().unwrap_err().param.as_deref(),
-            Some("temperature")
-        );
-        let p = AssistantPatch {
-            model: Some("m".into()),
-            temperature: Some(Some(0.7)),
-            ..Default::default()
-        };
+        let p = AssistantPatch { model: Some("m".into()), temperature: Some(Some(2.5)), ..Default::default() };
+        assert_eq!(p.validate().unwrap_err().param.as_deref(), Some("temperature"));
+        let p = AssistantPatch { model: Some("m".into()), temperature: Some(Some(0.7)), ..Default::default() };
         assert_eq!(p.create("asst_1".into(), 0).unwrap().temperature, Some(0.7));
     }
 }

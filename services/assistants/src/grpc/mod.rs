@@ -69,11 +69,7 @@ impl pb::assistant_service_server::AssistantService for AssistantsService {
     ) -> Result<Response<pb::Assistant>, Status> {
         let project = Project::of(&request)?;
         let id = request.into_inner().assistant_id;
-        let a = self
-            .store
-            .get(&project, &id)
-            .await?
-            .ok_or_else(|| not_found(&id))?;
+        let a = self.store.get(&project, &id).await?.ok_or_else(|| not_found(&id))?;
         Ok(Response::new(a.into()))
     }
 
@@ -82,26 +78,16 @@ impl pb::assistant_service_server::AssistantService for AssistantsService {
         request: Request<pb::ModifyAssistantRequest>,
     ) -> Result<Response<pb::Assistant>, Status> {
         let project = Project::of(&request)?;
-        let pb::ModifyAssistantRequest {
-            assistant_id,
-            assistant,
-            update_mask,
-        } = request.into_inner();
+        let pb::ModifyAssistantRequest { assistant_id, assistant, update_mask } = request.into_inner();
         let paths = update_mask.map(|m| m.paths).unwrap_or_default();
         let patch = convert::patch_from_pb(assistant.unwrap_or_default(), Some(&paths))?;
         if patch.model.is_none() && paths.iter().any(|p| p == "model") {
-            return Err(ServiceError::invalid(
-                "model",
-                "Invalid 'model': expected a string, but got null instead.",
-            )
-            .into());
+            return Err(
+                ServiceError::invalid("model", "Invalid 'model': expected a string, but got null instead.").into()
+            );
         }
         patch.validate()?;
-        let mut a = self
-            .store
-            .get(&project, &assistant_id)
-            .await?
-            .ok_or_else(|| not_found(&assistant_id))?;
+        let mut a = self.store.get(&project, &assistant_id).await?.ok_or_else(|| not_found(&assistant_id))?;
         patch.apply_to(&mut a);
         self.store.update(&project, &a).await?;
         Ok(Response::new(a.into()))
@@ -119,3 +105,6 @@ impl pb::assistant_service_server::AssistantService for AssistantsService {
         Ok(Response::new(pb::DeleteResponse { id, deleted: true }))
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -4,8 +4,7 @@
 use assistd_common::page::{Page, PageRequest};
 use assistd_common::{Project, ServiceError, ServiceResult};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, NotSet,
-    QueryFilter, Select,
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, NotSet, QueryFilter, Select,
 };
 
 use crate::domain::Assistant;
@@ -148,28 +147,13 @@ impl Store {
 
     /// The assistant, if it exists in the project.
     pub async fn get(&self, project: &Project, id: &str) -> ServiceResult<Option<Assistant>> {
-        Self::scoped(project)
-            .filter(Column::Id.eq(id))
-            .one(&self.db)
-            .await?
-            .map(Assistant::try_from)
-            .transpose()
+        Self::scoped(project).filter(Column::Id.eq(id)).one(&self.db).await?.map(Assistant::try_from).transpose()
     }
 
     /// A page of the project's assistants.
-    pub async fn list(
-        &self,
-        project: &Project,
-        page: &PageRequest,
-    ) -> ServiceResult<Page<Assistant>> {
-        let rows = page
-            .apply(Self::scoped(project), Column::Id)
-            .all(&self.db)
-            .await?;
-        let rows = rows
-            .into_iter()
-            .map(Assistant::try_from)
-            .collect::<ServiceResult<Vec<_>>>()?;
+    pub async fn list(&self, project: &Project, page: &PageRequest) -> ServiceResult<Page<Assistant>> {
+        let rows = page.apply(Self::scoped(project), Column::Id).all(&self.db).await?;
+        let rows = rows.into_iter().map(Assistant::try_from).collect::<ServiceResult<Vec<_>>>()?;
         Ok(page.finish(rows))
     }
 

@@ -11,14 +11,7 @@ pub const MAX_PART_BYTES: u64 = 64 * 1024 * 1024;
 /// Uploads expire this long after creation.
 pub const UPLOAD_TTL_SECS: i64 = 3600;
 /// Purposes `POST /files` accepts.
-pub const FILE_PURPOSES: &[&str] = &[
-    "assistants",
-    "batch",
-    "fine-tune",
-    "vision",
-    "user_data",
-    "evals",
-];
+pub const FILE_PURPOSES: &[&str] = &["assistants", "batch", "fine-tune", "vision", "user_data", "evals"];
 /// Purposes `POST /uploads` accepts.
 pub const UPLOAD_PURPOSES: &[&str] = &["assistants", "batch", "fine-tune", "vision"];
 /// Purposes a file object may carry.
@@ -131,11 +124,7 @@ pub fn validate_purpose(purpose: &str, accepted: &[&str]) -> ServiceResult<()> {
             "purpose",
             format!(
                 "Invalid value: '{purpose}'. Supported values are: {}.",
-                accepted
-                    .iter()
-                    .map(|s| format!("'{s}'"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                accepted.iter().map(|s| format!("'{s}'")).collect::<Vec<_>>().join(", ")
             ),
         ))
     }
@@ -163,20 +152,14 @@ pub fn validate_expires_after(anchor: &str, seconds: i64) -> ServiceResult<i64> 
 /// Checks a file name.
 pub fn validate_filename(name: &str, param: &str) -> ServiceResult<()> {
     if name.is_empty() {
-        return Err(ServiceError::invalid(
-            param,
-            "The file name must not be empty.",
-        ));
+        return Err(ServiceError::invalid(param, "The file name must not be empty."));
     }
     assistd_common::tools::validate_len(name, 1024, param)
 }
 
 /// The MIME type served for a file name when none was given.
 pub fn guess_content_type(filename: &str) -> String {
-    mime_guess::from_path(filename)
-        .first_or_octet_stream()
-        .essence_str()
-        .to_owned()
+    mime_guess::from_path(filename).first_or_octet_stream().essence_str().to_owned()
 }
 
 #[cfg(test)]
@@ -191,10 +174,7 @@ mod tests {
         assert_eq!(validate_expires_after("created_at", 3600).unwrap(), 3600);
         assert!(validate_expires_after("last_active_at", 3600).is_err());
         assert_eq!(guess_content_type("a.txt"), "text/plain");
-        assert_eq!(
-            guess_content_type("a.unknownext"),
-            "application/octet-stream"
-        );
+        assert_eq!(guess_content_type("a.unknownext"), "application/octet-stream");
     }
 
     #[test]

@@ -6,28 +6,8 @@ use crate::domain::{File, Upload};
 
 impl From<File> for pb::File {
     fn from(f: File) -> Self {
-        let File {
-            id,
-            bytes,
-            created_at,
-            expires_at,
-            filename,
-            purpose,
-            status,
-            status_details,
-            content_type,
-        } = f;
-        pb::File {
-            id,
-            bytes,
-            created_at,
-            expires_at,
-            filename,
-            purpose,
-            status,
-            status_details,
-            content_type,
-        }
+        let File { id, bytes, created_at, expires_at, filename, purpose, status, status_details, content_type } = f;
+        pb::File { id, bytes, created_at, expires_at, filename, purpose, status, status_details, content_type }
     }
 }
 
@@ -46,14 +26,5 @@ pub fn upload_to_pb(u: Upload, file: Option<File>, now: i64) -> pb::Upload {
         file_expires_after: _,
         file_id: _,
     } = u;
-    pb::Upload {
-        id,
-        created_at,
-        filename,
-        bytes,
-        purpose,
-        status,
-        expires_at,
-        file: file.map(Into::into),
-    }
+    pb::Upload { id, created_at, filename, bytes, purpose, status, expires_at, file: file.map(Into::into) }
 }

@@ -35,12 +35,7 @@ impl FilesService {
         pb::file_service_server::FileServiceServer::new(self)
     }
 
-    async fn upload_with_file(
-        &self,
-        project: &Project,
-        u: Upload,
-        now: i64,
-    ) -> ServiceResult<pb::Upload> {
+    async fn upload_with_file(&self, project: &Project, u: Upload, now: i64) -> ServiceResult<pb::Upload> {
         let file = match &u.file_id {
             Some(id) => self.store.get_file(project, id, now).await?.map(|(f, _)| f),
             None => None,
@@ -49,11 +44,7 @@ impl FilesService {
     }
 
     async fn pending_upload(&self, project: &Project, id: &str, now: i64) -> ServiceResult<Upload> {
-        let u = self
-            .store
-            .get_upload(project, id)
-            .await?
-            .ok_or_else(|| ServiceError::not_found("upload", id))?;
+        let u = self.store.get_upload(project, id).await?.ok_or_else(|| ServiceError::not_found("upload", id))?;
         let status = u.effective_status(now);
         if status != upload_status::PENDING {
             return Err(ServiceError::precondition(format!(
@@ -66,10 +57,7 @@ impl FilesService {
 }
 
 fn stream_error(status: Status) -> ServiceError {
-    ServiceError::invalid(
-        "file",
-        format!("The upload stream failed: {}", status.message()),
-    )
+    ServiceError::invalid("file", format!("The upload stream failed: {}", status.message()))
 }
 
 /// The chunks that follow the first message of a client stream.
@@ -79,9 +67,7 @@ where
     F: Fn(T) -> Option<Bytes> + Send + 'static,
 {
     stream.map(move |m| match m {
-        Ok(m) => chunk(m).ok_or_else(|| {
-            ServiceError::invalid("file", "Expected only chunks after the first message.")
-        }),
+        Ok(m) => chunk(m).ok_or_else(|| ServiceError::invalid("file", "Expected only chunks after the first message.")),
         Err(s) => Err(stream_error(s)),
     })
 }
@@ -97,30 +83,17 @@ impl pb::file_service_server::FileService for FilesService {
         let project = Project::of(&request)?;
         let mut stream = request.into_inner();
         let header = match stream.next().await {
-            Some(Ok(pb::UploadFileRequest {
-                part: Some(pb::upload_file_request::Part::Header(h)),
-            })) => h,
+            Some(Ok(pb::UploadFileRequest { part: Some(pb::upload_file_request::Part::Header(h)) })) => h,
             Some(Err(s)) => return Err(stream_error(s).into()),
             _ => {
-                return Err(ServiceError::invalid(
-                    "file",
-                    "The first message of UploadFile must be its header.",
-                )
-                .into());
+                return Err(ServiceError::invalid("file", "The first message of UploadFile must be its header.").into());
             }
         };
-        let pb::UploadFileHeader {
-            filename,
-            purpose,
-            expires_after,
-            content_type,
-        } = header;
+        let pb::UploadFileHeader { filename, purpose, expires_after, content_type } = header;
         domain::validate_filename(&filename, "file")?;
         domain::validate_purpose(&purpose, domain::FILE_PURPOSES)?;
         let ttl = match expires_after {
-            Some(pb::ExpiresAfter { anchor, seconds }) => {
-                Some(domain::validate_expires_after(&anchor, seconds)?)
-            }
+            Some(pb::ExpiresAfter { anchor, seconds }) => Some(domain::validate_expires_after(&anchor, seconds)?),
             None if purpose == "batch" => Some(domain::BATCH_DEFAULT_TTL_SECS),
             None => None,
         };
@@ -130,10 +103,7 @@ impl pb::file_service_server::FileService for FilesService {
             Some(pb::upload_file_request::Part::Chunk(c)) => Some(Bytes::from(c)),
             _ => None,
         });
-        let size = self
-            .blobs
-            .put_stream(&key, body, domain::MAX_FILE_BYTES, "file")
-            .await?;
+        let size = self.blobs.put_stream(&key, body, domain::MAX_FILE_BYTES, "file").await?;
         let now = time::now_secs();
         let file = File {
             id,
@@ -166,10 +136,7 @@ impl pb::file_service_server::FileService for FilesService {
         if let Some(p) = &purpose {
             domain::validate_purpose(p, domain::OBJECT_PURPOSES)?;
         }
-        let result = self
-            .store
-            .list_files(&project, purpose.as_deref(), &page, time::now_secs())
-            .await?;
+        let result = self.store.list_files(&project, purpose.as_deref(), &page, time::now_secs()).await?;
         let data: Vec<pb::File> = result.data.into_iter().map(Into::into).collect();
         Ok(Response::new(pb::ListFilesResponse {
             first_id: data.first().map(|f| f.id.clone()),
@@ -179,10 +146,7 @@ impl pb::file_service_server::FileService for FilesService {
         }))
     }
 
-    async fn get_file(
-        &self,
-        request: Request<pb::GetFileRequest>,
-    ) -> Result<Response<pb::File>, Status> {
+    async fn get_file(&self, request: Request<pb::GetFileRequest>) -> Result<Response<pb::File>, Status> {
         let project = Project::of(&request)?;
         let id = request.into_inner().file_id;
         let (f, _) = self
@@ -221,54 +185,32 @@ impl pb::file_service_server::FileService for FilesService {
             .ok_or_else(|| ServiceError::not_found("file", &id))?;
         let body = self.blobs.get_stream(&key).await?;
         let first = futures::stream::once(async move {
-            Ok(pb::DownloadFileResponse {
-                part: Some(pb::download_file_response::Part::Info(file.into())),
-            })
+            Ok(pb::DownloadFileResponse { part: Some(pb::download_file_response::Part::Info(file.into())) })
         });
         let rest = body.map(|r| {
-            r.map(|b| pb::DownloadFileResponse {
-                part: Some(pb::download_file_response::Part::Chunk(b.to_vec())),
-            })
-            .map_err(Status::from)
+            r.map(|b| pb::DownloadFileResponse { part: Some(pb::download_file_response::Part::Chunk(b.to_vec())) })
+                .map_err(Status::from)
         });
         Ok(Response::new(Box::pin(first.chain(rest))))
     }
 
-    async fn create_upload(
-        &self,
-        request: Request<pb::CreateUploadRequest>,
-    ) -> Result<Response<pb::Upload>, Status> {
+    async fn create_upload(&self, request: Request<pb::CreateUploadRequest>) -> Result<Response<pb::Upload>, Status> {
         let project = Project::of(&request)?;
-        let pb::CreateUploadRequest {
-            filename,
-            purpose,
-            bytes,
-            mime_type,
-            expires_after,
-        } = request.into_inner();
+        let pb::CreateUploadRequest { filename, purpose, bytes, mime_type, expires_after } = request.into_inner();
         domain::validate_filename(&filename, "filename")?;
         domain::validate_purpose(&purpose, domain::UPLOAD_PURPOSES)?;
         if bytes < 0 || bytes as u64 > domain::MAX_UPLOAD_BYTES {
             return Err(ServiceError::invalid(
                 "bytes",
-                format!(
-                    "Invalid 'bytes': expected a value between 0 and {}.",
-                    domain::MAX_UPLOAD_BYTES
-                ),
+                format!("Invalid 'bytes': expected a value between 0 and {}.", domain::MAX_UPLOAD_BYTES),
             )
             .into());
         }
         if mime_type.is_empty() {
-            return Err(ServiceError::invalid(
-                "mime_type",
-                "Missing required parameter: 'mime_type'.",
-            )
-            .into());
+            return Err(ServiceError::invalid("mime_type", "Missing required parameter: 'mime_type'.").into());
         }
         let file_expires_after = match expires_after {
-            Some(pb::ExpiresAfter { anchor, seconds }) => {
-                Some(domain::validate_expires_after(&anchor, seconds)?)
-            }
+            Some(pb::ExpiresAfter { anchor, seconds }) => Some(domain::validate_expires_after(&anchor, seconds)?),
             None => None,
         };
         let now = time::now_secs();
@@ -295,9 +237,7 @@ impl pb::file_service_server::FileService for FilesService {
         let project = Project::of(&request)?;
         let mut stream = request.into_inner();
         let upload_id = match stream.next().await {
-            Some(Ok(pb::AddUploadPartRequest {
-                part: Some(pb::add_upload_part_request::Part::UploadId(id)),
-            })) => id,
+            Some(Ok(pb::AddUploadPartRequest { part: Some(pb::add_upload_part_request::Part::UploadId(id)) })) => id,
             Some(Err(s)) => return Err(stream_error(s).into()),
             _ => {
                 return Err(ServiceError::invalid(
@@ -307,23 +247,16 @@ impl pb::file_service_server::FileService for FilesService {
                 .into());
             }
         };
-        self.pending_upload(&project, &upload_id, time::now_secs())
-            .await?;
+        self.pending_upload(&project, &upload_id, time::now_secs()).await?;
         let part_id = PartId::generate().into_string();
         let key = format!("uploads/{}/{upload_id}/{part_id}", project.id());
         let body = chunks(stream, |m: pb::AddUploadPartRequest| match m.part {
             Some(pb::add_upload_part_request::Part::Chunk(c)) => Some(Bytes::from(c)),
             _ => None,
         });
-        let size = self
-            .blobs
-            .put_stream(&key, body, domain::MAX_PART_BYTES, "data")
-            .await?;
+        let size = self.blobs.put_stream(&key, body, domain::MAX_PART_BYTES, "data").await?;
         // The upload may have been cancelled or completed while the bytes streamed.
-        if let Err(e) = self
-            .pending_upload(&project, &upload_id, time::now_secs())
-            .await
-        {
+        if let Err(e) = self.pending_upload(&project, &upload_id, time::now_secs()).await {
             self.blobs.delete(&key).await;
             return Err(e.into());
         }
@@ -338,17 +271,8 @@ impl pb::file_service_server::FileService for FilesService {
             self.blobs.delete(&key).await;
             return Err(e.into());
         }
-        let UploadPart {
-            id,
-            created_at,
-            upload_id,
-            ..
-        } = part;
-        Ok(Response::new(pb::UploadPart {
-            id,
-            created_at,
-            upload_id,
-        }))
+        let UploadPart { id, created_at, upload_id, .. } = part;
+        Ok(Response::new(pb::UploadPart { id, created_at, upload_id }))
     }
 
     async fn complete_upload(
@@ -356,11 +280,7 @@ impl pb::file_service_server::FileService for FilesService {
         request: Request<pb::CompleteUploadRequest>,
     ) -> Result<Response<pb::Upload>, Status> {
         let project = Project::of(&request)?;
-        let pb::CompleteUploadRequest {
-            upload_id,
-            part_ids,
-            md5,
-        } = request.into_inner();
+        let pb::CompleteUploadRequest { upload_id, part_ids, md5 } = request.into_inner();
         let now = time::now_secs();
         let mut upload = self.pending_upload(&project, &upload_id, now).await?;
         let parts = self.store.parts(&project, &upload_id).await?;
@@ -374,11 +294,9 @@ impl pb::file_service_server::FileService for FilesService {
                 )
             })?;
             if !seen.insert(pid.clone()) {
-                return Err(ServiceError::invalid(
-                    format!("part_ids[{i}]"),
-                    format!("Part '{pid}' is listed twice."),
-                )
-                .into());
+                return Err(
+                    ServiceError::invalid(format!("part_ids[{i}]"), format!("Part '{pid}' is listed twice.")).into()
+                );
             }
             ordered.push(part.clone());
         }
@@ -386,10 +304,7 @@ impl pb::file_service_server::FileService for FilesService {
         if total != upload.bytes {
             return Err(ServiceError::invalid(
                 "part_ids",
-                format!(
-                    "The parts add up to {total} bytes, but the upload was created with bytes={}.",
-                    upload.bytes
-                ),
+                format!("The parts add up to {total} bytes, but the upload was created with bytes={}.", upload.bytes),
             )
             .into());
         }
@@ -417,18 +332,9 @@ impl pb::file_service_server::FileService for FilesService {
                 }
             }
         };
-        let size = self
-            .blobs
-            .put_stream(&key, Box::pin(body), domain::MAX_UPLOAD_BYTES, "part_ids")
-            .await?;
+        let size = self.blobs.put_stream(&key, Box::pin(body), domain::MAX_UPLOAD_BYTES, "part_ids").await?;
         if let Some(expected) = md5.filter(|m| !m.is_empty()) {
-            let got = hex::encode(
-                hasher
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .clone()
-                    .finalize(),
-            );
+            let got = hex::encode(hasher.lock().unwrap_or_else(|e| e.into_inner()).clone().finalize());
             if !got.eq_ignore_ascii_case(&expected) {
                 self.blobs.delete(&key).await;
                 return Err(ServiceError::invalid(
@@ -455,22 +361,13 @@ impl pb::file_service_server::FileService for FilesService {
         }
         if !self
             .store
-            .transition_upload(
-                &project,
-                &upload_id,
-                upload_status::PENDING,
-                upload_status::COMPLETED,
-                Some(&file_id),
-            )
+            .transition_upload(&project, &upload_id, upload_status::PENDING, upload_status::COMPLETED, Some(&file_id))
             .await?
         {
             // Cancelled concurrently: undo the file.
             self.store.delete_file(&project, &file_id, now).await?;
             self.blobs.delete(&key).await;
-            return Err(ServiceError::precondition(format!(
-                "Upload {upload_id} is no longer pending."
-            ))
-            .into());
+            return Err(ServiceError::precondition(format!("Upload {upload_id} is no longer pending.")).into());
         }
         for p in &parts {
             self.blobs.delete(&p.blob_key).await;
@@ -478,42 +375,29 @@ impl pb::file_service_server::FileService for FilesService {
         self.store.delete_parts(&project, &upload_id).await?;
         upload.status = upload_status::COMPLETED.into();
         upload.file_id = Some(file_id);
-        Ok(Response::new(
-            self.upload_with_file(&project, upload, now).await?,
-        ))
+        Ok(Response::new(self.upload_with_file(&project, upload, now).await?))
     }
 
-    async fn cancel_upload(
-        &self,
-        request: Request<pb::CancelUploadRequest>,
-    ) -> Result<Response<pb::Upload>, Status> {
+    async fn cancel_upload(&self, request: Request<pb::CancelUploadRequest>) -> Result<Response<pb::Upload>, Status> {
         let project = Project::of(&request)?;
         let upload_id = request.into_inner().upload_id;
         let now = time::now_secs();
         let mut upload = self.pending_upload(&project, &upload_id, now).await?;
         if !self
             .store
-            .transition_upload(
-                &project,
-                &upload_id,
-                upload_status::PENDING,
-                upload_status::CANCELLED,
-                None,
-            )
+            .transition_upload(&project, &upload_id, upload_status::PENDING, upload_status::CANCELLED, None)
             .await?
         {
-            return Err(ServiceError::precondition(format!(
-                "Upload {upload_id} is no longer pending."
-            ))
-            .into());
+            return Err(ServiceError::precondition(format!("Upload {upload_id} is no longer pending.")).into());
         }
         for p in self.store.parts(&project, &upload_id).await? {
             self.blobs.delete(&p.blob_key).await;
         }
         self.store.delete_parts(&project, &upload_id).await?;
         upload.status = upload_status::CANCELLED.into();
-        Ok(Response::new(
-            self.upload_with_file(&project, upload, now).await?,
-        ))
+        Ok(Response::new(self.upload_with_file(&project, upload, now).await?))
     }
 }
+
+#[cfg(test)]
+mod tests;

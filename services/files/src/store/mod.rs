@@ -3,9 +3,7 @@
 use assistd_common::page::{Page, PageRequest};
 use assistd_common::{Project, ServiceResult};
 use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ColumnTrait, Condition, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter, Select,
-};
+use sea_orm::{ColumnTrait, Condition, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter, Select};
 
 use crate::domain::{File, Upload, UploadPart};
 
@@ -134,17 +132,7 @@ impl From<file::Model> for File {
             content_type,
             blob_key: _,
         } = m;
-        File {
-            id,
-            bytes,
-            created_at,
-            expires_at,
-            filename,
-            purpose,
-            status,
-            status_details,
-            content_type,
-        }
+        File { id, bytes, created_at, expires_at, filename, purpose, status, status_details, content_type }
     }
 }
 
@@ -163,38 +151,14 @@ impl From<upload::Model> for Upload {
             file_expires_after,
             file_id,
         } = m;
-        Upload {
-            id,
-            created_at,
-            filename,
-            bytes,
-            purpose,
-            mime_type,
-            status,
-            expires_at,
-            file_expires_after,
-            file_id,
-        }
+        Upload { id, created_at, filename, bytes, purpose, mime_type, status, expires_at, file_expires_after, file_id }
     }
 }
 
 impl From<part::Model> for UploadPart {
     fn from(m: part::Model) -> Self {
-        let part::Model {
-            id,
-            project_id: _,
-            upload_id,
-            created_at,
-            bytes,
-            blob_key,
-        } = m;
-        UploadPart {
-            id,
-            created_at,
-            upload_id,
-            bytes,
-            blob_key,
-        }
+        let part::Model { id, project_id: _, upload_id, created_at, bytes, blob_key } = m;
+        UploadPart { id, created_at, upload_id, bytes, blob_key }
     }
 }
 
@@ -219,20 +183,11 @@ impl Store {
     fn files(project: &Project, now: i64) -> Select<file::Entity> {
         file::Entity::find()
             .filter(file::Column::ProjectId.eq(project.id()))
-            .filter(
-                Condition::any()
-                    .add(file::Column::ExpiresAt.is_null())
-                    .add(file::Column::ExpiresAt.gt(now)),
-            )
+            .filter(Condition::any().add(file::Column::ExpiresAt.is_null()).add(file::Column::ExpiresAt.gt(now)))
     }
 
     /// Inserts a file.
-    pub async fn insert_file(
-        &self,
-        project: &Project,
-        f: &File,
-        blob_key: &str,
-    ) -> ServiceResult<()> {
+    pub async fn insert_file(&self, project: &Project, f: &File, blob_key: &str) -> ServiceResult<()> {
         let m = file::Model {
             id: f.id.clone(),
             project_id: project.id().to_owned(),
@@ -246,27 +201,16 @@ impl Store {
             content_type: f.content_type.clone(),
             blob_key: blob_key.to_owned(),
         };
-        file::Entity::insert(m.into_active_model())
-            .exec_without_returning(&self.db)
-            .await?;
+        file::Entity::insert(m.into_active_model()).exec_without_returning(&self.db).await?;
         Ok(())
     }
 
     /// The file and its blob key, if it exists and has not expired.
-    pub async fn get_file(
-        &self,
-        project: &Project,
-        id: &str,
-        now: i64,
-    ) -> ServiceResult<Option<(File, String)>> {
-        Ok(Self::files(project, now)
-            .filter(file::Column::Id.eq(id))
-            .one(&self.db)
-            .await?
-            .map(|m| {
-                let key = m.blob_key.clone();
-                (File::from(m), key)
-            }))
+    pub async fn get_file(&self, project: &Project, id: &str, now: i64) -> ServiceResult<Option<(File, String)>> {
+        Ok(Self::files(project, now).filter(file::Column::Id.eq(id)).one(&self.db).await?.map(|m| {
+            let key = m.blob_key.clone();
+            (File::from(m), key)
+        }))
     }
 
     /// A page of files, optionally of one purpose.
@@ -286,12 +230,7 @@ impl Store {
     }
 
     /// Deletes a file row; returns its blob key when there was one.
-    pub async fn delete_file(
-        &self,
-        project: &Project,
-        id: &str,
-        now: i64,
-    ) -> ServiceResult<Option<String>> {
+    pub async fn delete_file(&self, project: &Project, id: &str, now: i64) -> ServiceResult<Option<String>> {
         let Some((_, key)) = self.get_file(project, id, now).await? else {
             return Ok(None);
         };
@@ -318,9 +257,7 @@ impl Store {
             file_expires_after: u.file_expires_after,
             file_id: u.file_id.clone(),
         };
-        upload::Entity::insert(m.into_active_model())
-            .exec_without_returning(&self.db)
-            .await?;
+        upload::Entity::insert(m.into_active_model()).exec_without_returning(&self.db).await?;
         Ok(())
     }
 
@@ -367,18 +304,12 @@ impl Store {
             bytes: p.bytes,
             blob_key: p.blob_key.clone(),
         };
-        part::Entity::insert(m.into_active_model())
-            .exec_without_returning(&self.db)
-            .await?;
+        part::Entity::insert(m.into_active_model()).exec_without_returning(&self.db).await?;
         Ok(())
     }
 
     /// Every part of an upload.
-    pub async fn parts(
-        &self,
-        project: &Project,
-        upload_id: &str,
-    ) -> ServiceResult<Vec<UploadPart>> {
+    pub async fn parts(&self, project: &Project, upload_id: &str) -> ServiceResult<Vec<UploadPart>> {
         Ok(part::Entity::find()
             .filter(part::Column::ProjectId.eq(project.id()))
             .filter(part::Column::UploadId.eq(upload_id))

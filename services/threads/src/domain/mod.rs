@@ -223,11 +223,9 @@ impl NewMessage {
         for (i, part) in self.content.iter().enumerate() {
             let p = format!("{param}content[{i}]");
             match part {
-                Content::Text { text } => assistd_common::tools::validate_len(
-                    &text.value,
-                    MAX_TEXT_CHARS,
-                    &format!("{p}.text"),
-                )?,
+                Content::Text { text } => {
+                    assistd_common::tools::validate_len(&text.value, MAX_TEXT_CHARS, &format!("{p}.text"))?
+                }
                 Content::ImageFile { image_file } => {
                     if image_file.file_id.is_empty() {
                         return Err(ServiceError::invalid(
@@ -235,26 +233,17 @@ impl NewMessage {
                             "Missing required parameter: 'image_file.file_id'.",
                         ));
                     }
-                    check_detail(
-                        image_file.detail.as_deref(),
-                        &format!("{p}.image_file.detail"),
-                    )?;
+                    check_detail(image_file.detail.as_deref(), &format!("{p}.image_file.detail"))?;
                 }
                 Content::ImageUrl { image_url } => {
                     let url = image_url.url.as_str();
-                    if !(url.starts_with("https://")
-                        || url.starts_with("http://")
-                        || url.starts_with("data:image/"))
-                    {
+                    if !(url.starts_with("https://") || url.starts_with("http://") || url.starts_with("data:image/")) {
                         return Err(ServiceError::invalid(
                             format!("{p}.image_url.url"),
                             "Invalid 'image_url.url': expected an http(s) URL or a data:image URL.",
                         ));
                     }
-                    check_detail(
-                        image_url.detail.as_deref(),
-                        &format!("{p}.image_url.detail"),
-                    )?;
+                    check_detail(image_url.detail.as_deref(), &format!("{p}.image_url.detail"))?;
                 }
                 Content::Refusal { .. } => {
                     return Err(ServiceError::invalid(
@@ -281,9 +270,7 @@ impl NewMessage {
                 if t != "code_interpreter" && t != "file_search" {
                     return Err(ServiceError::invalid(
                         format!("{param}attachments[{i}].tools[{j}].type"),
-                        format!(
-                            "Invalid value: '{t}'. Supported values are: 'code_interpreter' and 'file_search'."
-                        ),
+                        format!("Invalid value: '{t}'. Supported values are: 'code_interpreter' and 'file_search'."),
                     ));
                 }
             }
@@ -293,12 +280,7 @@ impl NewMessage {
 
     /// The stored message.
     pub fn into_message(self, id: String, thread_id: String, created_at: i64) -> Message {
-        let NewMessage {
-            role,
-            content,
-            attachments,
-            metadata,
-        } = self;
+        let NewMessage { role, content, attachments, metadata } = self;
         Message {
             id,
             created_at,
@@ -332,49 +314,23 @@ mod tests {
     use super::*;
 
     fn text(s: &str) -> Content {
-        Content::Text {
-            text: Text {
-                value: s.into(),
-                annotations: vec![],
-            },
-        }
+        Content::Text { text: Text { value: s.into(), annotations: vec![] } }
     }
 
     #[test]
     fn rules() {
-        let m = NewMessage {
-            role: Role::User,
-            content: vec![text("hi")],
-            attachments: vec![],
-            metadata: Metadata::new(),
-        };
+        let m =
+            NewMessage { role: Role::User, content: vec![text("hi")], attachments: vec![], metadata: Metadata::new() };
         assert!(m.validate("").is_ok());
-        let empty = NewMessage {
-            content: vec![],
-            ..m.clone()
-        };
-        assert_eq!(
-            empty.validate("messages[1].").unwrap_err().param.as_deref(),
-            Some("messages[1].content")
-        );
+        let empty = NewMessage { content: vec![], ..m.clone() };
+        assert_eq!(empty.validate("messages[1].").unwrap_err().param.as_deref(), Some("messages[1].content"));
         let bad = NewMessage {
-            attachments: vec![Attachment {
-                file_id: "file-1".into(),
-                tools: vec!["web".into()],
-            }],
+            attachments: vec![Attachment { file_id: "file-1".into(), tools: vec!["web".into()] }],
             ..m.clone()
         };
-        assert_eq!(
-            bad.validate("").unwrap_err().param.as_deref(),
-            Some("attachments[0].tools[0].type")
-        );
+        assert_eq!(bad.validate("").unwrap_err().param.as_deref(), Some("attachments[0].tools[0].type"));
         let url = NewMessage {
-            content: vec![Content::ImageUrl {
-                image_url: ImageUrl {
-                    url: "ftp://x".into(),
-                    detail: None,
-                },
-            }],
+            content: vec![Content::ImageUrl { image_url: ImageUrl { url: "ftp://x".into(), detail: None } }],
             ..m
         };
         assert!(url.validate("").is_err());

@@ -5,25 +5,17 @@ use assistd_common::{ServiceError, ServiceResult};
 use assistd_proto::pb;
 
 use crate::domain::{
-    Annotation, Attachment, Content, ImageFile, ImageUrl, Message, MessageStatus, NewMessage, Role,
-    Text, Thread,
+    Annotation, Attachment, Content, ImageFile, ImageUrl, Message, MessageStatus, NewMessage, Role, Text, Thread,
 };
 
 impl From<Thread> for pb::Thread {
     fn from(t: Thread) -> Self {
-        let Thread {
-            id,
-            created_at,
-            tool_resources,
-            metadata,
-        } = t;
+        let Thread { id, created_at, tool_resources, metadata } = t;
         pb::Thread {
             id,
             created_at,
             tool_resources: tool_resources.map(tool_resources_to_pb),
-            metadata: Some(pb::Metadata {
-                entries: metadata.into_iter().collect(),
-            }),
+            metadata: Some(pb::Metadata { entries: metadata.into_iter().collect() }),
         }
     }
 }
@@ -32,18 +24,14 @@ impl From<Thread> for pb::Thread {
 pub fn thread_tool_resources(
     res: Option<pb::ToolResources>,
 ) -> ServiceResult<Option<assistd_common::tools::ToolResources>> {
-    res.map(|r| tool_resources_from_pb(r, "tool_resources"))
-        .transpose()
+    res.map(|r| tool_resources_from_pb(r, "tool_resources")).transpose()
 }
 
 fn role_from_pb(role: i32, param: &str) -> ServiceResult<Role> {
     match pb::MessageRole::try_from(role) {
         Ok(pb::MessageRole::User) => Ok(Role::User),
         Ok(pb::MessageRole::Assistant) => Ok(Role::Assistant),
-        _ => Err(ServiceError::invalid(
-            param,
-            "Invalid value for 'role': expected 'user' or 'assistant'.",
-        )),
+        _ => Err(ServiceError::invalid(param, "Invalid value for 'role': expected 'user' or 'assistant'.")),
     }
 }
 
@@ -57,33 +45,22 @@ fn content_from_pb(c: pb::MessageContent, param: &str) -> ServiceResult<Content>
                 format!("Missing required parameter: '{param}.type'."),
             ));
         }
-        Some(Part::ImageFile(pb::ImageFileContent { file_id, detail })) => Content::ImageFile {
-            image_file: ImageFile { file_id, detail },
-        },
-        Some(Part::ImageUrl(pb::ImageUrlContent { url, detail })) => Content::ImageUrl {
-            image_url: ImageUrl { url, detail },
-        },
-        Some(Part::Text(pb::TextContent {
-            value,
-            annotations: _,
-        })) => Content::Text {
-            text: Text {
-                value,
-                annotations: vec![],
-            },
-        },
+        Some(Part::ImageFile(pb::ImageFileContent { file_id, detail })) => {
+            Content::ImageFile { image_file: ImageFile { file_id, detail } }
+        }
+        Some(Part::ImageUrl(pb::ImageUrlContent { url, detail })) => {
+            Content::ImageUrl { image_url: ImageUrl { url, detail } }
+        }
+        Some(Part::Text(pb::TextContent { value, annotations: _ })) => {
+            Content::Text { text: Text { value, annotations: vec![] } }
+        }
         Some(Part::Refusal(pb::RefusalContent { refusal })) => Content::Refusal { refusal },
     })
 }
 
 /// A proto new message, validated; `param` is its position prefix (`""` or `messages[0].`).
 pub fn new_message_from_pb(m: pb::NewMessage, param: &str) -> ServiceResult<NewMessage> {
-    let pb::NewMessage {
-        role,
-        content,
-        attachments,
-        metadata,
-    } = m;
+    let pb::NewMessage { role, content, attachments, metadata } = m;
     let msg = NewMessage {
         role: role_from_pb(role, &format!("{param}role"))?,
         content: content
@@ -95,9 +72,7 @@ pub fn new_message_from_pb(m: pb::NewMessage, param: &str) -> ServiceResult<NewM
             .into_iter()
             .map(|pb::Attachment { file_id, tools }| Attachment { file_id, tools })
             .collect(),
-        metadata: metadata
-            .map(|m| m.entries.into_iter().collect())
-            .unwrap_or_default(),
+        metadata: metadata.map(|m| m.entries.into_iter().collect()).unwrap_or_default(),
     };
     msg.validate(param)?;
     Ok(msg)
@@ -106,36 +81,26 @@ pub fn new_message_from_pb(m: pb::NewMessage, param: &str) -> ServiceResult<NewM
 fn content_to_pb(c: Content) -> pb::MessageContent {
     use pb::message_content::Part;
     let part = match c {
-        Content::ImageFile {
-            image_file: ImageFile { file_id, detail },
-        } => Part::ImageFile(pb::ImageFileContent { file_id, detail }),
-        Content::ImageUrl {
-            image_url: ImageUrl { url, detail },
-        } => Part::ImageUrl(pb::ImageUrlContent { url, detail }),
-        Content::Text {
-            text: Text { value, annotations },
-        } => Part::Text(pb::TextContent {
+        Content::ImageFile { image_file: ImageFile { file_id, detail } } => {
+            Part::ImageFile(pb::ImageFileContent { file_id, detail })
+        }
+        Content::ImageUrl { image_url: ImageUrl { url, detail } } => {
+            Part::ImageUrl(pb::ImageUrlContent { url, detail })
+        }
+        Content::Text { text: Text { value, annotations } } => Part::Text(pb::TextContent {
             value,
             annotations: annotations
                 .into_iter()
-                .map(
-                    |Annotation {
-                         text,
-                         start_index,
-                         end_index,
-                         kind,
-                         file_id,
-                     }| pb::Annotation {
-                        text,
-                        start_index,
-                        end_index,
-                        kind: Some(if kind == "file_path" {
-                            pb::annotation::Kind::FilePath(pb::FileRef { file_id })
-                        } else {
-                            pb::annotation::Kind::FileCitation(pb::FileRef { file_id })
-                        }),
-                    },
-                )
+                .map(|Annotation { text, start_index, end_index, kind, file_id }| pb::Annotation {
+                    text,
+                    start_index,
+                    end_index,
+                    kind: Some(if kind == "file_path" {
+                        pb::annotation::Kind::FilePath(pb::FileRef { file_id })
+                    } else {
+                        pb::annotation::Kind::FileCitation(pb::FileRef { file_id })
+                    }),
+                })
                 .collect(),
         }),
         Content::Refusal { refusal } => Part::Refusal(pb::RefusalContent { refusal }),
@@ -183,9 +148,7 @@ impl From<Message> for pb::Message {
                 .into_iter()
                 .map(|Attachment { file_id, tools }| pb::Attachment { file_id, tools })
                 .collect(),
-            metadata: Some(pb::Metadata {
-                entries: metadata.into_iter().collect(),
-            }),
+            metadata: Some(pb::Metadata { entries: metadata.into_iter().collect() }),
         }
     }
 }

@@ -30,11 +30,7 @@ impl ThreadsService {
     }
 
     async fn existing_thread(&self, project: &Project, id: &str) -> Result<(), Status> {
-        if self.store.thread_exists(project, id).await? {
-            Ok(())
-        } else {
-            Err(thread_not_found(id))
-        }
+        if self.store.thread_exists(project, id).await? { Ok(()) } else { Err(thread_not_found(id)) }
     }
 }
 
@@ -47,29 +43,26 @@ fn message_not_found(id: &str) -> Status {
 }
 
 fn metadata_of(m: Option<pb::Metadata>) -> Metadata {
-    m.map(|m| m.entries.into_iter().collect())
-        .unwrap_or_default()
+    m.map(|m| m.entries.into_iter().collect()).unwrap_or_default()
 }
 
 fn in_mask(mask: &Option<prost_types::FieldMask>, field: &str) -> bool {
-    mask.as_ref()
-        .is_some_and(|m| m.paths.iter().any(|p| p == field))
+    mask.as_ref().is_some_and(|m| m.paths.iter().any(|p| p == field))
 }
 
 #[tonic::async_trait]
 impl pb::thread_service_server::ThreadService for ThreadsService {
-    async fn create_thread(
-        &self,
-        request: Request<pb::CreateThreadRequest>,
-    ) -> Result<Response<pb::Thread>, Status> {
+    async fn create_thread(&self, request: Request<pb::CreateThreadRequest>) -> Result<Response<pb::Thread>, Status> {
         let project = Project::of(&request)?;
-        let pb::CreateThreadRequest {
-            messages,
-            tool_resources,
-            metadata,
-        } = request.into_inner();
+        let pb::CreateThreadRequest { messages, tool_resources, metadata } = request.into_inner();
         if messages.len() > MAX_INITIAL_MESSAGES {
-            return Err(ServiceError::invalid("messages", format!("Invalid 'messages': array too long. Expected an array with maximum length {MAX_INITIAL_MESSAGES}.")).into());
+            return Err(ServiceError::invalid(
+                "messages",
+                format!(
+                    "Invalid 'messages': array too long. Expected an array with maximum length {MAX_INITIAL_MESSAGES}."
+                ),
+            )
+            .into());
         }
         let metadata = metadata_of(metadata);
         metadata::validate("metadata", &metadata)?;
@@ -83,51 +76,25 @@ impl pb::thread_service_server::ThreadService for ThreadsService {
             .into_iter()
             .enumerate()
             .map(|(i, m)| {
-                convert::new_message_from_pb(m, &format!("messages[{i}].")).map(|m| {
-                    m.into_message(
-                        MessageId::generate().into_string(),
-                        thread.id.clone(),
-                        thread.created_at,
-                    )
-                })
+                convert::new_message_from_pb(m, &format!("messages[{i}]."))
+                    .map(|m| m.into_message(MessageId::generate().into_string(), thread.id.clone(), thread.created_at))
             })
             .collect::<Result<Vec<_>, _>>()?;
-        self.store
-            .insert_thread(&project, &thread, &messages)
-            .await?;
+        self.store.insert_thread(&project, &thread, &messages).await?;
         Ok(Response::new(thread.into()))
     }
 
-    async fn get_thread(
-        &self,
-        request: Request<pb::GetThreadRequest>,
-    ) -> Result<Response<pb::Thread>, Status> {
+    async fn get_thread(&self, request: Request<pb::GetThreadRequest>) -> Result<Response<pb::Thread>, Status> {
         let project = Project::of(&request)?;
         let id = request.into_inner().thread_id;
-        let t = self
-            .store
-            .get_thread(&project, &id)
-            .await?
-            .ok_or_else(|| thread_not_found(&id))?;
+        let t = self.store.get_thread(&project, &id).await?.ok_or_else(|| thread_not_found(&id))?;
         Ok(Response::new(t.into()))
     }
 
-    async fn modify_thread(
-        &self,
-        request: Request<pb::ModifyThreadRequest>,
-    ) -> Result<Response<pb::Thread>, Status> {
+    async fn modify_thread(&self, request: Request<pb::ModifyThreadRequest>) -> Result<Response<pb::Thread>, Status> {
         let project = Project::of(&request)?;
-        let pb::ModifyThreadRequest {
-            thread_id,
-            tool_resources,
-            metadata,
-            update_mask,
-        } = request.into_inner();
-        let mut t = self
-            .store
-            .get_thread(&project, &thread_id)
-            .await?
-            .ok_or_else(|| thread_not_found(&thread_id))?;
+        let pb::ModifyThreadRequest { thread_id, tool_resources, metadata, update_mask } = request.into_inner();
+        let mut t = self.store.get_thread(&project, &thread_id).await?.ok_or_else(|| thread_not_found(&thread_id))?;
         if in_mask(&update_mask, "metadata") {
             let m = metadata_of(metadata);
             metadata::validate("metadata", &m)?;
@@ -160,11 +127,7 @@ impl pb::thread_service_server::ThreadService for ThreadsService {
         let pb::CreateMessageRequest { thread_id, message } = request.into_inner();
         let new = convert::new_message_from_pb(message.unwrap_or_default(), "")?;
         self.existing_thread(&project, &thread_id).await?;
-        let m = new.into_message(
-            MessageId::generate().into_string(),
-            thread_id,
-            time::now_secs(),
-        );
+        let m = new.into_message(MessageId::generate().into_string(), thread_id, time::now_secs());
         self.store.insert_message(&project, &m).await?;
         Ok(Response::new(m.into()))
     }
@@ -174,22 +137,11 @@ impl pb::thread_service_server::ThreadService for ThreadsService {
         request: Request<pb::ListMessagesRequest>,
     ) -> Result<Response<pb::ListMessagesResponse>, Status> {
         let project = Project::of(&request)?;
-        let pb::ListMessagesRequest {
-            thread_id,
-            page,
-            run_id,
-        } = request.into_inner();
+        let pb::ListMessagesRequest { thread_id, page, run_id } = request.into_inner();
         let page = PageRequest::from_pb(page, 20, 100)?;
         self.existing_thread(&project, &thread_id).await?;
-        let result = self
-            .store
-            .list_messages(
-                &project,
-                &thread_id,
-                run_id.as_deref().filter(|r| !r.is_empty()),
-                &page,
-            )
-            .await?;
+        let result =
+            self.store.list_messages(&project, &thread_id, run_id.as_deref().filter(|r| !r.is_empty()), &page).await?;
         let data: Vec<pb::Message> = result.data.into_iter().map(Into::into).collect();
         Ok(Response::new(pb::ListMessagesResponse {
             first_id: data.first().map(|m| m.id.clone()),
@@ -199,15 +151,9 @@ impl pb::thread_service_server::ThreadService for ThreadsService {
         }))
     }
 
-    async fn get_message(
-        &self,
-        request: Request<pb::GetMessageRequest>,
-    ) -> Result<Response<pb::Message>, Status> {
+    async fn get_message(&self, request: Request<pb::GetMessageRequest>) -> Result<Response<pb::Message>, Status> {
         let project = Project::of(&request)?;
-        let pb::GetMessageRequest {
-            thread_id,
-            message_id,
-        } = request.into_inner();
+        let pb::GetMessageRequest { thread_id, message_id } = request.into_inner();
         self.existing_thread(&project, &thread_id).await?;
         let m = self
             .store
@@ -222,12 +168,7 @@ impl pb::thread_service_server::ThreadService for ThreadsService {
         request: Request<pb::ModifyMessageRequest>,
     ) -> Result<Response<pb::Message>, Status> {
         let project = Project::of(&request)?;
-        let pb::ModifyMessageRequest {
-            thread_id,
-            message_id,
-            metadata,
-            update_mask,
-        } = request.into_inner();
+        let pb::ModifyMessageRequest { thread_id, message_id, metadata, update_mask } = request.into_inner();
         self.existing_thread(&project, &thread_id).await?;
         let mut m = self
             .store
@@ -248,21 +189,14 @@ impl pb::thread_service_server::ThreadService for ThreadsService {
         request: Request<pb::DeleteMessageRequest>,
     ) -> Result<Response<pb::DeleteResponse>, Status> {
         let project = Project::of(&request)?;
-        let pb::DeleteMessageRequest {
-            thread_id,
-            message_id,
-        } = request.into_inner();
+        let pb::DeleteMessageRequest { thread_id, message_id } = request.into_inner();
         self.existing_thread(&project, &thread_id).await?;
-        if !self
-            .store
-            .delete_message(&project, &thread_id, &message_id)
-            .await?
-        {
+        if !self.store.delete_message(&project, &thread_id, &message_id).await? {
             return Err(message_not_found(&message_id));
         }
-        Ok(Response::new(pb::DeleteResponse {
-            id: message_id,
-            deleted: true,
-        }))
+        Ok(Response::new(pb::DeleteResponse { id: message_id, deleted: true }))
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -3,8 +3,8 @@
 use assistd_common::page::{Page, PageRequest};
 use assistd_common::{Project, ServiceError, ServiceResult};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, NotSet,
-    QueryFilter, Select, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, NotSet, QueryFilter, Select,
+    TransactionTrait,
 };
 
 use crate::domain::{Message, MessageStatus, Role, Thread};
@@ -95,13 +95,7 @@ impl TryFrom<thread::Model> for Thread {
     type Error = ServiceError;
 
     fn try_from(m: thread::Model) -> ServiceResult<Self> {
-        let thread::Model {
-            id,
-            project_id: _,
-            created_at,
-            tool_resources,
-            metadata,
-        } = m;
+        let thread::Model { id, project_id: _, created_at, tool_resources, metadata } = m;
         Ok(Thread {
             id,
             created_at,
@@ -135,15 +129,13 @@ impl TryFrom<message::Model> for Message {
             id,
             created_at,
             thread_id,
-            status: MessageStatus::parse(&status).ok_or_else(|| {
-                ServiceError::internal("corrupt message row", format!("status {status}"))
-            })?,
+            status: MessageStatus::parse(&status)
+                .ok_or_else(|| ServiceError::internal("corrupt message row", format!("status {status}")))?,
             incomplete_reason,
             completed_at,
             incomplete_at,
-            role: Role::parse(&role).ok_or_else(|| {
-                ServiceError::internal("corrupt message row", format!("role {role}"))
-            })?,
+            role: Role::parse(&role)
+                .ok_or_else(|| ServiceError::internal("corrupt message row", format!("role {role}")))?,
             content: from_json(&content)?,
             assistant_id,
             run_id,
@@ -205,24 +197,13 @@ impl Store {
     }
 
     /// Inserts a thread and its first messages in one transaction.
-    pub async fn insert_thread(
-        &self,
-        project: &Project,
-        t: &Thread,
-        messages: &[Message],
-    ) -> ServiceResult<()> {
+    pub async fn insert_thread(&self, project: &Project, t: &Thread, messages: &[Message]) -> ServiceResult<()> {
         let txn = self.db.begin().await?;
-        thread::Entity::insert(thread_model(project, t).into_active_model())
-            .exec_without_returning(&txn)
-            .await?;
+        thread::Entity::insert(thread_model(project, t).into_active_model()).exec_without_returning(&txn).await?;
         if !messages.is_empty() {
-            message::Entity::insert_many(
-                messages
-                    .iter()
-                    .map(|m| message_model(project, m).into_active_model()),
-            )
-            .exec_without_returning(&txn)
-            .await?;
+            message::Entity::insert_many(messages.iter().map(|m| message_model(project, m).into_active_model()))
+                .exec_without_returning(&txn)
+                .await?;
         }
         txn.commit().await?;
         Ok(())
@@ -230,21 +211,12 @@ impl Store {
 
     /// The thread, if it exists in the project.
     pub async fn get_thread(&self, project: &Project, id: &str) -> ServiceResult<Option<Thread>> {
-        Self::threads(project)
-            .filter(thread::Column::Id.eq(id))
-            .one(&self.db)
-            .await?
-            .map(Thread::try_from)
-            .transpose()
+        Self::threads(project).filter(thread::Column::Id.eq(id)).one(&self.db).await?.map(Thread::try_from).transpose()
     }
 
     /// Whether the thread exists in the project.
     pub async fn thread_exists(&self, project: &Project, id: &str) -> ServiceResult<bool> {
-        Ok(Self::threads(project)
-            .filter(thread::Column::Id.eq(id))
-            .one(&self.db)
-            .await?
-            .is_some())
+        Ok(Self::threads(project).filter(thread::Column::Id.eq(id)).one(&self.db).await?.is_some())
     }
 
     /// Writes a thread's tool resources and metadata.
@@ -284,19 +256,12 @@ impl Store {
 
     /// Inserts a message.
     pub async fn insert_message(&self, project: &Project, m: &Message) -> ServiceResult<()> {
-        message::Entity::insert(message_model(project, m).into_active_model())
-            .exec_without_returning(&self.db)
-            .await?;
+        message::Entity::insert(message_model(project, m).into_active_model()).exec_without_returning(&self.db).await?;
         Ok(())
     }
 
     /// The message, if it exists in the thread and project.
-    pub async fn get_message(
-        &self,
-        project: &Project,
-        thread_id: &str,
-        id: &str,
-    ) -> ServiceResult<Option<Message>> {
+    pub async fn get_message(&self, project: &Project, thread_id: &str, id: &str) -> ServiceResult<Option<Message>> {
         Self::messages(project, thread_id)
             .filter(message::Column::Id.eq(id))
             .one(&self.db)
@@ -318,24 +283,14 @@ impl Store {
             q = q.filter(message::Column::RunId.eq(run_id));
         }
         let rows = page.apply(q, message::Column::Id).all(&self.db).await?;
-        let rows = rows
-            .into_iter()
-            .map(Message::try_from)
-            .collect::<ServiceResult<Vec<_>>>()?;
+        let rows = rows.into_iter().map(Message::try_from).collect::<ServiceResult<Vec<_>>>()?;
         Ok(page.finish(rows))
     }
 
     /// Writes a message's metadata.
-    pub async fn update_message_metadata(
-        &self,
-        project: &Project,
-        m: &Message,
-    ) -> ServiceResult<()> {
+    pub async fn update_message_metadata(&self, project: &Project, m: &Message) -> ServiceResult<()> {
         message::Entity::update_many()
-            .col_expr(
-                message::Column::Metadata,
-                sea_orm::sea_query::Expr::value(to_json(&m.metadata)),
-            )
+            .col_expr(message::Column::Metadata, sea_orm::sea_query::Expr::value(to_json(&m.metadata)))
             .filter(message::Column::ProjectId.eq(project.id()))
             .filter(message::Column::ThreadId.eq(m.thread_id.as_str()))
             .filter(message::Column::Id.eq(m.id.as_str()))
@@ -345,12 +300,7 @@ impl Store {
     }
 
     /// Deletes a message; false when there was none.
-    pub async fn delete_message(
-        &self,
-        project: &Project,
-        thread_id: &str,
-        id: &str,
-    ) -> ServiceResult<bool> {
+    pub async fn delete_message(&self, project: &Project, thread_id: &str, id: &str) -> ServiceResult<bool> {
         let res = message::Entity::delete_many()
             .filter(message::Column::ProjectId.eq(project.id()))
             .filter(message::Column::ThreadId.eq(thread_id))

@@ -1,0 +1,192 @@
+//! Deployment shapes and auth: the split shape (gateway + one process per service,
+//! each with its own SQLite file), projects and `assistd keys create`, auth off.
+
+mod common;
+
+use std::process::Command;
+
+use common::{KEY, Launch, Server, call, http, test_databases};
+use serde_json::json;
+
+#[tokio::test]
+async fn split_shape_gateway_and_five_services() {
+    let names = ["assistants", "threads", "runs", "files", "vector_stores"];
+    let services: Vec<Server> = names.iter().map(|n| Launch::serve().args(&["--only", n]).start()).collect();
+    let mut args = vec!["gateway".to_owned()];
+    for (n, s) in names.iter().zip(&services) {
+        args.push("--upstream".into());
+        args.push(format!("{n}={}", s.base));
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let gw = Launch::command(&args).start();
+    let c = http();
+
+    let (st, a) = call(c.post(gw.url("/v1/assistants")).json(&json!({"model": "m", "name": "split"}))).await;
+    assert_eq!(st, 200, "{a}");
+    let (st, t) =
+        call(c.post(gw.url("/v1/threads")).json(&json!({"messages": [{"role": "user", "content": "hi"}]}))).await;
+    assert_eq!(st, 200, "{t}");
+    let (_, msgs) = call(c.get(gw.url(&format!("/v1/threads/{}/messages", t["id"].as_str().unwrap())))).await;
+    assert_eq!(msgs["data"][0]["content"][0]["text"]["value"], "hi");
+    let form = reqwest::multipart::Form::new()
+        .text("purpose", "assistants")
+        .part("file", reqwest::multipart::Part::bytes(b"split bytes".to_vec()).file_name("s.txt"));
+    let (st, f) = call(c.post(gw.url("/v1/files")).multipart(form)).await;
+    assert_eq!(st, 200, "{f}");
+    let body = c
+        .get(gw.url(&format!("/v1/files/{}/content", f["id"].as_str().unwrap())))
+        .bearer_auth(KEY)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(body, "split bytes");
+    let (st, _) = call(c.get(gw.url("/v1/threads/thread_x/runs"))).await;
+    assert_eq!(st, 501);
+    let res = c.get(gw.url("/v1/assistants")).bearer_auth("sk-wrong").send().await.unwrap();
+    assert_eq!(res.status(), 401);
+
+    // each service stored only its own objects, in its own database file
+    let dbs: Vec<u64> = services
+        .iter()
+        .map(|s| std::fs::metadata(s.data_dir.join("assistd.db")).map(|m| m.len()).unwrap_or(0))
+        .collect();
+    assert!(dbs.iter().all(|&n| n > 0), "every service has its own SQLite file");
+    let assistants_db =
+        sea_orm::Database::connect(format!("sqlite://{}/assistd.db", services[0].data_dir.display())).await.unwrap();
+    let threads_db =
+        sea_orm::Database::connect(format!("sqlite://{}/assistd.db", services[1].data_dir.display())).await.unwrap();
+    use sea_orm::{ConnectionTrait, Statement};
+    let count = |db: &sea_orm::DatabaseConnection, table: &str| {
+        let sql = format!("SELECT count(*) AS n FROM sqlite_master WHERE type='table' AND name='{table}'");
+        let db = db.clone();
+        async move {
+            db.query_one_raw(Statement::from_string(db.get_database_backend(), sql))
+                .await
+                .unwrap()
+                .unwrap()
+                .try_get::<i64>("", "n")
+                .unwrap()
+        }
+    };
+    assert_eq!(count(&assistants_db, "assistants").await, 1);
+    assert_eq!(count(&assistants_db, "messages").await, 0);
+    assert_eq!(count(&threads_db, "messages").await, 1);
+    assert_eq!(count(&threads_db, "assistants").await, 0);
+}
+
+fn keys_create(data_dir: &std::path::Path, database_url: Option<&str>, project: &str) -> String {
+    let mut cmd = Command::new(common::bin());
+    cmd.args(["keys", "create", "--project", project, "--data-dir"]).arg(data_dir);
+    if let Some(url) = database_url {
+        cmd.args(["--database-url", url]);
+    }
+    let out = cmd.output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let key = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    assert!(key.starts_with("sk-") && key.len() > 40, "{key}");
+    key
+}
+
+#[tokio::test]
+async fn projects_are_isolated_and_new_keys_work_at_once() {
+    for db in test_databases().await {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Launch::serve().database(&db).data_dir(dir.path()).start();
+        let url = (db.backend != "sqlite").then_some(db.url.as_str());
+        let alpha = keys_create(dir.path(), url, "alpha");
+        let beta = keys_create(dir.path(), url, "beta");
+        let c = http();
+        let res =
+            c.post(s.url("/v1/assistants")).bearer_auth(&alpha).json(&json!({"model": "m"})).send().await.unwrap();
+        assert_eq!(res.status(), 200);
+        let a: serde_json::Value = res.json().await.unwrap();
+        let id = a["id"].as_str().unwrap();
+        for key in [&beta, &KEY.to_owned()] {
+            let res = c.get(s.url(&format!("/v1/assistants/{id}"))).bearer_auth(key).send().await.unwrap();
+            assert_eq!(res.status(), 404, "{}", db.backend);
+            let res = c.delete(s.url(&format!("/v1/assistants/{id}"))).bearer_auth(key).send().await.unwrap();
+            assert_eq!(res.status(), 404);
+            let list: serde_json::Value =
+                c.get(s.url("/v1/assistants")).bearer_auth(key).send().await.unwrap().json().await.unwrap();
+            assert_eq!(list["data"], json!([]));
+        }
+        let res = c.get(s.url(&format!("/v1/assistants/{id}"))).bearer_auth(&alpha).send().await.unwrap();
+        assert_eq!(res.status(), 200);
+        // a thread of alpha is invisible to beta, messages included
+        let t: serde_json::Value = c
+            .post(s.url("/v1/threads"))
+            .bearer_auth(&alpha)
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let res = c
+            .post(s.url(&format!("/v1/threads/{}/messages", t["id"].as_str().unwrap())))
+            .bearer_auth(&beta)
+            .json(&json!({"role": "user", "content": "x"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 404);
+    }
+}
+
+#[tokio::test]
+async fn auth_off_without_keys_and_loopback_only() {
+    let s = Launch::serve().without_env("ASSISTD_API_KEYS").start();
+    let c = http();
+    let res = c.post(s.url("/v1/assistants")).json(&json!({"model": "m"})).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(s.logs().contains("authentication is off"), "{}", s.logs());
+
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(common::bin())
+        .args(["serve", "--listen", "0.0.0.0:0", "--data-dir"])
+        .arg(dir.path())
+        .env_remove("ASSISTD_API_KEYS")
+        .env_remove("ASSISTD_DATABASE_URL")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--insecure-no-auth"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[tokio::test]
+async fn migrate_then_serve() {
+    let dbs = test_databases().await;
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(common::bin())
+        .args(["migrate", "--data-dir"])
+        .arg(dir.path())
+        .env_remove("ASSISTD_DATABASE_URL")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(dir.path().join("assistd.db").exists());
+    drop(dbs);
+    let help = Command::new(common::bin()).args(["serve", "--help"]).output().unwrap();
+    let help = String::from_utf8_lossy(&help.stdout);
+    for flag in [
+        "--listen",
+        "--data-dir",
+        "--database-url",
+        "--object-store",
+        "--qdrant-url",
+        "--llm-base-url",
+        "--config",
+        "--insecure-no-auth",
+        "--only",
+    ] {
+        assert!(help.contains(flag), "serve --help lacks {flag}");
+    }
+}
