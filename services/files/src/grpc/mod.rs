@@ -35,6 +35,49 @@ impl FilesService {
         pb::file_service_server::FileServiceServer::new(self)
     }
 
+    /// Deletes expired files (rows and bytes) and expires pending uploads past their
+    /// hour (deleting their parts), as of `now`. Returns how many objects it handled.
+    pub async fn sweep_expired(&self, now: i64) -> ServiceResult<usize> {
+        let mut handled = 0;
+        loop {
+            let batch = self.store.expired_files(now, 500).await?;
+            if batch.is_empty() {
+                break;
+            }
+            for (id, key) in batch {
+                self.store.purge_file(&id).await?;
+                self.blobs.delete(&key).await;
+                handled += 1;
+            }
+        }
+        for (project, id) in self.store.expired_uploads(now, 10_000).await? {
+            let project = Project(project);
+            if self.store.transition_upload(&project, &id, upload_status::PENDING, upload_status::EXPIRED, None).await? {
+                for p in self.store.parts(&project, &id).await? {
+                    self.blobs.delete(&p.blob_key).await;
+                }
+                self.store.delete_parts(&project, &id).await?;
+                handled += 1;
+            }
+        }
+        Ok(handled)
+    }
+
+    /// Runs [`sweep_expired`](Self::sweep_expired) every `every` until the process ends.
+    pub fn spawn_sweeper(self, every: std::time::Duration) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            loop {
+                tick.tick().await;
+                match self.sweep_expired(time::now_secs()).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(objects = n, "expired files and uploads removed"),
+                    Err(e) => tracing::warn!(error = %e, "expiry sweep failed"),
+                }
+            }
+        })
+    }
+
     async fn upload_with_file(&self, project: &Project, u: Upload, now: i64) -> ServiceResult<pb::Upload> {
         let file = match &u.file_id {
             Some(id) => self.store.get_file(project, id, now).await?.map(|(f, _)| f),

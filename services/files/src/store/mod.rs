@@ -329,4 +329,37 @@ impl Store {
             .await?;
         Ok(())
     }
+
+    /// Files of every project that expired at `now`: (id, blob key), at most `limit`.
+    pub async fn expired_files(&self, now: i64, limit: u64) -> ServiceResult<Vec<(String, String)>> {
+        use sea_orm::QuerySelect;
+        Ok(file::Entity::find()
+            .filter(file::Column::ExpiresAt.lte(now))
+            .limit(limit)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|m| (m.id, m.blob_key))
+            .collect())
+    }
+
+    /// Deletes a file row whatever its project (for the expiry sweeper).
+    pub async fn purge_file(&self, id: &str) -> ServiceResult<()> {
+        file::Entity::delete_many().filter(file::Column::Id.eq(id)).exec(&self.db).await?;
+        Ok(())
+    }
+
+    /// Pending uploads of every project past their expiry: (project, id), at most `limit`.
+    pub async fn expired_uploads(&self, now: i64, limit: u64) -> ServiceResult<Vec<(String, String)>> {
+        use sea_orm::QuerySelect;
+        Ok(upload::Entity::find()
+            .filter(upload::Column::Status.eq(crate::domain::upload_status::PENDING))
+            .filter(upload::Column::ExpiresAt.lte(now))
+            .limit(limit)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|m| (m.project_id, m.id))
+            .collect())
+    }
 }
