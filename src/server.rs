@@ -221,12 +221,7 @@ pub async fn grpc_router(
                 let blobs = assistd_files::blobs::Blobs::open(&settings.object_store).map_err(anyhow::Error::msg)?;
                 let files = assistd_files::FilesService::new(assistd_files::store::Store::new(conn.clone()), blobs);
                 files.clone().spawn_sweeper(std::time::Duration::from_secs(60));
-                routes.add_service(
-                    files
-                        .into_server()
-                        .max_decoding_message_size(max)
-                        .max_encoding_message_size(max),
-                )
+                routes.add_service(files.into_server().max_decoding_message_size(max).max_encoding_message_size(max))
             }
             ServiceName::Runs => routes.add_service(assistd_runs::RunsService.into_server()),
             ServiceName::VectorStores => routes.add_service(assistd_vector_stores::VectorStoresService.into_server()),

@@ -22,10 +22,10 @@ pub const MAX_JSON_BODY: usize = 32 * 1024 * 1024;
 /// A gRPC request carrying the caller's credentials.
 pub fn grpc_request<T>(headers: &HeaderMap, message: T) -> tonic::Request<T> {
     let mut req = tonic::Request::new(message);
-    if let Some(v) = headers.get(axum::http::header::AUTHORIZATION) {
-        if let Ok(v) = tonic::metadata::MetadataValue::try_from(v.as_bytes()) {
-            req.metadata_mut().insert("authorization", v);
-        }
+    if let Some(v) = headers.get(axum::http::header::AUTHORIZATION)
+        && let Ok(v) = tonic::metadata::MetadataValue::try_from(v.as_bytes())
+    {
+        req.metadata_mut().insert("authorization", v);
     }
     req
 }

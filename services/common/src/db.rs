@@ -11,13 +11,12 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
     let mut opts = ConnectOptions::new(url.to_owned());
     opts.sqlx_logging(false).acquire_timeout(Duration::from_secs(30));
     if is_sqlite(url) {
-        if let Some(path) = sqlite_path(url) {
-            if let Some(parent) = std::path::Path::new(&path).parent() {
-                if !parent.as_os_str().is_empty() {
-                    std::fs::create_dir_all(parent)
-                        .map_err(|e| DbErr::Custom(format!("creating {}: {e}", parent.display())))?;
-                }
-            }
+        if let Some(path) = sqlite_path(url)
+            && let Some(parent) = std::path::Path::new(&path).parent()
+            && !parent.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| DbErr::Custom(format!("creating {}: {e}", parent.display())))?;
         }
         opts.max_connections(8).min_connections(1).map_sqlx_sqlite_opts(|o| {
             o.create_if_missing(true)

@@ -55,6 +55,13 @@ pub fn replace_db_name(admin_url: &str, name: &str) -> String {
     }
 }
 
+/// A gRPC request acting for `project`, as the auth layer would pass it on.
+pub fn request<T>(project: &str, message: T) -> tonic::Request<T> {
+    let mut r = tonic::Request::new(message);
+    r.extensions_mut().insert(crate::auth::Project(project.to_owned()));
+    r
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -65,11 +72,4 @@ mod tests {
         assert_eq!(replace_db_name("postgres://u@h:5432", "x"), "postgres://u@h:5432/x");
         assert_eq!(replace_db_name("postgres://u@h/p?sslmode=disable", "x"), "postgres://u@h/x?sslmode=disable");
     }
-}
-
-/// A gRPC request acting for `project`, as the auth layer would pass it on.
-pub fn request<T>(project: &str, message: T) -> tonic::Request<T> {
-    let mut r = tonic::Request::new(message);
-    r.extensions_mut().insert(crate::auth::Project(project.to_owned()));
-    r
 }

@@ -133,15 +133,15 @@ pub fn tool_from_pb(tool: pb::Tool, param: &str) -> ServiceResult<Tool> {
         }
         Some(pb::tool::Tool::CodeInterpreter(pb::CodeInterpreterTool {})) => Ok(Tool::CodeInterpreter),
         Some(pb::tool::Tool::FileSearch(pb::FileSearchTool { max_num_results, ranking_options })) => {
-            if let Some(n) = max_num_results {
-                if !(1..=50).contains(&n) {
-                    return Err(ServiceError::invalid(
-                        format!("{param}.file_search.max_num_results"),
-                        format!(
-                            "Invalid '{param}.file_search.max_num_results': expected a value between 1 and 50, but got {n} instead."
-                        ),
-                    ));
-                }
+            if let Some(n) = max_num_results
+                && !(1..=50).contains(&n)
+            {
+                return Err(ServiceError::invalid(
+                    format!("{param}.file_search.max_num_results"),
+                    format!(
+                        "Invalid '{param}.file_search.max_num_results': expected a value between 1 and 50, but got {n} instead."
+                    ),
+                ));
             }
             let ranking_options = match ranking_options {
                 None => None,
@@ -152,13 +152,13 @@ pub fn tool_from_pb(tool: pb::Tool, param: &str) -> ServiceResult<Tool> {
                             "score_threshold must be between 0 and 1.",
                         ));
                     }
-                    if let Some(r) = &ranker {
-                        if !["auto", "default_2024_08_21"].contains(&r.as_str()) {
-                            return Err(ServiceError::invalid(
-                                format!("{param}.file_search.ranking_options.ranker"),
-                                format!("Invalid value: '{r}'. Supported values are: 'auto' and 'default_2024_08_21'."),
-                            ));
-                        }
+                    if let Some(r) = &ranker
+                        && !["auto", "default_2024_08_21"].contains(&r.as_str())
+                    {
+                        return Err(ServiceError::invalid(
+                            format!("{param}.file_search.ranking_options.ranker"),
+                            format!("Invalid value: '{r}'. Supported values are: 'auto' and 'default_2024_08_21'."),
+                        ));
                     }
                     Some(RankingOptions { ranker, score_threshold })
                 }
@@ -201,13 +201,13 @@ pub fn tools_from_pb(tools: Vec<pb::Tool>, param: &str, max: usize) -> ServiceRe
     let mut out = Vec::with_capacity(tools.len());
     for (i, t) in tools.into_iter().enumerate() {
         let tool = tool_from_pb(t, &format!("{param}[{i}]"))?;
-        if let Tool::Function { function } = &tool {
-            if !names.insert(function.name.clone()) {
-                return Err(ServiceError::invalid(
-                    format!("{param}[{i}].function.name"),
-                    format!("Duplicate function name '{}' in '{param}'.", function.name),
-                ));
-            }
+        if let Tool::Function { function } = &tool
+            && !names.insert(function.name.clone())
+        {
+            return Err(ServiceError::invalid(
+                format!("{param}[{i}].function.name"),
+                format!("Duplicate function name '{}' in '{param}'.", function.name),
+            ));
         }
         out.push(tool);
     }

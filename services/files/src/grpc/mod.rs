@@ -52,7 +52,8 @@ impl FilesService {
         }
         for (project, id) in self.store.expired_uploads(now, 10_000).await? {
             let project = Project(project);
-            if self.store.transition_upload(&project, &id, upload_status::PENDING, upload_status::EXPIRED, None).await? {
+            if self.store.transition_upload(&project, &id, upload_status::PENDING, upload_status::EXPIRED, None).await?
+            {
                 for p in self.store.parts(&project, &id).await? {
                     self.blobs.delete(&p.blob_key).await;
                 }

@@ -74,7 +74,8 @@ async fn expired_files_and_uploads_are_swept() {
         let project = assistd_common::Project("p".into());
         let now = assistd_common::time::now_secs();
         let key = crate::store::file_blob_key(&project, "file-exp");
-        let body = futures::stream::iter(vec![Ok::<_, assistd_common::ServiceError>(bytes::Bytes::from_static(b"bye"))]);
+        let body =
+            futures::stream::iter(vec![Ok::<_, assistd_common::ServiceError>(bytes::Bytes::from_static(b"bye"))]);
         svc.blobs.put_stream(&key, body, 100, "file").await.unwrap();
         let file = crate::domain::File {
             id: "file-exp".into(),
@@ -89,7 +90,16 @@ async fn expired_files_and_uploads_are_swept() {
         };
         svc.store.insert_file(&project, &file, &key).await.unwrap();
         let u = svc
-            .create_upload(request("p", pb::CreateUploadRequest { filename: "u".into(), purpose: "assistants".into(), bytes: 1, mime_type: "text/plain".into(), expires_after: None }))
+            .create_upload(request(
+                "p",
+                pb::CreateUploadRequest {
+                    filename: "u".into(),
+                    purpose: "assistants".into(),
+                    bytes: 1,
+                    mime_type: "text/plain".into(),
+                    expires_after: None,
+                },
+            ))
             .await
             .unwrap()
             .into_inner();
@@ -97,7 +107,8 @@ async fn expired_files_and_uploads_are_swept() {
         assert!(svc.get_file(request("p", pb::GetFileRequest { file_id: "file-exp".into() })).await.is_ok());
         assert_eq!(svc.sweep_expired(now + 3601).await.unwrap(), 2, "{}", db.backend);
         assert!(svc.blobs.get_stream(&key).await.is_err(), "the bytes are gone");
-        let err = svc.cancel_upload(request("p", pb::CancelUploadRequest { upload_id: u.id.clone() })).await.unwrap_err();
+        let err =
+            svc.cancel_upload(request("p", pb::CancelUploadRequest { upload_id: u.id.clone() })).await.unwrap_err();
         assert_eq!(err.code(), tonic::Code::FailedPrecondition);
     }
 }
