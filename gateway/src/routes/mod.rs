@@ -30,6 +30,17 @@ pub fn grpc_request<T>(headers: &HeaderMap, message: T) -> tonic::Request<T> {
     req
 }
 
+/// A path parameter by name (empty when absent).
+pub fn path_param(p: &std::collections::HashMap<String, String>, name: &str) -> String {
+    p.get(name).cloned().unwrap_or_default()
+}
+
+/// 501 for a route whose reply the gateway cannot convert yet.
+pub fn not_converted(what: &str) -> ApiError {
+    ApiError::new(axum::http::StatusCode::NOT_IMPLEMENTED, format!("{what} is not implemented yet in assistd."))
+        .with_code("not_implemented")
+}
+
 /// Maps a service error for the operation `what` (e.g. `POST /v1/assistants`).
 pub fn status_error(what: &'static str) -> impl Fn(tonic::Status) -> ApiError {
     move |s| ApiError::from_status(&s, what)

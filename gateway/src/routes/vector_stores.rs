@@ -8,24 +8,15 @@ use std::collections::HashMap;
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use serde_json::Value;
 
-use super::{grpc_request, status_error};
+use super::{grpc_request, not_converted, path_param as param, status_error};
 use crate::Upstreams;
-use crate::errors::{ApiError, ApiResult};
+use crate::errors::ApiResult;
 use assistd_proto::pb;
 
 type Params = Path<HashMap<String, String>>;
-
-fn param(p: &HashMap<String, String>, name: &str) -> String {
-    p.get(name).cloned().unwrap_or_default()
-}
-
-fn not_converted(what: &str) -> ApiError {
-    ApiError::new(StatusCode::NOT_IMPLEMENTED, format!("{what} is not implemented yet in assistd."))
-        .with_code("not_implemented")
-}
 
 macro_rules! vs_route {
     ($(#[$doc:meta])* $name:ident, $rpc:ident, $what:literal, |$p:ident| $req:expr) => {

@@ -50,6 +50,16 @@ pub fn json_to_struct(v: &serde_json::Value) -> Option<Struct> {
     }
 }
 
+/// A value as the JSON text stored in a column.
+pub fn to_column<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_string(v).unwrap_or_else(|_| "null".into())
+}
+
+/// A JSON column read back; a row that does not parse is an internal error.
+pub fn from_column<T: serde::de::DeserializeOwned>(s: &str) -> crate::ServiceResult<T> {
+    serde_json::from_str(s).map_err(|e| crate::ServiceError::internal("corrupt json column", e))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

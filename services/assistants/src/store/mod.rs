@@ -63,13 +63,7 @@ pub struct Store {
     db: DatabaseConnection,
 }
 
-fn to_json<T: serde::Serialize>(v: &T) -> String {
-    serde_json::to_string(v).unwrap_or_else(|_| "null".into())
-}
-
-fn from_json<T: serde::de::DeserializeOwned>(s: &str) -> ServiceResult<T> {
-    serde_json::from_str(s).map_err(|e| ServiceError::internal("corrupt assistant row", e))
-}
+use assistd_common::json::{from_column as from_json, to_column as to_json};
 
 impl TryFrom<Model> for Assistant {
     type Error = ServiceError;

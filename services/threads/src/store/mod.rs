@@ -83,13 +83,7 @@ pub mod message {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
-fn to_json<T: serde::Serialize>(v: &T) -> String {
-    serde_json::to_string(v).unwrap_or_else(|_| "null".into())
-}
-
-fn from_json<T: serde::de::DeserializeOwned>(s: &str) -> ServiceResult<T> {
-    serde_json::from_str(s).map_err(|e| ServiceError::internal("corrupt thread row", e))
-}
+use assistd_common::json::{from_column as from_json, to_column as to_json};
 
 impl TryFrom<thread::Model> for Thread {
     type Error = ServiceError;
