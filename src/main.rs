@@ -34,6 +34,9 @@ enum Command {
         /// Run only this service's gRPC API (repeatable), without the REST gateway
         #[arg(long, value_enum)]
         only: Vec<ServiceName>,
+        /// With --only: another service this one calls, e.g. files=http://files:8080
+        #[arg(long = "upstream", value_name = "NAME=URL")]
+        upstreams: Vec<String>,
     },
     /// Run the REST gateway against services running elsewhere.
     Gateway {
@@ -90,7 +93,9 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     init_tracing();
     match cli.command {
-        Command::Serve { common, server, only } => serve(Settings::resolve(&common, &server)?, only).await,
+        Command::Serve { common, server, only, upstreams } => {
+            serve(Settings::resolve(&common, &server)?, only, parse_upstreams(&upstreams)?).await
+        }
         Command::Gateway { common, server, upstreams } => {
             gateway(Settings::resolve(&common, &server)?, upstreams).await
         }
@@ -112,10 +117,22 @@ async fn main() -> anyhow::Result<()> {
     }
 }
 
-async fn serve(settings: Settings, only: Vec<ServiceName>) -> anyhow::Result<()> {
+fn parse_upstreams(upstreams: &[String]) -> anyhow::Result<Vec<(ServiceName, String)>> {
+    upstreams
+        .iter()
+        .map(|u| {
+            let (name, url) = u.split_once('=').with_context(|| format!("--upstream takes NAME=URL, got '{u}'"))?;
+            let service =
+                ServiceName::parse(name).with_context(|| format!("unknown service '{name}' in --upstream"))?;
+            Ok((service, url.to_owned()))
+        })
+        .collect()
+}
+
+async fn serve(settings: Settings, only: Vec<ServiceName>, remote: Vec<(ServiceName, String)>) -> anyhow::Result<()> {
     let services = if only.is_empty() { ServiceName::ALL.to_vec() } else { only.clone() };
     let conn = server::open_db(&settings, &services).await?;
-    let (grpc, auth_on) = server::grpc_router(&settings, &services, &conn).await?;
+    let (grpc, auth_on) = server::grpc_router(&settings, &services, &conn, &remote).await?;
     settings.log_unused();
     if !auth_on && !settings.insecure_no_auth && !server::is_loopback(&settings.listen) {
         anyhow::bail!(
@@ -136,12 +153,7 @@ async fn serve(settings: Settings, only: Vec<ServiceName>) -> anyhow::Result<()>
 }
 
 async fn gateway(settings: Settings, upstreams: Vec<String>) -> anyhow::Result<()> {
-    let mut remote = Vec::new();
-    for u in upstreams {
-        let (name, url) = u.split_once('=').with_context(|| format!("--upstream takes NAME=URL, got '{u}'"))?;
-        let service = ServiceName::parse(name).with_context(|| format!("unknown service '{name}' in --upstream"))?;
-        remote.push((service, url.to_owned()));
-    }
+    let remote = parse_upstreams(&upstreams)?;
     let up = server::upstreams(None, &remote)?;
     let app = server::app(Some(assistd_gateway::router(up)), None, server::Readiness::default());
     server::run(&settings.listen, app).await

@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 
 use anyhow::Context;
 use assistd_common::channel::{ChannelError, GrpcChannel};
+use assistd_common::files_ref::FileRefs;
 use assistd_common::{Authenticator, db};
 use assistd_gateway::Upstreams;
 use assistd_migrations::Service as Migrated;
@@ -194,6 +195,7 @@ pub async fn grpc_router(
     settings: &Settings,
     services: &[ServiceName],
     conn: &DatabaseConnection,
+    remote: &[(ServiceName, String)],
 ) -> anyhow::Result<(Router, bool)> {
     let auth = Authenticator::new(&settings.api_keys, Some(conn.clone())).await.context("loading api keys")?;
     if !auth.enabled() {
@@ -202,27 +204,54 @@ pub async fn grpc_router(
         );
     }
     let max = assistd_gateway::MAX_GRPC_MESSAGE;
+    let auth_layer = mw::from_fn_with_state(auth.clone(), grpc_auth);
+
+    // The files service, when hosted here, also answers the other services' checks of
+    // file references, in process; otherwise they go to its upstream, if given.
+    let files = if services.contains(&ServiceName::Files) {
+        let blobs = assistd_files::blobs::Blobs::open(&settings.object_store).map_err(anyhow::Error::msg)?;
+        let files = assistd_files::FilesService::new(assistd_files::store::Store::new(conn.clone()), blobs);
+        files.clone().spawn_sweeper(std::time::Duration::from_secs(60));
+        Some(files)
+    } else {
+        None
+    };
+    let file_refs = match (&files, remote.iter().find(|(n, _)| *n == ServiceName::Files)) {
+        (Some(f), _) => FileRefs::new(in_process(
+            tonic::service::Routes::new(f.clone().into_server()).into_axum_router().layer(auth_layer.clone()),
+        )),
+        (None, Some((_, url))) => FileRefs::new(network(url)?),
+        (None, None) => {
+            if services.iter().any(|s| matches!(s, ServiceName::Assistants | ServiceName::Threads)) {
+                tracing::warn!(
+                    "files service not reachable (no --upstream files=URL): file ids in messages and tool resources are not checked"
+                );
+            }
+            FileRefs::unchecked()
+        }
+    };
     let mut routes = tonic::service::Routes::default();
     for s in services {
         routes = match s {
             ServiceName::Assistants => routes.add_service(
                 assistd_assistants::AssistantsService::new(assistd_assistants::store::Store::new(conn.clone()))
+                    .with_file_refs(file_refs.clone())
                     .into_server()
                     .max_decoding_message_size(max)
                     .max_encoding_message_size(max),
             ),
             ServiceName::Threads => routes.add_service(
                 assistd_threads::ThreadsService::new(assistd_threads::store::Store::new(conn.clone()))
+                    .with_file_refs(file_refs.clone())
                     .into_server()
                     .max_decoding_message_size(max)
                     .max_encoding_message_size(max),
             ),
-            ServiceName::Files => {
-                let blobs = assistd_files::blobs::Blobs::open(&settings.object_store).map_err(anyhow::Error::msg)?;
-                let files = assistd_files::FilesService::new(assistd_files::store::Store::new(conn.clone()), blobs);
-                files.clone().spawn_sweeper(std::time::Duration::from_secs(60));
-                routes.add_service(files.into_server().max_decoding_message_size(max).max_encoding_message_size(max))
-            }
+            ServiceName::Files => match &files {
+                Some(f) => routes
+                    .add_service(f.clone().into_server().max_decoding_message_size(max).max_encoding_message_size(max)),
+                None => routes,
+            },
             ServiceName::Runs => routes.add_service(assistd_runs::RunsService.into_server()),
             ServiceName::VectorStores => routes.add_service(assistd_vector_stores::VectorStoresService.into_server()),
         };
@@ -243,7 +272,7 @@ pub async fn grpc_router(
         .context("building reflection")?;
     let routes = routes.add_service(health).add_service(reflection).add_service(reflection_alpha);
     let enabled = auth.enabled();
-    Ok((routes.into_axum_router().layer(mw::from_fn_with_state(auth, grpc_auth)), enabled))
+    Ok((routes.into_axum_router().layer(auth_layer), enabled))
 }
 
 /// Adds gRPC-Web (with CORS) in front of a gRPC router.
@@ -285,6 +314,12 @@ pub async fn run(listen: &str, app: Router) -> anyhow::Result<()> {
     println!("assistd listening on {addr}");
     use std::io::Write;
     let _ = std::io::stdout().flush();
+    // Small gRPC trailer frames must not wait for Nagle's algorithm.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "could not set TCP_NODELAY");
+        }
+    });
     axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
     tracing::info!("shut down");
     Ok(())

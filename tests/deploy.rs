@@ -11,7 +11,17 @@ use serde_json::json;
 #[tokio::test]
 async fn split_shape_gateway_and_five_services() {
     let names = ["assistants", "threads", "runs", "files", "vector_stores"];
-    let services: Vec<Server> = names.iter().map(|n| Launch::serve().args(&["--only", n]).start()).collect();
+    // files first: assistants and threads check file references through it
+    let mut files = Some(Launch::serve().args(&["--only", "files"]).start());
+    let files_up = format!("files={}", files.as_ref().unwrap().base);
+    let services: Vec<Server> = names
+        .iter()
+        .map(|n| match *n {
+            "files" => files.take().unwrap(),
+            "assistants" | "threads" => Launch::serve().args(&["--only", n, "--upstream", &files_up]).start(),
+            _ => Launch::serve().args(&["--only", n]).start(),
+        })
+        .collect();
     let mut args = vec!["gateway".to_owned()];
     for (n, s) in names.iter().zip(&services) {
         args.push("--upstream".into());
@@ -43,6 +53,16 @@ async fn split_shape_gateway_and_five_services() {
         .await
         .unwrap();
     assert_eq!(body, "split bytes");
+    let (st, e) = call(c.post(gw.url(&format!("/v1/threads/{}/messages", t["id"].as_str().unwrap()))).json(&json!({
+        "role": "user", "content": "x", "attachments": [{"file_id": "file-nope", "tools": [{"type": "file_search"}]}]
+    })))
+    .await;
+    assert_eq!(st, 400, "file references are checked across processes: {e}");
+    let (st, m) = call(c.post(gw.url(&format!("/v1/threads/{}/messages", t["id"].as_str().unwrap()))).json(&json!({
+        "role": "user", "content": "x", "attachments": [{"file_id": f["id"], "tools": [{"type": "file_search"}]}]
+    })))
+    .await;
+    assert_eq!(st, 200, "{m}");
     let (st, _) = call(c.get(gw.url("/v1/threads/thread_x/runs"))).await;
     assert_eq!(st, 501);
     let res = c.get(gw.url("/v1/assistants")).bearer_auth("sk-wrong").send().await.unwrap();

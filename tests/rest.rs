@@ -113,6 +113,35 @@ async fn threads_and_messages() {
         let (_, none) = call(c.get(s.url(&format!("/v1/threads/{tid}/messages?run_id=run_nothing")))).await;
         assert_eq!(none["data"], json!([]));
 
+        // file references are checked through the files service
+        let (st, e) = call(c.post(s.url(&format!("/v1/threads/{tid}/messages"))).json(&json!({
+            "role": "user", "content": "see file", "attachments": [{"file_id": "file-missing", "tools": [{"type": "file_search"}]}]
+        })))
+        .await;
+        assert_eq!(st, 400, "{e}");
+        assert_error(&e, Some("attachments[0].file_id"));
+        let form = reqwest::multipart::Form::new()
+            .text("purpose", "vision")
+            .part("file", reqwest::multipart::Part::bytes(b"png".to_vec()).file_name("a.png"));
+        let (_, f) = call(c.post(s.url("/v1/files")).multipart(form)).await;
+        let fid = f["id"].as_str().unwrap();
+        let (st, m2) = call(c.post(s.url(&format!("/v1/threads/{tid}/messages"))).json(&json!({
+            "role": "user",
+            "content": [{"type": "image_file", "image_file": {"file_id": fid}}],
+            "attachments": [{"file_id": fid, "tools": [{"type": "code_interpreter"}]}]
+        })))
+        .await;
+        assert_eq!(st, 200, "{m2}");
+        assert_eq!(m2["attachments"][0]["tools"][0]["type"], "code_interpreter");
+        let (st, e) = call(
+            c.post(s.url("/v1/assistants"))
+                .json(&json!({"model": "m", "tool_resources": {"code_interpreter": {"file_ids": [fid, "file-gone"]}}})),
+        )
+        .await;
+        assert_eq!(st, 400, "{e}");
+        assert_error(&e, Some("tool_resources.code_interpreter.file_ids[1]"));
+        call(c.delete(s.url(&format!("/v1/threads/{tid}/messages/{}", m2["id"].as_str().unwrap())))).await;
+
         let (_, tm) = call(c.post(s.url(&format!("/v1/threads/{tid}"))).json(&json!({"metadata": {"c": "d"}}))).await;
         assert_eq!(tm["metadata"], json!({"c": "d"}));
         let (_, tg) = call(c.get(s.url(&format!("/v1/threads/{tid}")))).await;

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod channel;
 pub mod db;
 pub mod error;
+pub mod files_ref;
 pub mod ids;
 pub mod json;
 pub mod metadata;

@@ -117,6 +117,17 @@ pub struct JsonSchema {
     pub strict: Option<bool>,
 }
 
+impl ToolResources {
+    /// The files these resources refer to, as `(param, file_id)`.
+    pub fn file_refs(&self, param: &str) -> Vec<(String, String)> {
+        self.code_interpreter
+            .iter()
+            .flat_map(|c| c.file_ids.iter().enumerate())
+            .map(|(i, id)| (format!("{param}.code_interpreter.file_ids[{i}]"), id.clone()))
+            .collect()
+    }
+}
+
 /// Reasoning effort values the API accepts.
 pub const REASONING_EFFORTS: &[&str] = &["none", "minimal", "low", "medium", "high", "xhigh", "max"];
 

@@ -2,6 +2,7 @@
 
 pub mod convert;
 
+use assistd_common::files_ref::FileRefs;
 use assistd_common::ids::AssistantId;
 use assistd_common::page::PageRequest;
 use assistd_common::{Project, ServiceError, time};
@@ -14,12 +15,19 @@ use crate::store::Store;
 #[derive(Clone)]
 pub struct AssistantsService {
     store: Store,
+    files: FileRefs,
 }
 
 impl AssistantsService {
     /// A service storing in `store`.
     pub fn new(store: Store) -> Self {
-        Self { store }
+        Self { store, files: FileRefs::unchecked() }
+    }
+
+    /// Checks that files in `tool_resources` exist, through the files service.
+    pub fn with_file_refs(mut self, files: FileRefs) -> Self {
+        self.files = files;
+        self
     }
 
     /// The tonic server for this service.
@@ -39,9 +47,12 @@ impl pb::assistant_service_server::AssistantService for AssistantsService {
         request: Request<pb::CreateAssistantRequest>,
     ) -> Result<Response<pb::Assistant>, Status> {
         let project = Project::of(&request)?;
+        let caller = request.metadata().clone();
         let pb::CreateAssistantRequest { assistant } = request.into_inner();
         let patch = convert::patch_from_pb(assistant.unwrap_or_default(), None)?;
         let assistant = patch.create(AssistantId::generate().into_string(), time::now_secs())?;
+        let refs = assistant.tool_resources.as_ref().map(|r| r.file_refs("tool_resources")).unwrap_or_default();
+        self.files.check(&caller, &refs).await?;
         self.store.insert(&project, &assistant).await?;
         Ok(Response::new(assistant.into()))
     }
@@ -78,6 +89,7 @@ impl pb::assistant_service_server::AssistantService for AssistantsService {
         request: Request<pb::ModifyAssistantRequest>,
     ) -> Result<Response<pb::Assistant>, Status> {
         let project = Project::of(&request)?;
+        let caller = request.metadata().clone();
         let pb::ModifyAssistantRequest { assistant_id, assistant, update_mask } = request.into_inner();
         let paths = update_mask.map(|m| m.paths).unwrap_or_default();
         let patch = convert::patch_from_pb(assistant.unwrap_or_default(), Some(&paths))?;
@@ -88,7 +100,12 @@ impl pb::assistant_service_server::AssistantService for AssistantsService {
         }
         patch.validate()?;
         let mut a = self.store.get(&project, &assistant_id).await?.ok_or_else(|| not_found(&assistant_id))?;
+        let checks_files = patch.tool_resources.is_some();
         patch.apply_to(&mut a);
+        if checks_files {
+            let refs = a.tool_resources.as_ref().map(|r| r.file_refs("tool_resources")).unwrap_or_default();
+            self.files.check(&caller, &refs).await?;
+        }
         self.store.update(&project, &a).await?;
         Ok(Response::new(a.into()))
     }

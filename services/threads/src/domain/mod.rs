@@ -278,6 +278,22 @@ impl NewMessage {
         metadata::validate(&format!("{param}metadata"), &self.metadata)
     }
 
+    /// The files this message refers to, as `(param, file_id)`.
+    pub fn file_refs(&self, param: &str) -> Vec<(String, String)> {
+        let images = self.content.iter().enumerate().filter_map(|(i, c)| match c {
+            Content::ImageFile { image_file } => {
+                Some((format!("{param}content[{i}].image_file.file_id"), image_file.file_id.clone()))
+            }
+            _ => None,
+        });
+        let attached = self
+            .attachments
+            .iter()
+            .enumerate()
+            .map(|(i, a)| (format!("{param}attachments[{i}].file_id"), a.file_id.clone()));
+        images.chain(attached).collect()
+    }
+
     /// The stored message.
     pub fn into_message(self, id: String, thread_id: String, created_at: i64) -> Message {
         let NewMessage { role, content, attachments, metadata } = self;

@@ -2,6 +2,7 @@
 
 pub mod convert;
 
+use assistd_common::files_ref::FileRefs;
 use assistd_common::ids::{MessageId, ThreadId};
 use assistd_common::metadata::{self, Metadata};
 use assistd_common::page::PageRequest;
@@ -16,12 +17,20 @@ use crate::store::Store;
 #[derive(Clone)]
 pub struct ThreadsService {
     store: Store,
+    files: FileRefs,
 }
 
 impl ThreadsService {
     /// A service storing in `store`.
     pub fn new(store: Store) -> Self {
-        Self { store }
+        Self { store, files: FileRefs::unchecked() }
+    }
+
+    /// Checks that files referenced by messages and tool resources exist, through
+    /// the files service.
+    pub fn with_file_refs(mut self, files: FileRefs) -> Self {
+        self.files = files;
+        self
     }
 
     /// The tonic server for this service.
@@ -54,6 +63,7 @@ fn in_mask(mask: &Option<prost_types::FieldMask>, field: &str) -> bool {
 impl pb::thread_service_server::ThreadService for ThreadsService {
     async fn create_thread(&self, request: Request<pb::CreateThreadRequest>) -> Result<Response<pb::Thread>, Status> {
         let project = Project::of(&request)?;
+        let caller = request.metadata().clone();
         let pb::CreateThreadRequest { messages, tool_resources, metadata } = request.into_inner();
         if messages.len() > MAX_INITIAL_MESSAGES {
             return Err(ServiceError::invalid(
@@ -72,14 +82,21 @@ impl pb::thread_service_server::ThreadService for ThreadsService {
             tool_resources: convert::thread_tool_resources(tool_resources)?,
             metadata,
         };
-        let messages = messages
+        let new_messages = messages
             .into_iter()
             .enumerate()
-            .map(|(i, m)| {
-                convert::new_message_from_pb(m, &format!("messages[{i}]."))
-                    .map(|m| m.into_message(MessageId::generate().into_string(), thread.id.clone(), thread.created_at))
-            })
+            .map(|(i, m)| convert::new_message_from_pb(m, &format!("messages[{i}].")))
             .collect::<Result<Vec<_>, _>>()?;
+        let mut refs: Vec<(String, String)> =
+            thread.tool_resources.as_ref().map(|r| r.file_refs("tool_resources")).unwrap_or_default();
+        for (i, m) in new_messages.iter().enumerate() {
+            refs.extend(m.file_refs(&format!("messages[{i}].")));
+        }
+        self.files.check(&caller, &refs).await?;
+        let messages: Vec<_> = new_messages
+            .into_iter()
+            .map(|m| m.into_message(MessageId::generate().into_string(), thread.id.clone(), thread.created_at))
+            .collect();
         self.store.insert_thread(&project, &thread, &messages).await?;
         Ok(Response::new(thread.into()))
     }
@@ -93,6 +110,7 @@ impl pb::thread_service_server::ThreadService for ThreadsService {
 
     async fn modify_thread(&self, request: Request<pb::ModifyThreadRequest>) -> Result<Response<pb::Thread>, Status> {
         let project = Project::of(&request)?;
+        let caller = request.metadata().clone();
         let pb::ModifyThreadRequest { thread_id, tool_resources, metadata, update_mask } = request.into_inner();
         let mut t = self.store.get_thread(&project, &thread_id).await?.ok_or_else(|| thread_not_found(&thread_id))?;
         if in_mask(&update_mask, "metadata") {
@@ -102,6 +120,8 @@ impl pb::thread_service_server::ThreadService for ThreadsService {
         }
         if in_mask(&update_mask, "tool_resources") {
             t.tool_resources = convert::thread_tool_resources(tool_resources)?;
+            let refs = t.tool_resources.as_ref().map(|r| r.file_refs("tool_resources")).unwrap_or_default();
+            self.files.check(&caller, &refs).await?;
         }
         self.store.update_thread(&project, &t).await?;
         Ok(Response::new(t.into()))
@@ -124,9 +144,11 @@ impl pb::thread_service_server::ThreadService for ThreadsService {
         request: Request<pb::CreateMessageRequest>,
     ) -> Result<Response<pb::Message>, Status> {
         let project = Project::of(&request)?;
+        let caller = request.metadata().clone();
         let pb::CreateMessageRequest { thread_id, message } = request.into_inner();
         let new = convert::new_message_from_pb(message.unwrap_or_default(), "")?;
         self.existing_thread(&project, &thread_id).await?;
+        self.files.check(&caller, &new.file_refs("")).await?;
         let m = new.into_message(MessageId::generate().into_string(), thread_id, time::now_secs());
         self.store.insert_message(&project, &m).await?;
         Ok(Response::new(m.into()))

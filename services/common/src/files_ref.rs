@@ -1,0 +1,56 @@
+//! Checking that files referenced by another object exist, through the files
+//! service's gRPC API (never its tables), acting with the caller's credentials.
+
+use assistd_proto::pb;
+use assistd_proto::pb::file_service_client::FileServiceClient;
+use tonic::metadata::MetadataMap;
+
+use crate::channel::GrpcChannel;
+use crate::error::{ErrorKind, ServiceError, ServiceResult};
+
+/// A client of the files service used to check references, if one is configured.
+#[derive(Clone, Default)]
+pub struct FileRefs {
+    client: Option<FileServiceClient<GrpcChannel>>,
+}
+
+impl FileRefs {
+    /// Checks references through `channel`.
+    pub fn new(channel: GrpcChannel) -> Self {
+        Self { client: Some(FileServiceClient::new(channel)) }
+    }
+
+    /// No checks (the files service is not reachable from this process).
+    pub fn unchecked() -> Self {
+        Self { client: None }
+    }
+
+    /// Fails with 400 naming the first `(param, file_id)` whose file does not exist
+    /// for the caller (whose `authorization` is taken from `caller`).
+    pub async fn check(&self, caller: &MetadataMap, refs: &[(String, String)]) -> ServiceResult<()> {
+        let Some(client) = &self.client else { return Ok(()) };
+        let checks = refs.iter().map(|(param, file_id)| {
+            let mut client = client.clone();
+            let mut req = tonic::Request::new(pb::GetFileRequest { file_id: file_id.clone() });
+            if let Some(auth) = caller.get("authorization") {
+                req.metadata_mut().insert("authorization", auth.clone());
+            }
+            async move {
+                match client.get_file(req).await {
+                    Ok(_) => Ok(()),
+                    Err(s) if s.code() == tonic::Code::NotFound => {
+                        Err(ServiceError::invalid(param.clone(), format!("No file found with id '{file_id}'.")))
+                    }
+                    Err(s) => Err(ServiceError::new(
+                        ErrorKind::Unavailable,
+                        format!("Could not check file '{file_id}': {}", s.message()),
+                    )),
+                }
+            }
+        });
+        for r in futures::future::join_all(checks).await {
+            r?;
+        }
+        Ok(())
+    }
+}
