@@ -161,9 +161,13 @@ impl pb::thread_service_server::ThreadService for ThreadsService {
         let project = Project::of(&request)?;
         let pb::ListMessagesRequest { thread_id, page, run_id } = request.into_inner();
         let page = PageRequest::from_pb(page, 20, 100)?;
-        self.existing_thread(&project, &thread_id).await?;
         let result =
             self.store.list_messages(&project, &thread_id, run_id.as_deref().filter(|r| !r.is_empty()), &page).await?;
+        // Messages only exist in existing threads (deleting a thread deletes them in
+        // the same transaction), so only an empty page needs the thread checked.
+        if result.data.is_empty() {
+            self.existing_thread(&project, &thread_id).await?;
+        }
         let data: Vec<pb::Message> = result.data.into_iter().map(Into::into).collect();
         Ok(Response::new(pb::ListMessagesResponse {
             first_id: data.first().map(|m| m.id.clone()),

@@ -210,7 +210,15 @@ impl Store {
 
     /// Whether the thread exists in the project.
     pub async fn thread_exists(&self, project: &Project, id: &str) -> ServiceResult<bool> {
-        Ok(Self::threads(project).filter(thread::Column::Id.eq(id)).one(&self.db).await?.is_some())
+        use sea_orm::QuerySelect;
+        let found: Option<String> = Self::threads(project)
+            .filter(thread::Column::Id.eq(id))
+            .select_only()
+            .column(thread::Column::Id)
+            .into_tuple()
+            .one(&self.db)
+            .await?;
+        Ok(found.is_some())
     }
 
     /// Writes a thread's tool resources and metadata.
