@@ -9,6 +9,10 @@ use clap::{Parser, Subcommand};
 use config::{CommonArgs, ServerArgs, Settings};
 use server::ServiceName;
 
+// glibc malloc spends a large share of a busy server's time in consolidation.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// assistd: a self-hosted server for the OpenAI Assistants API v2, Files, Uploads and
 /// Vector Stores. Point the OpenAI SDK's base_url at http://HOST:PORT/v1.
 ///

@@ -5,10 +5,17 @@ use std::time::Duration;
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
 
+/// Default pool size for SQLite (override with `ASSISTD_DB_MAX_CONNECTIONS`).
+pub const SQLITE_POOL: u32 = 4;
+/// Default pool size for PostgreSQL (override with `ASSISTD_DB_MAX_CONNECTIONS`).
+pub const POSTGRES_POOL: u32 = 32;
+
 /// Connects to `url` (`sqlite://path` or `postgres://…`). A SQLite file and its
 /// directory are created when missing.
 pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
     let mut opts = ConnectOptions::new(url.to_owned());
+    let pool_override =
+        std::env::var("ASSISTD_DB_MAX_CONNECTIONS").ok().and_then(|v| v.parse::<u32>().ok()).filter(|n| *n > 0);
     opts.sqlx_logging(false).acquire_timeout(Duration::from_secs(30));
     if is_sqlite(url) {
         if let Some(path) = sqlite_path(url)
@@ -18,7 +25,7 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
             std::fs::create_dir_all(parent)
                 .map_err(|e| DbErr::Custom(format!("creating {}: {e}", parent.display())))?;
         }
-        opts.max_connections(8).min_connections(1).map_sqlx_sqlite_opts(|o| {
+        opts.max_connections(pool_override.unwrap_or(SQLITE_POOL)).min_connections(1).map_sqlx_sqlite_opts(|o| {
             o.create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
@@ -26,7 +33,7 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
                 .foreign_keys(true)
         });
     } else {
-        opts.max_connections(32).min_connections(1);
+        opts.max_connections(pool_override.unwrap_or(POSTGRES_POOL)).min_connections(1);
     }
     Database::connect(opts).await
 }
