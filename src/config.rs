@@ -39,6 +39,9 @@ pub struct ServerArgs {
     /// Serve on a non-loopback address even though no API key is configured
     #[arg(long)]
     pub insecure_no_auth: bool,
+    /// Seconds open requests and streams may take to finish after SIGTERM [env: ASSISTD_SHUTDOWN_TIMEOUT] [default: 30]
+    #[arg(long, env = "ASSISTD_SHUTDOWN_TIMEOUT", hide_env = true)]
+    pub shutdown_timeout: Option<u64>,
 }
 
 /// The config file: the same names as the flags, in snake_case.
@@ -65,6 +68,8 @@ pub struct FileConfig {
     pub embeddings_base_url: Option<String>,
     /// embeddings_model
     pub embeddings_model: Option<String>,
+    /// shutdown_timeout (seconds)
+    pub shutdown_timeout: Option<u64>,
 }
 
 /// Resolved settings.
@@ -92,6 +97,8 @@ pub struct Settings {
     pub embeddings_model: Option<String>,
     /// Allow no auth on a public address.
     pub insecure_no_auth: bool,
+    /// Grace period after SIGTERM.
+    pub shutdown_timeout: std::time::Duration,
 }
 
 fn env(name: &str) -> Option<String> {
@@ -134,6 +141,9 @@ impl Settings {
             embeddings_base_url: env("ASSISTD_EMBEDDINGS_BASE_URL").or(file.embeddings_base_url),
             embeddings_model: env("ASSISTD_EMBEDDINGS_MODEL").or(file.embeddings_model),
             insecure_no_auth: server.insecure_no_auth,
+            shutdown_timeout: std::time::Duration::from_secs(
+                server.shutdown_timeout.or(file.shutdown_timeout).unwrap_or(30),
+            ),
         })
     }
 }

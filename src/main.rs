@@ -153,12 +153,12 @@ async fn serve(settings: Settings, only: Vec<ServiceName>, remote: Vec<(ServiceN
         None
     };
     let app = server::app(rest, Some(grpc), ready);
-    server::run(&settings.listen, app).await
+    server::run(&settings.listen, app, settings.shutdown_timeout).await
 }
 
 async fn gateway(settings: Settings, upstreams: Vec<String>) -> anyhow::Result<()> {
     let remote = parse_upstreams(&upstreams)?;
     let up = server::upstreams(None, &remote)?;
     let app = server::app(Some(assistd_gateway::router(up)), None, server::Readiness::default());
-    server::run(&settings.listen, app).await
+    server::run(&settings.listen, app, settings.shutdown_timeout).await
 }

@@ -205,6 +205,7 @@ pub async fn grpc_router(
     }
     let max = assistd_gateway::MAX_GRPC_MESSAGE;
     let auth_layer = mw::from_fn_with_state(auth.clone(), grpc_auth);
+    let metrics_layer = mw::from_fn(assistd_gateway::middleware::grpc_metrics);
 
     // The files service, when hosted here, also answers the other services' checks of
     // file references, in process; otherwise they go to its upstream, if given.
@@ -218,7 +219,10 @@ pub async fn grpc_router(
     };
     let file_refs = match (&files, remote.iter().find(|(n, _)| *n == ServiceName::Files)) {
         (Some(f), _) => FileRefs::new(in_process(
-            tonic::service::Routes::new(f.clone().into_server()).into_axum_router().layer(auth_layer.clone()),
+            tonic::service::Routes::new(f.clone().into_server())
+                .into_axum_router()
+                .layer(auth_layer.clone())
+                .layer(metrics_layer.clone()),
         )),
         (None, Some((_, url))) => FileRefs::new(network(url)?),
         (None, None) => {
@@ -272,7 +276,7 @@ pub async fn grpc_router(
         .context("building reflection")?;
     let routes = routes.add_service(health).add_service(reflection).add_service(reflection_alpha);
     let enabled = auth.enabled();
-    Ok((routes.into_axum_router().layer(auth_layer), enabled))
+    Ok((routes.into_axum_router().layer(auth_layer).layer(metrics_layer), enabled))
 }
 
 /// Adds gRPC-Web (with CORS) in front of a gRPC router.
@@ -291,23 +295,62 @@ fn with_grpc_web(router: Router) -> Router {
     router.layer(tonic_web::GrpcWebLayer::new()).layer(cors)
 }
 
-/// The whole HTTP app: health endpoints, optional REST gateway, optional gRPC.
+/// Installs the process-wide Prometheus recorder (once) and returns its handle.
+pub fn metrics_handle() -> anyhow::Result<metrics_exporter_prometheus::PrometheusHandle> {
+    use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
+    static HANDLE: std::sync::OnceLock<metrics_exporter_prometheus::PrometheusHandle> = std::sync::OnceLock::new();
+    if let Some(h) = HANDLE.get() {
+        return Ok(h.clone());
+    }
+    let buckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
+    let handle = PrometheusBuilder::new()
+        .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), &buckets)
+        .context("metric buckets")?
+        .install_recorder()
+        .context("installing the metrics recorder")?;
+    metrics::describe_counter!("assistd_http_requests_total", "REST requests by method, route and status.");
+    metrics::describe_histogram!(
+        "assistd_http_request_duration_seconds",
+        metrics::Unit::Seconds,
+        "REST request latency."
+    );
+    metrics::describe_counter!(
+        "assistd_grpc_requests_total",
+        "gRPC calls (including the gateway's in-process calls) by service, method and code."
+    );
+    metrics::describe_histogram!("assistd_grpc_request_duration_seconds", metrics::Unit::Seconds, "gRPC call latency.");
+    Ok(HANDLE.get_or_init(|| handle).clone())
+}
+
+/// The whole HTTP app: health and metrics endpoints, optional REST gateway, optional gRPC.
 pub fn app(rest: Option<Router>, grpc: Option<Router>, ready: Readiness) -> Router {
+    let handle = metrics_handle().map_err(|e| tracing::warn!(error = %e, "metrics disabled")).ok();
     let mut app = Router::new()
         .route("/healthz", get(|| async { axum::Json(serde_json::json!({"status": "ok"})) }))
-        .route("/readyz", get(readyz).with_state(ready));
+        .route("/readyz", get(readyz).with_state(ready))
+        .route(
+            "/metrics",
+            get(move || {
+                let body = handle.as_ref().map(|h| h.render()).unwrap_or_default();
+                async move { ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body) }
+            }),
+        );
     if let Some(rest) = rest {
         app = app.merge(rest);
     }
     if let Some(grpc) = grpc {
         app = app.merge(with_grpc_web(grpc));
     }
-    app.fallback(assistd_gateway::middleware::not_found).layer(mw::from_fn(assistd_gateway::middleware::request_id))
+    app.fallback(assistd_gateway::middleware::not_found)
+        .layer(mw::from_fn(assistd_gateway::middleware::http_metrics))
+        .layer(mw::from_fn(assistd_gateway::middleware::request_id))
 }
 
 /// Binds `listen` and serves `app` until SIGTERM or Ctrl-C. Prints the bound
 /// address on stdout (`assistd listening on ADDR`), which tests and scripts read.
-pub async fn run(listen: &str, app: Router) -> anyhow::Result<()> {
+/// On SIGTERM or Ctrl-C it stops accepting, lets open requests and streams finish for
+/// up to `grace`, then returns (the process exits 0).
+pub async fn run(listen: &str, app: Router, grace: std::time::Duration) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("binding {listen}"))?;
     let addr: SocketAddr = listener.local_addr()?;
     tracing::info!(%addr, "listening");
@@ -320,7 +363,19 @@ pub async fn run(listen: &str, app: Router) -> anyhow::Result<()> {
             tracing::debug!(error = %e, "could not set TCP_NODELAY");
         }
     });
-    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
+    let stopping = tokio_util::sync::CancellationToken::new();
+    let signalled = stopping.clone();
+    let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        tracing::info!(grace_secs = grace.as_secs(), "shutting down: no new connections, draining open ones");
+        signalled.cancel();
+    });
+    tokio::select! {
+        r = serve => r?,
+        () = async { stopping.cancelled().await; tokio::time::sleep(grace).await } => {
+            tracing::warn!("shutdown grace period over; closing the connections still open");
+        }
+    }
     tracing::info!("shut down");
     Ok(())
 }

@@ -1,6 +1,8 @@
 //! Cross-cutting HTTP behaviour: request ids, and OpenAI-shaped 404/405.
 
-use axum::extract::Request;
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request};
 use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -35,4 +37,52 @@ pub async fn method_not_allowed(req: Request) -> Response {
     )
     .with_code("method_not_allowed")
     .into_response()
+}
+
+fn is_grpc(path: &str) -> bool {
+    path.starts_with("/assistd.v1.") || path.starts_with("/grpc.")
+}
+
+/// Records REST requests as `assistd_http_requests_total` and
+/// `assistd_http_request_duration_seconds` by method, route template and status.
+/// gRPC paths are left to [`grpc_metrics`].
+pub async fn http_metrics(req: Request, next: Next) -> Response {
+    if is_grpc(req.uri().path()) {
+        return next.run(req).await;
+    }
+    let start = Instant::now();
+    let method = req.method().as_str().to_owned();
+    let route = req.extensions().get::<MatchedPath>().map(|m| m.as_str().to_owned());
+    let res = next.run(req).await;
+    let labels = [
+        ("method", method),
+        ("route", route.unwrap_or_else(|| "unmatched".to_owned())),
+        ("status", res.status().as_u16().to_string()),
+    ];
+    metrics::counter!("assistd_http_requests_total", &labels).increment(1);
+    metrics::histogram!("assistd_http_request_duration_seconds", &labels).record(start.elapsed().as_secs_f64());
+    res
+}
+
+/// Records gRPC calls — direct ones and the gateway's in-process ones — as
+/// `assistd_grpc_requests_total` and `assistd_grpc_request_duration_seconds` by
+/// service, method and code. The code is the one sent with the response headers
+/// (errors); calls that end with trailers count as `Ok`. For a server stream the
+/// duration runs to the first response headers.
+pub async fn grpc_metrics(req: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let path = req.uri().path().to_owned();
+    let res = next.run(req).await;
+    let (service, rpc) = path.trim_start_matches('/').split_once('/').unwrap_or((path.as_str(), ""));
+    let code = res
+        .headers()
+        .get("grpc-status")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<i32>().ok())
+        .map(|c| format!("{:?}", tonic::Code::from_i32(c)))
+        .unwrap_or_else(|| "Ok".to_owned());
+    let labels = [("service", service.to_owned()), ("method", rpc.to_owned()), ("code", code)];
+    metrics::counter!("assistd_grpc_requests_total", &labels).increment(1);
+    metrics::histogram!("assistd_grpc_request_duration_seconds", &labels).record(start.elapsed().as_secs_f64());
+    res
 }
