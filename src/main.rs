@@ -2,6 +2,7 @@
 
 mod config;
 mod server;
+mod telemetry;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -80,22 +81,17 @@ enum KeysCommand {
     },
 }
 
-fn init_tracing() {
-    use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_env("ASSISTD_LOG")
-        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn,h2=warn,hyper=warn,tower=warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    if std::env::var("ASSISTD_LOG_FORMAT").is_ok_and(|v| v == "json") {
-        builder.json().init();
-    } else {
-        builder.init();
-    }
-}
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    init_tracing();
+    let telemetry = telemetry::init();
+    let result = run(cli).await;
+    // spans are exported in batches: flush them off the async workers
+    tokio::task::spawn_blocking(move || telemetry.shutdown()).await.ok();
+    result
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve { common, server, only, upstreams } => {
             serve(Settings::resolve(&common, &server)?, only, parse_upstreams(&upstreams)?).await

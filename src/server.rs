@@ -206,6 +206,7 @@ pub async fn grpc_router(
     let max = assistd_gateway::MAX_GRPC_MESSAGE;
     let auth_layer = mw::from_fn_with_state(auth.clone(), grpc_auth);
     let metrics_layer = mw::from_fn(assistd_gateway::middleware::grpc_metrics);
+    let trace_layer = mw::from_fn(assistd_gateway::middleware::grpc_trace);
 
     // The files service, when hosted here, also answers the other services' checks of
     // file references, in process; otherwise they go to its upstream, if given.
@@ -222,6 +223,7 @@ pub async fn grpc_router(
             tonic::service::Routes::new(f.clone().into_server())
                 .into_axum_router()
                 .layer(auth_layer.clone())
+                .layer(trace_layer.clone())
                 .layer(metrics_layer.clone()),
         )),
         (None, Some((_, url))) => FileRefs::new(network(url)?),
@@ -276,7 +278,7 @@ pub async fn grpc_router(
         .context("building reflection")?;
     let routes = routes.add_service(health).add_service(reflection).add_service(reflection_alpha);
     let enabled = auth.enabled();
-    Ok((routes.into_axum_router().layer(auth_layer).layer(metrics_layer), enabled))
+    Ok((routes.into_axum_router().layer(auth_layer).layer(trace_layer).layer(metrics_layer), enabled))
 }
 
 /// Adds gRPC-Web (with CORS) in front of a gRPC router.
@@ -342,6 +344,7 @@ pub fn app(rest: Option<Router>, grpc: Option<Router>, ready: Readiness) -> Rout
         app = app.merge(with_grpc_web(grpc));
     }
     app.fallback(assistd_gateway::middleware::not_found)
+        .layer(mw::from_fn(assistd_gateway::middleware::http_trace))
         .layer(mw::from_fn(assistd_gateway::middleware::http_metrics))
         .layer(mw::from_fn(assistd_gateway::middleware::request_id))
 }

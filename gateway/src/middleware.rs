@@ -43,6 +43,62 @@ fn is_grpc(path: &str) -> bool {
     path.starts_with("/assistd.v1.") || path.starts_with("/grpc.")
 }
 
+/// Runs each REST request in a server span (`GET /v1/threads/{thread_id}`), the
+/// parent of the gRPC spans of the calls it makes; gRPC paths get their span from
+/// [`grpc_trace`]. An incoming `traceparent` header continues the caller's trace.
+pub async fn http_trace(req: Request, next: Next) -> Response {
+    use tracing::Instrument;
+    if is_grpc(req.uri().path()) {
+        return next.run(req).await;
+    }
+    let route = req.extensions().get::<MatchedPath>().map_or("unmatched", |m| m.as_str()).to_owned();
+    let request_id = req.extensions().get::<RequestId>().map(|r| r.0.clone()).unwrap_or_default();
+    let span = tracing::info_span!(
+        "http request",
+        otel.name = %format!("{} {route}", req.method()),
+        otel.kind = "server",
+        http.request.method = %req.method(),
+        http.route = %route,
+        url.path = %req.uri().path(),
+        request_id = %request_id,
+        http.response.status_code = tracing::field::Empty,
+        trace_id = tracing::field::Empty,
+    );
+    assistd_common::trace::set_parent_from(&span, req.headers());
+    assistd_common::trace::record_trace_id(&span);
+    let start = Instant::now();
+    let res = next.run(req).instrument(span.clone()).await;
+    span.record("http.response.status_code", res.status().as_u16());
+    span.in_scope(|| {
+        tracing::debug!(
+            status = res.status().as_u16(),
+            elapsed_ms = start.elapsed().as_secs_f64() * 1e3,
+            "request finished"
+        )
+    });
+    res
+}
+
+/// Runs each gRPC call in a server span named `service/method`, child of the
+/// caller's trace context from the `traceparent` metadata.
+pub async fn grpc_trace(req: Request, next: Next) -> Response {
+    use tracing::Instrument;
+    let path = req.uri().path().trim_start_matches('/').to_owned();
+    let (service, method) = path.split_once('/').unwrap_or((path.as_str(), ""));
+    let span = tracing::info_span!(
+        "grpc call",
+        otel.name = %path,
+        otel.kind = "server",
+        rpc.system = "grpc",
+        rpc.service = %service,
+        rpc.method = %method,
+        trace_id = tracing::field::Empty,
+    );
+    assistd_common::trace::set_parent_from(&span, req.headers());
+    assistd_common::trace::record_trace_id(&span);
+    next.run(req).instrument(span).await
+}
+
 /// Records REST requests as `assistd_http_requests_total` and
 /// `assistd_http_request_duration_seconds` by method, route template and status.
 /// gRPC paths are left to [`grpc_metrics`].

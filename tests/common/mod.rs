@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+#[allow(unused_imports)]
 pub use assistd_common::testing::{TestDb, test_databases};
 
 /// The key every test server accepts.

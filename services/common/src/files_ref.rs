@@ -35,6 +35,7 @@ impl FileRefs {
             if let Some(auth) = caller.get("authorization") {
                 req.metadata_mut().insert("authorization", auth.clone());
             }
+            crate::trace::inject_current(req.metadata_mut());
             async move {
                 match client.get_file(req).await {
                     Ok(_) => Ok(()),

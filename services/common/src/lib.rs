@@ -13,6 +13,7 @@ pub mod page;
 pub mod testing;
 pub mod time;
 pub mod tools;
+pub mod trace;
 
 pub use auth::{Authenticator, Project};
 pub use error::{ServiceError, ServiceResult};

@@ -1,0 +1,89 @@
+//! Traces: a REST request through the gateway into a service produces spans in one
+//! trace, exported with OTLP/gRPC to a collector inside the test, the service span a
+//! child of the gateway span (W3C trace context over gRPC metadata).
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::{Launch, call, http};
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{TraceService, TraceServiceServer};
+use opentelemetry_proto::tonic::collector::trace::v1::{ExportTraceServiceRequest, ExportTraceServiceResponse};
+use opentelemetry_proto::tonic::trace::v1::Span;
+use serde_json::json;
+
+#[derive(Clone, Default)]
+struct Collector {
+    spans: Arc<Mutex<Vec<Span>>>,
+}
+
+#[tonic::async_trait]
+impl TraceService for Collector {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportTraceServiceRequest>,
+    ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
+        let mut spans = self.spans.lock().unwrap();
+        for rs in request.into_inner().resource_spans {
+            for ss in rs.scope_spans {
+                spans.extend(ss.spans);
+            }
+        }
+        Ok(tonic::Response::new(ExportTraceServiceResponse { partial_success: None }))
+    }
+}
+
+// multi-threaded: the collector must answer while the test blocks waiting for the server
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rest_request_traces_into_the_service() {
+    let collector = Collector::default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tonic::transport::Server::builder()
+        .add_service(TraceServiceServer::new(collector.clone()))
+        .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener));
+    let collector_task = tokio::spawn(server);
+
+    let mut s = Launch::serve()
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", &format!("http://{addr}"))
+        .env("OTEL_BSP_SCHEDULE_DELAY", "100")
+        .env("ASSISTD_LOG_FORMAT", "json")
+        .env("ASSISTD_LOG", "info,assistd_gateway=debug")
+        .start();
+    let (st, _) = call(http().post(s.url("/v1/assistants")).json(&json!({"model": "m"}))).await;
+    assert_eq!(st, 200);
+    // SIGTERM flushes the exporter
+    assert!(s.terminate().success(), "{}", s.logs());
+
+    let mut found = None;
+    for _ in 0..50 {
+        {
+            let spans = collector.spans.lock().unwrap();
+            let http_span = spans.iter().find(|s| s.name == "POST /v1/assistants");
+            let grpc_span = spans.iter().find(|s| s.name == "assistd.v1.AssistantService/CreateAssistant");
+            if let (Some(h), Some(g)) = (http_span, grpc_span) {
+                found = Some((h.clone(), g.clone()));
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (h, g) = found.unwrap_or_else(|| {
+        let names: Vec<String> = collector.spans.lock().unwrap().iter().map(|s| s.name.clone()).collect();
+        panic!("spans not exported; got {names:?}; logs:\n{}", s.logs())
+    });
+    assert_eq!(g.trace_id, h.trace_id, "one trace");
+    assert_eq!(g.parent_span_id, h.span_id, "the service span is a child of the gateway span");
+    assert!(h.parent_span_id.is_empty(), "the gateway span is the root");
+    let attr = |span: &Span, key: &str| span.attributes.iter().find(|a| a.key == key).and_then(|a| a.value.clone());
+    assert!(attr(&h, "http.route").is_some());
+    assert!(attr(&g, "rpc.method").is_some());
+    // the JSON log line of the request carries the same trace id
+    let hex: String = h.trace_id.iter().map(|b| format!("{b:02x}")).collect();
+    let line =
+        s.logs().lines().find(|l| l.contains("request finished")).map(str::to_owned).expect("an access log line");
+    let log: serde_json::Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(log["span"]["trace_id"], hex.as_str(), "{line}");
+    collector_task.abort();
+}
