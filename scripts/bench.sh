@@ -13,6 +13,7 @@
 #   BENCH_CONCURRENCY    concurrent workers (default 64)
 #   BENCH_GRPC_CHANNELS  HTTP/2 channels for the gRPC scenarios (default 1)
 #   BENCH_DATABASE_URL   postgres://USER[:PASS]@HOST[:PORT]/DB: also run on PostgreSQL
+#   BENCH_OTLP=1         also run on SQLite with traces exported to a local OTLP sink
 #   CARGO_TARGET_DIR     cargo target dir (default $HOME/.cache/assistd/target)
 #   BENCH_SERVER_LOG     the server's log filter (ASSISTD_LOG; default warn)
 #   BENCH_SKIP_BUILD=1   use the binaries already built
@@ -64,6 +65,7 @@ drop_database() {
 
 cleanup() {
     local rc=$?
+    [[ -n "${SINK_PID:-}" ]] && kill "$SINK_PID" 2>/dev/null
     stop_server
     drop_database
     if [[ $rc -ne 0 && -d "$TMP" ]]; then
@@ -176,6 +178,25 @@ fi
 }
 
 run_backend sqlite
+
+if [[ "${BENCH_OTLP:-0}" == 1 ]]; then
+    # The same SQLite run with traces exported to a local OTLP sink, to measure the
+    # cost of tracing (metrics are always on).
+    SINK="$CARGO_TARGET_DIR/release/otlp-sink"
+    "$SINK" 127.0.0.1:0 >"$TMP/sink.out" 2>"$TMP/sink.log" &
+    SINK_PID=$!
+    SINK_ADDR=""
+    for _ in $(seq 100); do
+        SINK_ADDR=$(sed -n 's/^otlp-sink listening on \(.*\)$/\1/p' "$TMP/sink.out" | head -n1)
+        [[ -n "$SINK_ADDR" ]] && break
+        sleep 0.1
+    done
+    log "OTLP sink at $SINK_ADDR"
+    run_backend "sqlite + OTLP" OTEL_EXPORTER_OTLP_ENDPOINT="http://$SINK_ADDR"
+    kill "$SINK_PID" 2>/dev/null || true
+    wait "$SINK_PID" 2>/dev/null || true
+    log "$(cat "$TMP/sink.log")"
+fi
 
 if [[ -n "${BENCH_DATABASE_URL:-}" ]]; then
     command -v psql >/dev/null 2>&1 || {

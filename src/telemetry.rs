@@ -8,6 +8,7 @@ use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::Layer as _;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
@@ -51,24 +52,29 @@ pub fn init() -> Telemetry {
     } else {
         None
     };
-    let otel_layer = provider
-        .as_ref()
-        .map(|p| tracing_opentelemetry::layer().with_tracer(p.tracer("assistd")).with_tracked_inactivity(false));
+    // The log level (ASSISTD_LOG) filters what is printed, not which spans are
+    // exported: traces keep assistd's request and call spans at any log level.
+    let otel_layer = provider.as_ref().map(|p| {
+        tracing_opentelemetry::layer().with_tracer(p.tracer("assistd")).with_tracked_inactivity(false).with_filter(
+            tracing_subscriber::filter::Targets::new()
+                .with_target("assistd", tracing::Level::INFO)
+                .with_target("assistd_gateway", tracing::Level::INFO)
+                .with_target("assistd_common", tracing::Level::INFO),
+        )
+    });
     let json = std::env::var("ASSISTD_LOG_FORMAT").is_ok_and(|v| v == "json");
-    let registry = tracing_subscriber::registry().with(filter).with(otel_layer);
-    if json {
-        registry
-            .with(
-                tracing_subscriber::fmt::layer()
-                    .json()
-                    .with_current_span(true)
-                    .with_span_list(false)
-                    .with_writer(std::io::stderr),
-            )
-            .init();
+    let fmt_layer = if json {
+        tracing_subscriber::fmt::layer()
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .with_writer(std::io::stderr)
+            .with_filter(filter)
+            .boxed()
     } else {
-        registry.with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr)).init();
-    }
+        tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_filter(filter).boxed()
+    };
+    tracing_subscriber::registry().with(otel_layer).with(fmt_layer).init();
     if let Some(e) = export_error {
         tracing::warn!(error = %e, "OTLP trace export is configured but could not start");
     } else if provider.is_some() {

@@ -34,9 +34,9 @@ impl TraceService for Collector {
     }
 }
 
-// multi-threaded: the collector must answer while the test blocks waiting for the server
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn rest_request_traces_into_the_service() {
+/// Starts a collector, runs one REST request against a server with `log` as its log
+/// filter, stops the server (flushing spans) and returns the spans and the server.
+async fn traced_request(log: &str) -> (Vec<Span>, common::Server) {
     let collector = Collector::default();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -49,28 +49,35 @@ async fn rest_request_traces_into_the_service() {
         .env("OTEL_EXPORTER_OTLP_ENDPOINT", &format!("http://{addr}"))
         .env("OTEL_BSP_SCHEDULE_DELAY", "100")
         .env("ASSISTD_LOG_FORMAT", "json")
-        .env("ASSISTD_LOG", "info,assistd_gateway=debug")
+        .env("ASSISTD_LOG", log)
         .start();
     let (st, _) = call(http().post(s.url("/v1/assistants")).json(&json!({"model": "m"}))).await;
     assert_eq!(st, 200);
     // SIGTERM flushes the exporter
     assert!(s.terminate().success(), "{}", s.logs());
-
-    let mut found = None;
     for _ in 0..50 {
-        {
-            let spans = collector.spans.lock().unwrap();
-            let http_span = spans.iter().find(|s| s.name == "POST /v1/assistants");
-            let grpc_span = spans.iter().find(|s| s.name == "assistd.v1.AssistantService/CreateAssistant");
-            if let (Some(h), Some(g)) = (http_span, grpc_span) {
-                found = Some((h.clone(), g.clone()));
-                break;
-            }
+        if collector.spans.lock().unwrap().len() >= 2 {
+            break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    collector_task.abort();
+    let spans = collector.spans.lock().unwrap().clone();
+    (spans, s)
+}
+
+// multi-threaded: the collector must answer while the test blocks waiting for the server
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rest_request_traces_into_the_service() {
+    let (spans, s) = traced_request("info,assistd_gateway=debug").await;
+
+    let found = {
+        let http_span = spans.iter().find(|s| s.name == "POST /v1/assistants");
+        let grpc_span = spans.iter().find(|s| s.name == "assistd.v1.AssistantService/CreateAssistant");
+        http_span.zip(grpc_span).map(|(h, g)| (h.clone(), g.clone()))
+    };
     let (h, g) = found.unwrap_or_else(|| {
-        let names: Vec<String> = collector.spans.lock().unwrap().iter().map(|s| s.name.clone()).collect();
+        let names: Vec<String> = spans.iter().map(|s| s.name.clone()).collect();
         panic!("spans not exported; got {names:?}; logs:\n{}", s.logs())
     });
     assert_eq!(g.trace_id, h.trace_id, "one trace");
@@ -85,5 +92,14 @@ async fn rest_request_traces_into_the_service() {
         s.logs().lines().find(|l| l.contains("request finished")).map(str::to_owned).expect("an access log line");
     let log: serde_json::Value = serde_json::from_str(&line).unwrap();
     assert_eq!(log["span"]["trace_id"], hex.as_str(), "{line}");
-    collector_task.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quiet_logs_still_export_spans() {
+    let (spans, _s) = traced_request("error").await;
+    assert!(
+        spans.iter().any(|s| s.name == "POST /v1/assistants"),
+        "{:?}",
+        spans.iter().map(|s| &s.name).collect::<Vec<_>>()
+    );
 }
