@@ -2,6 +2,8 @@
 //! backends) belongs to the Runs issue; until then every rpc answers UNIMPLEMENTED,
 //! which the gateway turns into a 501 in OpenAI's error format.
 
+pub mod model;
+
 use assistd_proto::pb;
 
 /// The runs service (not implemented yet: every rpc is UNIMPLEMENTED).
