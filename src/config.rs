@@ -27,7 +27,7 @@ pub struct ServerArgs {
     /// Address to listen on (REST, gRPC and gRPC-Web share it) [env: ASSISTD_LISTEN] [default: 127.0.0.1:8080]
     #[arg(long, env = "ASSISTD_LISTEN", hide_env = true)]
     pub listen: Option<String>,
-    /// Blob store for uploaded files: file://DIR or memory:// [env: ASSISTD_OBJECT_STORE] [default: file://<data-dir>/files]
+    /// Blob store for uploaded files: file://DIR, s3://BUCKET[/PREFIX], gs://…, az://… or memory:// [env: ASSISTD_OBJECT_STORE] [default: file://<data-dir>/files]
     #[arg(long, env = "ASSISTD_OBJECT_STORE", hide_env = true)]
     pub object_store: Option<String>,
     /// Qdrant server URL for vector search; unset = embedded qdrant-edge [env: ASSISTD_QDRANT_URL]

@@ -84,6 +84,9 @@ enum KeysCommand {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    // ring (sqlx, tonic) and aws-lc-rs (object_store's cloud clients) are both linked:
+    // name the process-wide TLS provider so no client has to guess.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let telemetry = telemetry::init();
     let result = run(cli).await;
     // spans are exported in batches: flush them off the async workers

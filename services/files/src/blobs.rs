@@ -13,6 +13,33 @@ use assistd_common::{ServiceError, ServiceResult};
 /// Size of the parts written to the store while streaming.
 const PART_SIZE: usize = 5 * 1024 * 1024;
 
+/// A cloud store by URL, configured from the provider's standard environment
+/// variables (`AWS_*`, `GOOGLE_*`, `AZURE_*`); a path after the bucket is a prefix.
+fn cloud(url: &str) -> Result<Arc<dyn ObjectStore>, String> {
+    use object_store::aws::AmazonS3Builder;
+    use object_store::azure::MicrosoftAzureBuilder;
+    use object_store::gcp::GoogleCloudStorageBuilder;
+    let (scheme, rest) = url.split_once("://").ok_or_else(|| format!("invalid object store url '{url}'"))?;
+    let prefix = rest.split_once('/').map(|(_, p)| p.trim_matches('/')).unwrap_or("");
+    let store: Arc<dyn ObjectStore> = match scheme {
+        "s3" | "s3a" => Arc::new(AmazonS3Builder::from_env().with_url(url).build().map_err(|e| e.to_string())?),
+        "gs" => Arc::new(GoogleCloudStorageBuilder::from_env().with_url(url).build().map_err(|e| e.to_string())?),
+        "az" | "azure" | "abfs" | "abfss" | "adl" => {
+            Arc::new(MicrosoftAzureBuilder::from_env().with_url(url).build().map_err(|e| e.to_string())?)
+        }
+        other => {
+            return Err(format!(
+                "unsupported object store url '{url}' (scheme '{other}'): use file://, s3://, gs://, az:// or memory://"
+            ));
+        }
+    };
+    Ok(if prefix.is_empty() || matches!(scheme, "abfs" | "abfss" | "adl") {
+        store
+    } else {
+        Arc::new(object_store::prefix::PrefixStore::new(store, prefix))
+    })
+}
+
 /// Where file bytes live.
 #[derive(Clone)]
 pub struct Blobs {
@@ -20,7 +47,8 @@ pub struct Blobs {
 }
 
 impl Blobs {
-    /// Opens the store named by `url`: `file:///abs/dir`, `file://rel/dir` or `memory://`.
+    /// Opens the store named by `url`: `file:///abs/dir`, `file://rel/dir`, `memory://`,
+    /// `s3://bucket[/prefix]`, `gs://bucket[/prefix]` or `az://container[/prefix]`.
     pub fn open(url: &str) -> Result<Self, String> {
         if let Some(path) = url.strip_prefix("file://") {
             std::fs::create_dir_all(path).map_err(|e| format!("creating {path}: {e}"))?;
@@ -30,7 +58,12 @@ impl Blobs {
         if url.starts_with("memory://") {
             return Ok(Self { store: Arc::new(object_store::memory::InMemory::new()) });
         }
-        Err(format!("unsupported object store url '{url}': this build supports file:// and memory://"))
+        Ok(Self { store: cloud(url)? })
+    }
+
+    /// The store's description (for logs).
+    pub fn describe(&self) -> String {
+        self.store.to_string()
     }
 
     /// Streams `chunks` to `key`, failing with 413 past `max_bytes`. Returns the size.
