@@ -2,6 +2,7 @@
 //! backends) belongs to the Runs issue; until then every rpc answers UNIMPLEMENTED,
 //! which the gateway turns into a 501 in OpenAI's error format.
 
+pub mod domain;
 pub mod model;
 
 use assistd_proto::pb;
