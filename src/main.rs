@@ -104,7 +104,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Migrate { common, only } => {
             let settings = Settings::resolve(&common, &ServerArgs::default())?;
-            let services = if only.is_empty() { ServiceName::ALL.to_vec() } else { only };
+            let services = ServiceName::or_all(&only);
             server::open_db(&settings, &services).await?;
             eprintln!("migrations applied to {}", server::redact(&settings.database_url));
             Ok(())
@@ -133,7 +133,7 @@ fn parse_upstreams(upstreams: &[String]) -> anyhow::Result<Vec<(ServiceName, Str
 }
 
 async fn serve(settings: Settings, only: Vec<ServiceName>, remote: Vec<(ServiceName, String)>) -> anyhow::Result<()> {
-    let services = if only.is_empty() { ServiceName::ALL.to_vec() } else { only.clone() };
+    let services = ServiceName::or_all(&only);
     let conn = server::open_db(&settings, &services).await?;
     let (grpc, auth_on) = server::grpc_router(&settings, &services, &conn, &remote).await?;
     settings.log_unused();

@@ -42,6 +42,11 @@ impl ServiceName {
     /// Every service.
     pub const ALL: [ServiceName; 5] = [Self::Assistants, Self::Threads, Self::Runs, Self::Files, Self::VectorStores];
 
+    /// `only`, or every service when it is empty (as `--only` is read).
+    pub fn or_all(only: &[ServiceName]) -> Vec<ServiceName> {
+        if only.is_empty() { Self::ALL.to_vec() } else { only.to_vec() }
+    }
+
     /// The gRPC service name.
     pub fn grpc_name(self) -> &'static str {
         match self {
@@ -205,8 +210,10 @@ pub async fn grpc_router(
     }
     let max = assistd_gateway::MAX_GRPC_MESSAGE;
     let auth_layer = mw::from_fn_with_state(auth.clone(), grpc_auth);
-    let metrics_layer = mw::from_fn(assistd_gateway::middleware::grpc_metrics);
-    let trace_layer = mw::from_fn(assistd_gateway::middleware::grpc_trace);
+    let observe_layer = mw::from_fn(assistd_gateway::middleware::grpc_observe);
+    // The services' router, with auth and observation, as both the in-process files
+    // channel and the served router use it.
+    let guarded = |router: Router| router.layer(auth_layer.clone()).layer(observe_layer.clone());
 
     // The files service, when hosted here, also answers the other services' checks of
     // file references, in process; otherwise they go to its upstream, if given.
@@ -219,13 +226,9 @@ pub async fn grpc_router(
         None
     };
     let file_refs = match (&files, remote.iter().find(|(n, _)| *n == ServiceName::Files)) {
-        (Some(f), _) => FileRefs::new(in_process(
-            tonic::service::Routes::new(f.clone().into_server())
-                .into_axum_router()
-                .layer(auth_layer.clone())
-                .layer(trace_layer.clone())
-                .layer(metrics_layer.clone()),
-        )),
+        (Some(f), _) => {
+            FileRefs::new(in_process(guarded(tonic::service::Routes::new(f.clone().into_server()).into_axum_router())))
+        }
         (None, Some((_, url))) => FileRefs::new(network(url)?),
         (None, None) => {
             if services.iter().any(|s| matches!(s, ServiceName::Assistants | ServiceName::Threads)) {
@@ -266,19 +269,16 @@ pub async fn grpc_router(
     for s in services {
         reporter.set_service_status(s.grpc_name(), tonic_health::ServingStatus::Serving).await;
     }
-    let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(assistd_proto::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1()
-        .context("building reflection")?;
-    let reflection_alpha = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(assistd_proto::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1alpha()
-        .context("building reflection")?;
+    let descriptors = || {
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(assistd_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    };
+    let reflection = descriptors().build_v1().context("building reflection")?;
+    let reflection_alpha = descriptors().build_v1alpha().context("building reflection")?;
     let routes = routes.add_service(health).add_service(reflection).add_service(reflection_alpha);
     let enabled = auth.enabled();
-    Ok((routes.into_axum_router().layer(auth_layer).layer(trace_layer).layer(metrics_layer), enabled))
+    Ok((guarded(routes.into_axum_router()), enabled))
 }
 
 /// Adds gRPC-Web (with CORS) in front of a gRPC router.
@@ -344,8 +344,7 @@ pub fn app(rest: Option<Router>, grpc: Option<Router>, ready: Readiness) -> Rout
         app = app.merge(with_grpc_web(grpc));
     }
     app.fallback(assistd_gateway::middleware::not_found)
-        .layer(mw::from_fn(assistd_gateway::middleware::http_trace))
-        .layer(mw::from_fn(assistd_gateway::middleware::http_metrics))
+        .layer(mw::from_fn(assistd_gateway::middleware::http_observe))
         .layer(mw::from_fn(assistd_gateway::middleware::request_id))
 }
 

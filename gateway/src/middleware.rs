@@ -43,21 +43,25 @@ fn is_grpc(path: &str) -> bool {
     path.starts_with("/assistd.v1.") || path.starts_with("/grpc.")
 }
 
-/// Runs each REST request in a server span (`GET /v1/threads/{thread_id}`), the
-/// parent of the gRPC spans of the calls it makes; gRPC paths get their span from
-/// [`grpc_trace`]. An incoming `traceparent` header continues the caller's trace.
-pub async fn http_trace(req: Request, next: Next) -> Response {
+/// Observes each REST request once: runs it in a server span
+/// (`GET /v1/threads/{thread_id}`), the parent of the gRPC spans of the calls it makes
+/// (an incoming `traceparent` header continues the caller's trace), and records
+/// `assistd_http_requests_total` and `assistd_http_request_duration_seconds` by
+/// method, route template and status. gRPC paths are left to [`grpc_observe`].
+pub async fn http_observe(req: Request, next: Next) -> Response {
     use tracing::Instrument;
     if is_grpc(req.uri().path()) {
         return next.run(req).await;
     }
+    let start = Instant::now();
+    let method = req.method().as_str().to_owned();
     let route = req.extensions().get::<MatchedPath>().map_or("unmatched", |m| m.as_str()).to_owned();
     let request_id = req.extensions().get::<RequestId>().map(|r| r.0.clone()).unwrap_or_default();
     let span = tracing::info_span!(
         "http request",
-        otel.name = %format!("{} {route}", req.method()),
+        otel.name = %format!("{method} {route}"),
         otel.kind = "server",
-        http.request.method = %req.method(),
+        http.request.method = %method,
         http.route = %route,
         url.path = %req.uri().path(),
         request_id = %request_id,
@@ -66,23 +70,26 @@ pub async fn http_trace(req: Request, next: Next) -> Response {
     );
     assistd_common::trace::set_parent_from(&span, req.headers());
     assistd_common::trace::record_trace_id(&span);
-    let start = Instant::now();
     let res = next.run(req).instrument(span.clone()).await;
-    span.record("http.response.status_code", res.status().as_u16());
-    span.in_scope(|| {
-        tracing::debug!(
-            status = res.status().as_u16(),
-            elapsed_ms = start.elapsed().as_secs_f64() * 1e3,
-            "request finished"
-        )
-    });
+    let status = res.status().as_u16();
+    let elapsed = start.elapsed().as_secs_f64();
+    span.record("http.response.status_code", status);
+    span.in_scope(|| tracing::debug!(status, elapsed_ms = elapsed * 1e3, "request finished"));
+    let labels = [("method", method), ("route", route), ("status", status.to_string())];
+    metrics::counter!("assistd_http_requests_total", &labels).increment(1);
+    metrics::histogram!("assistd_http_request_duration_seconds", &labels).record(elapsed);
     res
 }
 
-/// Runs each gRPC call in a server span named `service/method`, child of the
-/// caller's trace context from the `traceparent` metadata.
-pub async fn grpc_trace(req: Request, next: Next) -> Response {
+/// Observes each gRPC call once — direct ones and the gateway's in-process ones: runs
+/// it in a server span named `service/method`, child of the caller's trace context
+/// from the `traceparent` metadata, and records `assistd_grpc_requests_total` and
+/// `assistd_grpc_request_duration_seconds` by service, method and code. The code is
+/// the one sent with the response headers (errors); calls that end with trailers
+/// count as `Ok`. For a server stream the duration runs to the first response headers.
+pub async fn grpc_observe(req: Request, next: Next) -> Response {
     use tracing::Instrument;
+    let start = Instant::now();
     let path = req.uri().path().trim_start_matches('/').to_owned();
     let (service, method) = path.split_once('/').unwrap_or((path.as_str(), ""));
     let span = tracing::info_span!(
@@ -96,40 +103,7 @@ pub async fn grpc_trace(req: Request, next: Next) -> Response {
     );
     assistd_common::trace::set_parent_from(&span, req.headers());
     assistd_common::trace::record_trace_id(&span);
-    next.run(req).instrument(span).await
-}
-
-/// Records REST requests as `assistd_http_requests_total` and
-/// `assistd_http_request_duration_seconds` by method, route template and status.
-/// gRPC paths are left to [`grpc_metrics`].
-pub async fn http_metrics(req: Request, next: Next) -> Response {
-    if is_grpc(req.uri().path()) {
-        return next.run(req).await;
-    }
-    let start = Instant::now();
-    let method = req.method().as_str().to_owned();
-    let route = req.extensions().get::<MatchedPath>().map(|m| m.as_str().to_owned());
-    let res = next.run(req).await;
-    let labels = [
-        ("method", method),
-        ("route", route.unwrap_or_else(|| "unmatched".to_owned())),
-        ("status", res.status().as_u16().to_string()),
-    ];
-    metrics::counter!("assistd_http_requests_total", &labels).increment(1);
-    metrics::histogram!("assistd_http_request_duration_seconds", &labels).record(start.elapsed().as_secs_f64());
-    res
-}
-
-/// Records gRPC calls — direct ones and the gateway's in-process ones — as
-/// `assistd_grpc_requests_total` and `assistd_grpc_request_duration_seconds` by
-/// service, method and code. The code is the one sent with the response headers
-/// (errors); calls that end with trailers count as `Ok`. For a server stream the
-/// duration runs to the first response headers.
-pub async fn grpc_metrics(req: Request, next: Next) -> Response {
-    let start = Instant::now();
-    let path = req.uri().path().to_owned();
-    let res = next.run(req).await;
-    let (service, rpc) = path.trim_start_matches('/').split_once('/').unwrap_or((path.as_str(), ""));
+    let res = next.run(req).instrument(span).await;
     let code = res
         .headers()
         .get("grpc-status")
@@ -137,7 +111,7 @@ pub async fn grpc_metrics(req: Request, next: Next) -> Response {
         .and_then(|v| v.parse::<i32>().ok())
         .map(|c| format!("{:?}", tonic::Code::from_i32(c)))
         .unwrap_or_else(|| "Ok".to_owned());
-    let labels = [("service", service.to_owned()), ("method", rpc.to_owned()), ("code", code)];
+    let labels = [("service", service.to_owned()), ("method", method.to_owned()), ("code", code)];
     metrics::counter!("assistd_grpc_requests_total", &labels).increment(1);
     metrics::histogram!("assistd_grpc_request_duration_seconds", &labels).record(start.elapsed().as_secs_f64());
     res

@@ -38,6 +38,44 @@ fn split(b: bytes::Bytes) -> impl Iterator<Item = bytes::Bytes> {
     (0..n).map(move |i| b.slice(i * CHUNK..((i + 1) * CHUNK).min(b.len()))).filter(|s| !s.is_empty())
 }
 
+/// Streams a multipart field into a client-streaming rpc: `first`, then the field's
+/// bytes in pieces of at most [`CHUNK`], each wrapped by `wrap`. Whichever ends first
+/// decides: a service that answers early (an error) stops the reading; a body that
+/// fails drops the call, which cancels it, so nothing is stored.
+pub(super) async fn stream_field<M, R, F, Fut>(
+    mut field: axum::extract::multipart::Field<'_>,
+    first: M,
+    wrap: fn(bytes::Bytes) -> M,
+    call: F,
+) -> ApiResult<Result<R, tonic::Status>>
+where
+    F: FnOnce(ReceiverStream<M>) -> Fut,
+    Fut: std::future::Future<Output = Result<R, tonic::Status>>,
+{
+    let (tx, rx) = tokio::sync::mpsc::channel::<M>(4);
+    let _ = tx.send(first).await;
+    let call = call(ReceiverStream::new(rx));
+    tokio::pin!(call);
+    let feed = async move {
+        while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
+            for piece in split(chunk) {
+                if tx.send(wrap(piece)).await.is_err() {
+                    return Ok(());
+                }
+            }
+        }
+        Ok::<(), ApiError>(())
+    };
+    Ok(tokio::select! {
+        r = &mut call => r,
+        fed = feed => { fed?; call.await }
+    })
+}
+
+fn spool_error(e: std::io::Error) -> ApiError {
+    ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("could not spool the upload: {e}"))
+}
+
 /// The file part, either streamed straight through or spooled to disk because it
 /// came before `purpose`.
 enum Spool {
@@ -89,48 +127,24 @@ pub async fn create(State(up): State<Upstreams>, headers: HeaderMap, mut mp: Mul
                 match &purpose {
                     Some(p) => {
                         let header = header_msg(&filename, p, content_type, &anchor, seconds)?;
-                        let (tx, rx) = tokio::sync::mpsc::channel::<pb::UploadFileRequest>(4);
-                        let _ = tx.send(header).await;
                         let mut client = up.files();
-                        let call = client.upload_file(grpc_request(&headers, ReceiverStream::new(rx)));
-                        tokio::pin!(call);
-                        let feed = async move {
-                            while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
-                                for piece in split(chunk) {
-                                    if tx.send(chunk_msg(piece)).await.is_err() {
-                                        return Ok(());
-                                    }
-                                }
-                            }
-                            Ok::<(), ApiError>(())
-                        };
-                        let file = tokio::select! {
-                            r = &mut call => r,
-                            fed = feed => { fed?; call.await }
-                        }
+                        let h = &headers;
+                        let file = stream_field(field, header, chunk_msg, |body| async move {
+                            client.upload_file(grpc_request(h, body)).await
+                        })
+                        .await?
                         .map_err(status_error("POST /v1/files"))?
                         .into_inner();
                         spool = Spool::Streamed(file);
                     }
                     None => {
-                        let tmp = tempfile::NamedTempFile::new().map_err(|e| {
-                            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("could not spool the upload: {e}"))
-                        })?;
+                        let tmp = tempfile::NamedTempFile::new().map_err(spool_error)?;
                         let path = tmp.into_temp_path();
-                        let mut out = tokio::fs::File::create(&path).await.map_err(|e| {
-                            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("could not spool the upload: {e}"))
-                        })?;
+                        let mut out = tokio::fs::File::create(&path).await.map_err(spool_error)?;
                         while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
-                            out.write_all(&chunk).await.map_err(|e| {
-                                ApiError::new(
-                                    StatusCode::INTERNAL_SERVER_ERROR,
-                                    format!("could not spool the upload: {e}"),
-                                )
-                            })?;
+                            out.write_all(&chunk).await.map_err(spool_error)?;
                         }
-                        out.flush().await.map_err(|e| {
-                            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("could not spool the upload: {e}"))
-                        })?;
+                        out.flush().await.map_err(spool_error)?;
                         spool = Spool::OnDisk { path, filename, content_type };
                     }
                 }

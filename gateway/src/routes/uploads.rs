@@ -4,9 +4,8 @@ use axum::Json;
 use axum::extract::{Multipart, Path, State};
 use axum::http::HeaderMap;
 use serde_json::Value;
-use tokio_stream::wrappers::ReceiverStream;
 
-use super::files::multipart_error;
+use super::files::{multipart_error, stream_field};
 use super::{grpc_request, status_error};
 use crate::Upstreams;
 use crate::errors::{ApiError, ApiResult};
@@ -32,6 +31,10 @@ pub async fn create(
     Ok(Json(upload_out(u.into_inner())))
 }
 
+fn part_chunk(b: bytes::Bytes) -> pb::AddUploadPartRequest {
+    pb::AddUploadPartRequest { part: Some(pb::add_upload_part_request::Part::Chunk(b.to_vec())) }
+}
+
 /// POST /v1/uploads/{upload_id}/parts (multipart: `data`)
 pub async fn add_part(
     State(up): State<Upstreams>,
@@ -40,7 +43,7 @@ pub async fn add_part(
     mut mp: Multipart,
 ) -> ApiResult<Json<Value>> {
     let mut part = None;
-    while let Some(mut field) = mp.next_field().await.map_err(multipart_error)? {
+    while let Some(field) = mp.next_field().await.map_err(multipart_error)? {
         let name = field.name().unwrap_or_default().to_owned();
         if name != "data" {
             return Err(ApiError::invalid(name.clone(), format!("Unrecognized request argument supplied: {name}"))
@@ -49,32 +52,14 @@ pub async fn add_part(
         if part.is_some() {
             return Err(ApiError::invalid("data", "Only one 'data' field may be sent per part."));
         }
-        let (tx, rx) = tokio::sync::mpsc::channel::<pb::AddUploadPartRequest>(4);
-        let _ = tx
-            .send(pb::AddUploadPartRequest {
-                part: Some(pb::add_upload_part_request::Part::UploadId(upload_id.clone())),
-            })
-            .await;
+        let first =
+            pb::AddUploadPartRequest { part: Some(pb::add_upload_part_request::Part::UploadId(upload_id.clone())) };
         let mut client = up.files();
-        let call = client.add_upload_part(grpc_request(&headers, ReceiverStream::new(rx)));
-        tokio::pin!(call);
-        let feed = async move {
-            while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
-                for piece in chunk.chunks(256 * 1024) {
-                    let msg = pb::AddUploadPartRequest {
-                        part: Some(pb::add_upload_part_request::Part::Chunk(piece.to_vec())),
-                    };
-                    if tx.send(msg).await.is_err() {
-                        return Ok(());
-                    }
-                }
-            }
-            Ok::<(), ApiError>(())
-        };
-        let p = tokio::select! {
-            r = &mut call => r,
-            fed = feed => { fed?; call.await }
-        }
+        let h = &headers;
+        let p = stream_field(field, first, part_chunk, |body| async move {
+            client.add_upload_part(grpc_request(h, body)).await
+        })
+        .await?
         .map_err(status_error("POST /v1/uploads/{upload_id}/parts"))?
         .into_inner();
         part = Some(p);
