@@ -42,6 +42,18 @@ pub struct ServerArgs {
     /// Seconds open requests and streams may take to finish after SIGTERM [env: ASSISTD_SHUTDOWN_TIMEOUT] [default: 30]
     #[arg(long, env = "ASSISTD_SHUTDOWN_TIMEOUT", hide_env = true)]
     pub shutdown_timeout: Option<u64>,
+    /// Seconds a worker's claim on a run lasts without renewal [env: ASSISTD_RUN_LEASE] [default: 30]
+    #[arg(long, env = "ASSISTD_RUN_LEASE", hide_env = true)]
+    pub run_lease: Option<f64>,
+    /// Most queued runs this process executes at once [env: ASSISTD_WORKER_CONCURRENCY] [default: 16]
+    #[arg(long, env = "ASSISTD_WORKER_CONCURRENCY", hide_env = true)]
+    pub worker_concurrency: Option<usize>,
+    /// Execute no queued runs in this process (leave them to `assistd worker`) [env: ASSISTD_NO_WORKERS]
+    #[arg(long, env = "ASSISTD_NO_WORKERS", hide_env = true)]
+    pub no_workers: bool,
+    /// Model map: NAME=MODEL pairs, comma-separated; a run of model NAME asks the backend for MODEL [env: ASSISTD_MODEL_MAP]
+    #[arg(long, env = "ASSISTD_MODEL_MAP", hide_env = true)]
+    pub model_map: Option<String>,
 }
 
 /// The config file: the same names as the flags, in snake_case.
@@ -70,6 +82,12 @@ pub struct FileConfig {
     pub embeddings_model: Option<String>,
     /// shutdown_timeout (seconds)
     pub shutdown_timeout: Option<u64>,
+    /// run_lease (seconds)
+    pub run_lease: Option<f64>,
+    /// worker_concurrency
+    pub worker_concurrency: Option<usize>,
+    /// model_map: a table of NAME = "MODEL"
+    pub model_map: Option<std::collections::BTreeMap<String, String>>,
 }
 
 /// Resolved settings.
@@ -87,9 +105,9 @@ pub struct Settings {
     pub qdrant_url: Option<String>,
     /// Bootstrap API keys.
     pub api_keys: Vec<String>,
-    /// Chat backend (unused until runs land).
+    /// Chat backend.
     pub llm_base_url: Option<String>,
-    /// Chat backend key (unused until runs land).
+    /// Chat backend key.
     pub llm_api_key: Option<String>,
     /// Embeddings backend (unused until vector stores land).
     pub embeddings_base_url: Option<String>,
@@ -99,6 +117,12 @@ pub struct Settings {
     pub insecure_no_auth: bool,
     /// Grace period after SIGTERM.
     pub shutdown_timeout: std::time::Duration,
+    /// How the run engine runs.
+    pub engine: assistd_runs::EngineConfig,
+    /// Whether this process executes queued runs.
+    pub workers: bool,
+    /// Model map.
+    pub model_map: Vec<(String, String)>,
 }
 
 fn env(name: &str) -> Option<String> {
@@ -116,6 +140,11 @@ impl Settings {
                     .with_context(|| format!("parsing config file {}", path.display()))?
             }
             None => FileConfig::default(),
+        };
+        let engine = engine_config(server, &file)?;
+        let model_map = match &server.model_map {
+            Some(m) => parse_model_map(m)?,
+            None => file.model_map.clone().unwrap_or_default().into_iter().collect(),
         };
         let data_dir = common.data_dir.clone().or(file.data_dir).unwrap_or_else(|| PathBuf::from("./data"));
         let database_url =
@@ -144,6 +173,9 @@ impl Settings {
             shutdown_timeout: std::time::Duration::from_secs(
                 server.shutdown_timeout.or(file.shutdown_timeout).unwrap_or(30),
             ),
+            engine,
+            workers: !server.no_workers,
+            model_map,
         })
     }
 }
@@ -153,8 +185,6 @@ impl Settings {
     pub fn log_unused(&self) {
         let unused = [
             ("qdrant url", self.qdrant_url.is_some()),
-            ("llm base url", self.llm_base_url.is_some()),
-            ("llm api key", self.llm_api_key.is_some()),
             ("embeddings base url", self.embeddings_base_url.is_some()),
             ("embeddings model", self.embeddings_model.is_some()),
         ];
@@ -162,11 +192,37 @@ impl Settings {
             if set {
                 tracing::warn!(
                     setting = name,
-                    "setting is accepted but not used yet: runs and vector stores are not implemented in this release"
+                    "setting is accepted but not used yet: vector stores are not implemented in this release"
                 );
             }
         }
     }
+}
+
+fn engine_config(server: &ServerArgs, file: &FileConfig) -> anyhow::Result<assistd_runs::EngineConfig> {
+    let mut cfg = assistd_runs::EngineConfig::default();
+    if let Some(secs) = server.run_lease.or(file.run_lease) {
+        anyhow::ensure!(secs > 0.0 && secs.is_finite(), "the run lease must be a positive number of seconds");
+        cfg.lease = std::time::Duration::from_secs_f64(secs);
+        // Idle workers and the reaper look at least as often as a lease renews.
+        cfg.poll = cfg.poll.min(cfg.lease / 3);
+    }
+    if let Some(n) = server.worker_concurrency.or(file.worker_concurrency) {
+        anyhow::ensure!(n >= 1, "worker concurrency must be at least 1");
+        cfg.concurrency = n;
+    }
+    Ok(cfg)
+}
+
+fn parse_model_map(s: &str) -> anyhow::Result<Vec<(String, String)>> {
+    s.split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (a, b) = p.split_once('=').with_context(|| format!("model map entries are NAME=MODEL, got '{p}'"))?;
+            Ok((a.trim().to_owned(), b.trim().to_owned()))
+        })
+        .collect()
 }
 
 fn absolute(p: &Path) -> PathBuf {

@@ -1,6 +1,7 @@
 //! The `assistd` binary: an OpenAI Assistants API v2 server.
 
 mod config;
+mod models;
 mod server;
 mod telemetry;
 
@@ -40,6 +41,17 @@ enum Command {
         #[arg(long, value_enum)]
         only: Vec<ServiceName>,
         /// With --only: another service this one calls, e.g. files=http://files:8080
+        #[arg(long = "upstream", value_name = "NAME=URL")]
+        upstreams: Vec<String>,
+    },
+    /// Execute queued runs (no API): workers that claim runs from the database. Give
+    /// --upstream assistants=URL and threads=URL, or share their database.
+    Worker {
+        #[command(flatten)]
+        common: CommonArgs,
+        #[command(flatten)]
+        server: ServerArgs,
+        /// A service the workers call, e.g. threads=http://threads:8080
         #[arg(long = "upstream", value_name = "NAME=URL")]
         upstreams: Vec<String>,
     },
@@ -99,6 +111,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve { common, server, only, upstreams } => {
             serve(Settings::resolve(&common, &server)?, only, parse_upstreams(&upstreams)?).await
         }
+        Command::Worker { common, server, upstreams } => {
+            worker(Settings::resolve(&common, &server)?, parse_upstreams(&upstreams)?).await
+        }
         Command::Gateway { common, server, upstreams } => {
             gateway(Settings::resolve(&common, &server)?, upstreams).await
         }
@@ -135,7 +150,13 @@ fn parse_upstreams(upstreams: &[String]) -> anyhow::Result<Vec<(ServiceName, Str
 async fn serve(settings: Settings, only: Vec<ServiceName>, remote: Vec<(ServiceName, String)>) -> anyhow::Result<()> {
     let services = ServiceName::or_all(&only);
     let conn = server::open_db(&settings, &services).await?;
-    let (grpc, auth_on) = server::grpc_router(&settings, &services, &conn, &remote).await?;
+    let server::Grpc { router: grpc, auth_on, engine } =
+        server::grpc_router(&settings, &services, &conn, &remote).await?;
+    if let Some(engine) = &engine
+        && settings.workers
+    {
+        engine.spawn_workers();
+    }
     settings.log_unused();
     if !auth_on && !settings.insecure_no_auth && !server::is_loopback(&settings.listen) {
         anyhow::bail!(
@@ -152,7 +173,33 @@ async fn serve(settings: Settings, only: Vec<ServiceName>, remote: Vec<(ServiceN
         None
     };
     let app = server::app(rest, Some(grpc), ready);
-    server::run(&settings.listen, app, settings.shutdown_timeout).await
+    let result = server::run(&settings.listen, app, settings.shutdown_timeout).await;
+    if let Some(engine) = engine {
+        engine.stop_workers();
+    }
+    result
+}
+
+/// Executes queued runs only: the engine with its workers and reaper, and the
+/// health and metrics endpoints. The assistants and threads services are called at
+/// their upstreams, or in process on the same database when none is given.
+async fn worker(settings: Settings, remote: Vec<(ServiceName, String)>) -> anyhow::Result<()> {
+    let mut services = vec![ServiceName::Runs];
+    for s in [ServiceName::Assistants, ServiceName::Threads] {
+        if !remote.iter().any(|(n, _)| *n == s) {
+            services.push(s);
+        }
+    }
+    let conn = server::open_db(&settings, &services).await?;
+    let grpc = server::grpc_router(&settings, &services, &conn, &remote).await?;
+    let engine = grpc.engine.context("the runs engine was not built")?;
+    engine.spawn_workers();
+    let ready = server::Readiness::default()
+        .with(conn.clone(), services.iter().flat_map(|s| s.migrations().iter().copied()).collect());
+    let app = server::app(None, None, ready);
+    let result = server::run(&settings.listen, app, settings.shutdown_timeout).await;
+    engine.stop_workers();
+    result
 }
 
 async fn gateway(settings: Settings, upstreams: Vec<String>) -> anyhow::Result<()> {

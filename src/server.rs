@@ -1,7 +1,6 @@
 //! Wiring: the five services behind one listener (REST, gRPC, gRPC-Web, health,
 //! reflection), in one process or split.
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 
 use anyhow::Context;
@@ -64,7 +63,8 @@ impl ServiceName {
             Self::Assistants => &[Migrated::Assistants],
             Self::Threads => &[Migrated::Threads],
             Self::Files => &[Migrated::Files],
-            Self::Runs | Self::VectorStores => &[],
+            Self::Runs => &[Migrated::Runs],
+            Self::VectorStores => &[],
         }
     }
 
@@ -134,7 +134,17 @@ async fn grpc_auth(State(auth): State<Authenticator>, mut req: Request, next: Ne
     if path.starts_with("/grpc.health.") || path.starts_with("/grpc.reflection.") {
         return next.run(req).await;
     }
+    // A call made inside this process (the runs engine acting for a run's project)
+    // carries its project already; no network request can put one there.
+    if req.extensions().get::<assistd_common::Project>().is_some() {
+        return next.run(req).await;
+    }
     let header = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    let internal_project = req.headers().get(assistd_common::auth::PROJECT_HEADER).and_then(|v| v.to_str().ok());
+    if let Some(project) = auth.internal(header, internal_project) {
+        req.extensions_mut().insert(project);
+        return next.run(req).await;
+    }
     match auth.authenticate(header).await {
         Ok(project) => {
             req.extensions_mut().insert(project);
@@ -146,11 +156,7 @@ async fn grpc_auth(State(auth): State<Authenticator>, mut req: Request, next: Ne
 
 /// A router as an in-process channel: no sockets, no HTTP/2 framing.
 pub fn in_process(router: Router) -> GrpcChannel {
-    let svc = ServiceBuilder::new()
-        .map_err(|e: Infallible| -> ChannelError { match e {} })
-        .map_response(|r: http::Response<axum::body::Body>| r.map(tonic::body::Body::new))
-        .service(router);
-    BoxCloneSyncService::new(svc)
+    assistd_common::channel::in_process(router)
 }
 
 /// A network channel to `url` (connected lazily, reconnecting as needed).
@@ -194,14 +200,23 @@ pub fn redact(url: &str) -> String {
     }
 }
 
-/// The gRPC router of `services`, with auth, plus health and reflection; and
-/// whether auth is on.
+/// What [`grpc_router`] built.
+pub struct Grpc {
+    /// The services with auth, health and reflection.
+    pub router: Router,
+    /// Whether auth is on.
+    pub auth_on: bool,
+    /// The run engine, when the runs service is hosted here.
+    pub engine: Option<assistd_runs::Engine>,
+}
+
+/// The gRPC router of `services`, with auth, plus health and reflection.
 pub async fn grpc_router(
     settings: &Settings,
     services: &[ServiceName],
     conn: &DatabaseConnection,
     remote: &[(ServiceName, String)],
-) -> anyhow::Result<(Router, bool)> {
+) -> anyhow::Result<Grpc> {
     let auth = Authenticator::new(&settings.api_keys, Some(conn.clone())).await.context("loading api keys")?;
     if !auth.enabled() {
         tracing::warn!(
@@ -239,29 +254,62 @@ pub async fn grpc_router(
             FileRefs::unchecked()
         }
     };
+    let assistants = assistd_assistants::AssistantsService::new(assistd_assistants::store::Store::new(conn.clone()))
+        .with_file_refs(file_refs.clone());
+    let threads = assistd_threads::ThreadsService::new(assistd_threads::store::Store::new(conn.clone()))
+        .with_file_refs(file_refs.clone());
+    // The runs engine calls the assistants and threads services: in process when they
+    // are hosted here, else at their upstreams.
+    let engine = if services.contains(&ServiceName::Runs) {
+        let peer = |name: ServiceName, local: Router| -> anyhow::Result<GrpcChannel> {
+            if services.contains(&name) {
+                return Ok(in_process(guarded(local)));
+            }
+            match remote.iter().find(|(n, _)| *n == name) {
+                Some((_, url)) => network(url),
+                None => anyhow::bail!("the runs service needs --upstream {0}=URL (the {0} service)", name.name()),
+            }
+        };
+        let peers = assistd_runs::peers::Peers::new(
+            peer(
+                ServiceName::Assistants,
+                tonic::service::Routes::new(assistants.clone().into_server()).into_axum_router(),
+            )?,
+            peer(ServiceName::Threads, tonic::service::Routes::new(threads.clone().into_server()).into_axum_router())?,
+        )
+        .with_internal_token(assistd_common::auth::internal_token(&settings.api_keys));
+        Some(assistd_runs::Engine::new(
+            assistd_runs::store::Store::new(conn.clone()),
+            peers,
+            crate::models::models(settings)?,
+            settings.engine.clone(),
+        ))
+    } else {
+        None
+    };
     let mut routes = tonic::service::Routes::default();
     for s in services {
         routes = match s {
             ServiceName::Assistants => routes.add_service(
-                assistd_assistants::AssistantsService::new(assistd_assistants::store::Store::new(conn.clone()))
-                    .with_file_refs(file_refs.clone())
-                    .into_server()
-                    .max_decoding_message_size(max)
-                    .max_encoding_message_size(max),
+                assistants.clone().into_server().max_decoding_message_size(max).max_encoding_message_size(max),
             ),
             ServiceName::Threads => routes.add_service(
-                assistd_threads::ThreadsService::new(assistd_threads::store::Store::new(conn.clone()))
-                    .with_file_refs(file_refs.clone())
-                    .into_server()
-                    .max_decoding_message_size(max)
-                    .max_encoding_message_size(max),
+                threads.clone().into_server().max_decoding_message_size(max).max_encoding_message_size(max),
             ),
             ServiceName::Files => match &files {
                 Some(f) => routes
                     .add_service(f.clone().into_server().max_decoding_message_size(max).max_encoding_message_size(max)),
                 None => routes,
             },
-            ServiceName::Runs => routes.add_service(assistd_runs::RunsService.into_server()),
+            ServiceName::Runs => match &engine {
+                Some(e) => routes.add_service(
+                    assistd_runs::RunsService::new(e.clone())
+                        .into_server()
+                        .max_decoding_message_size(max)
+                        .max_encoding_message_size(max),
+                ),
+                None => routes,
+            },
             ServiceName::VectorStores => routes.add_service(assistd_vector_stores::VectorStoresService.into_server()),
         };
     }
@@ -277,8 +325,7 @@ pub async fn grpc_router(
     let reflection = descriptors().build_v1().context("building reflection")?;
     let reflection_alpha = descriptors().build_v1alpha().context("building reflection")?;
     let routes = routes.add_service(health).add_service(reflection).add_service(reflection_alpha);
-    let enabled = auth.enabled();
-    Ok((guarded(routes.into_axum_router()), enabled))
+    Ok(Grpc { router: guarded(routes.into_axum_router()), auth_on: auth.enabled(), engine })
 }
 
 /// Adds gRPC-Web (with CORS) in front of a gRPC router.

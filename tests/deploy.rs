@@ -14,14 +14,20 @@ async fn split_shape_gateway_and_five_services() {
     // files first: assistants and threads check file references through it
     let mut files = Some(Launch::serve().args(&["--only", "files"]).start());
     let files_up = format!("files={}", files.as_ref().unwrap().base);
-    let services: Vec<Server> = names
-        .iter()
-        .map(|n| match *n {
+    let mut services: Vec<Server> = Vec::new();
+    for n in names {
+        let s = match n {
             "files" => files.take().unwrap(),
             "assistants" | "threads" => Launch::serve().args(&["--only", n, "--upstream", &files_up]).start(),
+            // runs calls assistants and threads (started before it)
+            "runs" => Launch::serve()
+                .args(&["--only", "runs", "--upstream", &format!("assistants={}", services[0].base)])
+                .args(&["--upstream", &format!("threads={}", services[1].base)])
+                .start(),
             _ => Launch::serve().args(&["--only", n]).start(),
-        })
-        .collect();
+        };
+        services.push(s);
+    }
     let mut args = vec!["gateway".to_owned()];
     for (n, s) in names.iter().zip(&services) {
         args.push("--upstream".into());
@@ -63,8 +69,20 @@ async fn split_shape_gateway_and_five_services() {
     })))
     .await;
     assert_eq!(st, 200, "{m}");
-    let (st, _) = call(c.get(gw.url("/v1/threads/thread_x/runs"))).await;
-    assert_eq!(st, 501);
+    let (st, e) = call(c.get(gw.url("/v1/threads/thread_x/runs"))).await;
+    assert_eq!(st, 404, "{e}");
+    // the runs service reads the thread and the assistant across processes, as the caller
+    let (st, e) = call(c.post(gw.url(&format!("/v1/threads/{}/runs", t["id"].as_str().unwrap()))).json(&json!({
+        "assistant_id": "asst_nope"
+    })))
+    .await;
+    assert_eq!((st, e["error"]["message"].as_str()), (404, Some("No assistant found with id 'asst_nope'.")), "{e}");
+    let (st, r) = call(c.post(gw.url(&format!("/v1/threads/{}/runs", t["id"].as_str().unwrap()))).json(&json!({
+        "assistant_id": a["id"]
+    })))
+    .await;
+    assert_eq!(st, 200, "{r}");
+    assert_eq!(r["status"], "queued");
     let res = c.get(gw.url("/v1/assistants")).bearer_auth("sk-wrong").send().await.unwrap();
     assert_eq!(res.status(), 401);
 

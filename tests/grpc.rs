@@ -153,8 +153,8 @@ async fn grpc_assistants_threads_files() {
         assert_eq!(got, payload);
 
         // later issues: UNIMPLEMENTED
-        let mut runs = pb::run_service_client::RunServiceClient::new(ch.clone());
-        let err = runs.get_run(authed(pb::GetRunRequest::default())).await.unwrap_err();
+        let mut vs = pb::vector_store_service_client::VectorStoreServiceClient::new(ch.clone());
+        let err = vs.get_vector_store(authed(pb::GetVectorStoreRequest::default())).await.unwrap_err();
         assert_eq!(err.code(), tonic::Code::Unimplemented);
     }
 }

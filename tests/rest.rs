@@ -281,7 +281,9 @@ async fn errors_are_openai_shaped() {
         (c.post(s.url("/v1/threads")).json(&json!({"messages": [{"role": "system", "content": "x"}]})), 400, Some("messages[0].role")),
         (c.post(s.url("/v1/threads")).json(&json!({"messages": [{"role": "user", "content": []}]})), 400, Some("messages[0].content")),
         (c.post(s.url("/v1/vector_stores")).json(&json!({})), 501, None),
-        (c.post(s.url("/v1/threads/thread_x/runs")).json(&json!({"assistant_id": "asst_x"})), 501, None),
+        (c.post(s.url("/v1/threads/thread_x/runs")).json(&json!({"assistant_id": "asst_x"})), 404, None),
+        (c.post(s.url("/v1/threads/thread_x/runs")).json(&json!({"assistant_id": "asst_x", "temperature": 3})), 400, Some("temperature")),
+        (c.post(s.url("/v1/threads/runs")).json(&json!({"assistant_id": "asst_x", "tool_choice": "sometimes"})), 400, Some("tool_choice")),
         (c.post(s.url("/v1/uploads")).json(&json!({"filename": "f", "purpose": "user_data", "bytes": 1, "mime_type": "text/plain"})), 400, Some("purpose")),
     ];
     for (req, status, param) in cases {

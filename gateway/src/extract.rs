@@ -141,6 +141,34 @@ impl<S: Send + Sync> FromRequestParts<S> for ListQuery {
     }
 }
 
+/// Whether a query parameter name is `include[]` (or `include`, as some clients write it).
+pub fn is_include_key(k: &str) -> bool {
+    k == "include[]" || k == "include"
+}
+
+/// The `include[]` query parameters of a request (repeatable; `include=` is accepted too).
+/// Other query parameters are ignored.
+#[derive(Debug, Default)]
+pub struct IncludeQuery(pub Vec<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for IncludeQuery {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let query = parts.uri.query().unwrap_or("");
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query)
+            .map_err(|e| ApiError::invalid("query", format!("Invalid query string: {e}")))?;
+        Ok(IncludeQuery(pairs.into_iter().filter(|(k, _)| is_include_key(k)).map(|(_, v)| v).collect()))
+    }
+}
+
+impl ListQuery {
+    /// The `include[]` parameters among the other query parameters.
+    pub fn include(&self) -> Vec<String> {
+        self.rest.iter().filter(|(k, _)| is_include_key(k)).map(|(_, v)| v.clone()).collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -177,5 +205,19 @@ mod tests {
         let e = parse_json::<T>(b"{not json").unwrap_err();
         assert_eq!(e.code.as_deref(), Some("invalid_json"));
         assert!(parse_json::<serde_json::Map<String, serde_json::Value>>(b"").is_ok());
+    }
+
+    #[tokio::test]
+    async fn include_query() {
+        let req = axum::http::Request::builder()
+            .uri("/x?include%5B%5D=a&limit=3&include=b&include[]=c&other=1")
+            .body(())
+            .unwrap();
+        let (mut parts, _) = req.into_parts();
+        let IncludeQuery(inc) = IncludeQuery::from_request_parts(&mut parts, &()).await.unwrap();
+        assert_eq!(inc, vec!["a", "b", "c"]);
+        let q = ListQuery::from_request_parts(&mut parts, &()).await.unwrap();
+        assert_eq!(q.page.limit, Some(3));
+        assert_eq!(q.include(), vec!["a", "b", "c"]);
     }
 }

@@ -7,6 +7,7 @@ use sea_orm_migration::prelude::*;
 pub mod assistants;
 pub mod auth;
 pub mod files;
+pub mod runs;
 pub mod threads;
 
 pub use sea_orm_migration::MigratorTrait;
@@ -22,6 +23,8 @@ pub enum Service {
     Threads,
     /// Files and uploads.
     Files,
+    /// Runs and run steps.
+    Runs,
 }
 
 /// Applies every pending migration of `service`.
@@ -31,6 +34,7 @@ pub async fn up(db: &sea_orm::DatabaseConnection, service: Service) -> Result<()
         Service::Assistants => assistants::Migrator::up(db, None).await,
         Service::Threads => threads::Migrator::up(db, None).await,
         Service::Files => files::Migrator::up(db, None).await,
+        Service::Runs => runs::Migrator::up(db, None).await,
     }
 }
 
@@ -41,6 +45,7 @@ pub async fn applied(db: &sea_orm::DatabaseConnection, service: Service) -> Resu
         Service::Assistants => assistants::Migrator::get_pending_migrations(db).await?,
         Service::Threads => threads::Migrator::get_pending_migrations(db).await?,
         Service::Files => files::Migrator::get_pending_migrations(db).await?,
+        Service::Runs => runs::Migrator::get_pending_migrations(db).await?,
     };
     Ok(pending.is_empty())
 }

@@ -4,4 +4,5 @@
 pub mod assistants;
 pub mod common;
 pub mod files;
+pub mod runs;
 pub mod threads;

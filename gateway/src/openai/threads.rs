@@ -25,13 +25,18 @@ pub struct CreateThreadIn {
 impl CreateThreadIn {
     /// To proto.
     pub fn into_pb(self) -> Result<pb::CreateThreadRequest, ApiError> {
+        self.into_pb_at("")
+    }
+
+    /// To proto; `param` prefixes error params (`thread.` inside a create-thread-and-run body).
+    pub fn into_pb_at(self, param: &str) -> Result<pb::CreateThreadRequest, ApiError> {
         let CreateThreadIn { messages, tool_resources, metadata } = self;
         Ok(pb::CreateThreadRequest {
             messages: messages
                 .unwrap_or_default()
                 .into_iter()
                 .enumerate()
-                .map(|(i, m)| m.into_pb(&format!("messages[{i}].")))
+                .map(|(i, m)| m.into_pb(&format!("{param}messages[{i}].")))
                 .collect::<Result<_, _>>()?,
             tool_resources: tool_resources.map(Into::into),
             metadata: Some(metadata_to_pb(metadata)),

@@ -98,6 +98,22 @@ pub async fn create_key(db: &DatabaseConnection, project: &str) -> ServiceResult
     Ok(key)
 }
 
+/// Metadata key naming the project of a service-to-service call made with the
+/// internal token.
+pub const PROJECT_HEADER: &str = "assistd-project";
+
+/// The token services present to each other when acting for a project without a
+/// client's key (the run engine's workers). It is derived from the bootstrap keys,
+/// which every process of a deployment shares; none without bootstrap keys.
+pub fn internal_token(bootstrap_keys: &[String]) -> Option<String> {
+    let mut keys: Vec<&str> = bootstrap_keys.iter().map(String::as_str).filter(|k| !k.is_empty()).collect();
+    if keys.is_empty() {
+        return None;
+    }
+    keys.sort_unstable();
+    Some(format!("assistd-internal-{}", hash_key(&format!("assistd internal token\n{}", keys.join("\n")))))
+}
+
 /// Resolves bearer keys to projects.
 #[derive(Clone)]
 pub struct Authenticator {
@@ -106,6 +122,7 @@ pub struct Authenticator {
 
 struct Inner {
     bootstrap: HashMap<String, Project>,
+    internal: Option<String>,
     db: Option<DatabaseConnection>,
     enabled: bool,
     cache: RwLock<HashMap<String, Project>>,
@@ -134,12 +151,23 @@ impl Authenticator {
             .filter(|k| !k.is_empty())
             .map(|k| (hash_key(k), Project(DEFAULT_PROJECT.to_owned())))
             .collect();
-        Self { inner: Arc::new(Inner { bootstrap, db, enabled, cache: RwLock::new(HashMap::new()) }) }
+        let internal = internal_token(bootstrap_keys);
+        Self { inner: Arc::new(Inner { bootstrap, internal, db, enabled, cache: RwLock::new(HashMap::new()) }) }
     }
 
     /// Whether keys are checked.
     pub fn enabled(&self) -> bool {
         self.inner.enabled
+    }
+
+    /// The project of a service-to-service call: `authorization` is the internal
+    /// token and `project` names the project; `None` when it is not such a call.
+    pub fn internal(&self, authorization: Option<&str>, project: Option<&str>) -> Option<Project> {
+        let token = self.inner.internal.as_deref()?;
+        let presented = authorization?.strip_prefix("Bearer ")?;
+        let same = presented.len() == token.len()
+            && presented.bytes().zip(token.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0;
+        (same && project.is_some_and(|p| !p.is_empty())).then(|| Project(project.unwrap_or_default().to_owned()))
     }
 
     /// The project for an `authorization` header value.

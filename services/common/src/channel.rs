@@ -25,3 +25,23 @@ impl std::error::Error for ChannelError {
 /// A gRPC channel: network or in-process.
 pub type GrpcChannel =
     BoxCloneSyncService<http::Request<tonic::body::Body>, http::Response<tonic::body::Body>, ChannelError>;
+
+/// A service (e.g. a tonic server's axum router) as an in-process channel: no
+/// sockets, no HTTP/2 framing. Request extensions reach the service as they are.
+pub fn in_process<S, B>(svc: S) -> GrpcChannel
+where
+    S: tower::Service<http::Request<tonic::body::Body>, Response = http::Response<B>, Error = std::convert::Infallible>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    S::Future: Send + 'static,
+    B: http_body::Body<Data = bytes::Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    use tower::ServiceExt as _;
+    let svc = svc
+        .map_err(|e: std::convert::Infallible| -> ChannelError { match e {} })
+        .map_response(|r: http::Response<B>| r.map(tonic::body::Body::new));
+    BoxCloneSyncService::new(svc)
+}

@@ -152,6 +152,31 @@ impl From<ServiceError> for Status {
     }
 }
 
+impl ServiceError {
+    /// The error another service answered with, kept as it was (kind, message,
+    /// `param`, `code`), so it passes through this service unchanged.
+    pub fn from_status(status: &Status) -> Self {
+        let kind = match status.code() {
+            Code::InvalidArgument => ErrorKind::InvalidArgument,
+            Code::FailedPrecondition => ErrorKind::FailedPrecondition,
+            Code::Unauthenticated => ErrorKind::Unauthenticated,
+            Code::NotFound => ErrorKind::NotFound,
+            Code::Aborted | Code::AlreadyExists => ErrorKind::Conflict,
+            Code::OutOfRange => ErrorKind::TooLarge,
+            Code::ResourceExhausted => ErrorKind::RateLimited,
+            Code::Unimplemented => ErrorKind::Unimplemented,
+            Code::Unavailable | Code::DeadlineExceeded | Code::Cancelled => ErrorKind::Unavailable,
+            _ => ErrorKind::Internal,
+        };
+        let mut err = ServiceError::new(kind, status.message());
+        if let Some(d) = error_detail(status) {
+            err.param = d.param;
+            err.code = d.code;
+        }
+        err
+    }
+}
+
 /// Reads the detail a service attached to a status, if any.
 pub fn error_detail(status: &Status) -> Option<pb::ErrorDetail> {
     let value = status.metadata().get_bin(ERROR_DETAIL_KEY)?;

@@ -1,22 +1,13 @@
-//! The runs service. Its behaviour (the run engine, steps, streaming, model
-//! backends) belongs to the Runs issue; until then every rpc answers UNIMPLEMENTED,
-//! which the gateway turns into a 501 in OpenAI's error format.
+//! The runs service: runs and their steps, the engine that executes them (streamed
+//! from the replica that serves the call, or from the database-backed queue by
+//! workers), and the model backends it calls.
 
 pub mod domain;
+pub mod engine;
+pub mod grpc;
 pub mod model;
+pub mod peers;
+pub mod store;
 
-use assistd_proto::pb;
-
-/// The runs service (not implemented yet: every rpc is UNIMPLEMENTED).
-#[derive(Clone, Default)]
-pub struct RunsService;
-
-impl RunsService {
-    /// The tonic server for this service.
-    pub fn into_server(self) -> pb::run_service_server::RunServiceServer<Self> {
-        pb::run_service_server::RunServiceServer::new(self)
-    }
-}
-
-#[tonic::async_trait]
-impl pb::run_service_server::RunService for RunsService {}
+pub use engine::{Engine, EngineConfig, Models};
+pub use grpc::RunsService;

@@ -1,6 +1,9 @@
-//! Runs as plain Rust values: the status machine OpenAI defines, and the rules of a
-//! run's parameters. The engine that drives runs through these states is the Runs
-//! issue's; these rules are its foundation and are unit-tested here.
+//! Runs as plain Rust values: the status machine OpenAI defines, the rules of a
+//! run's parameters, and the run and step records.
+
+mod run;
+
+pub use run::*;
 
 use assistd_common::{ServiceError, ServiceResult};
 

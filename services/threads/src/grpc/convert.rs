@@ -51,6 +51,8 @@ fn content_from_pb(c: pb::MessageContent, param: &str) -> ServiceResult<Content>
         Some(Part::ImageUrl(pb::ImageUrlContent { url, detail })) => {
             Content::ImageUrl { image_url: ImageUrl { url, detail } }
         }
+        // Clients cannot annotate (annotations are written by runs, through
+        // `run_content_from_pb`).
         Some(Part::Text(pb::TextContent { value, annotations: _ })) => {
             Content::Text { text: Text { value, annotations: vec![] } }
         }
@@ -150,5 +152,40 @@ impl From<Message> for pb::Message {
                 .collect(),
             metadata: Some(pb::Metadata { entries: metadata.into_iter().collect() }),
         }
+    }
+}
+
+/// The content a run wrote, annotations included.
+pub fn run_content_from_pb(c: pb::MessageContent) -> ServiceResult<Content> {
+    use pb::message_content::Part;
+    match c.part {
+        Some(Part::Text(pb::TextContent { value, annotations })) => Ok(Content::Text {
+            text: Text {
+                value,
+                annotations: annotations
+                    .into_iter()
+                    .map(|pb::Annotation { text, start_index, end_index, kind }| {
+                        let (kind, file_id) = match kind {
+                            Some(pb::annotation::Kind::FilePath(f)) => ("file_path", f.file_id),
+                            Some(pb::annotation::Kind::FileCitation(f)) => ("file_citation", f.file_id),
+                            None => ("file_citation", String::new()),
+                        };
+                        Annotation { text, start_index, end_index, kind: kind.to_owned(), file_id }
+                    })
+                    .collect(),
+            },
+        }),
+        Some(Part::Refusal(pb::RefusalContent { refusal })) => Ok(Content::Refusal { refusal }),
+        other => content_from_pb(pb::MessageContent { part: other }, "content"),
+    }
+}
+
+/// A message status from the proto.
+pub fn status_from_pb(status: i32) -> ServiceResult<MessageStatus> {
+    match pb::MessageStatus::try_from(status) {
+        Ok(pb::MessageStatus::InProgress) => Ok(MessageStatus::InProgress),
+        Ok(pb::MessageStatus::Incomplete) => Ok(MessageStatus::Incomplete),
+        Ok(pb::MessageStatus::Completed) => Ok(MessageStatus::Completed),
+        _ => Err(ServiceError::invalid("status", "Invalid message status.")),
     }
 }

@@ -10,7 +10,7 @@ use assistd_common::{Project, ServiceError, time};
 use assistd_proto::pb;
 use tonic::{Request, Response, Status};
 
-use crate::domain::{MAX_INITIAL_MESSAGES, Thread};
+use crate::domain::{MAX_INITIAL_MESSAGES, Message, MessageStatus, Role, Thread};
 use crate::store::Store;
 
 /// The threads service.
@@ -221,6 +221,62 @@ impl pb::thread_service_server::ThreadService for ThreadsService {
             return Err(message_not_found(&message_id));
         }
         Ok(Response::new(pb::DeleteResponse { id: message_id, deleted: true }))
+    }
+
+    async fn create_run_message(
+        &self,
+        request: Request<pb::CreateRunMessageRequest>,
+    ) -> Result<Response<pb::Message>, Status> {
+        let project = Project::of(&request)?;
+        let pb::CreateRunMessageRequest { thread_id, assistant_id, run_id } = request.into_inner();
+        self.existing_thread(&project, &thread_id).await?;
+        let m = Message {
+            id: MessageId::generate().into_string(),
+            created_at: time::now_secs(),
+            thread_id,
+            status: MessageStatus::InProgress,
+            incomplete_reason: None,
+            completed_at: None,
+            incomplete_at: None,
+            role: Role::Assistant,
+            content: vec![],
+            assistant_id: Some(assistant_id),
+            run_id: Some(run_id),
+            attachments: vec![],
+            metadata: Metadata::new(),
+        };
+        self.store.insert_message(&project, &m).await?;
+        Ok(Response::new(m.into()))
+    }
+
+    async fn update_run_message(
+        &self,
+        request: Request<pb::UpdateRunMessageRequest>,
+    ) -> Result<Response<pb::Message>, Status> {
+        let project = Project::of(&request)?;
+        let pb::UpdateRunMessageRequest { thread_id, message_id, status, content, incomplete_reason } =
+            request.into_inner();
+        let mut m = self
+            .store
+            .get_message(&project, &thread_id, &message_id)
+            .await?
+            .ok_or_else(|| message_not_found(&message_id))?;
+        if m.run_id.is_none() {
+            return Err(ServiceError::precondition(format!("Message '{message_id}' was not written by a run.")).into());
+        }
+        m.status = convert::status_from_pb(status)?;
+        m.content = content.into_iter().map(convert::run_content_from_pb).collect::<Result<_, _>>()?;
+        let now = time::now_secs();
+        match m.status {
+            MessageStatus::Completed => m.completed_at = Some(now),
+            MessageStatus::Incomplete => {
+                m.incomplete_at = Some(now);
+                m.incomplete_reason = incomplete_reason;
+            }
+            MessageStatus::InProgress => {}
+        }
+        self.store.update_run_message(&project, &m).await?;
+        Ok(Response::new(m.into()))
     }
 }
 

@@ -301,6 +301,23 @@ impl Store {
         Ok(())
     }
 
+    /// Writes the content, status and timestamps of a message a run wrote.
+    pub async fn update_run_message(&self, project: &Project, m: &Message) -> ServiceResult<()> {
+        use sea_orm::sea_query::Expr;
+        message::Entity::update_many()
+            .col_expr(message::Column::Content, Expr::value(to_json(&m.content)))
+            .col_expr(message::Column::Status, Expr::value(m.status.as_str()))
+            .col_expr(message::Column::CompletedAt, Expr::value(m.completed_at))
+            .col_expr(message::Column::IncompleteAt, Expr::value(m.incomplete_at))
+            .col_expr(message::Column::IncompleteReason, Expr::value(m.incomplete_reason.clone()))
+            .filter(message::Column::ProjectId.eq(project.id()))
+            .filter(message::Column::ThreadId.eq(m.thread_id.as_str()))
+            .filter(message::Column::Id.eq(m.id.as_str()))
+            .exec(&self.db)
+            .await?;
+        Ok(())
+    }
+
     /// Deletes a message; false when there was none.
     pub async fn delete_message(&self, project: &Project, thread_id: &str, id: &str) -> ServiceResult<bool> {
         let res = message::Entity::delete_many()

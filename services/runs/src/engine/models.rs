@@ -1,0 +1,54 @@
+//! Which backend answers a run's `model`, and under what name: the model map
+//! (DESIGN.md §5). Names not in the map go to the default backend as they are.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::model::{ChatModel, ModelError};
+
+/// A backend and the names it is used for.
+#[derive(Clone)]
+pub struct Route {
+    /// The backend.
+    pub backend: Arc<dyn ChatModel>,
+    /// The model name sent to it (`None`: the run's own).
+    pub rename: Option<String>,
+}
+
+/// The model map.
+#[derive(Clone, Default)]
+pub struct Models {
+    default: Option<Arc<dyn ChatModel>>,
+    routes: HashMap<String, Route>,
+}
+
+impl Models {
+    /// Every name to `backend`, unchanged.
+    pub fn single(backend: Arc<dyn ChatModel>) -> Self {
+        Self { default: Some(backend), routes: HashMap::new() }
+    }
+
+    /// No backend: runs fail with a clear `last_error`.
+    pub fn none() -> Self {
+        Self::default()
+    }
+
+    /// Sends runs of model `name` to `route`.
+    pub fn with_route(mut self, name: impl Into<String>, route: Route) -> Self {
+        self.routes.insert(name.into(), route);
+        self
+    }
+
+    /// The backend for `model` and the name to send it.
+    pub fn resolve(&self, model: &str) -> Result<(Arc<dyn ChatModel>, String), ModelError> {
+        if let Some(r) = self.routes.get(model) {
+            return Ok((r.backend.clone(), r.rename.clone().unwrap_or_else(|| model.to_owned())));
+        }
+        match &self.default {
+            Some(b) => Ok((b.clone(), model.to_owned())),
+            None => Err(ModelError::Backend(format!(
+                "No model backend serves model '{model}': set ASSISTD_LLM_BASE_URL or install the embedded model."
+            ))),
+        }
+    }
+}

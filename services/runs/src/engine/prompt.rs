@@ -1,0 +1,208 @@
+//! The prompt sent to the model for one turn of a run (DESIGN.md §6): one system
+//! message (the run's instructions, then `additional_instructions`), the thread's
+//! messages after the truncation strategy, then what this run did so far (its
+//! messages, its tool calls and their outputs, in order).
+
+use assistd_common::tools::{ResponseFormat, Tool};
+use assistd_proto::pb;
+use serde_json::json;
+
+use crate::domain::{Run, RunStep, StepDetails, StepToolCall, ToolChoiceSpec, Truncation};
+use crate::model::{ChatMessage, ChatRequest, FunctionSpec, ToolCall, ToolChoice, UserPart};
+
+/// The prompt does not fit `max_prompt_tokens` even with every droppable message gone.
+#[derive(Debug, PartialEq, Eq)]
+pub struct TooLong;
+
+/// A rough token count (4 characters a token), used where the backend reports none.
+pub fn estimate_tokens(text: &str) -> u64 {
+    (text.chars().count() as u64).div_ceil(4)
+}
+
+fn message_tokens(m: &ChatMessage) -> u64 {
+    4 + match m {
+        ChatMessage::System(s) => estimate_tokens(s),
+        ChatMessage::User(parts) => parts
+            .iter()
+            .map(|p| match p {
+                UserPart::Text(t) => estimate_tokens(t),
+                UserPart::ImageUrl { .. } => 85,
+            })
+            .sum(),
+        ChatMessage::Assistant { content, tool_calls } => {
+            content.as_deref().map(estimate_tokens).unwrap_or(0)
+                + tool_calls.iter().map(|c| estimate_tokens(&c.name) + estimate_tokens(&c.arguments)).sum::<u64>()
+        }
+        ChatMessage::Tool { content, .. } => estimate_tokens(content),
+    }
+}
+
+/// The prompt's estimated token count.
+pub fn prompt_tokens(messages: &[ChatMessage]) -> u64 {
+    messages.iter().map(message_tokens).sum()
+}
+
+fn text_of(m: &pb::Message) -> String {
+    m.content
+        .iter()
+        .filter_map(|c| match &c.part {
+            Some(pb::message_content::Part::Text(t)) => Some(t.value.as_str()),
+            _ => None,
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn thread_message(m: &pb::Message) -> Option<ChatMessage> {
+    if m.role == pb::MessageRole::Assistant as i32 {
+        let text = text_of(m);
+        return (!text.is_empty()).then_some(ChatMessage::Assistant { content: Some(text), tool_calls: vec![] });
+    }
+    let parts: Vec<UserPart> = m
+        .content
+        .iter()
+        .filter_map(|c| match &c.part {
+            Some(pb::message_content::Part::Text(t)) => Some(UserPart::Text(t.value.clone())),
+            Some(pb::message_content::Part::ImageUrl(u)) => {
+                Some(UserPart::ImageUrl { url: u.url.clone(), detail: u.detail.clone() })
+            }
+            // Uploaded images would need the file's bytes as a data URL; not sent yet.
+            _ => None,
+        })
+        .collect();
+    (!parts.is_empty()).then_some(ChatMessage::User(parts))
+}
+
+/// The functions offered to the model.
+pub fn functions(tools: &[Tool]) -> Vec<FunctionSpec> {
+    tools
+        .iter()
+        .filter_map(|t| match t {
+            Tool::Function { function } => Some(FunctionSpec {
+                name: function.name.clone(),
+                description: function.description.clone(),
+                parameters: function.parameters.clone(),
+                strict: function.strict,
+            }),
+            // file_search and code_interpreter are accepted but not offered yet.
+            _ => None,
+        })
+        .collect()
+}
+
+fn response_format(rf: &Option<ResponseFormat>) -> Option<serde_json::Value> {
+    match rf {
+        Some(ResponseFormat::JsonObject) => Some(json!({"type": "json_object"})),
+        Some(ResponseFormat::JsonSchema { json_schema }) => Some(json!({
+            "type": "json_schema",
+            "json_schema": {
+                "name": json_schema.name,
+                "description": json_schema.description,
+                "schema": json_schema.schema,
+                "strict": json_schema.strict,
+            }
+        })),
+        _ => None,
+    }
+}
+
+/// Builds the request for the next model call of `run`. `thread` is every message of
+/// the thread, oldest first; `steps` the run's steps so far, oldest first.
+pub fn build(
+    run: &Run,
+    thread: &[pb::Message],
+    steps: &[RunStep],
+    backend_model: &str,
+) -> Result<ChatRequest, TooLong> {
+    let spec = &run.spec;
+    let mut system = spec.instructions.trim().to_owned();
+    if let Some(extra) = spec.additional_instructions.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        if !system.is_empty() {
+            system.push_str("\n\n");
+        }
+        system.push_str(extra);
+    }
+    let history: Vec<ChatMessage> =
+        thread.iter().filter(|m| m.run_id.as_deref() != Some(run.id.as_str())).filter_map(thread_message).collect();
+    let mut history = match spec.truncation.strategy() {
+        Truncation::LastMessages(_) => spec.truncation.strategy().apply(&history).to_vec(),
+        Truncation::Auto => history,
+    };
+
+    let mut segment = Vec::new();
+    for step in steps {
+        match &step.details {
+            StepDetails::MessageCreation { message_id } => {
+                if let Some(text) = thread.iter().find(|m| &m.id == message_id).map(text_of).filter(|t| !t.is_empty()) {
+                    segment.push(ChatMessage::Assistant { content: Some(text), tool_calls: vec![] });
+                }
+            }
+            StepDetails::ToolCalls { tool_calls } => {
+                let answered = tool_calls.iter().all(|c| match c {
+                    StepToolCall::Function { output, .. } => output.is_some(),
+                    StepToolCall::FileSearch { .. } => true,
+                });
+                if !answered {
+                    continue;
+                }
+                let calls = tool_calls
+                    .iter()
+                    .map(|c| match c {
+                        StepToolCall::Function { id, name, arguments, .. } => {
+                            ToolCall { id: id.clone(), name: name.clone(), arguments: arguments.clone() }
+                        }
+                        StepToolCall::FileSearch { id, arguments, .. } => {
+                            ToolCall { id: id.clone(), name: "file_search".into(), arguments: arguments.clone() }
+                        }
+                    })
+                    .collect();
+                segment.push(ChatMessage::Assistant { content: None, tool_calls: calls });
+                for c in tool_calls {
+                    let content = match c {
+                        StepToolCall::Function { output, .. } => output.clone().unwrap_or_default(),
+                        StepToolCall::FileSearch { results, .. } => crate::engine::search_output(results),
+                    };
+                    segment.push(ChatMessage::Tool { tool_call_id: c.id().to_owned(), content });
+                }
+            }
+        }
+    }
+
+    let head: Vec<ChatMessage> = if system.is_empty() { vec![] } else { vec![ChatMessage::System(system)] };
+    if let Some(max) = spec.max_prompt_tokens {
+        let fixed = prompt_tokens(&head) + prompt_tokens(&segment);
+        // `auto` drops the oldest messages first, keeping the latest one.
+        while fixed + prompt_tokens(&history) > u64::from(max) && history.len() > 1 {
+            history.remove(0);
+        }
+        if fixed + prompt_tokens(&history) > u64::from(max) {
+            return Err(TooLong);
+        }
+    }
+    let mut messages = head;
+    messages.extend(history);
+    messages.extend(segment);
+
+    let tools = functions(&spec.tools);
+    let tool_choice = if tools.is_empty() {
+        None
+    } else {
+        spec.tool_choice.as_ref().map(|c| match c {
+            ToolChoiceSpec::None => ToolChoice::None,
+            ToolChoiceSpec::Auto | ToolChoiceSpec::FileSearch | ToolChoiceSpec::CodeInterpreter => ToolChoice::Auto,
+            ToolChoiceSpec::Required => ToolChoice::Required,
+            ToolChoiceSpec::Function { name } => ToolChoice::Function(name.clone()),
+        })
+    };
+    Ok(ChatRequest {
+        model: backend_model.to_owned(),
+        messages,
+        parallel_tool_calls: (!tools.is_empty()).then_some(spec.parallel_tool_calls),
+        tools,
+        tool_choice,
+        temperature: spec.temperature,
+        top_p: spec.top_p,
+        max_tokens: None,
+        response_format: response_format(&spec.response_format),
+    })
+}

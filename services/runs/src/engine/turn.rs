@@ -1,0 +1,442 @@
+//! One drive of a run: model calls streamed into a message and steps, until the run
+//! ends or waits for tool outputs. Whatever stops it (the end of the answer, a token
+//! budget, a backend error, a cancel, a lost lease, a storage error), the open message
+//! and steps are closed and the run is left in a state that says why.
+
+use assistd_common::ids::{CallId, StepId};
+use assistd_common::metadata::Metadata;
+use assistd_common::{Project, ServiceResult, time};
+use assistd_proto::pb;
+use futures::StreamExt;
+use tokio_util::sync::CancellationToken;
+
+use super::events::{self, Emitter};
+use super::{Engine, prompt};
+use crate::domain::{
+    REQUIRES_ACTION_TTL_SECS, RequiredCall, Run, RunError, RunStatus, RunStep, StepDetails, StepStatus, StepToolCall,
+    Usage,
+};
+use crate::model::{ChatEvent, ModelError};
+use crate::peers::Caller;
+
+/// How a drive ends.
+#[derive(Debug)]
+enum End {
+    Completed,
+    RequiresAction(Vec<RequiredCall>),
+    Incomplete(&'static str),
+    Failed(RunError),
+    Cancelled,
+}
+
+impl From<ModelError> for End {
+    fn from(e: ModelError) -> Self {
+        End::Failed(RunError { code: e.run_error_code().into(), message: e.to_string() })
+    }
+}
+
+struct OpenMessage {
+    step: RunStep,
+    message: pb::Message,
+    text: String,
+}
+
+struct OpenCall {
+    id: String,
+    name: String,
+    arguments: String,
+}
+
+struct OpenTools {
+    step: RunStep,
+    /// By the model's call index.
+    calls: Vec<(u32, OpenCall)>,
+}
+
+/// One drive of one run.
+pub(super) struct Exec<'a> {
+    engine: &'a Engine,
+    project: Project,
+    caller: Caller,
+    run: Run,
+    emit: &'a mut Emitter,
+    cancel: CancellationToken,
+    message: Option<OpenMessage>,
+    tools: Option<OpenTools>,
+}
+
+fn text_content(text: &str) -> Vec<pb::MessageContent> {
+    vec![pb::MessageContent {
+        part: Some(pb::message_content::Part::Text(pb::TextContent { value: text.to_owned(), annotations: vec![] })),
+    }]
+}
+
+impl<'a> Exec<'a> {
+    pub(super) fn new(
+        engine: &'a Engine,
+        project: Project,
+        run: Run,
+        emit: &'a mut Emitter,
+        cancel: CancellationToken,
+    ) -> Self {
+        let caller = Caller::engine(project.clone());
+        Self { engine, project, caller, run, emit, cancel, message: None, tools: None }
+    }
+
+    /// Drives the run to its next resting state.
+    pub(super) async fn run(mut self) {
+        let end = match self.go().await {
+            Ok(end) => end,
+            Err(e) => {
+                tracing::error!(run_id = %self.run.id, error = %e.message, "run failed on an internal error");
+                self.emit.error(&e.message).await;
+                End::Failed(RunError::server("The server had an error while processing your request."))
+            }
+        };
+        if let Err(e) = self.finish(end).await {
+            tracing::error!(run_id = %self.run.id, error = %e.message, "could not record the end of a run");
+        }
+        self.engine.unregister(&self.run.id);
+    }
+
+    async fn save(&mut self, expect: &[RunStatus], hold: bool) -> ServiceResult<bool> {
+        let lease = if hold { Some(self.engine.hold()) } else { None };
+        self.engine
+            .inner
+            .store
+            .save_run(&self.project, &self.run, expect, lease.as_ref().map(|(o, u)| (o.as_str(), *u)))
+            .await
+    }
+
+    async fn go(&mut self) -> ServiceResult<End> {
+        if self.run.status == RunStatus::Queued {
+            self.run.status = RunStatus::InProgress;
+            self.run.started_at.get_or_insert(time::now_secs());
+            if !self.save(&[RunStatus::Queued], true).await? {
+                return Ok(End::Cancelled);
+            }
+            self.emit.run(&self.run).await;
+        }
+        for _ in 0..self.engine.inner.cfg.max_turns {
+            if self.cancel.is_cancelled() {
+                return Ok(End::Cancelled);
+            }
+            if let Some(end) = self.turn().await? {
+                return Ok(end);
+            }
+        }
+        Ok(End::Failed(RunError::server("The run made too many tool calls without an answer.")))
+    }
+
+    /// One model call; `None` when the run goes on with another.
+    async fn turn(&mut self) -> ServiceResult<Option<End>> {
+        let spec = &self.run.spec;
+        let remaining = match spec.max_completion_tokens {
+            Some(max) if self.run.usage.completion_tokens >= u64::from(max) => {
+                return Ok(Some(End::Incomplete("max_completion_tokens")));
+            }
+            Some(max) => Some(u64::from(max) - self.run.usage.completion_tokens),
+            None => None,
+        };
+        let (backend, name) = match self.engine.inner.models.resolve(&spec.model) {
+            Ok(r) => r,
+            Err(e) => return Ok(Some(e.into())),
+        };
+        let thread = self.engine.inner.peers.all_messages(&self.caller, &self.run.thread_id).await?;
+        let steps = self.engine.inner.store.all_steps(&self.project, &self.run.id).await?;
+        let mut request = match prompt::build(&self.run, &thread, &steps, &name) {
+            Ok(r) => r,
+            Err(prompt::TooLong) => return Ok(Some(End::Incomplete("max_prompt_tokens"))),
+        };
+        request.max_tokens = remaining.map(|r| r.min(u64::from(u32::MAX)) as u32);
+        let prompt_estimate = prompt::prompt_tokens(&request.messages);
+
+        let mut stream = tokio::select! {
+            biased;
+            () = self.cancel.cancelled() => return Ok(Some(End::Cancelled)),
+            r = backend.stream(request) => match r {
+                Ok(s) => s,
+                Err(e) => return Ok(Some(e.into())),
+            },
+        };
+        let mut usage = None;
+        let mut finish = None;
+        loop {
+            let next = tokio::select! {
+                biased;
+                () = self.cancel.cancelled() => return Ok(Some(End::Cancelled)),
+                n = stream.next() => n,
+            };
+            match next {
+                None => break,
+                Some(Err(e)) => return Ok(Some(e.into())),
+                Some(Ok(ChatEvent::Text(t))) => self.on_text(&t).await?,
+                Some(Ok(ChatEvent::ToolCall { index, id, name, arguments })) => {
+                    self.on_tool_call(index, id, name, &arguments).await?
+                }
+                Some(Ok(ChatEvent::Usage { prompt_tokens, completion_tokens })) => {
+                    usage = Some(Usage { prompt_tokens, completion_tokens })
+                }
+                Some(Ok(ChatEvent::Finish(f))) => finish = Some(f),
+            }
+        }
+        let usage = usage.unwrap_or_else(|| Usage {
+            prompt_tokens: prompt_estimate,
+            completion_tokens: self.message.as_ref().map(|m| prompt::estimate_tokens(&m.text)).unwrap_or(0)
+                + self
+                    .tools
+                    .as_ref()
+                    .map(|t| t.calls.iter().map(|(_, c)| prompt::estimate_tokens(&c.arguments)).sum())
+                    .unwrap_or(0),
+        });
+        self.run.usage.add(usage);
+
+        if let Some(tools) = &mut self.tools {
+            tools.step.usage = Some(usage);
+            let calls: Vec<RequiredCall> = tools
+                .calls
+                .iter()
+                .map(|(_, c)| RequiredCall { id: c.id.clone(), name: c.name.clone(), arguments: c.arguments.clone() })
+                .collect();
+            return Ok(Some(End::RequiresAction(calls)));
+        }
+        if self.message.is_none() {
+            self.open_message().await?;
+        }
+        if let Some(m) = &mut self.message {
+            m.step.usage = Some(usage);
+        }
+        // A `length` stop with a completion budget is the budget's doing (the request
+        // asked for at most what was left of it).
+        let cut_by_budget = finish.as_deref() == Some("length") && remaining.is_some();
+        let over = self.run.spec.max_completion_tokens.is_some_and(|m| self.run.usage.completion_tokens > u64::from(m));
+        if cut_by_budget || over {
+            return Ok(Some(End::Incomplete("max_completion_tokens")));
+        }
+        Ok(Some(End::Completed))
+    }
+
+    fn new_step(&self, details: StepDetails) -> RunStep {
+        RunStep {
+            id: StepId::generate().into_string(),
+            created_at: time::now_secs(),
+            run_id: self.run.id.clone(),
+            thread_id: self.run.thread_id.clone(),
+            assistant_id: self.run.assistant_id.clone(),
+            status: StepStatus::InProgress,
+            details,
+            last_error: None,
+            expired_at: None,
+            cancelled_at: None,
+            failed_at: None,
+            completed_at: None,
+            usage: None,
+            metadata: Metadata::new(),
+        }
+    }
+
+    async fn open_message(&mut self) -> ServiceResult<()> {
+        let r = &self.run;
+        let message =
+            self.engine.inner.peers.create_run_message(&self.caller, &r.thread_id, &r.assistant_id, &r.id).await?;
+        let step = self.new_step(StepDetails::MessageCreation { message_id: message.id.clone() });
+        self.engine.inner.store.insert_step(&self.project, &step).await?;
+        self.emit.step("created", &step).await;
+        self.emit.step("in_progress", &step).await;
+        self.emit.message("created", &message).await;
+        self.emit.message("in_progress", &message).await;
+        self.message = Some(OpenMessage { step, message, text: String::new() });
+        Ok(())
+    }
+
+    async fn on_text(&mut self, text: &str) -> ServiceResult<()> {
+        if text.is_empty() {
+            return Ok(());
+        }
+        if self.message.is_none() {
+            self.open_message().await?;
+        }
+        if let Some(m) = &mut self.message {
+            m.text.push_str(text);
+            self.emit.text_delta(&m.message.id, text).await;
+        }
+        Ok(())
+    }
+
+    async fn on_tool_call(
+        &mut self,
+        index: u32,
+        id: Option<String>,
+        name: Option<String>,
+        arguments: &str,
+    ) -> ServiceResult<()> {
+        if self.message.is_some() {
+            // The text before the calls is a message of its own, finished now.
+            self.close_message(pb::MessageStatus::Completed, None, StepStatus::Completed, None).await?;
+        }
+        if self.tools.is_none() {
+            let step = self.new_step(StepDetails::ToolCalls { tool_calls: vec![] });
+            self.engine.inner.store.insert_step(&self.project, &step).await?;
+            self.emit.step("created", &step).await;
+            self.emit.step("in_progress", &step).await;
+            self.tools = Some(OpenTools { step, calls: vec![] });
+        }
+        let Some(tools) = &mut self.tools else { return Ok(()) };
+        let pos = match tools.calls.iter().position(|(i, _)| *i == index) {
+            Some(p) => p,
+            None => {
+                let call = OpenCall {
+                    id: id.filter(|s| !s.is_empty()).unwrap_or_else(|| CallId::generate().into_string()),
+                    name: name.clone().unwrap_or_default(),
+                    arguments: String::new(),
+                };
+                let at = tools.calls.len() as u32;
+                self.emit.step_delta(events::function_call_opened(&tools.step.id, at, &call.id, &call.name)).await;
+                tools.calls.push((index, call));
+                tools.calls.len() - 1
+            }
+        };
+        let call = &mut tools.calls[pos].1;
+        if call.name.is_empty()
+            && let Some(n) = name
+        {
+            call.name = n;
+        }
+        if !arguments.is_empty() {
+            call.arguments.push_str(arguments);
+            self.emit.step_delta(events::function_arguments(&tools.step.id, pos as u32, arguments)).await;
+        }
+        Ok(())
+    }
+
+    /// Writes the open message with `status`, and ends its step with `step_status`.
+    async fn close_message(
+        &mut self,
+        status: pb::MessageStatus,
+        incomplete_reason: Option<&str>,
+        step_status: StepStatus,
+        error: Option<&RunError>,
+    ) -> ServiceResult<()> {
+        let Some(mut open) = self.message.take() else { return Ok(()) };
+        let written = self
+            .engine
+            .inner
+            .peers
+            .update_run_message(
+                &self.caller,
+                pb::UpdateRunMessageRequest {
+                    thread_id: self.run.thread_id.clone(),
+                    message_id: open.message.id.clone(),
+                    status: status as i32,
+                    content: text_content(&open.text),
+                    incomplete_reason: incomplete_reason.map(str::to_owned),
+                },
+            )
+            .await?;
+        self.emit
+            .message(if status == pb::MessageStatus::Completed { "completed" } else { "incomplete" }, &written)
+            .await;
+        open.step.finish(step_status, time::now_secs());
+        open.step.last_error = error.cloned();
+        self.engine.inner.store.save_step(&self.project, &open.step).await?;
+        self.emit.step(step_status.as_str(), &open.step).await;
+        Ok(())
+    }
+
+    /// Closes what is open as `end` says and records the run's new state.
+    async fn finish(&mut self, end: End) -> ServiceResult<()> {
+        let now = time::now_secs();
+        let (msg_status, reason, step_status, error) = match &end {
+            End::Completed | End::RequiresAction(_) => {
+                (pb::MessageStatus::Completed, None, StepStatus::Completed, None)
+            }
+            End::Incomplete(_) => (pb::MessageStatus::Incomplete, Some("max_tokens"), StepStatus::Completed, None),
+            End::Failed(e) => (pb::MessageStatus::Incomplete, Some("run_failed"), StepStatus::Failed, Some(e.clone())),
+            End::Cancelled => (pb::MessageStatus::Incomplete, Some("run_cancelled"), StepStatus::Cancelled, None),
+        };
+        self.close_message(msg_status, reason, step_status, error.as_ref()).await?;
+
+        if let End::RequiresAction(calls) = end {
+            let Some(mut tools) = self.tools.take() else { return Ok(()) };
+            tools.step.details = StepDetails::ToolCalls {
+                tool_calls: calls
+                    .iter()
+                    .map(|c| StepToolCall::Function {
+                        id: c.id.clone(),
+                        name: c.name.clone(),
+                        arguments: c.arguments.clone(),
+                        output: None,
+                    })
+                    .collect(),
+            };
+            self.engine.inner.store.save_step(&self.project, &tools.step).await?;
+            self.run.status = RunStatus::RequiresAction;
+            self.run.required_action = Some(calls);
+            self.run.expires_at = Some(now + REQUIRES_ACTION_TTL_SECS);
+            if self.save(&[RunStatus::InProgress], false).await? {
+                self.emit.run(&self.run).await;
+                return Ok(());
+            }
+            // Cancelled while the calls streamed in.
+            return self.cancelled_meanwhile(Some(tools.step)).await;
+        }
+
+        if let Some(mut tools) = self.tools.take() {
+            tools.step.finish(step_status, now);
+            tools.step.last_error = error.clone();
+            self.engine.inner.store.save_step(&self.project, &tools.step).await?;
+            self.emit.step(step_status.as_str(), &tools.step).await;
+        }
+        let run = &mut self.run;
+        run.expires_at = None;
+        run.required_action = None;
+        match end {
+            End::Completed => {
+                run.status = RunStatus::Completed;
+                run.completed_at = Some(now);
+            }
+            End::Incomplete(reason) => {
+                run.status = RunStatus::Incomplete;
+                run.incomplete_reason = Some(reason.to_owned());
+            }
+            End::Failed(e) => {
+                run.status = RunStatus::Failed;
+                run.failed_at = Some(now);
+                run.last_error = Some(e);
+            }
+            End::Cancelled => {
+                run.status = RunStatus::Cancelled;
+                run.cancelled_at = Some(now);
+            }
+            End::RequiresAction(_) => unreachable!("handled above"),
+        }
+        let expect = [RunStatus::Queued, RunStatus::InProgress, RunStatus::Cancelling];
+        if self.save(&expect, false).await? {
+            self.emit.run(&self.run).await;
+        } else if let Some(stored) =
+            self.engine.inner.store.get_run(&self.project, &self.run.thread_id, &self.run.id).await?
+        {
+            // Someone else ended it first (cancelled while queued, or reaped).
+            self.emit.run(&stored).await;
+        }
+        Ok(())
+    }
+
+    /// The run was set `cancelling` while this drive went on: end it cancelled.
+    async fn cancelled_meanwhile(&mut self, step: Option<RunStep>) -> ServiceResult<()> {
+        let now = time::now_secs();
+        if let Some(mut step) = step {
+            step.finish(StepStatus::Cancelled, now);
+            self.engine.inner.store.save_step(&self.project, &step).await?;
+            self.emit.step("cancelled", &step).await;
+        }
+        self.run.status = RunStatus::Cancelled;
+        self.run.cancelled_at = Some(now);
+        self.run.required_action = None;
+        self.run.expires_at = None;
+        if self.save(&[RunStatus::Cancelling, RunStatus::InProgress], false).await? {
+            self.emit.run(&self.run).await;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,143 @@
+//! Queue workers and the reaper. Workers claim queued runs from the database (at most
+//! `concurrency` at once in this process) and drive them. The reaper ends runs whose
+//! executor stopped renewing its lease (`failed` with `server_error`, their partial
+//! message `incomplete`), and runs that waited for tool outputs past `expires_at`
+//! (`expired`).
+
+use std::sync::Arc;
+
+use assistd_common::{Project, ServiceResult, time};
+use assistd_proto::pb;
+use tokio::sync::Semaphore;
+
+use super::{Emitter, Engine, now_ms};
+use crate::domain::{Run, RunError, RunStatus, StepDetails, StepStatus};
+use crate::peers::Caller;
+
+impl Engine {
+    /// Starts the workers and the reaper on the runtime; they stop with
+    /// [`Engine::stop_workers`].
+    pub fn spawn_workers(&self) {
+        let engine = self.clone();
+        tokio::spawn(async move { engine.work().await });
+        let engine = self.clone();
+        tokio::spawn(async move { engine.reap_forever().await });
+    }
+
+    async fn work(&self) {
+        let slots = Arc::new(Semaphore::new(self.inner.cfg.concurrency.max(1)));
+        loop {
+            let permit = tokio::select! {
+                () = self.inner.stopping.cancelled() => return,
+                p = slots.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => return },
+            };
+            match self.inner.store.claim(&self.inner.owner, self.lease_until()).await {
+                Ok(Some((project, run))) => {
+                    let engine = self.clone();
+                    tracing::debug!(run_id = %run.id, "claimed a queued run");
+                    tokio::spawn(async move {
+                        engine.drive(project, run, Emitter::none()).await;
+                        drop(permit);
+                    });
+                }
+                Ok(None) => {
+                    drop(permit);
+                    tokio::select! {
+                        () = self.inner.stopping.cancelled() => return,
+                        () = self.inner.wake.notified() => {}
+                        () = tokio::time::sleep(self.inner.cfg.poll) => {}
+                    }
+                }
+                Err(e) => {
+                    drop(permit);
+                    tracing::warn!(error = %e.message, "claiming a queued run failed");
+                    tokio::time::sleep(self.inner.cfg.poll).await;
+                }
+            }
+        }
+    }
+
+    async fn reap_forever(&self) {
+        loop {
+            tokio::select! {
+                () = self.inner.stopping.cancelled() => return,
+                () = tokio::time::sleep(self.inner.cfg.poll) => {}
+            }
+            if let Err(e) = self.reap().await {
+                tracing::warn!(error = %e.message, "reaping runs failed");
+            }
+        }
+    }
+
+    /// One pass of the reaper.
+    pub async fn reap(&self) -> ServiceResult<()> {
+        for (project, run) in self.inner.store.lapsed(now_ms()).await? {
+            tracing::warn!(run_id = %run.id, "the executor of a run stopped renewing its lease; failing the run");
+            self.end_abandoned(&project, run).await?;
+        }
+        for (project, run) in self.inner.store.overdue(time::now_secs()).await? {
+            self.expire(&project, run).await?;
+        }
+        Ok(())
+    }
+
+    async fn end_abandoned(&self, project: &Project, mut run: Run) -> ServiceResult<()> {
+        let from = run.status;
+        let now = time::now_secs();
+        if from == RunStatus::Cancelling {
+            run.status = RunStatus::Cancelled;
+            run.cancelled_at = Some(now);
+        } else {
+            run.status = RunStatus::Failed;
+            run.failed_at = Some(now);
+            run.last_error = Some(RunError::server("The worker executing this run stopped before it finished."));
+        }
+        run.expires_at = None;
+        run.required_action = None;
+        if !self.inner.store.save_run(project, &run, &[from], None).await? {
+            return Ok(());
+        }
+        let step_status = if run.status == RunStatus::Cancelled { StepStatus::Cancelled } else { StepStatus::Failed };
+        let reason = if run.status == RunStatus::Cancelled { "run_cancelled" } else { "run_failed" };
+        self.close_messages(project, &run, reason).await?;
+        self.end_open_steps(project, &run, step_status).await
+    }
+
+    async fn expire(&self, project: &Project, mut run: Run) -> ServiceResult<()> {
+        run.status = RunStatus::Expired;
+        run.required_action = None;
+        if self.inner.store.save_run(project, &run, &[RunStatus::RequiresAction], None).await? {
+            self.end_open_steps(project, &run, StepStatus::Expired).await?;
+        }
+        Ok(())
+    }
+
+    /// Marks the run's messages still in progress `incomplete`, keeping what was written.
+    async fn close_messages(&self, project: &Project, run: &Run, reason: &str) -> ServiceResult<()> {
+        let caller = Caller::engine(project.clone());
+        for step in self.inner.store.all_steps(project, &run.id).await? {
+            let StepDetails::MessageCreation { message_id } = &step.details else { continue };
+            if step.status != StepStatus::InProgress {
+                continue;
+            }
+            let m = self.inner.peers.message(&caller, &run.thread_id, message_id).await?;
+            if m.status != pb::MessageStatus::InProgress as i32 {
+                continue;
+            }
+            self.inner
+                .peers
+                .update_run_message(
+                    &caller,
+                    pb::UpdateRunMessageRequest {
+                        thread_id: run.thread_id.clone(),
+                        message_id: m.id.clone(),
+                        status: pb::MessageStatus::Incomplete as i32,
+                        content: m.content,
+                        incomplete_reason: Some(reason.to_owned()),
+                    },
+                )
+                .await?;
+        }
+        Ok(())
+    }
+}

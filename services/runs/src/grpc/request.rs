@@ -1,0 +1,206 @@
+//! Run creation requests → a validated [`NewRun`]: the request's parameters checked
+//! and merged over the assistant's (the run's model, instructions, tools, sampling and
+//! response format default to the assistant's).
+
+use assistd_common::ids::RunId;
+use assistd_common::metadata::{self, Metadata};
+use assistd_common::tools::{
+    Tool, response_format_from_pb, tool_resources_from_pb, tools_from_pb, validate_len, validate_range,
+    validate_reasoning_effort,
+};
+use assistd_common::{ServiceError, ServiceResult, time};
+use assistd_proto::pb;
+
+use crate::domain::{
+    MAX_RUN_TOOLS, REQUIRES_ACTION_TTL_SECS, Run, RunSpec, RunStatus, ToolChoiceSpec, Truncation, TruncationSpec,
+    Usage, validate_token_limit,
+};
+
+/// Longest instructions, in characters.
+const MAX_INSTRUCTIONS: usize = 256_000;
+
+/// The parameters common to create-run and create-thread-and-run.
+pub struct RunParams {
+    /// Assistant.
+    pub assistant_id: String,
+    /// Model override.
+    pub model: Option<String>,
+    /// Reasoning effort override.
+    pub reasoning_effort: Option<String>,
+    /// Instructions override.
+    pub instructions: Option<String>,
+    /// Appended instructions.
+    pub additional_instructions: Option<String>,
+    /// Tools override.
+    pub tools: Option<pb::ToolList>,
+    /// Tool resources override.
+    pub tool_resources: Option<pb::ToolResources>,
+    /// Metadata.
+    pub metadata: Option<pb::Metadata>,
+    /// Temperature.
+    pub temperature: Option<f64>,
+    /// Top p.
+    pub top_p: Option<f64>,
+    /// Budget.
+    pub max_prompt_tokens: Option<i64>,
+    /// Budget.
+    pub max_completion_tokens: Option<i64>,
+    /// Truncation.
+    pub truncation_strategy: Option<pb::TruncationStrategy>,
+    /// Tool choice.
+    pub tool_choice: Option<pb::ToolChoice>,
+    /// Parallel calls.
+    pub parallel_tool_calls: Option<bool>,
+    /// Response format.
+    pub response_format: Option<pb::ResponseFormat>,
+    /// include[].
+    pub include: Vec<String>,
+}
+
+/// The request's own rules, checked before anything is read or written.
+pub struct Checked {
+    params: RunParams,
+    tools: Option<Vec<Tool>>,
+    metadata: Metadata,
+    truncation: TruncationSpec,
+    max_prompt_tokens: Option<u32>,
+    max_completion_tokens: Option<u32>,
+}
+
+fn truncation_from_pb(t: Option<pb::TruncationStrategy>) -> ServiceResult<TruncationSpec> {
+    let Some(t) = t else { return Ok(TruncationSpec::default()) };
+    match pb::TruncationType::try_from(t.r#type) {
+        Ok(pb::TruncationType::LastMessages) => {
+            match Truncation::from_parts("last_messages", t.last_messages.map(i64::from))? {
+                Truncation::LastMessages(n) => Ok(TruncationSpec { last_messages: Some(n) }),
+                Truncation::Auto => Ok(TruncationSpec::default()),
+            }
+        }
+        _ => Ok(TruncationSpec::default()),
+    }
+}
+
+fn tool_choice_from_pb(c: Option<pb::ToolChoice>, tools: &[Tool]) -> ServiceResult<Option<ToolChoiceSpec>> {
+    use pb::tool_choice::Choice;
+    let Some(choice) = c.and_then(|c| c.choice) else { return Ok(None) };
+    Ok(Some(match choice {
+        Choice::None(_) => ToolChoiceSpec::None,
+        Choice::Auto(_) => ToolChoiceSpec::Auto,
+        Choice::Required(_) => ToolChoiceSpec::Required,
+        Choice::FileSearch(_) => ToolChoiceSpec::FileSearch,
+        Choice::CodeInterpreter(_) => ToolChoiceSpec::CodeInterpreter,
+        Choice::Function(pb::FunctionToolChoice { name }) => {
+            let known = tools.iter().any(|t| matches!(t, Tool::Function { function } if function.name == name));
+            if !known {
+                return Err(ServiceError::invalid(
+                    "tool_choice",
+                    format!("Invalid 'tool_choice': function '{name}' is not one of the run's tools."),
+                ));
+            }
+            ToolChoiceSpec::Function { name }
+        }
+    }))
+}
+
+/// Checks what can be checked without the assistant.
+pub fn check(params: RunParams) -> ServiceResult<Checked> {
+    if params.assistant_id.is_empty() {
+        return Err(ServiceError::invalid("assistant_id", "Missing required parameter: 'assistant_id'."));
+    }
+    if let Some(i) = &params.instructions {
+        validate_len(i, MAX_INSTRUCTIONS, "instructions")?;
+    }
+    if let Some(i) = &params.additional_instructions {
+        validate_len(i, MAX_INSTRUCTIONS, "additional_instructions")?;
+    }
+    if let Some(t) = params.temperature {
+        validate_range(t, 0.0, 2.0, "temperature")?;
+    }
+    if let Some(p) = params.top_p {
+        validate_range(p, 0.0, 1.0, "top_p")?;
+    }
+    if let Some(r) = &params.reasoning_effort {
+        validate_reasoning_effort(r, "reasoning_effort")?;
+    }
+    if let Some(m) = &params.model
+        && m.trim().is_empty()
+    {
+        return Err(ServiceError::invalid("model", "Invalid 'model': empty string."));
+    }
+    let tools = params.tools.clone().map(|l| tools_from_pb(l.tools, "tools", MAX_RUN_TOOLS)).transpose()?;
+    let metadata: Metadata = params.metadata.clone().map(|m| m.entries.into_iter().collect()).unwrap_or_default();
+    metadata::validate("metadata", &metadata)?;
+    for inc in &params.include {
+        if inc != super::convert::INCLUDE_SEARCH_CONTENT {
+            return Err(ServiceError::invalid(
+                "include",
+                format!("Invalid value: '{inc}'. Supported values are: '{}'.", super::convert::INCLUDE_SEARCH_CONTENT),
+            ));
+        }
+    }
+    Ok(Checked {
+        truncation: truncation_from_pb(params.truncation_strategy)?,
+        max_prompt_tokens: validate_token_limit("max_prompt_tokens", params.max_prompt_tokens)?,
+        max_completion_tokens: validate_token_limit("max_completion_tokens", params.max_completion_tokens)?,
+        tools,
+        metadata,
+        params,
+    })
+}
+
+impl Checked {
+    /// The assistant id.
+    pub fn assistant_id(&self) -> &str {
+        &self.params.assistant_id
+    }
+
+    /// The queued run on `thread_id`, merged over `assistant`.
+    pub fn into_run(self, assistant: pb::Assistant, thread_id: String) -> ServiceResult<Run> {
+        let Checked { params, tools, metadata, truncation, max_prompt_tokens, max_completion_tokens } = self;
+        let tools = match tools {
+            Some(t) => t,
+            None => tools_from_pb(assistant.tools, "tools", usize::MAX)?,
+        };
+        let tool_choice = tool_choice_from_pb(params.tool_choice, &tools)?;
+        let response_format = match params.response_format.or(assistant.response_format) {
+            Some(rf) => Some(response_format_from_pb(rf, "response_format")?),
+            None => None,
+        };
+        let tool_resources = params.tool_resources.map(|r| tool_resources_from_pb(r, "tool_resources")).transpose()?;
+        let now = time::now_secs();
+        Ok(Run {
+            id: RunId::generate().into_string(),
+            created_at: now,
+            thread_id,
+            assistant_id: assistant.id,
+            status: RunStatus::Queued,
+            spec: RunSpec {
+                model: params.model.unwrap_or(assistant.model),
+                instructions: params.instructions.or(assistant.instructions).unwrap_or_default(),
+                additional_instructions: params.additional_instructions,
+                tools,
+                tool_resources,
+                temperature: params.temperature.or(assistant.temperature),
+                top_p: params.top_p.or(assistant.top_p),
+                max_prompt_tokens,
+                max_completion_tokens,
+                truncation,
+                tool_choice,
+                parallel_tool_calls: params.parallel_tool_calls.unwrap_or(true),
+                response_format,
+                reasoning_effort: params.reasoning_effort.or(assistant.reasoning_effort),
+                include: params.include,
+            },
+            metadata,
+            started_at: None,
+            expires_at: Some(now + REQUIRES_ACTION_TTL_SECS),
+            cancelled_at: None,
+            failed_at: None,
+            completed_at: None,
+            usage: Usage::default(),
+            required_action: None,
+            last_error: None,
+            incomplete_reason: None,
+        })
+    }
+}

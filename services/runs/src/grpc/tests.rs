@@ -1,0 +1,509 @@
+//! The runs service end to end inside one process: the real assistants and threads
+//! services on the same database (SQLite and, when configured, PostgreSQL), the run
+//! engine, and the scripted fake model backend. Tests assert both what the client
+//! sees and what the engine sent to the model.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use assistd_common::channel::in_process;
+use assistd_common::testing::{request, test_databases};
+use assistd_proto::pb;
+use assistd_proto::pb::run_service_server::RunService;
+use futures::StreamExt;
+use serde_json::{Value, json};
+
+use super::RunsService;
+use crate::engine::{Engine, EngineConfig, Models};
+use crate::model::fake::{FakeBackend, Piece, Reply};
+use crate::model::openai::OpenAiCompatible;
+use crate::peers::Peers;
+
+const P: &str = "p";
+
+struct World {
+    svc: RunsService,
+    engine: Engine,
+    assistants: assistd_assistants::AssistantsService,
+    threads: assistd_threads::ThreadsService,
+    fake: FakeBackend,
+}
+
+async fn world(url: &str, replies: Vec<Reply>, cfg: EngineConfig) -> World {
+    let db = assistd_common::db::connect(url).await.unwrap();
+    for s in [
+        assistd_migrations::Service::Assistants,
+        assistd_migrations::Service::Threads,
+        assistd_migrations::Service::Runs,
+    ] {
+        assistd_migrations::up(&db, s).await.unwrap();
+    }
+    let assistants = assistd_assistants::AssistantsService::new(assistd_assistants::store::Store::new(db.clone()));
+    let threads = assistd_threads::ThreadsService::new(assistd_threads::store::Store::new(db.clone()));
+    let peers = Peers::new(
+        in_process(tonic::service::Routes::new(assistants.clone().into_server()).into_axum_router()),
+        in_process(tonic::service::Routes::new(threads.clone().into_server()).into_axum_router()),
+    );
+    let fake = FakeBackend::start(replies).await;
+    let backend = OpenAiCompatible::new(&fake.base_url, None).unwrap().with_retries(1, Duration::from_millis(5));
+    let engine = Engine::new(crate::store::Store::new(db), peers, Models::single(Arc::new(backend)), cfg);
+    World { svc: RunsService::new(engine.clone()), engine, assistants, threads, fake }
+}
+
+fn fast() -> EngineConfig {
+    EngineConfig { lease: Duration::from_millis(600), poll: Duration::from_millis(50), ..EngineConfig::default() }
+}
+
+fn text(s: &str) -> pb::MessageContent {
+    pb::MessageContent {
+        part: Some(pb::message_content::Part::Text(pb::TextContent { value: s.into(), annotations: vec![] })),
+    }
+}
+
+fn user(s: &str) -> pb::NewMessage {
+    pb::NewMessage { role: pb::MessageRole::User as i32, content: vec![text(s)], ..Default::default() }
+}
+
+fn function(name: &str) -> pb::Tool {
+    pb::Tool {
+        tool: Some(pb::tool::Tool::Function(pb::FunctionDefinition {
+            name: name.into(),
+            description: Some("d".into()),
+            parameters: None,
+            strict: None,
+        })),
+    }
+}
+
+impl World {
+    async fn assistant(&self, instructions: &str, tools: Vec<pb::Tool>) -> String {
+        use pb::assistant_service_server::AssistantService;
+        let fields = pb::AssistantFields {
+            model: Some("gpt-test".into()),
+            instructions: Some(instructions.into()),
+            tools,
+            ..Default::default()
+        };
+        self.assistants
+            .create_assistant(request(P, pb::CreateAssistantRequest { assistant: Some(fields) }))
+            .await
+            .unwrap()
+            .into_inner()
+            .id
+    }
+
+    async fn thread(&self, messages: &[&str]) -> String {
+        use pb::thread_service_server::ThreadService;
+        let req =
+            pb::CreateThreadRequest { messages: messages.iter().map(|m| user(m)).collect(), ..Default::default() };
+        self.threads.create_thread(request(P, req)).await.unwrap().into_inner().id
+    }
+
+    async fn messages(&self, thread_id: &str) -> Vec<pb::Message> {
+        use pb::thread_service_server::ThreadService;
+        let req = pb::ListMessagesRequest {
+            thread_id: thread_id.into(),
+            page: Some(pb::ListParams { order: pb::Order::Asc as i32, ..Default::default() }),
+            run_id: None,
+        };
+        self.threads.list_messages(request(P, req)).await.unwrap().into_inner().data
+    }
+
+    async fn stream(&self, req: pb::CreateRunRequest) -> Vec<pb::RunEvent> {
+        let s = self.svc.stream_run(request(P, req)).await.unwrap().into_inner();
+        s.map(|e| e.unwrap()).collect().await
+    }
+
+    async fn get(&self, thread_id: &str, run_id: &str) -> pb::Run {
+        let req = pb::GetRunRequest { thread_id: thread_id.into(), run_id: run_id.into() };
+        self.svc.get_run(request(P, req)).await.unwrap().into_inner()
+    }
+
+    async fn wait(&self, thread_id: &str, run_id: &str, until: &[pb::RunStatus]) -> pb::Run {
+        for _ in 0..200 {
+            let r = self.get(thread_id, run_id).await;
+            if until.iter().any(|s| *s as i32 == r.status) {
+                return r;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("run {run_id} never reached {until:?}");
+    }
+
+    async fn steps(&self, thread_id: &str, run_id: &str) -> Vec<pb::RunStep> {
+        let req = pb::ListRunStepsRequest {
+            thread_id: thread_id.into(),
+            run_id: run_id.into(),
+            page: Some(pb::ListParams { order: pb::Order::Asc as i32, ..Default::default() }),
+            include: vec![],
+        };
+        self.svc.list_run_steps(request(P, req)).await.unwrap().into_inner().data
+    }
+}
+
+fn names(events: &[pb::RunEvent]) -> Vec<&str> {
+    events.iter().map(|e| e.event.as_str()).collect()
+}
+
+fn run_of(events: &[pb::RunEvent]) -> pb::Run {
+    events
+        .iter()
+        .rev()
+        .find_map(|e| match &e.payload {
+            Some(pb::run_event::Payload::Run(r)) => Some(r.clone()),
+            _ => None,
+        })
+        .expect("a run event")
+}
+
+fn text_of(m: &pb::Message) -> String {
+    m.content
+        .iter()
+        .filter_map(|c| match &c.part {
+            Some(pb::message_content::Part::Text(t)) => Some(t.value.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn create(thread_id: &str, assistant_id: &str) -> pb::CreateRunRequest {
+    pb::CreateRunRequest { thread_id: thread_id.into(), assistant_id: assistant_id.into(), ..Default::default() }
+}
+
+#[tokio::test]
+async fn a_streamed_run_sends_the_events_in_order_and_writes_the_answer() {
+    for db in test_databases().await {
+        let w = world(&db.url, vec![Reply::text(&["Hel", "lo", "!"])], fast()).await;
+        let a = w.assistant("Be brief.", vec![]).await;
+        let t = w.thread(&["hi"]).await;
+        let mut req = create(&t, &a);
+        req.additional_instructions = Some("Answer in English.".into());
+        req.temperature = Some(0.7);
+        let events = w.stream(req).await;
+        assert_eq!(
+            names(&events),
+            [
+                "thread.run.created",
+                "thread.run.queued",
+                "thread.run.in_progress",
+                "thread.run.step.created",
+                "thread.run.step.in_progress",
+                "thread.message.created",
+                "thread.message.in_progress",
+                "thread.message.delta",
+                "thread.message.delta",
+                "thread.message.delta",
+                "thread.message.completed",
+                "thread.run.step.completed",
+                "thread.run.completed",
+                "done"
+            ],
+            "{}",
+            db.backend
+        );
+        let run = run_of(&events);
+        assert_eq!(run.status, pb::RunStatus::Completed as i32);
+        let usage = run.usage.unwrap();
+        assert_eq!((usage.prompt_tokens, usage.completion_tokens, usage.total_tokens), (10, 3, 13));
+        assert!(run.expires_at.is_none() && run.completed_at.is_some() && run.started_at.is_some());
+
+        let msgs = w.messages(&t).await;
+        assert_eq!(msgs.len(), 2);
+        assert_eq!(text_of(&msgs[1]), "Hello!");
+        assert_eq!(msgs[1].status, pb::MessageStatus::Completed as i32);
+        assert_eq!(msgs[1].run_id.as_deref(), Some(run.id.as_str()));
+        assert_eq!(msgs[1].assistant_id.as_deref(), Some(a.as_str()));
+
+        let steps = w.steps(&t, &run.id).await;
+        assert_eq!(steps.len(), 1);
+        assert_eq!(steps[0].status, pb::RunStepStatus::Completed as i32);
+        assert_eq!(steps[0].usage.unwrap().total_tokens, 13);
+
+        let sent = &w.fake.requests()[0];
+        assert_eq!(sent["model"], "gpt-test");
+        assert_eq!(sent["temperature"], 0.7);
+        assert_eq!(sent["messages"][0], json!({"role": "system", "content": "Be brief.\n\nAnswer in English."}));
+        assert_eq!(sent["messages"][1]["role"], "user");
+        assert_eq!(sent["messages"].as_array().unwrap().len(), 2);
+    }
+}
+
+#[tokio::test]
+async fn queued_runs_are_executed_by_workers() {
+    for db in test_databases().await {
+        let w = world(&db.url, vec![Reply::text(&["queued answer"])], fast()).await;
+        w.engine.spawn_workers();
+        let a = w.assistant("", vec![]).await;
+        let t = w.thread(&["hi"]).await;
+        let run = w.svc.create_run(request(P, create(&t, &a))).await.unwrap().into_inner();
+        assert_eq!(run.status, pb::RunStatus::Queued as i32);
+        assert!(run.usage.is_none() && run.expires_at.is_some());
+        let done = w.wait(&t, &run.id, &[pb::RunStatus::Completed]).await;
+        assert!(done.usage.is_some());
+        assert_eq!(text_of(&w.messages(&t).await[1]), "queued answer");
+        // No instructions: no system message.
+        assert_eq!(w.fake.requests()[0]["messages"][0]["role"], "user", "{}", db.backend);
+        w.engine.stop_workers();
+    }
+}
+
+fn call(id: &str, name: &str, args: &[&str]) -> Reply {
+    let mut pieces =
+        vec![Piece::ToolCall { index: 0, id: Some(id.into()), name: Some(name.into()), arguments: String::new() }];
+    pieces.extend(args.iter().map(|a| Piece::ToolCall { index: 0, id: None, name: None, arguments: (*a).into() }));
+    pieces.push(Piece::Finish("tool_calls".into()));
+    Reply::Stream { pieces, cut: false }
+}
+
+#[tokio::test]
+async fn function_calls_round_trip_through_submit_tool_outputs() {
+    for db in test_databases().await {
+        let replies = vec![call("call_1", "weather", &["{\"city\":", "\"Paris\"}"]), Reply::text(&["Sunny."])];
+        let w = world(&db.url, replies, fast()).await;
+        let a = w.assistant("Use tools.", vec![function("weather")]).await;
+        let t = w.thread(&["weather in Paris?"]).await;
+        let mut req = create(&t, &a);
+        req.tool_choice = Some(pb::ToolChoice {
+            choice: Some(pb::tool_choice::Choice::Function(pb::FunctionToolChoice { name: "weather".into() })),
+        });
+        let events = w.stream(req).await;
+        assert_eq!(
+            names(&events),
+            [
+                "thread.run.created",
+                "thread.run.queued",
+                "thread.run.in_progress",
+                "thread.run.step.created",
+                "thread.run.step.in_progress",
+                "thread.run.step.delta",
+                "thread.run.step.delta",
+                "thread.run.step.delta",
+                "thread.run.requires_action",
+                "done"
+            ]
+        );
+        let run = run_of(&events);
+        let Some(pb::required_action::Action::SubmitToolOutputs(action)) = run.required_action.unwrap().action else {
+            panic!("no required action")
+        };
+        assert_eq!(action.tool_calls[0].id, "call_1");
+        assert_eq!(action.tool_calls[0].function.as_ref().unwrap().arguments, "{\"city\":\"Paris\"}");
+        let first = &w.fake.requests()[0];
+        assert_eq!(first["tool_choice"], json!({"type": "function", "function": {"name": "weather"}}));
+        assert_eq!(first["tools"][0]["function"]["name"], "weather");
+
+        // A wrong call id is refused and changes nothing.
+        let bad = pb::SubmitToolOutputsRequest {
+            thread_id: t.clone(),
+            run_id: run.id.clone(),
+            tool_outputs: vec![pb::ToolOutput { tool_call_id: "call_x".into(), output: "?".into() }],
+        };
+        let err = w.svc.submit_tool_outputs(request(P, bad)).await.unwrap_err();
+        assert_eq!(err.code(), tonic::Code::InvalidArgument);
+        assert_eq!(w.get(&t, &run.id).await.status, pb::RunStatus::RequiresAction as i32);
+
+        let submit = pb::SubmitToolOutputsRequest {
+            thread_id: t.clone(),
+            run_id: run.id.clone(),
+            tool_outputs: vec![pb::ToolOutput { tool_call_id: "call_1".into(), output: "22C".into() }],
+        };
+        let resumed: Vec<pb::RunEvent> = w
+            .svc
+            .stream_submit_tool_outputs(request(P, submit))
+            .await
+            .unwrap()
+            .into_inner()
+            .map(|e| e.unwrap())
+            .collect()
+            .await;
+        let n = names(&resumed);
+        assert_eq!(
+            &n[..4],
+            ["thread.run.step.completed", "thread.run.queued", "thread.run.in_progress", "thread.run.step.created"]
+        );
+        assert_eq!(&n[n.len() - 2..], ["thread.run.completed", "done"]);
+        let second = &w.fake.requests()[1];
+        let msgs = second["messages"].as_array().unwrap();
+        let tail: Vec<&Value> = msgs.iter().rev().take(2).collect();
+        assert_eq!(tail[0], &json!({"role": "tool", "tool_call_id": "call_1", "content": "22C"}));
+        assert_eq!(tail[1]["tool_calls"][0]["id"], "call_1");
+        let steps = w.steps(&t, &run.id).await;
+        assert_eq!(steps.len(), 2);
+        let Some(pb::run_step_details::Details::ToolCalls(tc)) = steps[0].step_details.clone().unwrap().details else {
+            panic!("first step is the tool step")
+        };
+        let Some(pb::tool_call::Call::Function(f)) = &tc.tool_calls[0].call else { panic!() };
+        assert_eq!(f.output.as_deref(), Some("22C"));
+        assert_eq!(text_of(&w.messages(&t).await[1]), "Sunny.");
+    }
+}
+
+#[tokio::test]
+async fn one_active_run_per_thread_and_cancel() {
+    for db in test_databases().await {
+        let w = world(&db.url, vec![], fast()).await; // no workers: runs stay queued
+        let a = w.assistant("", vec![]).await;
+        let t = w.thread(&["hi"]).await;
+        let run = w.svc.create_run(request(P, create(&t, &a))).await.unwrap().into_inner();
+        let mut second = create(&t, &a);
+        second.additional_messages = vec![user("more")];
+        let err = w.svc.create_run(request(P, second)).await.unwrap_err();
+        assert_eq!(err.code(), tonic::Code::InvalidArgument);
+        assert!(err.message().contains("already has an active run"), "{}", err.message());
+        assert_eq!(w.messages(&t).await.len(), 1, "nothing written by the refused run");
+
+        let c = pb::CancelRunRequest { thread_id: t.clone(), run_id: run.id.clone() };
+        let cancelled = w.svc.cancel_run(request(P, c.clone())).await.unwrap().into_inner();
+        assert_eq!(cancelled.status, pb::RunStatus::Cancelled as i32);
+        assert!(cancelled.cancelled_at.is_some());
+        let again = w.svc.cancel_run(request(P, c)).await.unwrap_err();
+        assert_eq!(again.message(), "Cannot cancel run with status 'cancelled'.");
+        // The thread is free again.
+        w.svc.create_run(request(P, create(&t, &a))).await.unwrap();
+        let other = w.svc.create_run(request("q", create(&t, &a))).await.unwrap_err();
+        assert_eq!(other.code(), tonic::Code::NotFound, "another project sees no thread");
+    }
+}
+
+#[tokio::test]
+async fn cancel_while_streaming_and_while_waiting_for_outputs() {
+    for db in test_databases().await {
+        let slow = Reply::Stream {
+            pieces: vec![
+                Piece::Text("partial".into()),
+                Piece::Sleep(Duration::from_secs(5)),
+                Piece::Text(" never".into()),
+            ],
+            cut: false,
+        };
+        let w = world(&db.url, vec![slow, call("call_9", "f", &["{}"])], fast()).await;
+        let a = w.assistant("", vec![function("f")]).await;
+        let t = w.thread(&["hi"]).await;
+        let mut s = w.svc.stream_run(request(P, create(&t, &a))).await.unwrap().into_inner();
+        let mut run_id = String::new();
+        while let Some(e) = s.next().await {
+            let e = e.unwrap();
+            if let Some(pb::run_event::Payload::Run(r)) = &e.payload {
+                run_id = r.id.clone();
+            }
+            if e.event == "thread.message.delta" {
+                break;
+            }
+        }
+        let c = pb::CancelRunRequest { thread_id: t.clone(), run_id: run_id.clone() };
+        let r = w.svc.cancel_run(request(P, c)).await.unwrap().into_inner();
+        assert_eq!(r.status, pb::RunStatus::Cancelling as i32);
+        let rest: Vec<String> = s.map(|e| e.unwrap().event).collect().await;
+        assert!(rest.contains(&"thread.message.incomplete".to_owned()), "{rest:?}");
+        assert_eq!(&rest[rest.len() - 2..], ["thread.run.cancelled", "done"]);
+        let msgs = w.messages(&t).await;
+        assert_eq!(text_of(&msgs[1]), "partial");
+        assert_eq!(msgs[1].incomplete_reason.as_deref(), Some("run_cancelled"));
+
+        let events = w.stream(create(&t, &a)).await;
+        let run = run_of(&events);
+        assert_eq!(run.status, pb::RunStatus::RequiresAction as i32);
+        let c = pb::CancelRunRequest { thread_id: t.clone(), run_id: run.id.clone() };
+        let r = w.svc.cancel_run(request(P, c)).await.unwrap().into_inner();
+        assert_eq!(r.status, pb::RunStatus::Cancelled as i32, "{}", db.backend);
+        let steps = w.steps(&t, &run.id).await;
+        assert_eq!(steps[0].status, pb::RunStepStatus::Cancelled as i32);
+    }
+}
+
+#[tokio::test]
+async fn backend_errors_become_last_error() {
+    for db in test_databases().await {
+        let replies = vec![
+            Reply::error(500, "boom"),
+            Reply::error(500, "boom"),
+            Reply::Error { status: 429, message: "slow down".into(), retry_after: Some(0) },
+            Reply::Error { status: 429, message: "slow down".into(), retry_after: Some(0) },
+            Reply::error(400, "bad prompt"),
+            Reply::Stream { pieces: vec![Piece::Text("half an ans".into())], cut: true },
+        ];
+        let w = world(&db.url, replies, fast()).await;
+        let a = w.assistant("", vec![]).await;
+        for (code, partial) in
+            [("server_error", false), ("rate_limit_exceeded", false), ("invalid_prompt", false), ("server_error", true)]
+        {
+            let t = w.thread(&["hi"]).await;
+            let events = w.stream(create(&t, &a)).await;
+            let run = run_of(&events);
+            assert_eq!(run.status, pb::RunStatus::Failed as i32, "{code}");
+            assert_eq!(run.last_error.as_ref().unwrap().code, code, "{}", run.last_error.as_ref().unwrap().message);
+            assert!(run.failed_at.is_some());
+            assert_eq!(names(&events).last(), Some(&"done"));
+            if partial {
+                let m = &w.messages(&t).await[1];
+                assert_eq!(m.status, pb::MessageStatus::Incomplete as i32);
+                assert_eq!(text_of(m), "half an ans");
+                let steps = w.steps(&t, &run.id).await;
+                assert_eq!(steps[0].status, pb::RunStepStatus::Failed as i32);
+                assert_eq!(steps[0].last_error.as_ref().unwrap().code, "server_error");
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn token_budgets_and_truncation() {
+    for db in test_databases().await {
+        let long = Reply::Stream {
+            pieces: vec![Piece::Text("cut".into()), Piece::Finish("length".into()), Piece::Usage(50, 16)],
+            cut: false,
+        };
+        let w = world(&db.url, vec![long, Reply::text(&["ok"])], fast()).await;
+        let a = w.assistant("", vec![]).await;
+        let t = w.thread(&["one", "two", "three"]).await;
+        let mut req = create(&t, &a);
+        req.max_completion_tokens = Some(16);
+        let run = run_of(&w.stream(req).await);
+        assert_eq!(run.status, pb::RunStatus::Incomplete as i32);
+        assert_eq!(run.incomplete_details.unwrap().reason, "max_completion_tokens");
+        assert_eq!(w.fake.requests()[0]["max_tokens"], 16);
+        let m = &w.messages(&t).await[3];
+        assert_eq!(
+            (m.status, m.incomplete_reason.as_deref()),
+            (pb::MessageStatus::Incomplete as i32, Some("max_tokens"))
+        );
+
+        let mut req = create(&t, &a);
+        req.truncation_strategy =
+            Some(pb::TruncationStrategy { r#type: pb::TruncationType::LastMessages as i32, last_messages: Some(1) });
+        let run = run_of(&w.stream(req).await);
+        assert_eq!(run.status, pb::RunStatus::Completed as i32);
+        let sent = w.fake.requests()[1]["messages"].as_array().unwrap().clone();
+        assert_eq!(sent.len(), 1, "{sent:?}");
+        assert_eq!(sent[0]["content"], "cut", "the last message is the assistant's incomplete answer");
+
+        let mut req = create(&t, &a);
+        req.instructions = Some("x".repeat(4000));
+        req.max_prompt_tokens = Some(300);
+        let run = run_of(&w.stream(req).await);
+        assert_eq!(run.status, pb::RunStatus::Incomplete as i32);
+        assert_eq!(run.incomplete_details.unwrap().reason, "max_prompt_tokens");
+        assert_eq!(w.fake.requests().len(), 2, "no model call for a prompt over budget");
+    }
+}
+
+#[tokio::test]
+async fn a_lapsed_lease_fails_the_run_and_frees_the_thread() {
+    for db in test_databases().await {
+        let w = world(&db.url, vec![Reply::text(&["after"])], fast()).await;
+        let a = w.assistant("", vec![]).await;
+        let t = w.thread(&["hi"]).await;
+        let run = w.svc.create_run(request(P, create(&t, &a))).await.unwrap().into_inner();
+        // A worker claims it and dies at once: its lease is already over.
+        let claimed = w.engine.store().claim("dead-worker", crate::engine::now_ms() - 1).await.unwrap().unwrap();
+        assert_eq!(claimed.1.id, run.id);
+        assert!(w.engine.store().claim("other", crate::engine::now_ms() + 10_000).await.unwrap().is_none());
+        w.engine.reap().await.unwrap();
+        let failed = w.get(&t, &run.id).await;
+        assert_eq!(failed.status, pb::RunStatus::Failed as i32, "{}", db.backend);
+        assert_eq!(failed.last_error.unwrap().code, "server_error");
+        // The thread is usable again.
+        let next = run_of(&w.stream(create(&t, &a)).await);
+        assert_eq!(next.status, pb::RunStatus::Completed as i32);
+    }
+}

@@ -1,0 +1,177 @@
+//! The runs service's clients of the services it builds on: assistants (the run's
+//! definition) and threads (the conversation, and the messages a run writes). Calls
+//! act for a project: in one process the project travels in the request's extensions
+//! (the auth layer trusts it there, where no network request can put it); the
+//! caller's `authorization`, when there is one, is forwarded too, so calls that
+//! cross the network or reach the files service are authenticated as the caller.
+
+use assistd_common::channel::GrpcChannel;
+use assistd_common::{Project, ServiceError, ServiceResult};
+use assistd_proto::pb;
+use assistd_proto::pb::assistant_service_client::AssistantServiceClient;
+use assistd_proto::pb::thread_service_client::ThreadServiceClient;
+use tonic::metadata::{MetadataMap, MetadataValue};
+
+/// Who a call acts for.
+#[derive(Clone, Debug)]
+pub struct Caller {
+    /// The project.
+    pub project: Project,
+    /// The caller's `authorization` header, when a client made the call.
+    pub authorization: Option<MetadataValue<tonic::metadata::Ascii>>,
+}
+
+impl Caller {
+    /// A call for `project` by the engine itself (a worker, the reaper).
+    pub fn engine(project: Project) -> Self {
+        Self { project, authorization: None }
+    }
+
+    /// A call on behalf of a client request.
+    pub fn of(project: Project, metadata: &MetadataMap) -> Self {
+        Self { project, authorization: metadata.get("authorization").cloned() }
+    }
+
+    fn request<T>(&self, msg: T, internal: Option<&MetadataValue<tonic::metadata::Ascii>>) -> tonic::Request<T> {
+        let mut req = tonic::Request::new(msg);
+        req.extensions_mut().insert(self.project.clone());
+        match (&self.authorization, internal) {
+            (Some(auth), _) => {
+                req.metadata_mut().insert("authorization", auth.clone());
+            }
+            (None, Some(token)) => {
+                req.metadata_mut().insert("authorization", token.clone());
+                if let Ok(p) = self.project.id().parse() {
+                    req.metadata_mut().insert(assistd_common::auth::PROJECT_HEADER, p);
+                }
+            }
+            (None, None) => {}
+        }
+        assistd_common::trace::inject_current(req.metadata_mut());
+        req
+    }
+}
+
+/// Clients of the assistants and threads services.
+#[derive(Clone)]
+pub struct Peers {
+    assistants: AssistantServiceClient<GrpcChannel>,
+    threads: ThreadServiceClient<GrpcChannel>,
+    /// `Bearer <internal token>`, for the engine's own calls across the network.
+    internal: Option<MetadataValue<tonic::metadata::Ascii>>,
+}
+
+fn upstream(s: tonic::Status) -> ServiceError {
+    ServiceError::from_status(&s)
+}
+
+impl Peers {
+    /// Clients over these channels.
+    pub fn new(assistants: GrpcChannel, threads: GrpcChannel) -> Self {
+        let max = 64 << 20;
+        Self {
+            assistants: AssistantServiceClient::new(assistants).max_decoding_message_size(max),
+            threads: ThreadServiceClient::new(threads).max_decoding_message_size(max).max_encoding_message_size(max),
+            internal: None,
+        }
+    }
+
+    /// Authenticates the engine's own calls (no client key at hand) with the
+    /// deployment's internal token (see `assistd_common::auth::internal_token`).
+    pub fn with_internal_token(mut self, token: Option<String>) -> Self {
+        self.internal = token.and_then(|t| format!("Bearer {t}").parse().ok());
+        self
+    }
+
+    fn req<T>(&self, c: &Caller, msg: T) -> tonic::Request<T> {
+        c.request(msg, self.internal.as_ref())
+    }
+
+    /// The assistant.
+    pub async fn assistant(&self, c: &Caller, id: &str) -> ServiceResult<pb::Assistant> {
+        let req = self.req(c, pb::GetAssistantRequest { assistant_id: id.to_owned() });
+        Ok(self.assistants.clone().get_assistant(req).await.map_err(upstream)?.into_inner())
+    }
+
+    /// The thread.
+    pub async fn thread(&self, c: &Caller, id: &str) -> ServiceResult<pb::Thread> {
+        let req = self.req(c, pb::GetThreadRequest { thread_id: id.to_owned() });
+        Ok(self.threads.clone().get_thread(req).await.map_err(upstream)?.into_inner())
+    }
+
+    /// Creates a thread.
+    pub async fn create_thread(&self, c: &Caller, t: pb::CreateThreadRequest) -> ServiceResult<pb::Thread> {
+        Ok(self.threads.clone().create_thread(self.req(c, t)).await.map_err(upstream)?.into_inner())
+    }
+
+    /// Deletes a thread (undoing a create-thread-and-run whose run could not start).
+    pub async fn delete_thread(&self, c: &Caller, id: &str) -> ServiceResult<()> {
+        let req = self.req(c, pb::DeleteThreadRequest { thread_id: id.to_owned() });
+        self.threads.clone().delete_thread(req).await.map_err(upstream)?;
+        Ok(())
+    }
+
+    /// Adds a message to a thread.
+    pub async fn create_message(&self, c: &Caller, thread_id: &str, m: pb::NewMessage) -> ServiceResult<pb::Message> {
+        let req = self.req(c, pb::CreateMessageRequest { thread_id: thread_id.to_owned(), message: Some(m) });
+        Ok(self.threads.clone().create_message(req).await.map_err(upstream)?.into_inner())
+    }
+
+    /// Every message of the thread, oldest first.
+    pub async fn all_messages(&self, c: &Caller, thread_id: &str) -> ServiceResult<Vec<pb::Message>> {
+        let mut out = Vec::new();
+        let mut after = None;
+        loop {
+            let req = self.req(
+                c,
+                pb::ListMessagesRequest {
+                    thread_id: thread_id.to_owned(),
+                    page: Some(pb::ListParams {
+                        limit: Some(100),
+                        order: pb::Order::Asc as i32,
+                        after: after.take(),
+                        before: None,
+                    }),
+                    run_id: None,
+                },
+            );
+            let page = self.threads.clone().list_messages(req).await.map_err(upstream)?.into_inner();
+            let last = page.data.last().map(|m| m.id.clone());
+            out.extend(page.data);
+            match (page.has_more, last) {
+                (true, Some(l)) => after = Some(l),
+                _ => return Ok(out),
+            }
+        }
+    }
+
+    /// A message.
+    pub async fn message(&self, c: &Caller, thread_id: &str, id: &str) -> ServiceResult<pb::Message> {
+        let req = self.req(c, pb::GetMessageRequest { thread_id: thread_id.to_owned(), message_id: id.to_owned() });
+        Ok(self.threads.clone().get_message(req).await.map_err(upstream)?.into_inner())
+    }
+
+    /// Creates the in-progress assistant message a run writes.
+    pub async fn create_run_message(
+        &self,
+        c: &Caller,
+        thread_id: &str,
+        assistant_id: &str,
+        run_id: &str,
+    ) -> ServiceResult<pb::Message> {
+        let req = self.req(
+            c,
+            pb::CreateRunMessageRequest {
+                thread_id: thread_id.to_owned(),
+                assistant_id: assistant_id.to_owned(),
+                run_id: run_id.to_owned(),
+            },
+        );
+        Ok(self.threads.clone().create_run_message(req).await.map_err(upstream)?.into_inner())
+    }
+
+    /// Writes a run's message.
+    pub async fn update_run_message(&self, c: &Caller, u: pb::UpdateRunMessageRequest) -> ServiceResult<pb::Message> {
+        Ok(self.threads.clone().update_run_message(self.req(c, u)).await.map_err(upstream)?.into_inner())
+    }
+}
