@@ -38,6 +38,7 @@ import httpx2
 import openai
 import pytest
 
+from fake_llm import FakeLLM
 from spec_validate import ResponseValidator
 
 API_KEY = "sk-test-key-1"
@@ -123,10 +124,25 @@ def database_url():
 
 
 @pytest.fixture(scope="session")
-def server_extra_env() -> dict[str, str]:
-    """Extra environment for the server; override in a conftest to add e.g.
-    a model backend URL."""
-    return {}
+def fake_llm():
+    """The scripted fake chat backend the server's runs call (see fake_llm.py)."""
+    fake = FakeLLM()
+    yield fake
+    fake.close()
+
+
+@pytest.fixture
+def llm(fake_llm):
+    """The fake backend, emptied of leftover script and requests for this test."""
+    fake_llm.reset()
+    yield fake_llm
+    fake_llm.reset()
+
+
+@pytest.fixture(scope="session")
+def server_extra_env(fake_llm) -> dict[str, str]:
+    """Extra environment for the server: the fake model backend."""
+    return {"ASSISTD_LLM_BASE_URL": fake_llm.base_url}
 
 
 def _server_env(database_url: str | None, extra: dict[str, str]) -> dict[str, str]:
