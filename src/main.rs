@@ -152,10 +152,8 @@ async fn serve(settings: Settings, only: Vec<ServiceName>, remote: Vec<(ServiceN
     let conn = server::open_db(&settings, &services).await?;
     let server::Grpc { router: grpc, auth_on, engine } =
         server::grpc_router(&settings, &services, &conn, &remote).await?;
-    if let Some(engine) = &engine
-        && settings.workers
-    {
-        engine.spawn_workers();
+    if let Some(engine) = &engine {
+        engine.spawn_workers(settings.workers);
     }
     settings.log_unused();
     if !auth_on && !settings.insecure_no_auth && !server::is_loopback(&settings.listen) {
@@ -175,7 +173,7 @@ async fn serve(settings: Settings, only: Vec<ServiceName>, remote: Vec<(ServiceN
     let app = server::app(rest, Some(grpc), ready);
     let result = server::run(&settings.listen, app, settings.shutdown_timeout).await;
     if let Some(engine) = engine {
-        engine.stop_workers();
+        engine.shutdown(settings.shutdown_timeout).await;
     }
     result
 }
@@ -193,12 +191,12 @@ async fn worker(settings: Settings, remote: Vec<(ServiceName, String)>) -> anyho
     let conn = server::open_db(&settings, &services).await?;
     let grpc = server::grpc_router(&settings, &services, &conn, &remote).await?;
     let engine = grpc.engine.context("the runs engine was not built")?;
-    engine.spawn_workers();
+    engine.spawn_workers(true);
     let ready = server::Readiness::default()
         .with(conn.clone(), services.iter().flat_map(|s| s.migrations().iter().copied()).collect());
     let app = server::app(None, None, ready);
     let result = server::run(&settings.listen, app, settings.shutdown_timeout).await;
-    engine.stop_workers();
+    engine.shutdown(settings.shutdown_timeout).await;
     result
 }
 

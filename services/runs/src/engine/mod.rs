@@ -70,6 +70,8 @@ struct Inner {
     wake: tokio::sync::Notify,
     /// Stops the workers (not the runs they hold).
     stopping: CancellationToken,
+    /// Ends the runs still executing here: the process is going away.
+    shutting_down: CancellationToken,
 }
 
 /// Unix milliseconds.
@@ -91,6 +93,7 @@ impl Engine {
                 running: Mutex::new(HashMap::new()),
                 wake: tokio::sync::Notify::new(),
                 stopping: CancellationToken::new(),
+                shutting_down: CancellationToken::new(),
             }),
         }
     }
@@ -116,6 +119,35 @@ impl Engine {
     /// Stops claiming new runs (runs already executing go on).
     pub fn stop_workers(&self) {
         self.inner.stopping.cancel();
+    }
+
+    /// For a process that is stopping: claims no more runs, lets the runs executing
+    /// here finish for up to `grace`, then ends those still going as `failed`
+    /// (`server_error`, their partial messages `incomplete`) rather than leaving them
+    /// to lapse, waiting a few seconds for that to be recorded. Returns how many
+    /// runs it had to end.
+    pub async fn shutdown(&self, grace: Duration) -> usize {
+        self.stop_workers();
+        let running = || self.inner.running.lock().unwrap_or_else(|e| e.into_inner()).len();
+        let wait = |d: Duration| async move {
+            let deadline = tokio::time::Instant::now() + d;
+            while tokio::time::Instant::now() < deadline && running() > 0 {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        };
+        wait(grace).await;
+        let n = running();
+        if n > 0 {
+            tracing::warn!(runs = n, "shutting down: failing the runs still executing here");
+        }
+        self.inner.shutting_down.cancel();
+        wait(Duration::from_secs(5)).await;
+        n
+    }
+
+    /// Whether the process is shutting down.
+    fn shutting_down(&self) -> &CancellationToken {
+        &self.inner.shutting_down
     }
 
     fn register(&self, run_id: &str) -> CancellationToken {

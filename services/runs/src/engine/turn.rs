@@ -35,6 +35,10 @@ impl From<ModelError> for End {
     }
 }
 
+fn shutdown() -> End {
+    End::Failed(RunError::server("The server shut down before the run finished."))
+}
+
 struct OpenMessage {
     step: RunStep,
     message: pb::Message,
@@ -121,6 +125,9 @@ impl<'a> Exec<'a> {
             if self.cancel.is_cancelled() {
                 return Ok(End::Cancelled);
             }
+            if self.engine.shutting_down().is_cancelled() {
+                return Ok(shutdown());
+            }
             if let Some(end) = self.turn().await? {
                 return Ok(end);
             }
@@ -154,6 +161,7 @@ impl<'a> Exec<'a> {
         let mut stream = tokio::select! {
             biased;
             () = self.cancel.cancelled() => return Ok(Some(End::Cancelled)),
+            () = self.engine.shutting_down().cancelled() => return Ok(Some(shutdown())),
             r = backend.stream(request) => match r {
                 Ok(s) => s,
                 Err(e) => return Ok(Some(e.into())),
@@ -165,6 +173,7 @@ impl<'a> Exec<'a> {
             let next = tokio::select! {
                 biased;
                 () = self.cancel.cancelled() => return Ok(Some(End::Cancelled)),
+                () = self.engine.shutting_down().cancelled() => return Ok(Some(shutdown())),
                 n = stream.next() => n,
             };
             match next {

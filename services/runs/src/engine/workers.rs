@@ -15,11 +15,14 @@ use crate::domain::{Run, RunError, RunStatus, StepDetails, StepStatus};
 use crate::peers::Caller;
 
 impl Engine {
-    /// Starts the workers and the reaper on the runtime; they stop with
-    /// [`Engine::stop_workers`].
-    pub fn spawn_workers(&self) {
-        let engine = self.clone();
-        tokio::spawn(async move { engine.work().await });
+    /// Starts the reaper and, when `claim`, the workers on the runtime; they stop
+    /// with [`Engine::stop_workers`]. Every process hosting the engine reaps, so runs
+    /// of a dead worker end even where no other worker runs.
+    pub fn spawn_workers(&self, claim: bool) {
+        if claim {
+            let engine = self.clone();
+            tokio::spawn(async move { engine.work().await });
+        }
         let engine = self.clone();
         tokio::spawn(async move { engine.reap_forever().await });
     }

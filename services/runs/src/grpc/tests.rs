@@ -232,7 +232,7 @@ async fn a_streamed_run_sends_the_events_in_order_and_writes_the_answer() {
 async fn queued_runs_are_executed_by_workers() {
     for db in test_databases().await {
         let w = world(&db.url, vec![Reply::text(&["queued answer"])], fast()).await;
-        w.engine.spawn_workers();
+        w.engine.spawn_workers(true);
         let a = w.assistant("", vec![]).await;
         let t = w.thread(&["hi"]).await;
         let run = w.svc.create_run(request(P, create(&t, &a))).await.unwrap().into_inner();

@@ -1,0 +1,174 @@
+//! Runs end to end with the real binary and the scripted fake model backend: a
+//! worker process killed mid-run, a streaming client that goes away, and SIGTERM
+//! with runs in flight. Every test runs on SQLite and, when configured, PostgreSQL.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use assistd_runs::model::fake::{FakeBackend, Piece, Reply};
+use common::{KEY, Launch, Server, call, http, test_databases};
+use serde_json::{Value, json};
+
+fn slow(first: &str, pause: Duration, rest: &str) -> Reply {
+    Reply::Stream {
+        pieces: vec![Piece::Text(first.into()), Piece::Sleep(pause), Piece::Text(rest.into()), Piece::Finish("stop".into())],
+        cut: false,
+    }
+}
+
+async fn setup(s: &Server) -> (String, String) {
+    let c = http();
+    let (st, a) = call(c.post(s.url("/v1/assistants")).json(&json!({"model": "m"}))).await;
+    assert_eq!(st, 200, "{a}");
+    let (st, t) =
+        call(c.post(s.url("/v1/threads")).json(&json!({"messages": [{"role": "user", "content": "hi"}]}))).await;
+    assert_eq!(st, 200, "{t}");
+    (a["id"].as_str().unwrap().to_owned(), t["id"].as_str().unwrap().to_owned())
+}
+
+async fn run(s: &Server, thread: &str, id: &str) -> Value {
+    call(http().get(s.url(&format!("/v1/threads/{thread}/runs/{id}")))).await.1
+}
+
+async fn wait_for(s: &Server, thread: &str, id: &str, status: &str, within: Duration) -> Value {
+    let start = Instant::now();
+    loop {
+        let r = run(s, thread, id).await;
+        if r["status"] == status {
+            return r;
+        }
+        assert!(start.elapsed() < within, "run {id} is {} after {within:?}, not {status}", r["status"]);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn messages(s: &Server, thread: &str) -> Vec<Value> {
+    let (_, m) = call(http().get(s.url(&format!("/v1/threads/{thread}/messages?order=asc")))).await;
+    m["data"].as_array().unwrap().clone()
+}
+
+fn text(m: &Value) -> String {
+    m["content"].as_array().unwrap().iter().filter_map(|c| c["text"]["value"].as_str()).collect()
+}
+
+/// Streams a run and returns its SSE event names.
+async fn stream(s: &Server, thread: &str, assistant: &str) -> Vec<String> {
+    let res = http()
+        .post(s.url(&format!("/v1/threads/{thread}/runs")))
+        .bearer_auth(KEY)
+        .json(&json!({"assistant_id": assistant, "stream": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let body = res.text().await.unwrap();
+    body.lines().filter_map(|l| l.strip_prefix("event: ").map(str::to_owned)).collect()
+}
+
+#[tokio::test]
+async fn a_worker_killed_mid_run_fails_the_run_within_its_lease() {
+    for db in test_databases().await {
+        let fake =
+            FakeBackend::start(vec![slow("partial", Duration::from_secs(120), "never"), Reply::text(&["recovered"])])
+                .await;
+        let dir = tempfile::tempdir().unwrap();
+        let lease = "1.5";
+        let api = Launch::serve()
+            .database(&db)
+            .data_dir(dir.path())
+            .args(&["--no-workers", "--run-lease", lease])
+            .env("ASSISTD_LLM_BASE_URL", &fake.base_url)
+            .start();
+        let worker = Launch::command(&["worker", "--run-lease", lease])
+            .database(&db)
+            .data_dir(dir.path())
+            .env("ASSISTD_LLM_BASE_URL", &fake.base_url)
+            .start();
+        let (a, t) = setup(&api).await;
+        let (st, r) = call(http().post(api.url(&format!("/v1/threads/{t}/runs"))).json(&json!({"assistant_id": a}))).await;
+        assert_eq!((st, r["status"].as_str()), (200, Some("queued")), "{r}");
+        let id = r["id"].as_str().unwrap().to_owned();
+        wait_for(&api, &t, &id, "in_progress", Duration::from_secs(20)).await;
+        // the worker is mid-answer once the assistant's message exists
+        let start = Instant::now();
+        while messages(&api, &t).await.len() < 2 {
+            assert!(start.elapsed() < Duration::from_secs(20), "no answer started");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let killed = std::process::Command::new("kill").args(["-KILL", &worker.pid().to_string()]).status().unwrap();
+        assert!(killed.success());
+        let at = Instant::now();
+        let failed = wait_for(&api, &t, &id, "failed", Duration::from_secs(10)).await;
+        let took = at.elapsed();
+        assert!(took < Duration::from_secs(5), "failed after {took:?} with a {lease}s lease ({})", db.backend);
+        assert_eq!(failed["last_error"]["code"], "server_error", "{failed}");
+        let msgs = messages(&api, &t).await;
+        assert_eq!(msgs[1]["status"], "incomplete", "{}", msgs[1]);
+        assert_eq!(msgs[1]["incomplete_details"]["reason"], "run_failed");
+        let (_, steps) = call(http().get(api.url(&format!("/v1/threads/{t}/runs/{id}/steps")))).await;
+        assert_eq!(steps["data"][0]["status"], "failed", "{steps}");
+        // the thread is usable again
+        let events = stream(&api, &t, &a).await;
+        assert_eq!(events.iter().rev().nth(1).map(String::as_str), Some("thread.run.completed"), "{events:?}");
+        assert_eq!(text(&messages(&api, &t).await[2]), "recovered");
+        drop(worker);
+    }
+}
+
+#[tokio::test]
+async fn a_client_that_goes_away_does_not_stop_its_run() {
+    for db in test_databases().await {
+        let fake = FakeBackend::start(vec![slow("first ", Duration::from_millis(600), "second")]).await;
+        let s = Launch::serve().database(&db).env("ASSISTD_LLM_BASE_URL", &fake.base_url).start();
+        let (a, t) = setup(&s).await;
+        let mut res = http()
+            .post(s.url(&format!("/v1/threads/{t}/runs")))
+            .bearer_auth(KEY)
+            .json(&json!({"assistant_id": a, "stream": true}))
+            .send()
+            .await
+            .unwrap();
+        let mut seen = String::new();
+        while !seen.contains("thread.message.delta") {
+            let chunk = res.chunk().await.unwrap().expect("stream ended early");
+            seen.push_str(&String::from_utf8_lossy(&chunk));
+        }
+        let id = seen
+            .lines()
+            .filter_map(|l| l.strip_prefix("data: "))
+            .filter_map(|d| serde_json::from_str::<Value>(d).ok())
+            .find(|v| v["object"] == "thread.run")
+            .unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        drop(res); // the client goes away mid-answer
+        wait_for(&s, &t, &id, "completed", Duration::from_secs(20)).await;
+        assert_eq!(text(&messages(&s, &t).await[1]), "first second", "{}", db.backend);
+    }
+}
+
+#[tokio::test]
+async fn sigterm_ends_runs_in_flight_instead_of_leaving_them_to_lapse() {
+    for db in test_databases().await {
+        let fake = FakeBackend::start(vec![slow("partial", Duration::from_secs(120), "never")]).await;
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Launch::serve()
+            .database(&db)
+            .data_dir(dir.path())
+            .args(&["--shutdown-timeout", "1"])
+            .env("ASSISTD_LLM_BASE_URL", &fake.base_url)
+            .start();
+        let (a, t) = setup(&s).await;
+        let (_, r) = call(http().post(s.url(&format!("/v1/threads/{t}/runs"))).json(&json!({"assistant_id": a}))).await;
+        let id = r["id"].as_str().unwrap().to_owned();
+        wait_for(&s, &t, &id, "in_progress", Duration::from_secs(20)).await;
+        let at = Instant::now();
+        assert!(s.terminate().success());
+        assert!(at.elapsed() < Duration::from_secs(8), "shutdown took {:?}", at.elapsed());
+        let s = Launch::serve().database(&db).data_dir(dir.path()).start();
+        let r = run(&s, &t, &id).await;
+        assert_eq!((r["status"].as_str(), r["last_error"]["code"].as_str()), (Some("failed"), Some("server_error")));
+    }
+}
