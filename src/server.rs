@@ -368,6 +368,27 @@ pub fn metrics_handle() -> anyhow::Result<metrics_exporter_prometheus::Prometheu
         "gRPC calls (including the gateway's in-process calls) by service, method and code."
     );
     metrics::describe_histogram!("assistd_grpc_request_duration_seconds", metrics::Unit::Seconds, "gRPC call latency.");
+    metrics::describe_counter!(
+        "assistd_runs_total",
+        "Runs that stopped (ended or now waiting for tool outputs), by status."
+    );
+    metrics::describe_histogram!(
+        "assistd_run_duration_seconds",
+        metrics::Unit::Seconds,
+        "Time a run executed before it stopped, by status."
+    );
+    metrics::describe_histogram!(
+        "assistd_run_first_token_seconds",
+        metrics::Unit::Seconds,
+        "Time from a model request to its first streamed piece."
+    );
+    metrics::describe_counter!("assistd_run_tokens_total", "Model tokens used by runs, by kind (prompt, completion).");
+    metrics::describe_gauge!("assistd_run_streams_open", "Streamed runs with a client attached.");
+    metrics::describe_counter!("assistd_runs_claimed_total", "Queued runs claimed by this process's workers.");
+    metrics::describe_counter!(
+        "assistd_runs_reaped_total",
+        "Runs ended by the reaper, by reason (lease_lapsed, expired)."
+    );
     Ok(HANDLE.get_or_init(|| handle).clone())
 }
 

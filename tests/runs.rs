@@ -12,7 +12,12 @@ use serde_json::{Value, json};
 
 fn slow(first: &str, pause: Duration, rest: &str) -> Reply {
     Reply::Stream {
-        pieces: vec![Piece::Text(first.into()), Piece::Sleep(pause), Piece::Text(rest.into()), Piece::Finish("stop".into())],
+        pieces: vec![
+            Piece::Text(first.into()),
+            Piece::Sleep(pause),
+            Piece::Text(rest.into()),
+            Piece::Finish("stop".into()),
+        ],
         cut: false,
     }
 }
@@ -86,7 +91,8 @@ async fn a_worker_killed_mid_run_fails_the_run_within_its_lease() {
             .env("ASSISTD_LLM_BASE_URL", &fake.base_url)
             .start();
         let (a, t) = setup(&api).await;
-        let (st, r) = call(http().post(api.url(&format!("/v1/threads/{t}/runs"))).json(&json!({"assistant_id": a}))).await;
+        let (st, r) =
+            call(http().post(api.url(&format!("/v1/threads/{t}/runs"))).json(&json!({"assistant_id": a}))).await;
         assert_eq!((st, r["status"].as_str()), (200, Some("queued")), "{r}");
         let id = r["id"].as_str().unwrap().to_owned();
         wait_for(&api, &t, &id, "in_progress", Duration::from_secs(20)).await;
@@ -146,6 +152,19 @@ async fn a_client_that_goes_away_does_not_stop_its_run() {
         drop(res); // the client goes away mid-answer
         wait_for(&s, &t, &id, "completed", Duration::from_secs(20)).await;
         assert_eq!(text(&messages(&s, &t).await[1]), "first second", "{}", db.backend);
+        // the run shows in the metrics, and no stream is left counted as open
+        let metrics = http().get(s.url("/metrics")).send().await.unwrap().text().await.unwrap();
+        let value = |name: &str| -> f64 {
+            metrics
+                .lines()
+                .find_map(|l| l.strip_prefix(name).and_then(|v| v.trim().parse().ok()))
+                .unwrap_or_else(|| panic!("no {name} in\n{metrics}"))
+        };
+        assert_eq!(value(r#"assistd_runs_total{status="completed"}"#), 1.0);
+        assert_eq!(value("assistd_run_first_token_seconds_count"), 1.0);
+        // no usage from this backend: estimated, 4 characters a token ("first second")
+        assert_eq!(value(r#"assistd_run_tokens_total{kind="completion"}"#), 3.0);
+        assert_eq!(value("assistd_run_streams_open"), 0.0);
     }
 }
 

@@ -152,19 +152,15 @@ impl Peers {
     }
 
     /// Creates the in-progress assistant message a run writes.
-    pub async fn create_run_message(
-        &self,
-        c: &Caller,
-        thread_id: &str,
-        assistant_id: &str,
-        run_id: &str,
-    ) -> ServiceResult<pb::Message> {
+    pub async fn create_run_message(&self, c: &Caller, m: &pb::Message) -> ServiceResult<pb::Message> {
         let req = self.req(
             c,
             pb::CreateRunMessageRequest {
-                thread_id: thread_id.to_owned(),
-                assistant_id: assistant_id.to_owned(),
-                run_id: run_id.to_owned(),
+                thread_id: m.thread_id.clone(),
+                assistant_id: m.assistant_id.clone().unwrap_or_default(),
+                run_id: m.run_id.clone().unwrap_or_default(),
+                message_id: Some(m.id.clone()),
+                created_at: Some(m.created_at),
             },
         );
         Ok(self.threads.clone().create_run_message(req).await.map_err(upstream)?.into_inner())

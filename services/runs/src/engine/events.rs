@@ -7,11 +7,22 @@ use tokio::sync::mpsc;
 use crate::domain::{Run, RunStep};
 use crate::grpc::convert::step_to_pb;
 
-/// Where a run's events go: a streaming client, or nowhere (a queued run).
+/// Where a run's events go: a streaming client, or nowhere (a queued run). Events
+/// are boxed in the channel: a slot then costs a pointer, not the largest event.
 #[derive(Default)]
 pub struct Emitter {
-    tx: Option<mpsc::Sender<Result<pb::RunEvent, tonic::Status>>>,
+    tx: Option<mpsc::Sender<Box<pb::RunEvent>>>,
     include: Vec<String>,
+    /// Counted in `assistd_run_streams_open`.
+    counted: bool,
+}
+
+impl Drop for Emitter {
+    fn drop(&mut self) {
+        if self.counted {
+            metrics::gauge!("assistd_run_streams_open").decrement(1.0);
+        }
+    }
 }
 
 impl Emitter {
@@ -21,8 +32,9 @@ impl Emitter {
     }
 
     /// Events into `tx`; steps carry what `include` asks for.
-    pub fn to(tx: mpsc::Sender<Result<pb::RunEvent, tonic::Status>>, include: Vec<String>) -> Self {
-        Self { tx: Some(tx), include }
+    pub fn to(tx: mpsc::Sender<Box<pb::RunEvent>>, include: Vec<String>) -> Self {
+        metrics::gauge!("assistd_run_streams_open").increment(1.0);
+        Self { tx: Some(tx), include, counted: true }
     }
 
     /// Whether a client is listening.
@@ -33,7 +45,7 @@ impl Emitter {
     async fn send(&mut self, event: &str, payload: pb::run_event::Payload) {
         if let Some(tx) = &self.tx {
             let ev = pb::RunEvent { event: event.to_owned(), payload: Some(payload) };
-            if tx.send(Ok(ev)).await.is_err() {
+            if tx.send(Box::new(ev)).await.is_err() {
                 tracing::debug!("stream client went away; the run goes on");
                 self.tx = None;
             }

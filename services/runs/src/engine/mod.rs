@@ -170,9 +170,11 @@ impl Engine {
     /// Executes a run this process holds the lease of, until it ends or requires
     /// action, sending its events to `emit`; ends the stream with `done`.
     pub async fn drive(&self, project: Project, run: crate::domain::Run, mut emit: Emitter) {
+        use tracing::Instrument;
+        let span = tracing::info_span!("run", run_id = %run.id, thread_id = %run.thread_id, model = %run.spec.model);
         let cancel = self.register(&run.id);
         let heartbeat = self.spawn_heartbeat(run.id.clone(), cancel.clone());
-        turn::Exec::new(self, project, run, &mut emit, cancel).run().await;
+        turn::Exec::new(self, project, run, &mut emit, cancel).run().instrument(span).await;
         heartbeat.abort();
         emit.done().await;
     }

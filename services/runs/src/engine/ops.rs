@@ -12,10 +12,15 @@ use crate::domain::{Run, RunStatus, StepDetails, StepStatus, StepToolCall};
 use crate::peers::Caller;
 
 /// Events of a streamed run, as the gRPC stream carries them.
-pub type EventStream = tokio_stream::wrappers::ReceiverStream<Result<pb::RunEvent, tonic::Status>>;
+pub type EventStream = futures::stream::BoxStream<'static, Result<pb::RunEvent, tonic::Status>>;
+
+fn event_stream(rx: mpsc::Receiver<Box<pb::RunEvent>>) -> EventStream {
+    use futures::StreamExt;
+    tokio_stream::wrappers::ReceiverStream::new(rx).map(|e| Ok(*e)).boxed()
+}
 
 /// Room for events not yet read by a streaming client; a slow client slows its run.
-const STREAM_BUFFER: usize = 64;
+const STREAM_BUFFER: usize = 32;
 
 /// A run to start, validated; the thread exists.
 pub struct NewRun {
@@ -46,7 +51,11 @@ impl Engine {
             }
             e
         };
-        if let Some(active) = self.inner.store.active_run(project, &run.thread_id).await? {
+        // The unique index refuses a second active run anyway; checking first keeps
+        // a refused run from adding its messages.
+        if !additional_messages.is_empty()
+            && let Some(active) = self.inner.store.active_run(project, &run.thread_id).await?
+        {
             return Err(undo(ServiceError::invalid(
                 "thread_id",
                 format!("Thread {} already has an active run {active}.", run.thread_id),
@@ -60,7 +69,15 @@ impl Engine {
             }
         }
         let hold = stream.is_some().then(|| self.hold());
-        if let Err(e) = self.inner.store.insert_run(project, &run, hold.as_ref().map(|(o, u)| (o.as_str(), *u))).await {
+        // A streamed run starts at once, here: it is stored in progress already.
+        let mut stored = run.clone();
+        if stream.is_some() {
+            stored.status = RunStatus::InProgress;
+            stored.started_at = Some(time::now_secs());
+        }
+        if let Err(e) =
+            self.inner.store.insert_run(project, &stored, hold.as_ref().map(|(o, u)| (o.as_str(), *u))).await
+        {
             return Err(undo(e).await);
         }
         let Some(include) = stream else {
@@ -78,9 +95,9 @@ impl Engine {
             }
             emit.run_as("thread.run.created", &started).await;
             emit.run_as("thread.run.queued", &started).await;
-            engine.drive(project, started, emit).await;
+            engine.drive(project, stored, emit).await;
         });
-        Ok((run, Some(tokio_stream::wrappers::ReceiverStream::new(rx))))
+        Ok((run, Some(event_stream(rx))))
     }
 
     async fn existing(&self, project: &Project, thread_id: &str, run_id: &str) -> ServiceResult<Run> {
@@ -221,10 +238,15 @@ impl Engine {
         run.required_action = None;
         run.expires_at = Some(now + crate::domain::REQUIRES_ACTION_TTL_SECS);
         let hold = stream.is_some().then(|| self.hold());
+        // Streamed, it resumes here at once: stored in progress already.
+        let mut stored = run.clone();
+        if stream.is_some() {
+            stored.status = RunStatus::InProgress;
+        }
         if !self
             .inner
             .store
-            .save_run(project, &run, &[RunStatus::RequiresAction], hold.as_ref().map(|(o, u)| (o.as_str(), *u)))
+            .save_run(project, &stored, &[RunStatus::RequiresAction], hold.as_ref().map(|(o, u)| (o.as_str(), *u)))
             .await?
         {
             return Err(ServiceError::precondition(format!("Run {run_id} is no longer waiting for tool outputs.")));
@@ -242,8 +264,8 @@ impl Engine {
         tokio::spawn(async move {
             emit.step("completed", &step).await;
             emit.run(&queued).await;
-            engine.drive(project, queued, emit).await;
+            engine.drive(project, stored, emit).await;
         });
-        Ok((run, Some(tokio_stream::wrappers::ReceiverStream::new(rx))))
+        Ok((run, Some(event_stream(rx))))
     }
 }

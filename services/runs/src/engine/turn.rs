@@ -3,7 +3,7 @@
 //! budget, a backend error, a cancel, a lost lease, a storage error), the open message
 //! and steps are closed and the run is left in a state that says why.
 
-use assistd_common::ids::{CallId, StepId};
+use assistd_common::ids::{CallId, MessageId, StepId};
 use assistd_common::metadata::Metadata;
 use assistd_common::{Project, ServiceResult, time};
 use assistd_proto::pb;
@@ -43,6 +43,9 @@ struct OpenMessage {
     step: RunStep,
     message: pb::Message,
     text: String,
+    /// The message and its step being written (announced before the write is done,
+    /// so the first token is not kept waiting for the database).
+    written: Option<tokio::task::JoinHandle<ServiceResult<()>>>,
 }
 
 struct OpenCall {
@@ -89,6 +92,7 @@ impl<'a> Exec<'a> {
 
     /// Drives the run to its next resting state.
     pub(super) async fn run(mut self) {
+        let started = std::time::Instant::now();
         let end = match self.go().await {
             Ok(end) => end,
             Err(e) => {
@@ -100,6 +104,15 @@ impl<'a> Exec<'a> {
         if let Err(e) = self.finish(end).await {
             tracing::error!(run_id = %self.run.id, error = %e.message, "could not record the end of a run");
         }
+        let status = self.run.status.as_str();
+        metrics::counter!("assistd_runs_total", "status" => status).increment(1);
+        metrics::histogram!("assistd_run_duration_seconds", "status" => status).record(started.elapsed().as_secs_f64());
+        tracing::info!(
+            status,
+            prompt_tokens = self.run.usage.prompt_tokens,
+            completion_tokens = self.run.usage.completion_tokens,
+            "run stopped"
+        );
         self.engine.unregister(&self.run.id);
     }
 
@@ -113,14 +126,16 @@ impl<'a> Exec<'a> {
     }
 
     async fn go(&mut self) -> ServiceResult<End> {
+        // A streamed run is stored `in_progress` when it is created (its client saw
+        // it queued); a run from the queue starts here.
         if self.run.status == RunStatus::Queued {
             self.run.status = RunStatus::InProgress;
             self.run.started_at.get_or_insert(time::now_secs());
             if !self.save(&[RunStatus::Queued], true).await? {
                 return Ok(End::Cancelled);
             }
-            self.emit.run(&self.run).await;
         }
+        self.emit.run(&self.run).await;
         for _ in 0..self.engine.inner.cfg.max_turns {
             if self.cancel.is_cancelled() {
                 return Ok(End::Cancelled);
@@ -149,8 +164,10 @@ impl<'a> Exec<'a> {
             Ok(r) => r,
             Err(e) => return Ok(Some(e.into())),
         };
-        let thread = self.engine.inner.peers.all_messages(&self.caller, &self.run.thread_id).await?;
-        let steps = self.engine.inner.store.all_steps(&self.project, &self.run.id).await?;
+        let (thread, steps) = tokio::try_join!(
+            self.engine.inner.peers.all_messages(&self.caller, &self.run.thread_id),
+            self.engine.inner.store.all_steps(&self.project, &self.run.id)
+        )?;
         let mut request = match prompt::build(&self.run, &thread, &steps, &name) {
             Ok(r) => r,
             Err(prompt::TooLong) => return Ok(Some(End::Incomplete("max_prompt_tokens"))),
@@ -158,6 +175,8 @@ impl<'a> Exec<'a> {
         request.max_tokens = remaining.map(|r| r.min(u64::from(u32::MAX)) as u32);
         let prompt_estimate = prompt::prompt_tokens(&request.messages);
 
+        let asked = std::time::Instant::now();
+        let mut first = true;
         let mut stream = tokio::select! {
             biased;
             () = self.cancel.cancelled() => return Ok(Some(End::Cancelled)),
@@ -176,6 +195,10 @@ impl<'a> Exec<'a> {
                 () = self.engine.shutting_down().cancelled() => return Ok(Some(shutdown())),
                 n = stream.next() => n,
             };
+            if first && next.is_some() {
+                first = false;
+                metrics::histogram!("assistd_run_first_token_seconds").record(asked.elapsed().as_secs_f64());
+            }
             match next {
                 None => break,
                 Some(Err(e)) => return Ok(Some(e.into())),
@@ -199,6 +222,8 @@ impl<'a> Exec<'a> {
                     .unwrap_or(0),
         });
         self.run.usage.add(usage);
+        metrics::counter!("assistd_run_tokens_total", "kind" => "prompt").increment(usage.prompt_tokens);
+        metrics::counter!("assistd_run_tokens_total", "kind" => "completion").increment(usage.completion_tokens);
 
         if let Some(tools) = &mut self.tools {
             tools.step.usage = Some(usage);
@@ -246,15 +271,34 @@ impl<'a> Exec<'a> {
 
     async fn open_message(&mut self) -> ServiceResult<()> {
         let r = &self.run;
-        let message =
-            self.engine.inner.peers.create_run_message(&self.caller, &r.thread_id, &r.assistant_id, &r.id).await?;
+        let message = pb::Message {
+            id: MessageId::generate().into_string(),
+            created_at: time::now_secs(),
+            thread_id: r.thread_id.clone(),
+            status: pb::MessageStatus::InProgress as i32,
+            role: pb::MessageRole::Assistant as i32,
+            assistant_id: Some(r.assistant_id.clone()),
+            run_id: Some(r.id.clone()),
+            metadata: Some(pb::Metadata::default()),
+            ..Default::default()
+        };
         let step = self.new_step(StepDetails::MessageCreation { message_id: message.id.clone() });
-        self.engine.inner.store.insert_step(&self.project, &step).await?;
+        let (peers, store, caller, project) = (
+            self.engine.inner.peers.clone(),
+            self.engine.inner.store.clone(),
+            self.caller.clone(),
+            self.project.clone(),
+        );
+        let (m, s) = (message.clone(), step.clone());
+        let written = tokio::spawn(async move {
+            peers.create_run_message(&caller, &m).await?;
+            store.insert_step(&project, &s).await
+        });
         self.emit.step("created", &step).await;
         self.emit.step("in_progress", &step).await;
         self.emit.message("created", &message).await;
         self.emit.message("in_progress", &message).await;
-        self.message = Some(OpenMessage { step, message, text: String::new() });
+        self.message = Some(OpenMessage { step, message, text: String::new(), written: Some(written) });
         Ok(())
     }
 
@@ -327,6 +371,9 @@ impl<'a> Exec<'a> {
         error: Option<&RunError>,
     ) -> ServiceResult<()> {
         let Some(mut open) = self.message.take() else { return Ok(()) };
+        if let Some(w) = open.written.take() {
+            w.await.map_err(|e| assistd_common::ServiceError::internal("writing a run message", e))??;
+        }
         let written = self
             .engine
             .inner

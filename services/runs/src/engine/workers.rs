@@ -36,6 +36,7 @@ impl Engine {
             };
             match self.inner.store.claim(&self.inner.owner, self.lease_until()).await {
                 Ok(Some((project, run))) => {
+                    metrics::counter!("assistd_runs_claimed_total").increment(1);
                     let engine = self.clone();
                     tracing::debug!(run_id = %run.id, "claimed a queued run");
                     tokio::spawn(async move {
@@ -76,9 +77,11 @@ impl Engine {
     pub async fn reap(&self) -> ServiceResult<()> {
         for (project, run) in self.inner.store.lapsed(now_ms()).await? {
             tracing::warn!(run_id = %run.id, "the executor of a run stopped renewing its lease; failing the run");
+            metrics::counter!("assistd_runs_reaped_total", "reason" => "lease_lapsed").increment(1);
             self.end_abandoned(&project, run).await?;
         }
         for (project, run) in self.inner.store.overdue(time::now_secs()).await? {
+            metrics::counter!("assistd_runs_reaped_total", "reason" => "expired").increment(1);
             self.expire(&project, run).await?;
         }
         Ok(())

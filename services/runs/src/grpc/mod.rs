@@ -86,8 +86,8 @@ impl RunsService {
             .into());
         }
         let peers = self.engine.peers();
-        let thread = peers.thread(caller, &thread_id).await?;
-        let assistant = peers.assistant(caller, checked.assistant_id()).await?;
+        let (thread, assistant) =
+            tokio::try_join!(peers.thread(caller, &thread_id), peers.assistant(caller, checked.assistant_id()))?;
         Ok(NewRun { run: checked.into_run(assistant, thread.id)?, additional_messages, created_thread: None })
     }
 
@@ -157,7 +157,7 @@ fn in_mask(mask: &Option<prost_types::FieldMask>, field: &str) -> bool {
 
 fn stream_response(s: Option<crate::engine::EventStream>) -> Result<Response<RunEventStream>, Status> {
     let s = s.ok_or_else(|| Status::internal("no event stream"))?;
-    Ok(Response::new(Box::pin(s)))
+    Ok(Response::new(s))
 }
 
 #[tonic::async_trait]

@@ -57,7 +57,9 @@ impl OpenAiCompatible {
     async fn send(&self, body: &Value) -> Result<reqwest::Response, ModelError> {
         let mut attempt = 0;
         loop {
-            let mut req = self.client.post(&self.endpoint).json(body);
+            let mut trace = http::HeaderMap::new();
+            assistd_common::trace::inject_headers(&mut trace);
+            let mut req = self.client.post(&self.endpoint).headers(trace).json(body);
             if let Some(k) = &self.api_key {
                 req = req.bearer_auth(k);
             }

@@ -228,11 +228,18 @@ impl pb::thread_service_server::ThreadService for ThreadsService {
         request: Request<pb::CreateRunMessageRequest>,
     ) -> Result<Response<pb::Message>, Status> {
         let project = Project::of(&request)?;
-        let pb::CreateRunMessageRequest { thread_id, assistant_id, run_id } = request.into_inner();
+        let pb::CreateRunMessageRequest { thread_id, assistant_id, run_id, message_id, created_at } =
+            request.into_inner();
+        let id = match message_id {
+            Some(id) => MessageId::parse(&id)
+                .ok_or_else(|| ServiceError::invalid("message_id", format!("Invalid message id '{id}'.")))?
+                .into_string(),
+            None => MessageId::generate().into_string(),
+        };
         self.existing_thread(&project, &thread_id).await?;
         let m = Message {
-            id: MessageId::generate().into_string(),
-            created_at: time::now_secs(),
+            id,
+            created_at: created_at.unwrap_or_else(time::now_secs),
             thread_id,
             status: MessageStatus::InProgress,
             incomplete_reason: None,
