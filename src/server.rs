@@ -281,7 +281,7 @@ pub async fn grpc_router(
         Some(assistd_runs::Engine::new(
             assistd_runs::store::Store::new(conn.clone()),
             peers,
-            crate::models::models(settings)?,
+            crate::models::models(settings).await?,
             settings.engine.clone(),
         ))
     } else {

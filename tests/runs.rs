@@ -191,3 +191,43 @@ async fn sigterm_ends_runs_in_flight_instead_of_leaving_them_to_lapse() {
         assert_eq!((r["status"].as_str(), r["last_error"]["code"].as_str()), (Some("failed"), Some("server_error")));
     }
 }
+
+/// The embedded model (SmolLM2-135M, run in process with candle) answers a question,
+/// streamed, with no backend configured. Needs the model file: `scripts/test` puts it
+/// in place (scripts/setup-models) and names it in `ASSISTD_EMBEDDED_MODEL`.
+#[tokio::test]
+async fn the_embedded_model_answers_streamed() {
+    let Some(model) = std::env::var("ASSISTD_EMBEDDED_MODEL").ok().filter(|p| std::path::Path::new(p).is_file()) else {
+        eprintln!("ASSISTD_EMBEDDED_MODEL is not a file: skipping (scripts/test sets it up)");
+        return;
+    };
+    let dbs = test_databases().await;
+    let s = Launch::serve().database(&dbs[0]).env("ASSISTD_EMBEDDED_MODEL", &model).start();
+    let c = http();
+    let (_, a) = call(c.post(s.url("/v1/assistants")).json(&json!({"model": "smollm2"}))).await;
+    let (_, t) = call(c.post(s.url("/v1/threads")).json(&json!({
+        "messages": [{"role": "user", "content": "What is the capital of France? Answer in one word."}]
+    })))
+    .await;
+    let t = t["id"].as_str().unwrap();
+    let res = c
+        .post(s.url(&format!("/v1/threads/{t}/runs")))
+        .bearer_auth(KEY)
+        .json(&json!({"assistant_id": a["id"], "stream": true, "temperature": 0, "max_completion_tokens": 40}))
+        .send()
+        .await
+        .unwrap();
+    let body = res.text().await.unwrap();
+    let deltas: Vec<String> = body
+        .lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .filter_map(|d| serde_json::from_str::<Value>(d).ok())
+        .filter(|v| v["object"] == "thread.message.delta")
+        .map(|v| v["delta"]["content"][0]["text"]["value"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert!(deltas.len() > 1, "streamed in pieces: {deltas:?}");
+    let answer = deltas.concat();
+    assert!(answer.contains("Paris"), "{answer}");
+    assert!(body.contains("event: thread.run.completed") || body.contains("event: thread.run.incomplete"), "{body}");
+    assert_eq!(text(&messages(&s, t).await[1]), answer);
+}

@@ -1,7 +1,8 @@
-//! Model backends (DESIGN.md §5): the `ChatModel` trait the run engine calls, and its
-//! OpenAI-compatible implementation. The engine itself (runs, steps, streaming to
-//! clients) is the Runs issue's; this module is its first building block.
+//! Model backends (DESIGN.md §5): the `ChatModel` trait the run engine calls, its
+//! OpenAI-compatible implementation and the embedded (in-process) model. The engine
+//! itself (runs, steps, streaming to clients) is the Runs issue's.
 
+pub mod embedded;
 pub mod openai;
 pub mod sse;
 
