@@ -37,6 +37,10 @@ pub const DEFAULT_MAX_TOKENS: u32 = 512;
 pub const DEFAULT_TEMPERATURE: f64 = 0.2;
 /// Nucleus sampling when the request sets none (SmolLM2's model card uses 0.9).
 pub const DEFAULT_TOP_P: f64 = 0.9;
+/// Penalty on tokens used in the last [`REPEAT_LAST_N`] of the answer.
+pub const REPEAT_PENALTY: f32 = 1.1;
+/// How many recent answer tokens the repeat penalty looks at.
+pub const REPEAT_LAST_N: usize = 64;
 /// The system prompt SmolLM2's chat template adds when the conversation has none.
 pub const DEFAULT_SYSTEM_PROMPT: &str = "You are a helpful AI assistant named SmolLM, trained by Hugging Face";
 
@@ -265,12 +269,20 @@ impl Generation {
             let input = Tensor::new(self.prompt.as_slice(), &Device::Cpu).and_then(|t| t.unsqueeze(0));
             let mut logits = input.and_then(|t| weights.forward(&t, 0)).map_err(candle_error)?;
             let mut pos = self.prompt.len();
+            let mut recent: Vec<u32> = Vec::new();
             loop {
+                // A small model loops on its own words: penalise the tokens it just used
+                // (as candle's examples do: 1.1 over the last 64).
                 let next = logits
                     .squeeze(0)
                     .and_then(|l| l.to_dtype(DType::F32))
+                    .and_then(|l| {
+                        let from = recent.len().saturating_sub(REPEAT_LAST_N);
+                        candle_transformers::utils::apply_repeat_penalty(&l, REPEAT_PENALTY, &recent[from..])
+                    })
                     .and_then(|l| self.logits.sample(&l))
                     .map_err(candle_error)?;
+                recent.push(next);
                 completion_tokens += 1;
                 self.sampled.fetch_add(1, Ordering::Relaxed);
                 if self.tokenizer.is_stop(next) {
