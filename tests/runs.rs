@@ -96,9 +96,12 @@ async fn a_worker_killed_mid_run_fails_the_run_within_its_lease() {
         assert_eq!((st, r["status"].as_str()), (200, Some("queued")), "{r}");
         let id = r["id"].as_str().unwrap().to_owned();
         wait_for(&api, &t, &id, "in_progress", Duration::from_secs(20)).await;
-        // the worker is mid-answer once the assistant's message exists
+        // the worker is mid-answer once the assistant's message and its step exist
         let start = Instant::now();
-        while messages(&api, &t).await.len() < 2 {
+        let steps_url = api.url(&format!("/v1/threads/{t}/runs/{id}/steps"));
+        while messages(&api, &t).await.len() < 2
+            || call(http().get(&steps_url)).await.1["data"].as_array().is_none_or(|d| d.is_empty())
+        {
             assert!(start.elapsed() < Duration::from_secs(20), "no answer started");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -109,10 +112,25 @@ async fn a_worker_killed_mid_run_fails_the_run_within_its_lease() {
         let took = at.elapsed();
         assert!(took < Duration::from_secs(5), "failed after {took:?} with a {lease}s lease ({})", db.backend);
         assert_eq!(failed["last_error"]["code"], "server_error", "{failed}");
-        let msgs = messages(&api, &t).await;
+        // the reaper fails the run first (that decides it), then closes what it left open
+        let start = Instant::now();
+        let msgs = loop {
+            let msgs = messages(&api, &t).await;
+            if msgs[1]["status"] != "in_progress" || start.elapsed() > Duration::from_secs(3) {
+                break msgs;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
         assert_eq!(msgs[1]["status"], "incomplete", "{}", msgs[1]);
         assert_eq!(msgs[1]["incomplete_details"]["reason"], "run_failed");
-        let (_, steps) = call(http().get(api.url(&format!("/v1/threads/{t}/runs/{id}/steps")))).await;
+        let start = Instant::now();
+        let steps = loop {
+            let (_, steps) = call(http().get(api.url(&format!("/v1/threads/{t}/runs/{id}/steps")))).await;
+            if steps["data"][0]["status"] != "in_progress" || start.elapsed() > Duration::from_secs(3) {
+                break steps;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
         assert_eq!(steps["data"][0]["status"], "failed", "{steps}");
         // the thread is usable again
         let events = stream(&api, &t, &a).await;

@@ -145,6 +145,24 @@ impl Peers {
         }
     }
 
+    /// The messages a run wrote (at most 100, oldest first).
+    pub async fn run_messages(&self, c: &Caller, thread_id: &str, run_id: &str) -> ServiceResult<Vec<pb::Message>> {
+        let req = self.req(
+            c,
+            pb::ListMessagesRequest {
+                thread_id: thread_id.to_owned(),
+                page: Some(pb::ListParams {
+                    limit: Some(100),
+                    order: pb::Order::Asc as i32,
+                    after: None,
+                    before: None,
+                }),
+                run_id: Some(run_id.to_owned()),
+            },
+        );
+        Ok(self.threads.clone().list_messages(req).await.map_err(upstream)?.into_inner().data)
+    }
+
     /// A message.
     pub async fn message(&self, c: &Caller, thread_id: &str, id: &str) -> ServiceResult<pb::Message> {
         let req = self.req(c, pb::GetMessageRequest { thread_id: thread_id.to_owned(), message_id: id.to_owned() });

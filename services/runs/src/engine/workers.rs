@@ -11,7 +11,7 @@ use assistd_proto::pb;
 use tokio::sync::Semaphore;
 
 use super::{Emitter, Engine, now_ms};
-use crate::domain::{Run, RunError, RunStatus, StepDetails, StepStatus};
+use crate::domain::{Run, RunError, RunStatus, StepStatus};
 use crate::peers::Caller;
 
 impl Engine {
@@ -118,15 +118,12 @@ impl Engine {
         Ok(())
     }
 
-    /// Marks the run's messages still in progress `incomplete`, keeping what was written.
+    /// Marks the run's messages still in progress `incomplete`, keeping what was
+    /// written. They are found by `run_id`, not through the steps: a message is written
+    /// before its step, and a process may die between the two.
     async fn close_messages(&self, project: &Project, run: &Run, reason: &str) -> ServiceResult<()> {
         let caller = Caller::engine(project.clone());
-        for step in self.inner.store.all_steps(project, &run.id).await? {
-            let StepDetails::MessageCreation { message_id } = &step.details else { continue };
-            if step.status != StepStatus::InProgress {
-                continue;
-            }
-            let m = self.inner.peers.message(&caller, &run.thread_id, message_id).await?;
+        for m in self.inner.peers.run_messages(&caller, &run.thread_id, &run.id).await? {
             if m.status != pb::MessageStatus::InProgress as i32 {
                 continue;
             }

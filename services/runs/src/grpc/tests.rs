@@ -498,12 +498,84 @@ async fn a_lapsed_lease_fails_the_run_and_frees_the_thread() {
         let claimed = w.engine.store().claim("dead-worker", crate::engine::now_ms() - 1).await.unwrap().unwrap();
         assert_eq!(claimed.1.id, run.id);
         assert!(w.engine.store().claim("other", crate::engine::now_ms() + 10_000).await.unwrap().is_none());
+        // It had written its message but died before its step was stored.
+        let partial = pb::Message {
+            id: assistd_common::ids::MessageId::generate().into_string(),
+            created_at: assistd_common::time::now_secs(),
+            thread_id: t.clone(),
+            assistant_id: Some(a.clone()),
+            run_id: Some(run.id.clone()),
+            ..Default::default()
+        };
+        let caller = crate::peers::Caller::engine(assistd_common::Project(P.into()));
+        w.engine.peers().create_run_message(&caller, &partial).await.unwrap();
         w.engine.reap().await.unwrap();
+        let m = &w.messages(&t).await[1];
+        assert_eq!(
+            (m.status, m.incomplete_reason.as_deref()),
+            (pb::MessageStatus::Incomplete as i32, Some("run_failed"))
+        );
         let failed = w.get(&t, &run.id).await;
         assert_eq!(failed.status, pb::RunStatus::Failed as i32, "{}", db.backend);
         assert_eq!(failed.last_error.unwrap().code, "server_error");
         // The thread is usable again.
         let next = run_of(&w.stream(create(&t, &a)).await);
         assert_eq!(next.status, pb::RunStatus::Completed as i32);
+    }
+}
+
+#[tokio::test]
+async fn waiting_for_outputs_too_long_expires_the_run() {
+    for db in test_databases().await {
+        let w = world(&db.url, vec![call("call_e", "f", &["{}"])], fast()).await;
+        let a = w.assistant("", vec![function("f")]).await;
+        let t = w.thread(&["hi"]).await;
+        let mut req = create(&t, &a);
+        req.tool_choice =
+            Some(pb::ToolChoice { choice: Some(pb::tool_choice::Choice::Required(pb::ToolChoiceRequired {})) });
+        req.parallel_tool_calls = Some(false);
+        req.response_format = Some(pb::ResponseFormat {
+            format: Some(pb::response_format::Format::JsonSchema(pb::JsonSchemaFormat {
+                name: "answer".into(),
+                description: None,
+                schema: assistd_common::json::json_to_struct(&json!({"type": "object"})),
+                strict: Some(true),
+            })),
+        });
+        let run = run_of(&w.stream(req).await);
+        assert_eq!(run.status, pb::RunStatus::RequiresAction as i32);
+        let sent = &w.fake.requests()[0];
+        assert_eq!(sent["tool_choice"], "required");
+        assert_eq!(sent["parallel_tool_calls"], false);
+        assert_eq!(sent["response_format"]["type"], "json_schema");
+        assert_eq!(sent["response_format"]["json_schema"]["name"], "answer");
+
+        // Ten minutes pass (the run's expires_at is moved into the past).
+        let project = assistd_common::Project(P.into());
+        let mut stored = w.engine.store().get_run(&project, &t, &run.id).await.unwrap().unwrap();
+        stored.expires_at = Some(assistd_common::time::now_secs() - 1);
+        assert!(
+            w.engine
+                .store()
+                .save_run(&project, &stored, &[crate::domain::RunStatus::RequiresAction], None)
+                .await
+                .unwrap()
+        );
+        w.engine.reap().await.unwrap();
+        let expired = w.get(&t, &run.id).await;
+        assert_eq!(expired.status, pb::RunStatus::Expired as i32, "{}", db.backend);
+        assert!(expired.required_action.is_none());
+        assert_eq!(w.steps(&t, &run.id).await[0].status, pb::RunStepStatus::Expired as i32);
+        let late = pb::SubmitToolOutputsRequest {
+            thread_id: t.clone(),
+            run_id: run.id.clone(),
+            tool_outputs: vec![pb::ToolOutput { tool_call_id: "call_e".into(), output: "x".into() }],
+        };
+        assert_eq!(
+            w.svc.submit_tool_outputs(request(P, late)).await.unwrap_err().code(),
+            tonic::Code::FailedPrecondition
+        );
+        // and the thread is free
+        w.svc.create_run(request(P, create(&t, &a))).await.unwrap();
     }
 }
