@@ -51,7 +51,7 @@ pub struct ServerArgs {
     /// Execute no queued runs in this process (leave them to `assistd worker`) [env: ASSISTD_NO_WORKERS]
     #[arg(long, env = "ASSISTD_NO_WORKERS", hide_env = true)]
     pub no_workers: bool,
-    /// Model map: NAME=MODEL pairs, comma-separated; a run of model NAME asks the backend for MODEL [env: ASSISTD_MODEL_MAP]
+    /// Model map: NAME=[MODEL][@BACKEND] entries, comma-separated; runs of model NAME go to BACKEND (a base URL, or `embedded`; default the chat backend) asking for MODEL (default NAME) [env: ASSISTD_MODEL_MAP]
     #[arg(long, env = "ASSISTD_MODEL_MAP", hide_env = true)]
     pub model_map: Option<String>,
 }
@@ -86,7 +86,7 @@ pub struct FileConfig {
     pub run_lease: Option<f64>,
     /// worker_concurrency
     pub worker_concurrency: Option<usize>,
-    /// model_map: a table of NAME = "MODEL"
+    /// model_map: a table of NAME = "[MODEL][@BACKEND]"
     pub model_map: Option<std::collections::BTreeMap<String, String>>,
 }
 
@@ -122,7 +122,42 @@ pub struct Settings {
     /// Whether this process executes queued runs.
     pub workers: bool,
     /// Model map.
-    pub model_map: Vec<(String, String)>,
+    pub model_map: Vec<ModelRoute>,
+}
+
+/// One entry of the model map: runs of model `name` go to `backend` (a base URL, or
+/// `embedded`; default: the chat backend) and ask it for `model` (default: `name`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelRoute {
+    /// The model name runs carry.
+    pub name: String,
+    /// The name sent to the backend.
+    pub model: Option<String>,
+    /// Where to send it.
+    pub backend: Option<String>,
+}
+
+impl ModelRoute {
+    /// Parses `NAME=[MODEL][@BACKEND]`.
+    fn parse(name: &str, target: &str) -> anyhow::Result<Self> {
+        let name = name.trim();
+        anyhow::ensure!(!name.is_empty(), "a model map entry has no name");
+        let (model, backend) = match target.trim().split_once('@') {
+            Some((m, b)) => (m.trim(), Some(b.trim())),
+            None => (target.trim(), None),
+        };
+        if let Some(b) = backend {
+            anyhow::ensure!(
+                b == "embedded" || b.starts_with("http://") || b.starts_with("https://"),
+                "model map entry '{name}': the backend must be an http(s) base URL or 'embedded', got '{b}'"
+            );
+        }
+        Ok(Self {
+            name: name.to_owned(),
+            model: Some(model.to_owned()).filter(|m| !m.is_empty()),
+            backend: backend.filter(|b| !b.is_empty()).map(str::to_owned),
+        })
+    }
 }
 
 fn env(name: &str) -> Option<String> {
@@ -144,7 +179,13 @@ impl Settings {
         let engine = engine_config(server, &file)?;
         let model_map = match &server.model_map {
             Some(m) => parse_model_map(m)?,
-            None => file.model_map.clone().unwrap_or_default().into_iter().collect(),
+            None => file
+                .model_map
+                .clone()
+                .unwrap_or_default()
+                .iter()
+                .map(|(n, t)| ModelRoute::parse(n, t))
+                .collect::<anyhow::Result<_>>()?,
         };
         let data_dir = common.data_dir.clone().or(file.data_dir).unwrap_or_else(|| PathBuf::from("./data"));
         let database_url =
@@ -214,13 +255,15 @@ fn engine_config(server: &ServerArgs, file: &FileConfig) -> anyhow::Result<assis
     Ok(cfg)
 }
 
-fn parse_model_map(s: &str) -> anyhow::Result<Vec<(String, String)>> {
+fn parse_model_map(s: &str) -> anyhow::Result<Vec<ModelRoute>> {
     s.split(',')
         .map(str::trim)
         .filter(|p| !p.is_empty())
         .map(|p| {
-            let (a, b) = p.split_once('=').with_context(|| format!("model map entries are NAME=MODEL, got '{p}'"))?;
-            Ok((a.trim().to_owned(), b.trim().to_owned()))
+            let (a, b) = p
+                .split_once('=')
+                .with_context(|| format!("model map entries are NAME=[MODEL][@BACKEND], got '{p}'"))?;
+            ModelRoute::parse(a, b)
         })
         .collect()
 }
@@ -258,5 +301,25 @@ mod tests {
         assert_eq!(Settings::resolve(&common, &server).unwrap().listen, "127.0.0.1:1");
         std::fs::write(&path, "bogus = 1\n").unwrap();
         assert!(Settings::resolve(&common, &ServerArgs::default()).is_err());
+    }
+
+    #[test]
+    fn model_map_entries() {
+        let m = parse_model_map("gpt-4o=llama3.1:8b, small=@embedded ,big=qwen@http://gpu:8000/v1").unwrap();
+        let r = |name: &str, model: Option<&str>, backend: Option<&str>| ModelRoute {
+            name: name.into(),
+            model: model.map(Into::into),
+            backend: backend.map(Into::into),
+        };
+        assert_eq!(
+            m,
+            [
+                r("gpt-4o", Some("llama3.1:8b"), None),
+                r("small", None, Some("embedded")),
+                r("big", Some("qwen"), Some("http://gpu:8000/v1"))
+            ]
+        );
+        assert!(parse_model_map("nameonly").is_err());
+        assert!(parse_model_map("a=b@ftp://x").is_err());
     }
 }

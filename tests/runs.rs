@@ -249,3 +249,31 @@ async fn the_embedded_model_answers_streamed() {
     assert!(body.contains("event: thread.run.completed") || body.contains("event: thread.run.incomplete"), "{body}");
     assert_eq!(text(&messages(&s, t).await[1]), answer);
 }
+
+/// The model map sends runs of some models to another backend, under another name;
+/// the rest go to the default backend as they are.
+#[tokio::test]
+async fn the_model_map_routes_models_to_backends() {
+    let dbs = test_databases().await;
+    let default = FakeBackend::start(vec![Reply::text(&["from default"])]).await;
+    let other = FakeBackend::start(vec![Reply::text(&["from other"])]).await;
+    let s = Launch::serve()
+        .database(&dbs[0])
+        .env("ASSISTD_LLM_BASE_URL", &default.base_url)
+        .env("ASSISTD_MODEL_MAP", &format!("gpt-4o=local-model@{}", other.base_url))
+        .start();
+    let c = http();
+    for (model, answer) in [("gpt-4o", "from other"), ("m", "from default")] {
+        let (_, a) = call(c.post(s.url("/v1/assistants")).json(&json!({"model": model}))).await;
+        let (_, t) =
+            call(c.post(s.url("/v1/threads")).json(&json!({"messages": [{"role": "user", "content": "hi"}]}))).await;
+        let t = t["id"].as_str().unwrap();
+        let events = stream(&s, t, a["id"].as_str().unwrap()).await;
+        assert!(events.contains(&"thread.run.completed".to_owned()), "{events:?}");
+        assert_eq!(text(&messages(&s, t).await[1]), answer);
+    }
+    assert_eq!(other.requests()[0]["model"], "local-model");
+    assert_eq!(default.requests()[0]["model"], "m");
+    let (_, runs) = call(c.get(s.url("/v1/assistants"))).await;
+    assert_eq!(runs["data"].as_array().unwrap().len(), 2);
+}
