@@ -117,8 +117,9 @@ impl Peers {
         Ok(self.threads.clone().create_message(req).await.map_err(upstream)?.into_inner())
     }
 
-    /// Every message of the thread, oldest first.
-    pub async fn all_messages(&self, c: &Caller, thread_id: &str) -> ServiceResult<Vec<pb::Message>> {
+    /// Every message of the thread (only those `run_id` wrote, when given), oldest
+    /// first, read page by page.
+    pub async fn messages(&self, c: &Caller, thread_id: &str, run_id: Option<&str>) -> ServiceResult<Vec<pb::Message>> {
         let mut out = Vec::new();
         let mut after = None;
         loop {
@@ -132,7 +133,7 @@ impl Peers {
                         after: after.take(),
                         before: None,
                     }),
-                    run_id: None,
+                    run_id: run_id.map(str::to_owned),
                 },
             );
             let page = self.threads.clone().list_messages(req).await.map_err(upstream)?.into_inner();
@@ -143,24 +144,6 @@ impl Peers {
                 _ => return Ok(out),
             }
         }
-    }
-
-    /// The messages a run wrote (at most 100, oldest first).
-    pub async fn run_messages(&self, c: &Caller, thread_id: &str, run_id: &str) -> ServiceResult<Vec<pb::Message>> {
-        let req = self.req(
-            c,
-            pb::ListMessagesRequest {
-                thread_id: thread_id.to_owned(),
-                page: Some(pb::ListParams {
-                    limit: Some(100),
-                    order: pb::Order::Asc as i32,
-                    after: None,
-                    before: None,
-                }),
-                run_id: Some(run_id.to_owned()),
-            },
-        );
-        Ok(self.threads.clone().list_messages(req).await.map_err(upstream)?.into_inner().data)
     }
 
     /// A message.

@@ -112,8 +112,8 @@ impl Engine {
         now_ms() + self.inner.cfg.lease.as_millis() as i64
     }
 
-    fn hold(&self) -> (String, i64) {
-        (self.inner.owner.clone(), self.lease_until())
+    fn hold(&self) -> crate::store::Lease {
+        crate::store::Lease { owner: self.inner.owner.clone(), until_ms: self.lease_until() }
     }
 
     /// Stops claiming new runs (runs already executing go on).

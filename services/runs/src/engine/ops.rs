@@ -8,7 +8,7 @@ use assistd_proto::pb;
 use tokio::sync::mpsc;
 
 use super::{Emitter, Engine};
-use crate::domain::{Run, RunStatus, StepDetails, StepStatus, StepToolCall};
+use crate::domain::{Run, RunStatus, RunStep, StepDetails, StepStatus, StepToolCall};
 use crate::peers::Caller;
 
 /// Events of a streamed run, as the gRPC stream carries them.
@@ -21,6 +21,16 @@ fn event_stream(rx: mpsc::Receiver<Box<pb::RunEvent>>) -> EventStream {
 
 /// Room for events not yet read by a streaming client; a slow client slows its run.
 const STREAM_BUFFER: usize = 32;
+
+/// An event sent before a streamed run starts executing.
+enum Announce {
+    /// `thread.created`.
+    Thread(pb::Thread),
+    /// `event` with the run.
+    Run(&'static str, Run),
+    /// `thread.run.step.<what>`.
+    Step(&'static str, RunStep),
+}
 
 /// A run to start, validated; the thread exists.
 pub struct NewRun {
@@ -56,11 +66,7 @@ impl Engine {
         if !additional_messages.is_empty()
             && let Some(active) = self.inner.store.active_run(project, &run.thread_id).await?
         {
-            return Err(undo(ServiceError::invalid(
-                "thread_id",
-                format!("Thread {} already has an active run {active}.", run.thread_id),
-            ))
-            .await);
+            return Err(undo(crate::store::thread_busy(&run.thread_id, Some(&active))).await);
         }
         for (i, m) in additional_messages.into_iter().enumerate() {
             if let Err(mut e) = self.inner.peers.create_message(caller, &run.thread_id, m).await {
@@ -75,29 +81,37 @@ impl Engine {
             stored.status = RunStatus::InProgress;
             stored.started_at = Some(time::now_secs());
         }
-        if let Err(e) =
-            self.inner.store.insert_run(project, &stored, hold.as_ref().map(|(o, u)| (o.as_str(), *u))).await
-        {
+        if let Err(e) = self.inner.store.insert_run(project, &stored, hold.as_ref()).await {
             return Err(undo(e).await);
         }
         let Some(include) = stream else {
             self.inner.wake.notify_one();
             return Ok((run, None));
         };
+        let mut announce: Vec<Announce> = created_thread.into_iter().map(Announce::Thread).collect();
+        announce.push(Announce::Run("thread.run.created", run.clone()));
+        announce.push(Announce::Run("thread.run.queued", run.clone()));
+        let events = self.stream_here(project.clone(), stored, include, announce);
+        Ok((run, Some(events)))
+    }
+
+    /// Executes `run` (stored in progress, leased here) in this process, streaming its
+    /// events after `announce` (what the client learns before the run starts).
+    fn stream_here(&self, project: Project, run: Run, include: Vec<String>, announce: Vec<Announce>) -> EventStream {
         let (tx, rx) = mpsc::channel(STREAM_BUFFER);
         let mut emit = Emitter::to(tx, include);
         let engine = self.clone();
-        let project = project.clone();
-        let started = run.clone();
         tokio::spawn(async move {
-            if let Some(t) = created_thread {
-                emit.thread(t).await;
+            for a in announce {
+                match a {
+                    Announce::Thread(t) => emit.thread(t).await,
+                    Announce::Run(event, r) => emit.run_as(event, &r).await,
+                    Announce::Step(what, s) => emit.step(what, &s).await,
+                }
             }
-            emit.run_as("thread.run.created", &started).await;
-            emit.run_as("thread.run.queued", &started).await;
-            engine.drive(project, stored, emit).await;
+            engine.drive(project, run, emit).await;
         });
-        Ok((run, Some(event_stream(rx))))
+        event_stream(rx)
     }
 
     async fn existing(&self, project: &Project, thread_id: &str, run_id: &str) -> ServiceResult<Run> {
@@ -243,12 +257,7 @@ impl Engine {
         if stream.is_some() {
             stored.status = RunStatus::InProgress;
         }
-        if !self
-            .inner
-            .store
-            .save_run(project, &stored, &[RunStatus::RequiresAction], hold.as_ref().map(|(o, u)| (o.as_str(), *u)))
-            .await?
-        {
+        if !self.inner.store.save_run(project, &stored, &[RunStatus::RequiresAction], hold.as_ref()).await? {
             return Err(ServiceError::precondition(format!("Run {run_id} is no longer waiting for tool outputs.")));
         }
         self.inner.store.save_step(project, &step).await?;
@@ -256,16 +265,8 @@ impl Engine {
             self.inner.wake.notify_one();
             return Ok((run, None));
         };
-        let (tx, rx) = mpsc::channel(STREAM_BUFFER);
-        let mut emit = Emitter::to(tx, include);
-        let engine = self.clone();
-        let project = project.clone();
-        let queued = run.clone();
-        tokio::spawn(async move {
-            emit.step("completed", &step).await;
-            emit.run(&queued).await;
-            engine.drive(project, stored, emit).await;
-        });
-        Ok((run, Some(event_stream(rx))))
+        let announce = vec![Announce::Step("completed", step), Announce::Run("thread.run.queued", run.clone())];
+        let events = self.stream_here(project.clone(), stored, include, announce);
+        Ok((run, Some(events)))
     }
 }

@@ -118,11 +118,7 @@ impl<'a> Exec<'a> {
 
     async fn save(&mut self, expect: &[RunStatus], hold: bool) -> ServiceResult<bool> {
         let lease = if hold { Some(self.engine.hold()) } else { None };
-        self.engine
-            .inner
-            .store
-            .save_run(&self.project, &self.run, expect, lease.as_ref().map(|(o, u)| (o.as_str(), *u)))
-            .await
+        self.engine.inner.store.save_run(&self.project, &self.run, expect, lease.as_ref()).await
     }
 
     async fn go(&mut self) -> ServiceResult<End> {
@@ -165,7 +161,7 @@ impl<'a> Exec<'a> {
             Err(e) => return Ok(Some(e.into())),
         };
         let (thread, steps) = tokio::try_join!(
-            self.engine.inner.peers.all_messages(&self.caller, &self.run.thread_id),
+            self.engine.inner.peers.messages(&self.caller, &self.run.thread_id, None),
             self.engine.inner.store.all_steps(&self.project, &self.run.id)
         )?;
         let mut request = match prompt::build(&self.run, &thread, &steps, &name) {

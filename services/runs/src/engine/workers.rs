@@ -34,7 +34,7 @@ impl Engine {
                 () = self.inner.stopping.cancelled() => return,
                 p = slots.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => return },
             };
-            match self.inner.store.claim(&self.inner.owner, self.lease_until()).await {
+            match self.inner.store.claim(&self.hold()).await {
                 Ok(Some((project, run))) => {
                     metrics::counter!("assistd_runs_claimed_total").increment(1);
                     let engine = self.clone();
@@ -123,7 +123,7 @@ impl Engine {
     /// before its step, and a process may die between the two.
     async fn close_messages(&self, project: &Project, run: &Run, reason: &str) -> ServiceResult<()> {
         let caller = Caller::engine(project.clone());
-        for m in self.inner.peers.run_messages(&caller, &run.thread_id, &run.id).await? {
+        for m in self.inner.peers.messages(&caller, &run.thread_id, Some(&run.id)).await? {
             if m.status != pb::MessageStatus::InProgress as i32 {
                 continue;
             }

@@ -50,6 +50,10 @@ async fn world(url: &str, replies: Vec<Reply>, cfg: EngineConfig) -> World {
     World { svc: RunsService::new(engine.clone()), engine, assistants, threads, fake }
 }
 
+fn lease(owner: &str, until_ms: i64) -> crate::store::Lease {
+    crate::store::Lease { owner: owner.into(), until_ms }
+}
+
 fn fast() -> EngineConfig {
     EngineConfig { lease: Duration::from_millis(600), poll: Duration::from_millis(50), ..EngineConfig::default() }
 }
@@ -495,9 +499,10 @@ async fn a_lapsed_lease_fails_the_run_and_frees_the_thread() {
         let t = w.thread(&["hi"]).await;
         let run = w.svc.create_run(request(P, create(&t, &a))).await.unwrap().into_inner();
         // A worker claims it and dies at once: its lease is already over.
-        let claimed = w.engine.store().claim("dead-worker", crate::engine::now_ms() - 1).await.unwrap().unwrap();
+        let claimed =
+            w.engine.store().claim(&lease("dead-worker", crate::engine::now_ms() - 1)).await.unwrap().unwrap();
         assert_eq!(claimed.1.id, run.id);
-        assert!(w.engine.store().claim("other", crate::engine::now_ms() + 10_000).await.unwrap().is_none());
+        assert!(w.engine.store().claim(&lease("other", crate::engine::now_ms() + 10_000)).await.unwrap().is_none());
         // It had written its message but died before its step was stored.
         let partial = pb::Message {
             id: assistd_common::ids::MessageId::generate().into_string(),

@@ -121,6 +121,33 @@ fn step_model(project_id: &str, s: &RunStep) -> step::Model {
     }
 }
 
+/// A worker's claim on a run: who holds it, until when (unix ms).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    /// The holder.
+    pub owner: String,
+    /// Unix milliseconds.
+    pub until_ms: i64,
+}
+
+impl run::Model {
+    fn set_lease(&mut self, lease: Option<&Lease>) {
+        self.lease_owner = lease.map(|l| l.owner.clone());
+        self.lease_expires_at = lease.map(|l| l.until_ms);
+    }
+}
+
+/// The 400 for a second run on a thread that has an active one.
+pub fn thread_busy(thread_id: &str, active: Option<&str>) -> ServiceError {
+    ServiceError::invalid(
+        "thread_id",
+        match active {
+            Some(id) => format!("Thread {thread_id} already has an active run {id}."),
+            None => format!("Thread {thread_id} already has an active run."),
+        },
+    )
+}
+
 /// A run with the project it belongs to (from the queue, which spans projects).
 pub type OwnedRun = (Project, Run);
 
@@ -151,23 +178,14 @@ impl Store {
 
     /// Inserts a new run, leased to `lease` (owner, until unix ms) when this process
     /// executes it itself. A thread holds one active run: a second is a 400.
-    pub async fn insert_run(&self, project: &Project, r: &Run, lease: Option<(&str, i64)>) -> ServiceResult<()> {
+    pub async fn insert_run(&self, project: &Project, r: &Run, lease: Option<&Lease>) -> ServiceResult<()> {
         let mut m = run_model(project.id(), r);
-        if let Some((owner, until)) = lease {
-            m.lease_owner = Some(owner.to_owned());
-            m.lease_expires_at = Some(until);
-        }
+        m.set_lease(lease);
         match run::Entity::insert(m.into_active_model()).exec_without_returning(&self.db).await {
             Ok(_) => Ok(()),
             Err(e) if is_unique_violation(&e) => {
                 let active = self.active_run(project, &r.thread_id).await?;
-                Err(ServiceError::invalid(
-                    "thread_id",
-                    match active {
-                        Some(id) => format!("Thread {} already has an active run {id}.", r.thread_id),
-                        None => format!("Thread {} already has an active run.", r.thread_id),
-                    },
-                ))
+                Err(thread_busy(&r.thread_id, active.as_deref()))
             }
             Err(e) => Err(e.into()),
         }
@@ -211,13 +229,10 @@ impl Store {
         project: &Project,
         r: &Run,
         expect: &[RunStatus],
-        lease: Option<(&str, i64)>,
+        lease: Option<&Lease>,
     ) -> ServiceResult<bool> {
         let mut m = run_model(project.id(), r);
-        if let Some((owner, until)) = lease {
-            m.lease_owner = Some(owner.to_owned());
-            m.lease_expires_at = Some(until);
-        }
+        m.set_lease(lease);
         let mut am = m.into_active_model().reset_all();
         am.id = NotSet;
         am.project_id = NotSet;
@@ -234,9 +249,7 @@ impl Store {
             .await;
         match res {
             Ok(res) => Ok(res.rows_affected > 0),
-            Err(e) if is_unique_violation(&e) => {
-                Err(ServiceError::invalid("thread_id", format!("Thread {} already has an active run.", r.thread_id)))
-            }
+            Err(e) if is_unique_violation(&e) => Err(thread_busy(&r.thread_id, None)),
             Err(e) => Err(e.into()),
         }
     }
@@ -288,10 +301,9 @@ impl Store {
         Ok(())
     }
 
-    /// Takes the oldest queued run nobody holds, leasing it to `owner` until `until`
-    /// (unix ms). PostgreSQL skips rows other workers are locking; SQLite serialises
+    /// Takes the oldest queued run nobody holds, leasing it as `lease` says. PostgreSQL skips rows other workers are locking; SQLite serialises
     /// writers, so the single statement is atomic there too.
-    pub async fn claim(&self, owner: &str, until: i64) -> ServiceResult<Option<OwnedRun>> {
+    pub async fn claim(&self, lease: &Lease) -> ServiceResult<Option<OwnedRun>> {
         let backend = self.db.get_database_backend();
         let sql = match backend {
             DatabaseBackend::Postgres => {
@@ -305,7 +317,7 @@ impl Store {
                  AND lease_owner IS NULL RETURNING *"
             }
         };
-        let stmt = Statement::from_sql_and_values(backend, sql, [owner.into(), until.into()]);
+        let stmt = Statement::from_sql_and_values(backend, sql, [lease.owner.clone().into(), lease.until_ms.into()]);
         let row = self.db.query_one_raw(stmt).await?;
         row.map(|row| run::Model::from_query_result(&row, "").map_err(ServiceError::from).and_then(owned)).transpose()
     }
