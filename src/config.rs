@@ -51,6 +51,9 @@ pub struct ServerArgs {
     /// Execute no queued runs in this process (leave them to `assistd worker`) [env: ASSISTD_NO_WORKERS]
     #[arg(long, env = "ASSISTD_NO_WORKERS", hide_env = true)]
     pub no_workers: bool,
+    /// Most files this process indexes at once [env: ASSISTD_INGEST_CONCURRENCY] [default: 2]
+    #[arg(long, env = "ASSISTD_INGEST_CONCURRENCY", hide_env = true)]
+    pub ingest_concurrency: Option<usize>,
     /// Model map: NAME=[MODEL][@BACKEND] entries, comma-separated; runs of model NAME go to BACKEND (a base URL, or `embedded`; default the chat backend) asking for MODEL (default NAME) [env: ASSISTD_MODEL_MAP]
     #[arg(long, env = "ASSISTD_MODEL_MAP", hide_env = true)]
     pub model_map: Option<String>,
@@ -86,6 +89,8 @@ pub struct FileConfig {
     pub run_lease: Option<f64>,
     /// worker_concurrency
     pub worker_concurrency: Option<usize>,
+    /// ingest_concurrency
+    pub ingest_concurrency: Option<usize>,
     /// model_map: a table of NAME = "[MODEL][@BACKEND]"
     pub model_map: Option<std::collections::BTreeMap<String, String>>,
 }
@@ -101,7 +106,7 @@ pub struct Settings {
     pub database_url: String,
     /// Blob store URL.
     pub object_store: String,
-    /// Qdrant URL (unused until vector stores land).
+    /// Qdrant URL (unset: embedded qdrant-edge).
     pub qdrant_url: Option<String>,
     /// Bootstrap API keys.
     pub api_keys: Vec<String>,
@@ -109,9 +114,9 @@ pub struct Settings {
     pub llm_base_url: Option<String>,
     /// Chat backend key.
     pub llm_api_key: Option<String>,
-    /// Embeddings backend (unused until vector stores land).
+    /// Embeddings backend (unset: embedded MiniLM).
     pub embeddings_base_url: Option<String>,
-    /// Embeddings model (unused until vector stores land).
+    /// Embeddings model (`none`: lexical-only search).
     pub embeddings_model: Option<String>,
     /// Allow no auth on a public address.
     pub insecure_no_auth: bool,
@@ -119,6 +124,8 @@ pub struct Settings {
     pub shutdown_timeout: std::time::Duration,
     /// How the run engine runs.
     pub engine: assistd_runs::EngineConfig,
+    /// How files are indexed.
+    pub ingest: assistd_vector_stores::worker::IngestConfig,
     /// Whether this process executes queued runs.
     pub workers: bool,
     /// Model map.
@@ -177,6 +184,7 @@ impl Settings {
             None => FileConfig::default(),
         };
         let engine = engine_config(server, &file)?;
+        let ingest = ingest_config(server, &file)?;
         let model_map = match &server.model_map {
             Some(m) => parse_model_map(m)?,
             None => file
@@ -215,29 +223,20 @@ impl Settings {
                 server.shutdown_timeout.or(file.shutdown_timeout).unwrap_or(30),
             ),
             engine,
+            ingest,
             workers: !server.no_workers,
             model_map,
         })
     }
 }
 
-impl Settings {
-    /// Warns about settings whose features are not built yet.
-    pub fn log_unused(&self) {
-        let unused = [
-            ("qdrant url", self.qdrant_url.is_some()),
-            ("embeddings base url", self.embeddings_base_url.is_some()),
-            ("embeddings model", self.embeddings_model.is_some()),
-        ];
-        for (name, set) in unused {
-            if set {
-                tracing::warn!(
-                    setting = name,
-                    "setting is accepted but not used yet: vector stores are not implemented in this release"
-                );
-            }
-        }
+fn ingest_config(server: &ServerArgs, file: &FileConfig) -> anyhow::Result<assistd_vector_stores::worker::IngestConfig> {
+    let mut cfg = assistd_vector_stores::worker::IngestConfig::default();
+    if let Some(n) = server.ingest_concurrency.or(file.ingest_concurrency) {
+        anyhow::ensure!(n >= 1, "ingest concurrency must be at least 1");
+        cfg.concurrency = n;
     }
+    Ok(cfg)
 }
 
 fn engine_config(server: &ServerArgs, file: &FileConfig) -> anyhow::Result<assistd_runs::EngineConfig> {

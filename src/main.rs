@@ -4,6 +4,7 @@ mod config;
 mod models;
 mod server;
 mod telemetry;
+mod vectors;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -150,12 +151,13 @@ fn parse_upstreams(upstreams: &[String]) -> anyhow::Result<Vec<(ServiceName, Str
 async fn serve(settings: Settings, only: Vec<ServiceName>, remote: Vec<(ServiceName, String)>) -> anyhow::Result<()> {
     let services = ServiceName::or_all(&only);
     let conn = server::open_db(&settings, &services).await?;
-    let server::Grpc { router: grpc, auth_on, engine } =
+    let server::Grpc { router: grpc, auth_on, engine, ingestor } =
         server::grpc_router(&settings, &services, &conn, &remote).await?;
     if let Some(engine) = &engine {
         engine.spawn_workers(settings.workers);
     }
-    settings.log_unused();
+    let stop_ingest = tokio_util::sync::CancellationToken::new();
+    let ingesting = ingestor.as_ref().map(|i| i.spawn(stop_ingest.clone()));
     if !auth_on && !settings.insecure_no_auth && !server::is_loopback(&settings.listen) {
         anyhow::bail!(
             "refusing to listen on {} with authentication off: set ASSISTD_API_KEYS, create a key with `assistd keys create`, or pass --insecure-no-auth",
@@ -172,6 +174,12 @@ async fn serve(settings: Settings, only: Vec<ServiceName>, remote: Vec<(ServiceN
     };
     let app = server::app(rest, Some(grpc), ready);
     let result = server::run(&settings.listen, app, settings.shutdown_timeout).await;
+    // Files being indexed keep their leases until they lapse; another process (or
+    // this one, restarted) indexes them again.
+    stop_ingest.cancel();
+    if let Some(task) = ingesting {
+        task.await.ok();
+    }
     if let Some(engine) = engine {
         engine.shutdown(settings.shutdown_timeout).await;
     }

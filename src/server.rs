@@ -64,7 +64,7 @@ impl ServiceName {
             Self::Threads => &[Migrated::Threads],
             Self::Files => &[Migrated::Files],
             Self::Runs => &[Migrated::Runs],
-            Self::VectorStores => &[],
+            Self::VectorStores => &[Migrated::VectorStores],
         }
     }
 
@@ -208,6 +208,8 @@ pub struct Grpc {
     pub auth_on: bool,
     /// The run engine, when the runs service is hosted here.
     pub engine: Option<assistd_runs::Engine>,
+    /// The ingestion workers, when the vector stores service is hosted here.
+    pub ingestor: Option<assistd_vector_stores::worker::Ingestor>,
 }
 
 /// The gRPC router of `services`, with auth, plus health and reflection.
@@ -260,22 +262,24 @@ pub async fn grpc_router(
         .with_file_refs(file_refs.clone());
     // The runs engine calls the assistants and threads services: in process when they
     // are hosted here, else at their upstreams.
+    // A service this process hosts is called in process, else at its upstream.
+    let peer = |user: ServiceName, name: ServiceName, local: Router| -> anyhow::Result<GrpcChannel> {
+        if services.contains(&name) {
+            return Ok(in_process(guarded(local)));
+        }
+        match remote.iter().find(|(n, _)| *n == name) {
+            Some((_, url)) => network(url),
+            None => anyhow::bail!("the {} service needs --upstream {1}=URL (the {1} service)", user.name(), name.name()),
+        }
+    };
     let engine = if services.contains(&ServiceName::Runs) {
-        let peer = |name: ServiceName, local: Router| -> anyhow::Result<GrpcChannel> {
-            if services.contains(&name) {
-                return Ok(in_process(guarded(local)));
-            }
-            match remote.iter().find(|(n, _)| *n == name) {
-                Some((_, url)) => network(url),
-                None => anyhow::bail!("the runs service needs --upstream {0}=URL (the {0} service)", name.name()),
-            }
-        };
         let peers = assistd_runs::peers::Peers::new(
             peer(
+                ServiceName::Runs,
                 ServiceName::Assistants,
                 tonic::service::Routes::new(assistants.clone().into_server()).into_axum_router(),
             )?,
-            peer(ServiceName::Threads, tonic::service::Routes::new(threads.clone().into_server()).into_axum_router())?,
+            peer(ServiceName::Runs, ServiceName::Threads, tonic::service::Routes::new(threads.clone().into_server()).into_axum_router())?,
         )
         .with_internal_token(assistd_common::auth::internal_token(&settings.api_keys));
         Some(assistd_runs::Engine::new(
@@ -284,6 +288,31 @@ pub async fn grpc_router(
             crate::models::models(settings).await?,
             settings.engine.clone(),
         ))
+    } else {
+        None
+    };
+    // The vector stores service reads files through the files service and indexes
+    // them with its own workers in this process.
+    let vector_stores = if services.contains(&ServiceName::VectorStores) {
+        let files_router = match &files {
+            Some(f) => tonic::service::Routes::new(f.clone().into_server()).into_axum_router(),
+            None => Router::new(),
+        };
+        let files_channel = peer(ServiceName::VectorStores, ServiceName::Files, files_router)?;
+        let files = assistd_vector_stores::peers::Files::new(files_channel)
+            .with_internal_token(assistd_common::auth::internal_token(&settings.api_keys));
+        let embedder = crate::vectors::embedder(settings).await?;
+        let index = crate::vectors::index(settings, embedder.as_ref()).await?;
+        let store = assistd_vector_stores::store::Store::new(conn.clone());
+        let ingestor = assistd_vector_stores::worker::Ingestor::new(
+            store.clone(),
+            files.clone(),
+            index.clone(),
+            embedder.clone(),
+            settings.ingest.clone(),
+        );
+        let searcher = assistd_vector_stores::search::Searcher::new(index, embedder);
+        Some((assistd_vector_stores::VectorStoresService::new(store, files, ingestor.clone(), searcher), ingestor))
     } else {
         None
     };
@@ -310,7 +339,12 @@ pub async fn grpc_router(
                 ),
                 None => routes,
             },
-            ServiceName::VectorStores => routes.add_service(assistd_vector_stores::VectorStoresService.into_server()),
+            ServiceName::VectorStores => match &vector_stores {
+                Some((v, _)) => routes.add_service(
+                    v.clone().into_server().max_decoding_message_size(max).max_encoding_message_size(max),
+                ),
+                None => routes,
+            },
         };
     }
     let (reporter, health) = tonic_health::server::health_reporter();
@@ -325,7 +359,8 @@ pub async fn grpc_router(
     let reflection = descriptors().build_v1().context("building reflection")?;
     let reflection_alpha = descriptors().build_v1alpha().context("building reflection")?;
     let routes = routes.add_service(health).add_service(reflection).add_service(reflection_alpha);
-    Ok(Grpc { router: guarded(routes.into_axum_router()), auth_on: auth.enabled(), engine })
+    let ingestor = vector_stores.map(|(_, i)| i);
+    Ok(Grpc { router: guarded(routes.into_axum_router()), auth_on: auth.enabled(), engine, ingestor })
 }
 
 /// Adds gRPC-Web (with CORS) in front of a gRPC router.

@@ -9,6 +9,7 @@ pub mod auth;
 pub mod files;
 pub mod runs;
 pub mod threads;
+pub mod vector_stores;
 
 pub use sea_orm_migration::MigratorTrait;
 
@@ -25,6 +26,8 @@ pub enum Service {
     Files,
     /// Runs and run steps.
     Runs,
+    /// Vector stores, their files and batches.
+    VectorStores,
 }
 
 /// Applies every pending migration of `service`.
@@ -35,6 +38,7 @@ pub async fn up(db: &sea_orm::DatabaseConnection, service: Service) -> Result<()
         Service::Threads => threads::Migrator::up(db, None).await,
         Service::Files => files::Migrator::up(db, None).await,
         Service::Runs => runs::Migrator::up(db, None).await,
+        Service::VectorStores => vector_stores::Migrator::up(db, None).await,
     }
 }
 
@@ -46,6 +50,7 @@ pub async fn applied(db: &sea_orm::DatabaseConnection, service: Service) -> Resu
         Service::Threads => threads::Migrator::get_pending_migrations(db).await?,
         Service::Files => files::Migrator::get_pending_migrations(db).await?,
         Service::Runs => runs::Migrator::get_pending_migrations(db).await?,
+        Service::VectorStores => vector_stores::Migrator::get_pending_migrations(db).await?,
     };
     Ok(pending.is_empty())
 }

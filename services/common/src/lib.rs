@@ -2,6 +2,7 @@
 //! auth context, the error type and database setup.
 
 pub mod auth;
+pub mod caller;
 pub mod channel;
 pub mod db;
 pub mod error;

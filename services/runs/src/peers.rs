@@ -6,51 +6,13 @@
 //! cross the network or reach the files service are authenticated as the caller.
 
 use assistd_common::channel::GrpcChannel;
-use assistd_common::{Project, ServiceError, ServiceResult};
+use assistd_common::{ServiceError, ServiceResult};
 use assistd_proto::pb;
 use assistd_proto::pb::assistant_service_client::AssistantServiceClient;
 use assistd_proto::pb::thread_service_client::ThreadServiceClient;
-use tonic::metadata::{MetadataMap, MetadataValue};
+use tonic::metadata::MetadataValue;
 
-/// Who a call acts for.
-#[derive(Clone, Debug)]
-pub struct Caller {
-    /// The project.
-    pub project: Project,
-    /// The caller's `authorization` header, when a client made the call.
-    pub authorization: Option<MetadataValue<tonic::metadata::Ascii>>,
-}
-
-impl Caller {
-    /// A call for `project` by the engine itself (a worker, the reaper).
-    pub fn engine(project: Project) -> Self {
-        Self { project, authorization: None }
-    }
-
-    /// A call on behalf of a client request.
-    pub fn of(project: Project, metadata: &MetadataMap) -> Self {
-        Self { project, authorization: metadata.get("authorization").cloned() }
-    }
-
-    fn request<T>(&self, msg: T, internal: Option<&MetadataValue<tonic::metadata::Ascii>>) -> tonic::Request<T> {
-        let mut req = tonic::Request::new(msg);
-        req.extensions_mut().insert(self.project.clone());
-        match (&self.authorization, internal) {
-            (Some(auth), _) => {
-                req.metadata_mut().insert("authorization", auth.clone());
-            }
-            (None, Some(token)) => {
-                req.metadata_mut().insert("authorization", token.clone());
-                if let Ok(p) = self.project.id().parse() {
-                    req.metadata_mut().insert(assistd_common::auth::PROJECT_HEADER, p);
-                }
-            }
-            (None, None) => {}
-        }
-        assistd_common::trace::inject_current(req.metadata_mut());
-        req
-    }
-}
+pub use assistd_common::caller::Caller;
 
 /// Clients of the assistants and threads services.
 #[derive(Clone)]

@@ -1,19 +1,15 @@
-//! The vector stores service. Its behaviour (ingestion, hybrid retrieval, search)
-//! belongs to the Vector stores issue; until then every rpc answers UNIMPLEMENTED,
-//! which the gateway turns into a 501 in OpenAI's error format.
+//! The vector stores service: vector stores, their files and file batches, the
+//! ingestion pipeline (parse → chunk → embed → index, see [`worker`]) and hybrid
+//! search over a [`index::VectorIndex`] (embedded qdrant-edge or a Qdrant server).
 
-use assistd_proto::pb;
+pub mod domain;
+pub mod embed;
+pub mod grpc;
+pub mod index;
+pub mod ingest;
+pub mod peers;
+pub mod search;
+pub mod store;
+pub mod worker;
 
-/// The vector stores service (not implemented yet: every rpc is UNIMPLEMENTED).
-#[derive(Clone, Default)]
-pub struct VectorStoresService;
-
-impl VectorStoresService {
-    /// The tonic server for this service.
-    pub fn into_server(self) -> pb::vector_store_service_server::VectorStoreServiceServer<Self> {
-        pb::vector_store_service_server::VectorStoreServiceServer::new(self)
-    }
-}
-
-#[tonic::async_trait]
-impl pb::vector_store_service_server::VectorStoreService for VectorStoresService {}
+pub use grpc::VectorStoresService;

@@ -1,0 +1,194 @@
+//! Where chunks live and how they are found.
+//!
+//! [`VectorIndex`] is the storage contract for indexed chunks. Two implementations
+//! share one test suite: [`edge::EdgeIndex`] (embedded qdrant-edge under the data dir,
+//! the default) and [`qdrant::QdrantIndex`] (a Qdrant server or cluster through
+//! `qdrant-client`). Both keep every chunk of every project in one collection; the
+//! payload names the tenant (`project`, a tenant-indexed keyword), the vector store and
+//! the file, so a search never leaves its project and vector stores.
+//!
+//! Lexical retrieval is BM25 over a sparse vector computed here (see [`bm25`]) from
+//! the chunk text, so both implementations score identically; dense vectors come from
+//! the embedder in use and are optional (lexical-only when there is no embedder).
+//! Fusion of the ranked lists is the caller's business (see `crate::search`).
+
+pub mod bm25;
+pub mod edge;
+#[cfg(test)]
+pub(crate) mod suite;
+
+use serde_json::{Map, Value};
+
+/// Payload keys shared by every implementation (and by the test-only Qdrant server).
+pub mod keys {
+    /// The owning project (tenant-indexed keyword).
+    pub const PROJECT: &str = "project";
+    /// The vector store (keyword index).
+    pub const VECTOR_STORE: &str = "vector_store_id";
+    /// The file (keyword index).
+    pub const FILE: &str = "file_id";
+    /// The chunk's position in the file, from 0 (integer).
+    pub const POSITION: &str = "position";
+    /// The chunk's text.
+    pub const TEXT: &str = "text";
+    /// The file's attributes, an object; filters address `attributes.<key>`.
+    pub const ATTRIBUTES: &str = "attributes";
+    /// Name of the sparse (BM25) vector.
+    pub const SPARSE: &str = "bm25";
+    /// Name of the dense vector.
+    pub const DENSE: &str = "dense";
+}
+
+/// One chunk to index.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChunkPoint {
+    /// The owning project.
+    pub project: String,
+    /// The vector store the chunk belongs to.
+    pub vector_store_id: String,
+    /// The file the chunk comes from.
+    pub file_id: String,
+    /// The chunk's position in the file, from 0.
+    pub position: u32,
+    /// The chunk's text (BM25 is computed from it).
+    pub text: String,
+    /// The file's attributes (strings, numbers, booleans).
+    pub attributes: Map<String, Value>,
+    /// The dense embedding; required when the index has a dense vector, else `None`.
+    pub dense: Option<Vec<f32>>,
+}
+
+/// A scalar attribute value in a filter.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Scalar {
+    /// A string.
+    Str(String),
+    /// A number.
+    Num(f64),
+    /// A boolean.
+    Bool(bool),
+}
+
+/// An attribute filter, already validated (see `crate::domain`), pushed down into the index.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AttrFilter {
+    /// `attributes[key] == value`.
+    Eq(String, Scalar),
+    /// `attributes[key] != value` (also true when the attribute is missing).
+    Ne(String, Scalar),
+    /// `attributes[key] > value` (numbers only).
+    Gt(String, f64),
+    /// `attributes[key] >= value`.
+    Gte(String, f64),
+    /// `attributes[key] < value`.
+    Lt(String, f64),
+    /// `attributes[key] <= value`.
+    Lte(String, f64),
+    /// `attributes[key]` is one of the values.
+    In(String, Vec<Scalar>),
+    /// `attributes[key]` is none of the values (also true when missing).
+    Nin(String, Vec<Scalar>),
+    /// All must match.
+    And(Vec<AttrFilter>),
+    /// At least one must match.
+    Or(Vec<AttrFilter>),
+}
+
+/// One search against the index.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Query {
+    /// The project searched; nothing outside it may be returned.
+    pub project: String,
+    /// The vector stores searched (at least one).
+    pub vector_store_ids: Vec<String>,
+    /// The query text (BM25 is computed from it).
+    pub text: String,
+    /// The query embedding; `None` for lexical-only search.
+    pub dense: Option<Vec<f32>>,
+    /// Only chunks whose file attributes match.
+    pub filter: Option<AttrFilter>,
+    /// How many hits each ranked list may hold.
+    pub limit: usize,
+}
+
+/// A chunk found by a search.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Hit {
+    /// The vector store.
+    pub vector_store_id: String,
+    /// The file.
+    pub file_id: String,
+    /// The chunk's position in the file.
+    pub position: u32,
+    /// The chunk's text.
+    pub text: String,
+    /// The file's attributes.
+    pub attributes: Map<String, Value>,
+    /// The raw score of the list it is in: BM25 for lexical, cosine for semantic.
+    pub score: f32,
+}
+
+/// The ranked lists a search produced, each best first.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Ranked {
+    /// BM25 hits (empty when no query term is in the index).
+    pub lexical: Vec<Hit>,
+    /// Dense hits (empty when the query had no embedding).
+    pub semantic: Vec<Hit>,
+}
+
+/// Why an index operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum IndexError {
+    /// The caller broke the contract (e.g. a dense vector of the wrong size).
+    #[error("invalid index request: {0}")]
+    Invalid(String),
+    /// The index could not do it (I/O, a lost Qdrant connection…).
+    #[error("vector index unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// The storage contract for indexed chunks.
+#[async_trait::async_trait]
+pub trait VectorIndex: Send + Sync + 'static {
+    /// Adds or replaces chunks (a chunk is keyed by vector store, file and position,
+    /// see [`point_id`]); durable when it returns.
+    async fn upsert(&self, points: Vec<ChunkPoint>) -> Result<(), IndexError>;
+    /// Removes every chunk of one file in one vector store.
+    async fn delete_file(&self, project: &str, vector_store_id: &str, file_id: &str) -> Result<(), IndexError>;
+    /// Replaces the attributes of every chunk of one file in one vector store.
+    async fn set_attributes(
+        &self,
+        _project: &str,
+        _vector_store_id: &str,
+        _file_id: &str,
+        _attributes: &Map<String, Value>,
+    ) -> Result<(), IndexError> {
+        Err(IndexError::Unavailable("set_attributes is not implemented by this index yet".into()))
+    }
+    /// Removes every chunk of a vector store.
+    async fn delete_store(&self, project: &str, vector_store_id: &str) -> Result<(), IndexError>;
+    /// Counts the chunks of a vector store (of one file when `file_id` is given).
+    async fn count(&self, project: &str, vector_store_id: &str, file_id: Option<&str>) -> Result<u64, IndexError>;
+    /// Runs the lexical search, and the dense one when the query has an embedding,
+    /// with the same filter.
+    async fn search(&self, query: &Query) -> Result<Ranked, IndexError>;
+    /// Whether the index can serve requests (for `/readyz`).
+    async fn health(&self) -> Result<(), IndexError>;
+}
+
+/// The point id of a chunk: a UUID made from its vector store, file and position, the
+/// same in every implementation.
+pub fn point_id(vector_store_id: &str, file_id: &str, position: u32) -> uuid::Uuid {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(vector_store_id.as_bytes());
+    h.update([0]);
+    h.update(file_id.as_bytes());
+    h.update([0]);
+    h.update(position.to_be_bytes());
+    let digest = h.finalize();
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    uuid::Builder::from_custom_bytes(bytes).into_uuid()
+}
