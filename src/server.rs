@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 
 use anyhow::Context;
+use assistd_common::vector_stores_ref::VectorStoreRefs;
 use assistd_common::channel::{ChannelError, GrpcChannel};
 use assistd_common::files_ref::FileRefs;
 use assistd_common::{Authenticator, db};
@@ -256,12 +257,6 @@ pub async fn grpc_router(
             FileRefs::unchecked()
         }
     };
-    let assistants = assistd_assistants::AssistantsService::new(assistd_assistants::store::Store::new(conn.clone()))
-        .with_file_refs(file_refs.clone());
-    let threads = assistd_threads::ThreadsService::new(assistd_threads::store::Store::new(conn.clone()))
-        .with_file_refs(file_refs.clone());
-    // The runs engine calls the assistants and threads services: in process when they
-    // are hosted here, else at their upstreams.
     // A service this process hosts is called in process, else at its upstream.
     let peer = |user: ServiceName, name: ServiceName, local: Router| -> anyhow::Result<GrpcChannel> {
         if services.contains(&name) {
@@ -271,25 +266,6 @@ pub async fn grpc_router(
             Some((_, url)) => network(url),
             None => anyhow::bail!("the {} service needs --upstream {1}=URL (the {1} service)", user.name(), name.name()),
         }
-    };
-    let engine = if services.contains(&ServiceName::Runs) {
-        let peers = assistd_runs::peers::Peers::new(
-            peer(
-                ServiceName::Runs,
-                ServiceName::Assistants,
-                tonic::service::Routes::new(assistants.clone().into_server()).into_axum_router(),
-            )?,
-            peer(ServiceName::Runs, ServiceName::Threads, tonic::service::Routes::new(threads.clone().into_server()).into_axum_router())?,
-        )
-        .with_internal_token(assistd_common::auth::internal_token(&settings.api_keys));
-        Some(assistd_runs::Engine::new(
-            assistd_runs::store::Store::new(conn.clone()),
-            peers,
-            crate::models::models(settings).await?,
-            settings.engine.clone(),
-        ))
-    } else {
-        None
     };
     // The vector stores service reads files through the files service and indexes
     // them with its own workers in this process.
@@ -313,6 +289,53 @@ pub async fn grpc_router(
         );
         let searcher = assistd_vector_stores::search::Searcher::new(index, embedder);
         Some((assistd_vector_stores::VectorStoresService::new(store, files, ingestor.clone(), searcher), ingestor))
+    } else {
+        None
+    };
+    // Assistants and threads make vector stores (the tool_resources helper, the
+    // thread's store for attachments) through the vector stores service.
+    let vs_refs = match (&vector_stores, remote.iter().find(|(n, _)| *n == ServiceName::VectorStores)) {
+        (Some((v, _)), _) => VectorStoreRefs::new(in_process(guarded(
+            tonic::service::Routes::new(v.clone().into_server()).into_axum_router(),
+        ))),
+        (None, Some((_, url))) => VectorStoreRefs::new(network(url)?),
+        (None, None) => VectorStoreRefs::unavailable(),
+    };
+    let assistants = assistd_assistants::AssistantsService::new(assistd_assistants::store::Store::new(conn.clone()))
+        .with_file_refs(file_refs.clone())
+        .with_vector_stores(vs_refs.clone());
+    let threads = assistd_threads::ThreadsService::new(assistd_threads::store::Store::new(conn.clone()))
+        .with_file_refs(file_refs.clone())
+        .with_vector_stores(vs_refs);
+    // The runs engine calls the assistants and threads services: in process when they
+    // are hosted here, else at their upstreams.
+    let engine = if services.contains(&ServiceName::Runs) {
+        let peers = assistd_runs::peers::Peers::new(
+            peer(
+                ServiceName::Runs,
+                ServiceName::Assistants,
+                tonic::service::Routes::new(assistants.clone().into_server()).into_axum_router(),
+            )?,
+            peer(ServiceName::Runs, ServiceName::Threads, tonic::service::Routes::new(threads.clone().into_server()).into_axum_router())?,
+        )
+        .with_internal_token(assistd_common::auth::internal_token(&settings.api_keys));
+        // file_search needs the vector stores service; without it runs fail that call.
+        let peers = match (&vector_stores, remote.iter().find(|(n, _)| *n == ServiceName::VectorStores)) {
+            (Some((v, _)), _) => peers.with_vector_stores(in_process(guarded(
+                tonic::service::Routes::new(v.clone().into_server()).into_axum_router(),
+            ))),
+            (None, Some((_, url))) => peers.with_vector_stores(network(url)?),
+            (None, None) => {
+                tracing::warn!("vector stores service not reachable (no --upstream vector_stores=URL): runs cannot use file_search");
+                peers
+            }
+        };
+        Some(assistd_runs::Engine::new(
+            assistd_runs::store::Store::new(conn.clone()),
+            peers,
+            crate::models::models(settings).await?,
+            settings.engine.clone(),
+        ))
     } else {
         None
     };

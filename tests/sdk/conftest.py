@@ -141,8 +141,12 @@ def llm(fake_llm):
 
 @pytest.fixture(scope="session")
 def server_extra_env(fake_llm) -> dict[str, str]:
-    """Extra environment for the server: the fake model backend."""
-    return {"ASSISTD_LLM_BASE_URL": fake_llm.base_url}
+    """Extra environment for the server: the fake model backend, and the embedded
+    embedding model when scripts/test installed it (hybrid search)."""
+    env = {"ASSISTD_LLM_BASE_URL": fake_llm.base_url}
+    if os.environ.get("ASSISTD_EMBEDDED_EMBEDDER"):
+        env["ASSISTD_EMBEDDED_EMBEDDER"] = os.environ["ASSISTD_EMBEDDED_EMBEDDER"]
+    return env
 
 
 def _server_env(database_url: str | None, extra: dict[str, str]) -> dict[str, str]:

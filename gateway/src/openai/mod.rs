@@ -6,3 +6,4 @@ pub mod common;
 pub mod files;
 pub mod runs;
 pub mod threads;
+pub mod vector_stores;

@@ -15,6 +15,7 @@ pub mod testing;
 pub mod time;
 pub mod tools;
 pub mod trace;
+pub mod vector_stores_ref;
 
 pub use auth::{Authenticator, Project};
 pub use error::{ServiceError, ServiceResult};

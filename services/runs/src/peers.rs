@@ -10,6 +10,7 @@ use assistd_common::{ServiceError, ServiceResult};
 use assistd_proto::pb;
 use assistd_proto::pb::assistant_service_client::AssistantServiceClient;
 use assistd_proto::pb::thread_service_client::ThreadServiceClient;
+use assistd_proto::pb::vector_store_service_client::VectorStoreServiceClient;
 use tonic::metadata::MetadataValue;
 
 pub use assistd_common::caller::Caller;
@@ -19,6 +20,8 @@ pub use assistd_common::caller::Caller;
 pub struct Peers {
     assistants: AssistantServiceClient<GrpcChannel>,
     threads: ThreadServiceClient<GrpcChannel>,
+    /// The vector stores service, for file_search (none: file_search fails).
+    vector_stores: Option<VectorStoreServiceClient<GrpcChannel>>,
     /// `Bearer <internal token>`, for the engine's own calls across the network.
     internal: Option<MetadataValue<tonic::metadata::Ascii>>,
 }
@@ -34,8 +37,35 @@ impl Peers {
         Self {
             assistants: AssistantServiceClient::new(assistants).max_decoding_message_size(max),
             threads: ThreadServiceClient::new(threads).max_decoding_message_size(max).max_encoding_message_size(max),
+            vector_stores: None,
             internal: None,
         }
+    }
+
+    /// Lets runs search vector stores (the file_search tool) through this channel.
+    pub fn with_vector_stores(mut self, channel: GrpcChannel) -> Self {
+        self.vector_stores = Some(VectorStoreServiceClient::new(channel).max_decoding_message_size(64 << 20));
+        self
+    }
+
+    fn vs(&self) -> ServiceResult<VectorStoreServiceClient<GrpcChannel>> {
+        self.vector_stores.clone().ok_or_else(|| {
+            ServiceError::new(
+                assistd_common::error::ErrorKind::Unavailable,
+                "file_search is unavailable: this process has no vector stores service (give --upstream vector_stores=URL)",
+            )
+        })
+    }
+
+    /// A vector store.
+    pub async fn vector_store(&self, c: &Caller, id: &str) -> ServiceResult<pb::VectorStore> {
+        let req = self.req(c, pb::GetVectorStoreRequest { vector_store_id: id.to_owned() });
+        Ok(self.vs()?.get_vector_store(req).await.map_err(upstream)?.into_inner())
+    }
+
+    /// Searches a vector store.
+    pub async fn search(&self, c: &Caller, request: pb::SearchVectorStoreRequest) -> ServiceResult<pb::SearchVectorStoreResponse> {
+        Ok(self.vs()?.search_vector_store(self.req(c, request)).await.map_err(upstream)?.into_inner())
     }
 
     /// Authenticates the engine's own calls (no client key at hand) with the

@@ -3,6 +3,8 @@
 pub mod convert;
 
 use assistd_common::files_ref::FileRefs;
+use assistd_common::tools::ToolResources;
+use assistd_common::vector_stores_ref::VectorStoreRefs;
 use assistd_common::ids::AssistantId;
 use assistd_common::page::PageRequest;
 use assistd_common::{Project, ServiceError, time};
@@ -16,12 +18,20 @@ use crate::store::Store;
 pub struct AssistantsService {
     store: Store,
     files: FileRefs,
+    vector_stores: VectorStoreRefs,
 }
 
 impl AssistantsService {
     /// A service storing in `store`.
     pub fn new(store: Store) -> Self {
-        Self { store, files: FileRefs::unchecked() }
+        Self { store, files: FileRefs::unchecked(), vector_stores: VectorStoreRefs::unavailable() }
+    }
+
+    /// Makes the vector stores of the `tool_resources.file_search.vector_stores`
+    /// helper through the vector stores service.
+    pub fn with_vector_stores(mut self, vector_stores: VectorStoreRefs) -> Self {
+        self.vector_stores = vector_stores;
+        self
     }
 
     /// Checks that files in `tool_resources` exist, through the files service.
@@ -33,6 +43,14 @@ impl AssistantsService {
     /// The tonic server for this service.
     pub fn into_server(self) -> pb::assistant_service_server::AssistantServiceServer<Self> {
         pb::assistant_service_server::AssistantServiceServer::new(self)
+    }
+}
+
+/// Records vector stores made by the helper in the tool resources.
+fn add_made(res: &mut Option<ToolResources>, made: Vec<String>) {
+    if !made.is_empty() {
+        let res = res.get_or_insert_with(ToolResources::default);
+        res.file_search.get_or_insert_with(Default::default).vector_store_ids.extend(made);
     }
 }
 
@@ -49,10 +67,13 @@ impl pb::assistant_service_server::AssistantService for AssistantsService {
         let project = Project::of(&request)?;
         let caller = request.metadata().clone();
         let pb::CreateAssistantRequest { assistant } = request.into_inner();
-        let patch = convert::patch_from_pb(assistant.unwrap_or_default(), None)?;
-        let assistant = patch.create(AssistantId::generate().into_string(), time::now_secs())?;
+        let mut fields = assistant.unwrap_or_default();
+        let helpers = VectorStoreRefs::take_helpers(&mut fields.tool_resources, "tool_resources")?;
+        let patch = convert::patch_from_pb(fields, None)?;
+        let mut assistant = patch.create(AssistantId::generate().into_string(), time::now_secs())?;
         let refs = assistant.tool_resources.as_ref().map(|r| r.file_refs("tool_resources")).unwrap_or_default();
         self.files.check(&caller, &refs).await?;
+        add_made(&mut assistant.tool_resources, self.vector_stores.make(&caller, &project, helpers).await?);
         self.store.insert(&project, &assistant).await?;
         Ok(Response::new(assistant.into()))
     }
@@ -92,7 +113,9 @@ impl pb::assistant_service_server::AssistantService for AssistantsService {
         let caller = request.metadata().clone();
         let pb::ModifyAssistantRequest { assistant_id, assistant, update_mask } = request.into_inner();
         let paths = update_mask.map(|m| m.paths).unwrap_or_default();
-        let patch = convert::patch_from_pb(assistant.unwrap_or_default(), Some(&paths))?;
+        let mut fields = assistant.unwrap_or_default();
+        let helpers = VectorStoreRefs::take_helpers(&mut fields.tool_resources, "tool_resources")?;
+        let patch = convert::patch_from_pb(fields, Some(&paths))?;
         if patch.model.is_none() && paths.iter().any(|p| p == "model") {
             return Err(
                 ServiceError::invalid("model", "Invalid 'model': expected a string, but got null instead.").into()
@@ -106,6 +129,7 @@ impl pb::assistant_service_server::AssistantService for AssistantsService {
             let refs = a.tool_resources.as_ref().map(|r| r.file_refs("tool_resources")).unwrap_or_default();
             self.files.check(&caller, &refs).await?;
         }
+        add_made(&mut a.tool_resources, self.vector_stores.make(&caller, &project, helpers).await?);
         self.store.update(&project, &a).await?;
         Ok(Response::new(a.into()))
     }

@@ -133,6 +133,22 @@ pub fn function_call_opened(step_id: &str, index: u32, call_id: &str, name: &str
     )
 }
 
+/// The first delta of file_search call `index` (its results come with the step).
+pub fn file_search_opened(step_id: &str, index: u32, call_id: &str) -> pb::RunStepDelta {
+    pb::RunStepDelta {
+        id: step_id.to_owned(),
+        step_details: Some(pb::RunStepDeltaDetails {
+            details: Some(pb::run_step_delta_details::Details::ToolCalls(pb::ToolCallsDelta {
+                tool_calls: vec![pb::ToolCallDelta {
+                    index,
+                    id: Some(call_id.to_owned()),
+                    call: Some(pb::tool_call_delta::Call::FileSearch(pb::FileSearchCallDelta::default())),
+                }],
+            })),
+        }),
+    }
+}
+
 /// A fragment of function call `index`'s arguments.
 pub fn function_arguments(step_id: &str, index: u32, fragment: &str) -> pb::RunStepDelta {
     tool_delta(

@@ -10,6 +10,7 @@
 //!   state-changing operations of the API.
 
 pub mod events;
+pub mod file_search;
 pub mod models;
 mod ops;
 pub mod prompt;
@@ -26,7 +27,6 @@ use tokio_util::sync::CancellationToken;
 pub use self::events::Emitter;
 pub use self::models::Models;
 pub use self::ops::{EventStream, NewRun};
-use crate::domain::SearchResult;
 use crate::peers::Peers;
 use crate::store::Store;
 
@@ -199,17 +199,6 @@ impl Engine {
             }
         })
     }
-}
-
-/// What file_search results look like to the model: each starts with the source
-/// marker `【{turn}:{n}†{filename}】` that the model quotes to cite it.
-pub fn search_output(results: &[SearchResult]) -> String {
-    results
-        .iter()
-        .enumerate()
-        .map(|(n, r)| format!("【0:{n}†{}】\n{}", r.file_name, r.text))
-        .collect::<Vec<_>>()
-        .join("\n\n")
 }
 
 fn hostname() -> String {

@@ -84,10 +84,41 @@ pub fn functions(tools: &[Tool]) -> Vec<FunctionSpec> {
                 parameters: function.parameters.clone(),
                 strict: function.strict,
             }),
-            // file_search and code_interpreter are accepted but not offered yet.
-            _ => None,
+            Tool::FileSearch { .. } => Some(file_search_function()),
+            // code_interpreter is accepted but not offered yet.
+            Tool::CodeInterpreter => None,
         })
         .collect()
+}
+
+/// Name of the function that stands for the file_search tool.
+pub const FILE_SEARCH: &str = "file_search";
+
+/// The file_search tool as the function the model sees: it asks for queries, the
+/// engine searches the run's vector stores and answers with the results, each under a
+/// marker `【{turn}:{n}†{filename}】` the model quotes to cite it.
+pub fn file_search_function() -> FunctionSpec {
+    FunctionSpec {
+        name: FILE_SEARCH.into(),
+        description: Some(
+            "Search the files the user gave you (in the assistant's and the thread's vector stores). \
+             Give one or more search queries; quote the source marker of any result you use, \
+             like 【0:1†report.pdf】."
+                .into(),
+        ),
+        parameters: Some(json!({
+            "type": "object",
+            "properties": {
+                "queries": {
+                    "type": "array",
+                    "items": {"type": "string"},
+                    "description": "The search queries."
+                }
+            },
+            "required": ["queries"]
+        })),
+        strict: None,
+    }
 }
 
 fn response_format(rf: &Option<ResponseFormat>) -> Option<serde_json::Value> {
@@ -130,6 +161,8 @@ pub fn build(
     };
 
     let mut segment = Vec::new();
+    // file_search calls are numbered in order; their results' markers carry the number.
+    let mut searches = 0;
     for step in steps {
         match &step.details {
             StepDetails::MessageCreation { message_id } => {
@@ -160,7 +193,10 @@ pub fn build(
                 for c in tool_calls {
                     let content = match c {
                         StepToolCall::Function { output, .. } => output.clone().unwrap_or_default(),
-                        StepToolCall::FileSearch { results, .. } => crate::engine::search_output(results),
+                        StepToolCall::FileSearch { results, .. } => {
+                            searches += 1;
+                            crate::engine::file_search::output(searches - 1, results)
+                        }
                     };
                     segment.push(ChatMessage::Tool { tool_call_id: c.id().to_owned(), content });
                 }
@@ -189,7 +225,8 @@ pub fn build(
     } else {
         spec.tool_choice.as_ref().map(|c| match c {
             ToolChoiceSpec::None => ToolChoice::None,
-            ToolChoiceSpec::Auto | ToolChoiceSpec::FileSearch | ToolChoiceSpec::CodeInterpreter => ToolChoice::Auto,
+            ToolChoiceSpec::Auto | ToolChoiceSpec::CodeInterpreter => ToolChoice::Auto,
+            ToolChoiceSpec::FileSearch => ToolChoice::Function(FILE_SEARCH.into()),
             ToolChoiceSpec::Required => ToolChoice::Required,
             ToolChoiceSpec::Function { name } => ToolChoice::Function(name.clone()),
         })

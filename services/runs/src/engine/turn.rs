@@ -11,10 +11,10 @@ use futures::StreamExt;
 use tokio_util::sync::CancellationToken;
 
 use super::events::{self, Emitter};
-use super::{Engine, prompt};
+use super::{Engine, file_search, prompt};
 use crate::domain::{
-    REQUIRES_ACTION_TTL_SECS, RequiredCall, Run, RunError, RunStatus, RunStep, StepDetails, StepStatus, StepToolCall,
-    Usage,
+    REQUIRES_ACTION_TTL_SECS, RequiredCall, Run, RunError, RunStatus, RunStep, SearchResult, StepDetails, StepStatus,
+    StepToolCall, Usage,
 };
 use crate::model::{ChatEvent, ModelError};
 use crate::peers::Caller;
@@ -70,11 +70,15 @@ pub(super) struct Exec<'a> {
     cancel: CancellationToken,
     message: Option<OpenMessage>,
     tools: Option<OpenTools>,
+    /// Results of the run's file_search calls so far, in order (markers cite them).
+    searches: Vec<Vec<SearchResult>>,
+    /// file_search calls run in this turn, kept with the function calls that wait.
+    searched: Vec<StepToolCall>,
 }
 
-fn text_content(text: &str) -> Vec<pb::MessageContent> {
+fn text_content(text: &str, annotations: Vec<pb::Annotation>) -> Vec<pb::MessageContent> {
     vec![pb::MessageContent {
-        part: Some(pb::message_content::Part::Text(pb::TextContent { value: text.to_owned(), annotations: vec![] })),
+        part: Some(pb::message_content::Part::Text(pb::TextContent { value: text.to_owned(), annotations })),
     }]
 }
 
@@ -87,7 +91,7 @@ impl<'a> Exec<'a> {
         cancel: CancellationToken,
     ) -> Self {
         let caller = Caller::engine(project.clone());
-        Self { engine, project, caller, run, emit, cancel, message: None, tools: None }
+        Self { engine, project, caller, run, emit, cancel, message: None, tools: None, searches: vec![], searched: vec![] }
     }
 
     /// Drives the run to its next resting state.
@@ -164,6 +168,17 @@ impl<'a> Exec<'a> {
             self.engine.inner.peers.messages(&self.caller, &self.run.thread_id, None),
             self.engine.inner.store.all_steps(&self.project, &self.run.id)
         )?;
+        self.searches = steps
+            .iter()
+            .flat_map(|s| match &s.details {
+                StepDetails::ToolCalls { tool_calls } => tool_calls.clone(),
+                StepDetails::MessageCreation { .. } => vec![],
+            })
+            .filter_map(|c| match c {
+                StepToolCall::FileSearch { results, .. } => Some(results),
+                StepToolCall::Function { .. } => None,
+            })
+            .collect();
         let mut request = match prompt::build(&self.run, &thread, &steps, &name) {
             Ok(r) => r,
             Err(prompt::TooLong) => return Ok(Some(End::Incomplete("max_prompt_tokens"))),
@@ -228,7 +243,31 @@ impl<'a> Exec<'a> {
                 .iter()
                 .map(|(_, c)| RequiredCall { id: c.id.clone(), name: c.name.clone(), arguments: c.arguments.clone() })
                 .collect();
-            return Ok(Some(End::RequiresAction(calls)));
+            let settings = file_search::settings(&self.run.spec.tools);
+            let (searches, functions): (Vec<RequiredCall>, Vec<RequiredCall>) =
+                calls.into_iter().partition(|c| settings.is_some() && c.name == prompt::FILE_SEARCH);
+            if let Some(settings) = settings.filter(|_| !searches.is_empty()) {
+                let cancel = self.cancel.clone();
+                let searched = tokio::select! {
+                    biased;
+                    () = cancel.cancelled() => return Ok(Some(End::Cancelled)),
+                    r = self.run_searches(&searches, &settings) => r,
+                };
+                match searched {
+                    Ok(done) => self.searched = done,
+                    Err(e) => return Ok(Some(End::Failed(e))),
+                }
+            }
+            if !functions.is_empty() {
+                return Ok(Some(End::RequiresAction(functions)));
+            }
+            // Only file_search: the step is done and the model goes on with the results.
+            let Some(mut tools) = self.tools.take() else { return Ok(None) };
+            tools.step.details = StepDetails::ToolCalls { tool_calls: std::mem::take(&mut self.searched) };
+            tools.step.finish(StepStatus::Completed, time::now_secs());
+            self.engine.inner.store.save_step(&self.project, &tools.step).await?;
+            self.emit.step("completed", &tools.step).await;
+            return Ok(None);
         }
         if self.message.is_none() {
             self.open_message().await?;
@@ -244,6 +283,35 @@ impl<'a> Exec<'a> {
             return Ok(Some(End::Incomplete("max_completion_tokens")));
         }
         Ok(Some(End::Completed))
+    }
+
+    /// Runs the model's file_search calls; they keep their call ids.
+    async fn run_searches(
+        &mut self,
+        calls: &[RequiredCall],
+        settings: &file_search::Settings,
+    ) -> Result<Vec<StepToolCall>, RunError> {
+        let mut done = Vec::new();
+        for c in calls {
+            let results = file_search::search(
+                &self.engine.inner.peers,
+                &self.caller,
+                &self.run.assistant_id,
+                &self.run.thread_id,
+                &c.arguments,
+                settings,
+            )
+            .await?;
+            self.searches.push(results.clone());
+            done.push(StepToolCall::FileSearch {
+                id: c.id.clone(),
+                arguments: c.arguments.clone(),
+                ranker: settings.ranker.clone(),
+                score_threshold: settings.score_threshold,
+                results,
+            });
+        }
+        Ok(done)
     }
 
     fn new_step(&self, details: StepDetails) -> RunStep {
@@ -340,7 +408,12 @@ impl<'a> Exec<'a> {
                     arguments: String::new(),
                 };
                 let at = tools.calls.len() as u32;
-                self.emit.step_delta(events::function_call_opened(&tools.step.id, at, &call.id, &call.name)).await;
+                let delta = if call.name == prompt::FILE_SEARCH && file_search::settings(&self.run.spec.tools).is_some() {
+                    events::file_search_opened(&tools.step.id, at, &call.id)
+                } else {
+                    events::function_call_opened(&tools.step.id, at, &call.id, &call.name)
+                };
+                self.emit.step_delta(delta).await;
                 tools.calls.push((index, call));
                 tools.calls.len() - 1
             }
@@ -353,7 +426,9 @@ impl<'a> Exec<'a> {
         }
         if !arguments.is_empty() {
             call.arguments.push_str(arguments);
-            self.emit.step_delta(events::function_arguments(&tools.step.id, pos as u32, arguments)).await;
+            if call.name != prompt::FILE_SEARCH || file_search::settings(&self.run.spec.tools).is_none() {
+                self.emit.step_delta(events::function_arguments(&tools.step.id, pos as u32, arguments)).await;
+            }
         }
         Ok(())
     }
@@ -380,7 +455,7 @@ impl<'a> Exec<'a> {
                     thread_id: self.run.thread_id.clone(),
                     message_id: open.message.id.clone(),
                     status: status as i32,
-                    content: text_content(&open.text),
+                    content: text_content(&open.text, file_search::citations(&open.text, &self.searches)),
                     incomplete_reason: incomplete_reason.map(str::to_owned),
                 },
             )
@@ -410,17 +485,14 @@ impl<'a> Exec<'a> {
 
         if let End::RequiresAction(calls) = end {
             let Some(mut tools) = self.tools.take() else { return Ok(()) };
-            tools.step.details = StepDetails::ToolCalls {
-                tool_calls: calls
-                    .iter()
-                    .map(|c| StepToolCall::Function {
-                        id: c.id.clone(),
-                        name: c.name.clone(),
-                        arguments: c.arguments.clone(),
-                        output: None,
-                    })
-                    .collect(),
-            };
+            let mut tool_calls = std::mem::take(&mut self.searched);
+            tool_calls.extend(calls.iter().map(|c| StepToolCall::Function {
+                id: c.id.clone(),
+                name: c.name.clone(),
+                arguments: c.arguments.clone(),
+                output: None,
+            }));
+            tools.step.details = StepDetails::ToolCalls { tool_calls };
             self.engine.inner.store.save_step(&self.project, &tools.step).await?;
             self.run.status = RunStatus::RequiresAction;
             self.run.required_action = Some(calls);

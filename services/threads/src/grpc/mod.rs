@@ -3,6 +3,8 @@
 pub mod convert;
 
 use assistd_common::files_ref::FileRefs;
+use assistd_common::tools::{FileSearchResources, ToolResources};
+use assistd_common::vector_stores_ref::VectorStoreRefs;
 use assistd_common::ids::{MessageId, ThreadId};
 use assistd_common::metadata::{self, Metadata};
 use assistd_common::page::PageRequest;
@@ -18,12 +20,48 @@ use crate::store::Store;
 pub struct ThreadsService {
     store: Store,
     files: FileRefs,
+    vector_stores: VectorStoreRefs,
 }
 
 impl ThreadsService {
     /// A service storing in `store`.
     pub fn new(store: Store) -> Self {
-        Self { store, files: FileRefs::unchecked() }
+        Self { store, files: FileRefs::unchecked(), vector_stores: VectorStoreRefs::unavailable() }
+    }
+
+    /// Makes vector stores (the `tool_resources` helper, and the thread's store for
+    /// message attachments meant for file_search) through the vector stores service.
+    pub fn with_vector_stores(mut self, vector_stores: VectorStoreRefs) -> Self {
+        self.vector_stores = vector_stores;
+        self
+    }
+
+    /// Puts files attached for file_search into the thread's vector store, creating
+    /// it (and recording it in the thread's tool resources) when it has none. True
+    /// when the thread's tool resources changed.
+    async fn attach_for_search(
+        &self,
+        caller: &tonic::metadata::MetadataMap,
+        project: &Project,
+        thread: &mut Thread,
+        file_ids: Vec<String>,
+    ) -> Result<bool, Status> {
+        if file_ids.is_empty() {
+            return Ok(false);
+        }
+        let existing = thread
+            .tool_resources
+            .as_ref()
+            .and_then(|r| r.file_search.as_ref())
+            .and_then(|f| f.vector_store_ids.first().cloned());
+        if let Some(vs) = existing {
+            self.vector_stores.add_files(caller, project, &vs, file_ids).await?;
+            return Ok(false);
+        }
+        let vs = self.vector_stores.thread_store(caller, project, &thread.id, file_ids).await?;
+        let res = thread.tool_resources.get_or_insert_with(ToolResources::default);
+        res.file_search = Some(FileSearchResources { vector_store_ids: vec![vs] });
+        Ok(true)
     }
 
     /// Checks that files referenced by messages and tool resources exist, through
@@ -41,6 +79,17 @@ impl ThreadsService {
     async fn existing_thread(&self, project: &Project, id: &str) -> Result<(), Status> {
         if self.store.thread_exists(project, id).await? { Ok(()) } else { Err(thread_not_found(id)) }
     }
+}
+
+/// The distinct files attached for file_search.
+fn search_attachments<'a>(attachments: impl Iterator<Item = &'a crate::domain::Attachment>) -> Vec<String> {
+    let mut ids: Vec<String> = Vec::new();
+    for a in attachments {
+        if a.tools.iter().any(|t| t == "file_search") && !ids.contains(&a.file_id) {
+            ids.push(a.file_id.clone());
+        }
+    }
+    ids
 }
 
 fn thread_not_found(id: &str) -> Status {
@@ -64,7 +113,8 @@ impl pb::thread_service_server::ThreadService for ThreadsService {
     async fn create_thread(&self, request: Request<pb::CreateThreadRequest>) -> Result<Response<pb::Thread>, Status> {
         let project = Project::of(&request)?;
         let caller = request.metadata().clone();
-        let pb::CreateThreadRequest { messages, tool_resources, metadata } = request.into_inner();
+        let pb::CreateThreadRequest { messages, mut tool_resources, metadata } = request.into_inner();
+        let helpers = VectorStoreRefs::take_helpers(&mut tool_resources, "tool_resources")?;
         if messages.len() > MAX_INITIAL_MESSAGES {
             return Err(ServiceError::invalid(
                 "messages",
@@ -76,7 +126,7 @@ impl pb::thread_service_server::ThreadService for ThreadsService {
         }
         let metadata = metadata_of(metadata);
         metadata::validate("metadata", &metadata)?;
-        let thread = Thread {
+        let mut thread = Thread {
             id: ThreadId::generate().into_string(),
             created_at: time::now_secs(),
             tool_resources: convert::thread_tool_resources(tool_resources)?,
@@ -93,6 +143,14 @@ impl pb::thread_service_server::ThreadService for ThreadsService {
             refs.extend(m.file_refs(&format!("messages[{i}].")));
         }
         self.files.check(&caller, &refs).await?;
+        // Everything is checked: make the vector stores asked for.
+        let made = self.vector_stores.make(&caller, &project, helpers).await?;
+        if !made.is_empty() {
+            let res = thread.tool_resources.get_or_insert_with(ToolResources::default);
+            res.file_search.get_or_insert_with(Default::default).vector_store_ids.extend(made);
+        }
+        let for_search = search_attachments(new_messages.iter().flat_map(|m| m.attachments.iter()));
+        self.attach_for_search(&caller, &project, &mut thread, for_search).await?;
         let messages: Vec<_> = new_messages
             .into_iter()
             .map(|m| m.into_message(MessageId::generate().into_string(), thread.id.clone(), thread.created_at))
@@ -119,9 +177,16 @@ impl pb::thread_service_server::ThreadService for ThreadsService {
             t.metadata = m;
         }
         if in_mask(&update_mask, "tool_resources") {
+            let mut tool_resources = tool_resources;
+            let helpers = VectorStoreRefs::take_helpers(&mut tool_resources, "tool_resources")?;
             t.tool_resources = convert::thread_tool_resources(tool_resources)?;
             let refs = t.tool_resources.as_ref().map(|r| r.file_refs("tool_resources")).unwrap_or_default();
             self.files.check(&caller, &refs).await?;
+            let made = self.vector_stores.make(&caller, &project, helpers).await?;
+            if !made.is_empty() {
+                let res = t.tool_resources.get_or_insert_with(ToolResources::default);
+                res.file_search.get_or_insert_with(Default::default).vector_store_ids.extend(made);
+            }
         }
         self.store.update_thread(&project, &t).await?;
         Ok(Response::new(t.into()))
@@ -147,8 +212,12 @@ impl pb::thread_service_server::ThreadService for ThreadsService {
         let caller = request.metadata().clone();
         let pb::CreateMessageRequest { thread_id, message } = request.into_inner();
         let new = convert::new_message_from_pb(message.unwrap_or_default(), "")?;
-        self.existing_thread(&project, &thread_id).await?;
+        let mut thread = self.store.get_thread(&project, &thread_id).await?.ok_or_else(|| thread_not_found(&thread_id))?;
         self.files.check(&caller, &new.file_refs("")).await?;
+        let for_search = search_attachments(new.attachments.iter());
+        if self.attach_for_search(&caller, &project, &mut thread, for_search).await? {
+            self.store.update_thread(&project, &thread).await?;
+        }
         let m = new.into_message(MessageId::generate().into_string(), thread_id, time::now_secs());
         self.store.insert_message(&project, &m).await?;
         Ok(Response::new(m.into()))

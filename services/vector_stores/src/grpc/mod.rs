@@ -4,6 +4,9 @@
 pub mod convert;
 pub mod request;
 
+#[cfg(test)]
+mod tests;
+
 use assistd_common::caller::Caller;
 use assistd_common::ids::{FileBatchId, VectorStoreId};
 use assistd_common::page::PageRequest;

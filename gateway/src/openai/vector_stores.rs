@@ -1,0 +1,1504 @@
+//! Vector store JSON: stores, their files and file batches, search and file content.
+//!
+//! Requests are checked for shape here (unknown fields, types, the forms of `query`,
+//! `filters`, `chunking_strategy` and `attributes`); limits and semantics (sizes,
+//! ranges, which operator takes which value) are the service's to check.
+
+use std::collections::{BTreeMap, HashMap};
+
+use assistd_common::json::{json_to_value, value_to_json};
+use assistd_proto::pb;
+use prost_types::FieldMask;
+use serde::{Deserialize, Deserializer};
+use serde_json::{Map, Value, json};
+
+use super::common::{ChunkingStrategyIn, MetadataIn, double_option, metadata_from_pb, metadata_to_pb};
+use crate::errors::ApiError;
+
+// ---------------------------------------------------------------------------------
+// Errors
+// ---------------------------------------------------------------------------------
+
+fn invalid_value(param: &str, got: &str, supported: &str) -> ApiError {
+    ApiError::invalid(param, format!("Invalid value: '{got}'. {supported}")).with_code("invalid_value")
+}
+
+fn invalid_type(param: &str, expected: &str, got: &Value) -> ApiError {
+    let got = match got {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    };
+    ApiError::invalid(param, format!("Invalid type for '{param}': expected {expected}, but got {got} instead."))
+        .with_code("invalid_type")
+}
+
+fn missing(param: &str) -> ApiError {
+    ApiError::invalid(param, format!("Missing required parameter: '{param}'.")).with_code("missing_required_parameter")
+}
+
+fn unknown(param: String) -> ApiError {
+    ApiError::invalid(param.clone(), format!("Unrecognized request argument supplied: {param}"))
+        .with_code("unknown_parameter")
+}
+
+// ---------------------------------------------------------------------------------
+// Shared request pieces
+// ---------------------------------------------------------------------------------
+
+/// One file attribute value as sent: a string, a number or a boolean (anything else
+/// is a 400 naming `attributes.<key>`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AttributeIn(pub Value);
+
+impl<'de> Deserialize<'de> for AttributeIn {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Scalar;
+        impl serde::de::Visitor<'_> for Scalar {
+            type Value = AttributeIn;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a string, a number or a boolean")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<AttributeIn, E> {
+                Ok(AttributeIn(Value::String(v.to_owned())))
+            }
+            fn visit_string<E: serde::de::Error>(self, v: String) -> Result<AttributeIn, E> {
+                Ok(AttributeIn(Value::String(v)))
+            }
+            fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<AttributeIn, E> {
+                Ok(AttributeIn(Value::Bool(v)))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<AttributeIn, E> {
+                Ok(AttributeIn(v.into()))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<AttributeIn, E> {
+                Ok(AttributeIn(v.into()))
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<AttributeIn, E> {
+                serde_json::Number::from_f64(v)
+                    .map(|n| AttributeIn(Value::Number(n)))
+                    .ok_or_else(|| E::custom("expected a finite number"))
+            }
+        }
+        d.deserialize_any(Scalar)
+    }
+}
+
+/// `VectorStoreFileAttributes` as sent (null reads as none).
+pub type AttributesIn = Option<BTreeMap<String, AttributeIn>>;
+
+/// Attributes to proto.
+pub fn attributes_to_pb(a: AttributesIn) -> HashMap<String, prost_types::Value> {
+    a.unwrap_or_default().into_iter().map(|(k, AttributeIn(v))| (k, json_to_value(&v))).collect()
+}
+
+/// Attributes as answered (`{}` when none).
+pub fn attributes_out(a: HashMap<String, prost_types::Value>) -> Value {
+    Value::Object(a.iter().map(|(k, v)| (k.clone(), value_to_json(v))).collect::<Map<_, _>>())
+}
+
+/// A chunking strategy as sent: the shared [`ChunkingStrategyIn`], but refusing keys
+/// beside `type` in `{"type": "auto"}` (the spec's `additionalProperties: false`).
+#[derive(Debug)]
+pub struct ChunkingIn(pub ChunkingStrategyIn);
+
+impl<'de> Deserialize<'de> for ChunkingIn {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let o = Map::<String, Value>::deserialize(d)?;
+        if o.get("type").and_then(Value::as_str) == Some("auto")
+            && let Some(k) = o.keys().find(|k| *k != "type")
+        {
+            return Err(D::Error::unknown_field(k, &["type"]));
+        }
+        ChunkingStrategyIn::deserialize(Value::Object(o)).map(ChunkingIn).map_err(D::Error::custom)
+    }
+}
+
+impl From<ChunkingIn> for pb::ChunkingStrategy {
+    fn from(c: ChunkingIn) -> Self {
+        c.0.into()
+    }
+}
+
+/// `VectorStoreExpirationAfter` as sent.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VectorStoreExpiresAfterIn {
+    /// Always `last_active_at` (checked by the service).
+    pub anchor: String,
+    /// 1-365 (checked by the service).
+    pub days: i32,
+}
+
+impl From<VectorStoreExpiresAfterIn> for pb::VectorStoreExpiresAfter {
+    fn from(e: VectorStoreExpiresAfterIn) -> Self {
+        let VectorStoreExpiresAfterIn { anchor, days } = e;
+        pb::VectorStoreExpiresAfter { anchor, days }
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// Vector stores
+// ---------------------------------------------------------------------------------
+
+/// `CreateVectorStoreRequest`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateVectorStoreIn {
+    /// Files to add.
+    pub file_ids: Option<Vec<String>>,
+    /// Name.
+    pub name: Option<String>,
+    /// Description (accepted; not part of the object).
+    pub description: Option<String>,
+    /// Expiry policy.
+    pub expires_after: Option<VectorStoreExpiresAfterIn>,
+    /// Chunking of `file_ids`.
+    pub chunking_strategy: Option<ChunkingIn>,
+    /// Metadata.
+    pub metadata: MetadataIn,
+}
+
+impl CreateVectorStoreIn {
+    /// To proto.
+    pub fn into_pb(self) -> pb::CreateVectorStoreRequest {
+        let CreateVectorStoreIn { file_ids, name, description, expires_after, chunking_strategy, metadata } = self;
+        pb::CreateVectorStoreRequest {
+            name,
+            description,
+            file_ids: file_ids.unwrap_or_default(),
+            chunking_strategy: chunking_strategy.map(Into::into),
+            expires_after: expires_after.map(Into::into),
+            metadata: metadata.map(|m| metadata_to_pb(Some(m))),
+        }
+    }
+}
+
+/// `UpdateVectorStoreRequest`: each field absent (unchanged), null (cleared) or set.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModifyVectorStoreIn {
+    /// Name.
+    #[serde(default, deserialize_with = "double_option")]
+    pub name: Option<Option<String>>,
+    /// Expiry policy.
+    #[serde(default, deserialize_with = "double_option")]
+    pub expires_after: Option<Option<VectorStoreExpiresAfterIn>>,
+    /// Metadata.
+    #[serde(default, deserialize_with = "double_option")]
+    pub metadata: Option<MetadataIn>,
+}
+
+impl ModifyVectorStoreIn {
+    /// To proto, with an `update_mask` naming the fields given.
+    pub fn into_pb(self, vector_store_id: String) -> pb::ModifyVectorStoreRequest {
+        let ModifyVectorStoreIn { name, expires_after, metadata } = self;
+        let paths =
+            [("name", name.is_some()), ("expires_after", expires_after.is_some()), ("metadata", metadata.is_some())]
+                .into_iter()
+                .filter(|(_, given)| *given)
+                .map(|(p, _)| p.to_owned())
+                .collect();
+        pb::ModifyVectorStoreRequest {
+            vector_store_id,
+            name: name.flatten(),
+            expires_after: expires_after.flatten().map(Into::into),
+            metadata: metadata.map(metadata_to_pb),
+            update_mask: Some(FieldMask { paths }),
+        }
+    }
+}
+
+fn store_status(s: i32) -> &'static str {
+    match pb::VectorStoreStatus::try_from(s) {
+        Ok(pb::VectorStoreStatus::Expired) => "expired",
+        Ok(pb::VectorStoreStatus::Completed) => "completed",
+        Ok(pb::VectorStoreStatus::InProgress | pb::VectorStoreStatus::Unspecified) | Err(_) => "in_progress",
+    }
+}
+
+/// `file_counts` of a store or a batch (all five, zero when unset).
+pub fn file_counts_out(c: Option<pb::VectorStoreFileCounts>) -> Value {
+    let pb::VectorStoreFileCounts { in_progress, completed, failed, cancelled, total } = c.unwrap_or_default();
+    json!({"in_progress": in_progress, "completed": completed, "failed": failed, "cancelled": cancelled, "total": total})
+}
+
+/// `VectorStoreObject`. `name` is always a string (`""` when none was given: the
+/// spec makes it a required, non-nullable string); `expires_after` is left out when
+/// unset (optional and not nullable); `expires_at` and `last_active_at` are null then.
+pub fn vector_store_out(s: pb::VectorStore) -> Value {
+    let pb::VectorStore {
+        id,
+        created_at,
+        name,
+        usage_bytes,
+        file_counts,
+        status,
+        expires_after,
+        expires_at,
+        last_active_at,
+        metadata,
+    } = s;
+    let mut v = json!({
+        "id": id,
+        "object": "vector_store",
+        "created_at": created_at,
+        "name": name,
+        "usage_bytes": usage_bytes,
+        "file_counts": file_counts_out(file_counts),
+        "status": store_status(status),
+        "expires_at": expires_at,
+        "last_active_at": last_active_at,
+        "metadata": metadata_from_pb(metadata),
+    });
+    if let Some(pb::VectorStoreExpiresAfter { anchor, days }) = expires_after {
+        let anchor = if anchor.is_empty() { "last_active_at".to_owned() } else { anchor };
+        v["expires_after"] = json!({"anchor": anchor, "days": days});
+    }
+    v
+}
+
+// ---------------------------------------------------------------------------------
+// Vector store files and batches
+// ---------------------------------------------------------------------------------
+
+/// `CreateVectorStoreFileRequest` (also an item of a batch's `files`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateVectorStoreFileIn {
+    /// The file.
+    pub file_id: String,
+    /// Chunking (auto when unset).
+    pub chunking_strategy: Option<ChunkingIn>,
+    /// Attributes.
+    pub attributes: AttributesIn,
+}
+
+impl CreateVectorStoreFileIn {
+    /// To proto.
+    pub fn into_pb(self) -> pb::NewVectorStoreFile {
+        let CreateVectorStoreFileIn { file_id, chunking_strategy, attributes } = self;
+        pb::NewVectorStoreFile {
+            file_id,
+            chunking_strategy: chunking_strategy.map(Into::into),
+            attributes: attributes_to_pb(attributes),
+        }
+    }
+}
+
+/// `UpdateVectorStoreFileAttributesRequest`: `attributes` is required; null clears them.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateVectorStoreFileAttributesIn {
+    /// The new attributes (replacing the old ones).
+    #[serde(deserialize_with = "double_option")]
+    pub attributes: Option<AttributesIn>,
+}
+
+impl UpdateVectorStoreFileAttributesIn {
+    /// To proto.
+    pub fn into_pb(self, vector_store_id: String, file_id: String) -> pb::UpdateVectorStoreFileAttributesRequest {
+        pb::UpdateVectorStoreFileAttributesRequest {
+            vector_store_id,
+            file_id,
+            attributes: attributes_to_pb(self.attributes.flatten()),
+        }
+    }
+}
+
+/// `CreateVectorStoreFileBatchRequest`: `file_ids` or `files`, not both.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateFileBatchIn {
+    /// Files sharing `attributes` and `chunking_strategy`.
+    pub file_ids: Option<Vec<String>>,
+    /// Files with their own settings.
+    pub files: Option<Vec<CreateVectorStoreFileIn>>,
+    /// Chunking of `file_ids`.
+    pub chunking_strategy: Option<ChunkingIn>,
+    /// Attributes of `file_ids`.
+    pub attributes: AttributesIn,
+}
+
+impl CreateFileBatchIn {
+    /// To proto, refusing both or neither of `file_ids` and `files`.
+    pub fn into_pb(self, vector_store_id: String) -> Result<pb::CreateFileBatchRequest, ApiError> {
+        let CreateFileBatchIn { file_ids, files, chunking_strategy, attributes } = self;
+        match (&file_ids, &files) {
+            (Some(_), Some(_)) => {
+                return Err(ApiError::invalid("files", "Give either 'file_ids' or 'files', not both.")
+                    .with_code("invalid_value"));
+            }
+            (None, None) => {
+                return Err(ApiError::invalid("file_ids", "Missing required parameter: 'file_ids' or 'files'.")
+                    .with_code("missing_required_parameter"));
+            }
+            _ => {}
+        }
+        Ok(pb::CreateFileBatchRequest {
+            vector_store_id,
+            file_ids: file_ids.unwrap_or_default(),
+            files: files.unwrap_or_default().into_iter().map(CreateVectorStoreFileIn::into_pb).collect(),
+            attributes: attributes_to_pb(attributes),
+            chunking_strategy: chunking_strategy.map(Into::into),
+        })
+    }
+}
+
+/// The `filter` query parameter of the file lists.
+pub fn file_status_filter(v: Option<&str>) -> Result<Option<i32>, ApiError> {
+    let Some(v) = v else { return Ok(None) };
+    let s = match v {
+        "in_progress" => pb::VectorStoreFileStatus::InProgress,
+        "completed" => pb::VectorStoreFileStatus::Completed,
+        "failed" => pb::VectorStoreFileStatus::Failed,
+        "cancelled" => pb::VectorStoreFileStatus::Cancelled,
+        other => {
+            return Err(invalid_value(
+                "filter",
+                other,
+                "Supported values are: 'in_progress', 'completed', 'failed' and 'cancelled'.",
+            ));
+        }
+    };
+    Ok(Some(s as i32))
+}
+
+fn file_status(s: i32) -> &'static str {
+    match pb::VectorStoreFileStatus::try_from(s) {
+        Ok(pb::VectorStoreFileStatus::Completed) => "completed",
+        Ok(pb::VectorStoreFileStatus::Cancelled) => "cancelled",
+        Ok(pb::VectorStoreFileStatus::Failed) => "failed",
+        Ok(pb::VectorStoreFileStatus::InProgress | pb::VectorStoreFileStatus::Unspecified) | Err(_) => "in_progress",
+    }
+}
+
+/// A chunking strategy as answered: `static` with its sizes (auto as the sizes it
+/// stands for, 800/400), or `other`. `None` when the service gave none.
+pub fn chunking_strategy_out(c: Option<pb::ChunkingStrategy>) -> Option<Value> {
+    use pb::chunking_strategy::Strategy;
+    let fixed = |max: i32, overlap: i32| json!({"type": "static", "static": {"max_chunk_size_tokens": max, "chunk_overlap_tokens": overlap}});
+    match c?.strategy? {
+        Strategy::Auto(_) => Some(fixed(800, 400)),
+        Strategy::Static(pb::StaticChunking { max_chunk_size_tokens, chunk_overlap_tokens }) => {
+            Some(fixed(max_chunk_size_tokens, chunk_overlap_tokens))
+        }
+        Strategy::Other(_) => Some(json!({"type": "other"})),
+    }
+}
+
+/// `VectorStoreFileObject`. `last_error` is null unless the file failed (a code
+/// outside the spec's three reads as `server_error`).
+pub fn vector_store_file_out(f: pb::VectorStoreFile) -> Value {
+    let pb::VectorStoreFile {
+        id,
+        created_at,
+        vector_store_id,
+        usage_bytes,
+        status,
+        last_error,
+        chunking_strategy,
+        attributes,
+    } = f;
+    let status = file_status(status);
+    let last_error = match last_error {
+        Some(pb::VectorStoreFileError { code, message }) if status == "failed" => {
+            let code = match code.as_str() {
+                "server_error" | "unsupported_file" | "invalid_file" => code,
+                _ => "server_error".to_owned(),
+            };
+            json!({"code": code, "message": message})
+        }
+        _ => Value::Null,
+    };
+    let mut v = json!({
+        "id": id,
+        "object": "vector_store.file",
+        "usage_bytes": usage_bytes,
+        "created_at": created_at,
+        "vector_store_id": vector_store_id,
+        "status": status,
+        "last_error": last_error,
+        "attributes": attributes_out(attributes),
+    });
+    if let Some(c) = chunking_strategy_out(chunking_strategy) {
+        v["chunking_strategy"] = c;
+    }
+    v
+}
+
+/// `VectorStoreFileBatchObject` (object `vector_store.files_batch`, as the spec's enum
+/// and the SDK have it).
+pub fn file_batch_out(b: pb::VectorStoreFileBatch) -> Value {
+    let pb::VectorStoreFileBatch { id, created_at, vector_store_id, status, file_counts } = b;
+    json!({
+        "id": id,
+        "object": "vector_store.files_batch",
+        "created_at": created_at,
+        "vector_store_id": vector_store_id,
+        "status": file_status(status),
+        "file_counts": file_counts_out(file_counts),
+    })
+}
+
+fn contents_out(c: Vec<pb::VectorStoreContent>) -> Vec<Value> {
+    c.into_iter().map(|pb::VectorStoreContent { text }| json!({"type": "text", "text": text})).collect()
+}
+
+/// `VectorStoreFileContentResponse`.
+pub fn file_content_out(r: pb::VectorStoreFileContentResponse) -> Value {
+    let pb::VectorStoreFileContentResponse { data, has_more, next_page } = r;
+    json!({
+        "object": "vector_store.file_content.page",
+        "data": contents_out(data),
+        "has_more": has_more,
+        "next_page": next_page,
+    })
+}
+
+// ---------------------------------------------------------------------------------
+// Search
+// ---------------------------------------------------------------------------------
+
+/// The `ranking_options` of `VectorStoreSearchRequest`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SearchRankingOptionsIn {
+    /// `none`, `auto` or `default-2024-11-15` (checked by the service).
+    pub ranker: Option<String>,
+    /// 0-1, default 0 (checked by the service).
+    pub score_threshold: Option<f64>,
+}
+
+/// `VectorStoreSearchRequest`. `query` and `filters` are read by hand, for errors
+/// that name the exact place (`filters.filters[1].value`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SearchIn {
+    /// A string or a non-empty array of strings.
+    pub query: Value,
+    /// Rewrite the query (default false).
+    pub rewrite_query: Option<bool>,
+    /// 1-50, default 10.
+    pub max_num_results: Option<i32>,
+    /// A `ComparisonFilter` or a `CompoundFilter`.
+    pub filters: Option<Value>,
+    /// Ranking.
+    pub ranking_options: Option<SearchRankingOptionsIn>,
+}
+
+impl SearchIn {
+    /// To proto.
+    pub fn into_pb(self, vector_store_id: String) -> Result<pb::SearchVectorStoreRequest, ApiError> {
+        let SearchIn { query, rewrite_query, max_num_results, filters, ranking_options } = self;
+        Ok(pb::SearchVectorStoreRequest {
+            vector_store_id,
+            query: query_to_pb(query)?,
+            filters: filters.map(|f| filter_to_pb("filters", f)).transpose()?,
+            max_num_results,
+            ranking_options: ranking_options.map(|SearchRankingOptionsIn { ranker, score_threshold }| {
+                pb::FileSearchRankingOptions { ranker, score_threshold: score_threshold.unwrap_or(0.0) }
+            }),
+            rewrite_query,
+        })
+    }
+}
+
+/// `query`: one string, or a non-empty array of strings.
+fn query_to_pb(v: Value) -> Result<Vec<String>, ApiError> {
+    match v {
+        Value::String(s) => Ok(vec![s]),
+        Value::Array(items) if items.is_empty() => Err(ApiError::invalid(
+            "query",
+            "Invalid 'query': empty array. Expected a string or a non-empty array of strings.",
+        )
+        .with_code("invalid_value")),
+        Value::Array(items) => items
+            .into_iter()
+            .enumerate()
+            .map(|(i, q)| match q {
+                Value::String(s) => Ok(s),
+                other => Err(invalid_type(&format!("query[{i}]"), "a string", &other)),
+            })
+            .collect(),
+        other => Err(invalid_type("query", "a string or an array of strings", &other)),
+    }
+}
+
+/// A `ComparisonFilter` or `CompoundFilter` (nested to any depth) to proto. `param`
+/// is where it sits in the request (`filters`, `filters.filters[0]`, …).
+pub fn filter_to_pb(param: &str, v: Value) -> Result<pb::SearchFilter, ApiError> {
+    use pb::search_filter::Filter;
+    let mut o = match v {
+        Value::Object(o) => o,
+        other => return Err(invalid_type(param, "an object", &other)),
+    };
+    let kind = match o.remove("type") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s),
+        Some(other) => return Err(invalid_type(&format!("{param}.type"), "a string", &other)),
+    };
+    let check_keys = |o: &Map<String, Value>, allowed: &[&str]| match o.keys().find(|k| !allowed.contains(&k.as_str()))
+    {
+        Some(k) => Err(unknown(format!("{param}.{k}"))),
+        None => Ok(()),
+    };
+    let filter = match kind.as_deref() {
+        Some(k @ ("and" | "or")) => {
+            check_keys(&o, &["filters"])?;
+            let combine = if k == "and" { pb::CompoundType::And } else { pb::CompoundType::Or };
+            let list = match o.remove("filters") {
+                None | Some(Value::Null) => return Err(missing(&format!("{param}.filters"))),
+                Some(Value::Array(list)) => list,
+                Some(other) => return Err(invalid_type(&format!("{param}.filters"), "an array", &other)),
+            };
+            let filters = list
+                .into_iter()
+                .enumerate()
+                .map(|(i, f)| filter_to_pb(&format!("{param}.filters[{i}]"), f))
+                .collect::<Result<Vec<_>, _>>()?;
+            Filter::Compound(pb::CompoundFilter { r#type: combine as i32, filters })
+        }
+        None if o.contains_key("filters") && !o.contains_key("key") => {
+            return Err(missing(&format!("{param}.type")));
+        }
+        k @ (None | Some("eq" | "ne" | "gt" | "gte" | "lt" | "lte" | "in" | "nin")) => {
+            use pb::ComparisonType as T;
+            let op = match k {
+                None | Some("eq") => T::Eq,
+                Some("ne") => T::Ne,
+                Some("gt") => T::Gt,
+                Some("gte") => T::Gte,
+                Some("lt") => T::Lt,
+                Some("lte") => T::Lte,
+                Some("in") => T::In,
+                _ => T::Nin,
+            };
+            check_keys(&o, &["key", "value"])?;
+            let key = match o.remove("key") {
+                None | Some(Value::Null) => return Err(missing(&format!("{param}.key"))),
+                Some(Value::String(s)) => s,
+                Some(other) => return Err(invalid_type(&format!("{param}.key"), "a string", &other)),
+            };
+            let vparam = format!("{param}.value");
+            let value = match o.remove("value") {
+                None => return Err(missing(&vparam)),
+                Some(v @ (Value::String(_) | Value::Number(_) | Value::Bool(_))) => v,
+                Some(Value::Array(items)) => {
+                    if let Some((i, bad)) = items
+                        .iter()
+                        .enumerate()
+                        .find(|(_, x)| !matches!(x, Value::String(_) | Value::Number(_) | Value::Bool(_)))
+                    {
+                        return Err(invalid_type(&format!("{vparam}[{i}]"), "a string or a number", bad));
+                    }
+                    Value::Array(items)
+                }
+                Some(other) => {
+                    return Err(invalid_type(&vparam, "a string, a number, a boolean or an array", &other));
+                }
+            };
+            Filter::Comparison(pb::ComparisonFilter { key, r#type: op as i32, value: Some(json_to_value(&value)) })
+        }
+        Some(other) => {
+            return Err(invalid_value(
+                &format!("{param}.type"),
+                other,
+                "Supported values are: 'eq', 'ne', 'gt', 'gte', 'lt', 'lte', 'in', 'nin', 'and' and 'or'.",
+            ));
+        }
+    };
+    Ok(pb::SearchFilter { filter: Some(filter) })
+}
+
+/// `VectorStoreSearchResultItem`.
+pub fn search_result_out(r: pb::VectorStoreSearchResult) -> Value {
+    let pb::VectorStoreSearchResult { file_id, filename, score, attributes, content } = r;
+    json!({
+        "file_id": file_id,
+        "filename": filename,
+        "score": score,
+        "attributes": attributes_out(attributes),
+        "content": contents_out(content),
+    })
+}
+
+/// `VectorStoreSearchResultsPage` (`search_query` is an array of strings, as the spec has it).
+pub fn search_page_out(r: pb::SearchVectorStoreResponse) -> Value {
+    let pb::SearchVectorStoreResponse { search_query, data, has_more, next_page } = r;
+    json!({
+        "object": "vector_store.search_results.page",
+        "search_query": search_query,
+        "data": data.into_iter().map(search_result_out).collect::<Vec<_>>(),
+        "has_more": has_more,
+        "next_page": next_page,
+    })
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::extract::parse_json;
+    use crate::openai::runs::tests::assert_required;
+
+    // -----------------------------------------------------------------------------
+    // A small validator for the subset of the spec's YAML and JSON Schema these
+    // objects use: `$ref`, `anyOf`/`oneOf`, `type`, `nullable`, `enum`, `minimum`/
+    // `maximum`, `properties`, `required`, `additionalProperties`, `items`. Stricter
+    // than JSON Schema in one way: an object with `properties` may carry no key they
+    // do not declare (every key we answer must be in the spec).
+    // -----------------------------------------------------------------------------
+
+    fn spec_text() -> Option<&'static str> {
+        static SPEC: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+        SPEC.get_or_init(|| {
+            let path = std::env::var_os("ASSISTD_OPENAPI_SPEC").map(std::path::PathBuf::from).or_else(|| {
+                std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .ancestors()
+                    .map(|d| d.join("shared/openai-spec/assistants-openapi.yaml"))
+                    .find(|p| p.is_file())
+            });
+            path.and_then(|p| std::fs::read_to_string(p).ok())
+        })
+        .as_deref()
+    }
+
+    fn indent(l: &str) -> usize {
+        l.len() - l.trim_start().len()
+    }
+
+    /// The entries of the mapping whose keys sit at indent `b`: key, inline value, lines below.
+    fn entries(lines: &[String], b: usize) -> Vec<(String, String, Vec<String>)> {
+        let mut out: Vec<(String, String, Vec<String>)> = Vec::new();
+        for l in lines.iter().filter(|l| !l.trim().is_empty()) {
+            let t = l.trim_start();
+            if indent(l) == b && !t.starts_with("- ") {
+                let (k, v) = t.split_once(':').unwrap_or((t, ""));
+                out.push((k.to_owned(), v.trim().to_owned(), Vec::new()));
+            } else if let Some(last) = out.last_mut() {
+                last.2.push(l.clone());
+            }
+        }
+        out
+    }
+
+    /// The items of a sequence, each as a mapping node (its base indent and lines).
+    fn items(lines: &[String]) -> Vec<(usize, Vec<String>)> {
+        let Some(b) = lines.iter().filter(|l| !l.trim().is_empty()).map(|l| indent(l)).min() else {
+            return vec![];
+        };
+        let mut out: Vec<(usize, Vec<String>)> = Vec::new();
+        for l in lines.iter().filter(|l| !l.trim().is_empty()) {
+            match l.trim_start().strip_prefix("- ") {
+                Some(rest) if indent(l) == b => out.push((b + 2, vec![format!("{}{rest}", " ".repeat(b + 2))])),
+                _ => {
+                    if let Some(last) = out.last_mut() {
+                        last.1.push(l.clone());
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    fn unquote(s: &str) -> &str {
+        s.trim().trim_matches('\'').trim_matches('"')
+    }
+
+    fn schema_lines(name: &str) -> Option<Vec<String>> {
+        let header = format!("    {name}:");
+        let text = spec_text()?;
+        let mut lines = text.lines().skip_while(|l| *l != header);
+        lines.next()?;
+        Some(lines.take_while(|l| l.trim().is_empty() || indent(l) > 4).map(str::to_owned).collect())
+    }
+
+    fn validate(v: &Value, node: &[String], b: usize, path: &str) -> Result<(), String> {
+        let e = entries(node, b);
+        let get = |k: &str| e.iter().find(|(key, _, _)| key == k);
+        if let Some((_, r, _)) = get("$ref") {
+            let name = unquote(r).rsplit('/').next().unwrap_or_default().to_owned();
+            return validate_schema(v, &name, path);
+        }
+        if v.is_null() && get("nullable").is_some_and(|(_, n, _)| n == "true") {
+            return Ok(());
+        }
+        for kw in ["anyOf", "oneOf"] {
+            if let Some((_, _, kids)) = get(kw) {
+                let errs: Vec<String> =
+                    items(kids).iter().filter_map(|(bb, alt)| validate(v, alt, *bb, path).err()).collect();
+                if errs.len() == items(kids).len() {
+                    return Err(format!("{path}: {v} matches no alternative of {kw}: {errs:?}"));
+                }
+            }
+        }
+        if let Some((_, t, _)) = get("type") {
+            let t = unquote(t);
+            let ok = match t {
+                "null" => v.is_null(),
+                "string" => v.is_string(),
+                "integer" => v.is_i64() || v.is_u64(),
+                "number" => v.is_number(),
+                "boolean" => v.is_boolean(),
+                "array" => v.is_array(),
+                "object" => v.is_object(),
+                _ => true,
+            };
+            if !ok {
+                return Err(format!("{path}: expected {t}, got {v}"));
+            }
+        }
+        if let (Some((_, _, kids)), Some(s)) = (get("enum"), v.as_str()) {
+            let allowed: Vec<String> = items(kids).iter().map(|(_, item)| unquote(&item[0]).to_owned()).collect();
+            if !allowed.iter().any(|a| a == s) {
+                return Err(format!("{path}: '{s}' is not one of {allowed:?}"));
+            }
+        }
+        if let Some(n) = v.as_f64() {
+            if let Some((_, min, _)) = get("minimum")
+                && n < min.parse::<f64>().unwrap_or(f64::MIN)
+            {
+                return Err(format!("{path}: {n} below minimum {min}"));
+            }
+            if let Some((_, max, _)) = get("maximum")
+                && n > max.parse::<f64>().unwrap_or(f64::MAX)
+            {
+                return Err(format!("{path}: {n} above maximum {max}"));
+            }
+        }
+        if let Value::Object(o) = v {
+            if let Some((_, _, kids)) = get("required") {
+                for (_, item) in items(kids) {
+                    let key = unquote(&item[0]);
+                    if !o.contains_key(key) {
+                        return Err(format!("{path}: missing required key '{key}' in {v}"));
+                    }
+                }
+            }
+            let props = get("properties").map(|(_, _, kids)| entries(kids, b + 2));
+            let additional = get("additionalProperties").filter(|(_, inline, _)| inline.is_empty());
+            for (k, x) in o {
+                let at = format!("{path}.{k}");
+                if let Some((_, _, p)) = props.as_ref().and_then(|ps| ps.iter().find(|(pk, _, _)| pk == k)) {
+                    validate(x, p, b + 4, &at)?;
+                } else if let Some((_, _, a)) = additional {
+                    validate(x, a, b + 2, &at)?;
+                } else if props.is_some() {
+                    return Err(format!("{path}: key '{k}' is not in the schema"));
+                }
+            }
+        }
+        if let (Value::Array(a), Some((_, _, kids))) = (v, get("items")) {
+            for (i, x) in a.iter().enumerate() {
+                validate(x, kids, b + 2, &format!("{path}[{i}]"))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn validate_schema(v: &Value, name: &str, path: &str) -> Result<(), String> {
+        match schema_lines(name) {
+            Some(lines) => validate(v, &lines, 6, path),
+            None if spec_text().is_none() => Ok(()),
+            None => Err(format!("{path}: schema {name} not in the spec")),
+        }
+    }
+
+    /// Checks `v` against the spec's schema `name` (its required keys also against
+    /// `required`, so the check means something where the spec is absent).
+    pub(crate) fn assert_schema(v: &Value, name: &str, required: &[&str]) {
+        assert_required(v, name, required);
+        if spec_text().is_none() {
+            eprintln!("spec not found; {name} checked for its required keys only");
+        }
+        if let Err(e) = validate_schema(v, name, name) {
+            panic!("{e}");
+        }
+    }
+
+    pub(crate) const STORE_REQUIRED: &[&str] =
+        &["id", "object", "usage_bytes", "created_at", "status", "last_active_at", "name", "file_counts", "metadata"];
+    pub(crate) const FILE_REQUIRED: &[&str] =
+        &["id", "object", "usage_bytes", "created_at", "vector_store_id", "status", "last_error"];
+    pub(crate) const BATCH_REQUIRED: &[&str] =
+        &["id", "object", "created_at", "vector_store_id", "status", "file_counts"];
+    pub(crate) const LIST_REQUIRED: &[&str] = &["object", "data", "first_id", "last_id", "has_more"];
+    pub(crate) const DELETED_REQUIRED: &[&str] = &["id", "object", "deleted"];
+    pub(crate) const SEARCH_PAGE_REQUIRED: &[&str] = &["object", "search_query", "data", "has_more", "next_page"];
+    pub(crate) const CONTENT_PAGE_REQUIRED: &[&str] = &["object", "data", "has_more", "next_page"];
+
+    #[test]
+    fn the_validator_catches_mistakes() {
+        if spec_text().is_none() {
+            return;
+        }
+        let good = file_batch_out(batch());
+        assert!(validate_schema(&good, "VectorStoreFileBatchObject", "b").is_ok());
+        let mut bad = good.clone();
+        bad["object"] = "vector_store.file_batch".into();
+        assert!(validate_schema(&bad, "VectorStoreFileBatchObject", "b").is_err());
+        let mut bad = good.clone();
+        bad["file_counts"]["total"] = Value::Null;
+        assert!(validate_schema(&bad, "VectorStoreFileBatchObject", "b").is_err());
+        let mut bad = good.clone();
+        bad.as_object_mut().unwrap().remove("created_at");
+        assert!(validate_schema(&bad, "VectorStoreFileBatchObject", "b").is_err());
+        let mut bad = good;
+        bad["extra"] = 1.into();
+        assert!(validate_schema(&bad, "VectorStoreFileBatchObject", "b").is_err());
+        let store = vector_store_out(store(None));
+        let mut bad = store.clone();
+        bad["expires_after"] = Value::Null;
+        assert!(validate_schema(&bad, "VectorStoreObject", "s").is_err());
+        let mut bad = store.clone();
+        bad["name"] = Value::Null;
+        assert!(validate_schema(&bad, "VectorStoreObject", "s").is_err());
+        let mut bad = store;
+        bad["metadata"] = json!({"k": 1});
+        assert!(validate_schema(&bad, "VectorStoreObject", "s").is_err());
+        let mut bad = search_page_out(search_response());
+        bad["data"][0]["score"] = 1.5.into();
+        assert!(validate_schema(&bad, "VectorStoreSearchResultsPage", "p").is_err());
+        let mut bad = vector_store_file_out(file(pb::VectorStoreFileStatus::Failed));
+        bad["attributes"] = json!({"k": [1]});
+        assert!(validate_schema(&bad, "VectorStoreFileObject", "f").is_err());
+    }
+
+    // -----------------------------------------------------------------------------
+    // Fixtures
+    // -----------------------------------------------------------------------------
+
+    fn counts() -> pb::VectorStoreFileCounts {
+        pb::VectorStoreFileCounts { in_progress: 1, completed: 2, failed: 3, cancelled: 4, total: 10 }
+    }
+
+    fn store(expires_after: Option<pb::VectorStoreExpiresAfter>) -> pb::VectorStore {
+        pb::VectorStore {
+            id: "vs_1".into(),
+            created_at: 1_700_000_000,
+            name: String::new(),
+            usage_bytes: 123,
+            file_counts: Some(counts()),
+            status: pb::VectorStoreStatus::InProgress as i32,
+            expires_at: expires_after.as_ref().map(|e| 1_700_000_000 + i64::from(e.days) * 86_400),
+            expires_after,
+            last_active_at: None,
+            metadata: None,
+        }
+    }
+
+    fn attrs(v: Value) -> HashMap<String, prost_types::Value> {
+        v.as_object().unwrap().iter().map(|(k, v)| (k.clone(), json_to_value(v))).collect()
+    }
+
+    fn file(status: pb::VectorStoreFileStatus) -> pb::VectorStoreFile {
+        pb::VectorStoreFile {
+            id: "file-1".into(),
+            created_at: 1_700_000_001,
+            vector_store_id: "vs_1".into(),
+            usage_bytes: 42,
+            status: status as i32,
+            last_error: Some(pb::VectorStoreFileError { code: "unsupported_file".into(), message: "no".into() }),
+            chunking_strategy: Some(pb::ChunkingStrategy {
+                strategy: Some(pb::chunking_strategy::Strategy::Static(pb::StaticChunking {
+                    max_chunk_size_tokens: 600,
+                    chunk_overlap_tokens: 100,
+                })),
+            }),
+            attributes: attrs(json!({"author": "ann", "year": 2021, "score": 0.5, "draft": false})),
+        }
+    }
+
+    fn batch() -> pb::VectorStoreFileBatch {
+        pb::VectorStoreFileBatch {
+            id: "vsfb_1".into(),
+            created_at: 1_700_000_002,
+            vector_store_id: "vs_1".into(),
+            status: pb::VectorStoreFileStatus::Cancelled as i32,
+            file_counts: Some(counts()),
+        }
+    }
+
+    fn search_response() -> pb::SearchVectorStoreResponse {
+        pb::SearchVectorStoreResponse {
+            search_query: vec!["what is up".into(), "second".into()],
+            data: vec![
+                pb::VectorStoreSearchResult {
+                    file_id: "file-1".into(),
+                    filename: "a.txt".into(),
+                    score: 0.87,
+                    attributes: attrs(json!({"k": "v"})),
+                    content: vec![
+                        pb::VectorStoreContent { text: "one".into() },
+                        pb::VectorStoreContent { text: "two".into() },
+                    ],
+                },
+                pb::VectorStoreSearchResult {
+                    file_id: "file-2".into(),
+                    filename: "b.md".into(),
+                    score: 0.0,
+                    attributes: HashMap::new(),
+                    content: vec![],
+                },
+            ],
+            has_more: false,
+            next_page: None,
+        }
+    }
+
+    // -----------------------------------------------------------------------------
+    // Responses
+    // -----------------------------------------------------------------------------
+
+    #[test]
+    fn vector_store_object() {
+        let v = vector_store_out(store(None));
+        assert_schema(&v, "VectorStoreObject", STORE_REQUIRED);
+        assert_eq!(v["object"], "vector_store");
+        assert_eq!(v["name"], "", "the spec's name is a non-nullable string");
+        assert_eq!(v["status"], "in_progress");
+        assert_eq!(
+            v["file_counts"],
+            json!({"in_progress": 1, "completed": 2, "failed": 3, "cancelled": 4, "total": 10})
+        );
+        assert!(v.get("expires_after").is_none(), "expires_after is optional but not nullable: {v}");
+        assert_eq!(v["expires_at"], Value::Null);
+        assert_eq!(v["last_active_at"], Value::Null);
+        assert_eq!(v["metadata"], json!({}));
+
+        let mut s = store(Some(pb::VectorStoreExpiresAfter { anchor: "last_active_at".into(), days: 7 }));
+        s.name = "docs".into();
+        s.status = pb::VectorStoreStatus::Expired as i32;
+        s.last_active_at = Some(1_700_000_100);
+        s.metadata = Some(pb::Metadata { entries: [("a".to_owned(), "b".to_owned())].into() });
+        let v = vector_store_out(s);
+        assert_schema(&v, "VectorStoreObject", STORE_REQUIRED);
+        assert_eq!(v["name"], "docs");
+        assert_eq!(v["status"], "expired");
+        assert_eq!(v["expires_after"], json!({"anchor": "last_active_at", "days": 7}));
+        assert_eq!(v["expires_at"], 1_700_000_000 + 7 * 86_400);
+        assert_eq!(v["last_active_at"], 1_700_000_100);
+        assert_eq!(v["metadata"], json!({"a": "b"}));
+
+        for (st, want) in
+            [(pb::VectorStoreStatus::Completed, "completed"), (pb::VectorStoreStatus::Unspecified, "in_progress")]
+        {
+            let mut s = store(None);
+            s.status = st as i32;
+            s.file_counts = None;
+            let v = vector_store_out(s);
+            assert_schema(&v, "VectorStoreObject", STORE_REQUIRED);
+            assert_eq!(v["status"], want);
+            assert_eq!(v["file_counts"]["total"], 0);
+        }
+    }
+
+    #[test]
+    fn vector_store_file_object() {
+        let v = vector_store_file_out(file(pb::VectorStoreFileStatus::Failed));
+        assert_schema(&v, "VectorStoreFileObject", FILE_REQUIRED);
+        assert_eq!(v["object"], "vector_store.file");
+        assert_eq!(v["status"], "failed");
+        assert_eq!(v["last_error"], json!({"code": "unsupported_file", "message": "no"}));
+        assert_eq!(
+            v["chunking_strategy"],
+            json!({"type": "static", "static": {"max_chunk_size_tokens": 600, "chunk_overlap_tokens": 100}})
+        );
+        assert_eq!(v["attributes"], json!({"author": "ann", "year": 2021, "score": 0.5, "draft": false}));
+
+        for (st, want) in [
+            (pb::VectorStoreFileStatus::InProgress, "in_progress"),
+            (pb::VectorStoreFileStatus::Completed, "completed"),
+            (pb::VectorStoreFileStatus::Cancelled, "cancelled"),
+            (pb::VectorStoreFileStatus::Unspecified, "in_progress"),
+        ] {
+            let v = vector_store_file_out(file(st));
+            assert_schema(&v, "VectorStoreFileObject", FILE_REQUIRED);
+            assert_eq!(v["status"], want);
+            assert_eq!(v["last_error"], Value::Null, "last_error only when failed");
+        }
+
+        // A code outside the spec's enum; other and auto chunking; no chunking; no attributes.
+        let mut f = file(pb::VectorStoreFileStatus::Failed);
+        f.last_error = Some(pb::VectorStoreFileError { code: "parse_error".into(), message: "m".into() });
+        f.chunking_strategy =
+            Some(pb::ChunkingStrategy { strategy: Some(pb::chunking_strategy::Strategy::Other(pb::OtherChunking {})) });
+        f.attributes.clear();
+        let v = vector_store_file_out(f);
+        assert_schema(&v, "VectorStoreFileObject", FILE_REQUIRED);
+        assert_eq!(v["last_error"]["code"], "server_error");
+        assert_eq!(v["chunking_strategy"], json!({"type": "other"}));
+        assert_eq!(v["attributes"], json!({}));
+        let mut f = file(pb::VectorStoreFileStatus::Completed);
+        f.chunking_strategy =
+            Some(pb::ChunkingStrategy { strategy: Some(pb::chunking_strategy::Strategy::Auto(pb::AutoChunking {})) });
+        let v = vector_store_file_out(f);
+        assert_schema(&v, "VectorStoreFileObject", FILE_REQUIRED);
+        assert_eq!(
+            v["chunking_strategy"]["static"],
+            json!({"max_chunk_size_tokens": 800, "chunk_overlap_tokens": 400})
+        );
+        let mut f = file(pb::VectorStoreFileStatus::Failed);
+        f.chunking_strategy = None;
+        f.last_error = None;
+        let v = vector_store_file_out(f);
+        assert_schema(&v, "VectorStoreFileObject", FILE_REQUIRED);
+        assert!(v.get("chunking_strategy").is_none());
+        assert_eq!(v["last_error"], Value::Null);
+    }
+
+    #[test]
+    fn file_batch_object() {
+        let v = file_batch_out(batch());
+        assert_schema(&v, "VectorStoreFileBatchObject", BATCH_REQUIRED);
+        assert_eq!(v["object"], "vector_store.files_batch");
+        assert_eq!(v["status"], "cancelled");
+        assert_eq!(v["file_counts"]["in_progress"], 1);
+        for st in [
+            pb::VectorStoreFileStatus::InProgress,
+            pb::VectorStoreFileStatus::Completed,
+            pb::VectorStoreFileStatus::Failed,
+        ] {
+            let mut b = batch();
+            b.status = st as i32;
+            assert_schema(&file_batch_out(b), "VectorStoreFileBatchObject", BATCH_REQUIRED);
+        }
+    }
+
+    #[test]
+    fn lists_and_deletions() {
+        use crate::openai::common::{DeletedOut, ListOut};
+        let stores = ListOut::new(
+            vec![vector_store_out(store(None)), vector_store_out(store(None))],
+            Some("vs_1".into()),
+            Some("vs_1".into()),
+            true,
+        );
+        let v = serde_json::to_value(&stores).unwrap();
+        assert_schema(&v, "ListVectorStoresResponse", LIST_REQUIRED);
+        assert_eq!(v["object"], "list");
+        let files = ListOut::new(
+            vec![vector_store_file_out(file(pb::VectorStoreFileStatus::Completed))],
+            Some("file-1".into()),
+            Some("file-1".into()),
+            false,
+        );
+        assert_schema(&serde_json::to_value(&files).unwrap(), "ListVectorStoreFilesResponse", LIST_REQUIRED);
+
+        let r = || pb::DeleteResponse { id: "vs_1".into(), deleted: true };
+        let v = serde_json::to_value(DeletedOut::new(r(), "vector_store.deleted")).unwrap();
+        assert_schema(&v, "DeleteVectorStoreResponse", DELETED_REQUIRED);
+        let v = serde_json::to_value(DeletedOut::new(r(), "vector_store.file.deleted")).unwrap();
+        assert_schema(&v, "DeleteVectorStoreFileResponse", DELETED_REQUIRED);
+    }
+
+    #[test]
+    fn search_results_page() {
+        let v = search_page_out(search_response());
+        assert_schema(&v, "VectorStoreSearchResultsPage", SEARCH_PAGE_REQUIRED);
+        assert_eq!(v["object"], "vector_store.search_results.page");
+        assert_eq!(v["search_query"], json!(["what is up", "second"]));
+        assert_eq!(v["next_page"], Value::Null);
+        assert_eq!(
+            v["data"][0],
+            json!({"file_id": "file-1", "filename": "a.txt", "score": 0.87, "attributes": {"k": "v"},
+                   "content": [{"type": "text", "text": "one"}, {"type": "text", "text": "two"}]})
+        );
+        assert_eq!(v["data"][1]["attributes"], json!({}));
+        assert_eq!(v["data"][1]["content"], json!([]));
+        let empty = search_page_out(pb::SearchVectorStoreResponse {
+            search_query: vec!["q".into()],
+            data: vec![],
+            has_more: false,
+            next_page: None,
+        });
+        assert_schema(&empty, "VectorStoreSearchResultsPage", SEARCH_PAGE_REQUIRED);
+    }
+
+    #[test]
+    fn file_content_page() {
+        let v = file_content_out(pb::VectorStoreFileContentResponse {
+            data: vec![
+                pb::VectorStoreContent { text: "hello".into() },
+                pb::VectorStoreContent { text: "world".into() },
+            ],
+            has_more: true,
+            next_page: Some("p2".into()),
+        });
+        assert_schema(&v, "VectorStoreFileContentResponse", CONTENT_PAGE_REQUIRED);
+        assert_eq!(v["object"], "vector_store.file_content.page");
+        assert_eq!(v["data"], json!([{"type": "text", "text": "hello"}, {"type": "text", "text": "world"}]));
+        assert_eq!((v["has_more"].clone(), v["next_page"].clone()), (json!(true), json!("p2")));
+        let v = file_content_out(pb::VectorStoreFileContentResponse::default());
+        assert_schema(&v, "VectorStoreFileContentResponse", CONTENT_PAGE_REQUIRED);
+        assert_eq!(v["next_page"], Value::Null);
+    }
+
+    // -----------------------------------------------------------------------------
+    // Requests
+    // -----------------------------------------------------------------------------
+
+    fn err_param(e: &ApiError) -> (&str, &str) {
+        (e.param.as_deref().unwrap_or_default(), e.code.as_deref().unwrap_or_default())
+    }
+
+    fn static_chunking(max: i32, overlap: i32) -> pb::ChunkingStrategy {
+        pb::ChunkingStrategy {
+            strategy: Some(pb::chunking_strategy::Strategy::Static(pb::StaticChunking {
+                max_chunk_size_tokens: max,
+                chunk_overlap_tokens: overlap,
+            })),
+        }
+    }
+
+    fn auto_chunking() -> pb::ChunkingStrategy {
+        pb::ChunkingStrategy { strategy: Some(pb::chunking_strategy::Strategy::Auto(pb::AutoChunking {})) }
+    }
+
+    #[test]
+    fn create_vector_store_request() {
+        let r = parse_json::<CreateVectorStoreIn>(
+            br#"{"file_ids":["file-1","file-2"],"name":"docs","description":"d",
+                "expires_after":{"anchor":"last_active_at","days":3},
+                "chunking_strategy":{"type":"static","static":{"max_chunk_size_tokens":300,"chunk_overlap_tokens":50}},
+                "metadata":{"k":"v"}}"#,
+        )
+        .unwrap()
+        .into_pb();
+        assert_eq!(r.file_ids, vec!["file-1", "file-2"]);
+        assert_eq!(r.name.as_deref(), Some("docs"));
+        assert_eq!(r.description.as_deref(), Some("d"));
+        assert_eq!(r.expires_after, Some(pb::VectorStoreExpiresAfter { anchor: "last_active_at".into(), days: 3 }));
+        assert_eq!(r.chunking_strategy, Some(static_chunking(300, 50)));
+        assert_eq!(r.metadata.unwrap().entries.get("k").map(String::as_str), Some("v"));
+
+        let r = parse_json::<CreateVectorStoreIn>(br#"{"chunking_strategy":{"type":"auto"}}"#).unwrap().into_pb();
+        assert_eq!(r.chunking_strategy, Some(auto_chunking()));
+        // Empty bodies and nulls read as unset.
+        assert_eq!(parse_json::<CreateVectorStoreIn>(b"").unwrap().into_pb(), pb::CreateVectorStoreRequest::default());
+        let r = parse_json::<CreateVectorStoreIn>(
+            br#"{"file_ids":null,"name":null,"description":null,"expires_after":null,"chunking_strategy":null,"metadata":null}"#,
+        )
+        .unwrap()
+        .into_pb();
+        assert_eq!(r, pb::CreateVectorStoreRequest::default());
+
+        for (body, param, code) in [
+            (r#"{"colour":"red"}"#, "colour", "unknown_parameter"),
+            (r#"{"name":7}"#, "name", "invalid_type"),
+            (r#"{"file_ids":"file-1"}"#, "file_ids", "invalid_type"),
+            (r#"{"file_ids":[1]}"#, "file_ids[0]", "invalid_type"),
+            (r#"{"metadata":{"k":1}}"#, "metadata.k", "invalid_type"),
+            (r#"{"expires_after":{"anchor":"last_active_at","days":1,"x":1}}"#, "expires_after.x", "unknown_parameter"),
+            (r#"{"expires_after":{"anchor":"last_active_at"}}"#, "expires_after", "missing_required_parameter"),
+            (r#"{"expires_after":{"anchor":"last_active_at","days":"seven"}}"#, "expires_after.days", "invalid_type"),
+            (r#"{"chunking_strategy":"auto"}"#, "chunking_strategy", "invalid_type"),
+        ] {
+            let e = parse_json::<CreateVectorStoreIn>(body.as_bytes()).unwrap_err();
+            assert_eq!(err_param(&e), (param, code), "{body}: {}", e.message);
+        }
+    }
+
+    #[test]
+    fn chunking_strategy_shapes() {
+        for body in [
+            r#"{"chunking_strategy":{"type":"fixed"}}"#,
+            r#"{"chunking_strategy":{"type":"static"}}"#,
+            r#"{"chunking_strategy":{"type":"auto","static":{"max_chunk_size_tokens":1,"chunk_overlap_tokens":0}}}"#,
+            r#"{"chunking_strategy":{"type":"static","static":{"max_chunk_size_tokens":100}}}"#,
+            r#"{"chunking_strategy":{"type":"static","static":{"max_chunk_size_tokens":100,"chunk_overlap_tokens":0,"x":1}}}"#,
+            r#"{"chunking_strategy":{"static":{"max_chunk_size_tokens":100,"chunk_overlap_tokens":0}}}"#,
+        ] {
+            let e = parse_json::<CreateVectorStoreFileIn>(format!(r#"{{"file_id":"f",{}"#, &body[1..]).as_bytes())
+                .unwrap_err();
+            let p = e.param.as_deref().unwrap_or_default();
+            assert!(p.starts_with("chunking_strategy"), "{body}: {p} {}", e.message);
+            assert_eq!(e.status, axum::http::StatusCode::BAD_REQUEST);
+        }
+        let e = parse_json::<CreateVectorStoreFileIn>(
+            br#"{"file_id":"f","chunking_strategy":{"type":"auto","static":{"max_chunk_size_tokens":800,"chunk_overlap_tokens":400}}}"#,
+        )
+        .unwrap_err();
+        assert_eq!(err_param(&e), ("chunking_strategy.static", "unknown_parameter"));
+        let e = parse_json::<CreateVectorStoreFileIn>(br#"{"file_id":"f","chunking_strategy":{"type":"other"}}"#)
+            .unwrap_err();
+        assert_eq!(err_param(&e), ("chunking_strategy", "invalid_type"), "{}", e.message);
+    }
+
+    #[test]
+    fn vector_store_file_request_and_attributes() {
+        let f = parse_json::<CreateVectorStoreFileIn>(
+            br#"{"file_id":"file-1","attributes":{"author":"ann","year":2021,"score":-0.25,"draft":true},
+                "chunking_strategy":{"type":"static","static":{"max_chunk_size_tokens":200,"chunk_overlap_tokens":100}}}"#,
+        )
+        .unwrap()
+        .into_pb();
+        assert_eq!(f.file_id, "file-1");
+        assert_eq!(f.chunking_strategy, Some(static_chunking(200, 100)));
+        assert_eq!(attributes_out(f.attributes), json!({"author": "ann", "year": 2021, "score": -0.25, "draft": true}));
+        let f = parse_json::<CreateVectorStoreFileIn>(br#"{"file_id":"file-1","attributes":null}"#).unwrap().into_pb();
+        assert!(f.attributes.is_empty());
+        assert_eq!(f.chunking_strategy, None);
+
+        for (body, param, code) in [
+            (r#"{}"#, "file_id", "missing_required_parameter"),
+            (r#"{"file_id":"f","attributes":{"a":{"b":1}}}"#, "attributes.a", "invalid_type"),
+            (r#"{"file_id":"f","attributes":{"a":[1]}}"#, "attributes.a", "invalid_type"),
+            (r#"{"file_id":"f","attributes":{"a":null}}"#, "attributes.a", "invalid_type"),
+            (r#"{"file_id":"f","attributes":[1]}"#, "attributes", "invalid_type"),
+            (r#"{"file_id":"f","metadata":{}}"#, "metadata", "unknown_parameter"),
+        ] {
+            let e = parse_json::<CreateVectorStoreFileIn>(body.as_bytes()).unwrap_err();
+            assert_eq!(err_param(&e), (param, code), "{body}: {}", e.message);
+        }
+        let e = parse_json::<CreateVectorStoreFileIn>(br#"{"file_id":"f","attributes":{"a":{"b":1}}}"#).unwrap_err();
+        assert!(e.message.contains("a string, a number or a boolean"), "{}", e.message);
+
+        // Update: attributes required; null clears them.
+        let u = parse_json::<UpdateVectorStoreFileAttributesIn>(br#"{"attributes":{"k":"v","n":1.5}}"#)
+            .unwrap()
+            .into_pb("vs_1".into(), "file-1".into());
+        assert_eq!((u.vector_store_id.as_str(), u.file_id.as_str()), ("vs_1", "file-1"));
+        assert_eq!(attributes_out(u.attributes), json!({"k": "v", "n": 1.5}));
+        let u = parse_json::<UpdateVectorStoreFileAttributesIn>(br#"{"attributes":null}"#)
+            .unwrap()
+            .into_pb("vs_1".into(), "file-1".into());
+        assert!(u.attributes.is_empty());
+        let e = parse_json::<UpdateVectorStoreFileAttributesIn>(b"{}").unwrap_err();
+        assert_eq!(err_param(&e), ("attributes", "missing_required_parameter"));
+        let e = parse_json::<UpdateVectorStoreFileAttributesIn>(br#"{"attributes":{"k":{}}}"#).unwrap_err();
+        assert_eq!(err_param(&e), ("attributes.k", "invalid_type"));
+        let e = parse_json::<UpdateVectorStoreFileAttributesIn>(br#"{"attributes":{},"x":1}"#).unwrap_err();
+        assert_eq!(err_param(&e), ("x", "unknown_parameter"));
+    }
+
+    #[test]
+    fn modify_vector_store_request() {
+        let m = |body: &str| parse_json::<ModifyVectorStoreIn>(body.as_bytes()).unwrap().into_pb("vs_1".into());
+        let r = m(r#"{"name":"n","expires_after":{"anchor":"last_active_at","days":9},"metadata":{"a":"b"}}"#);
+        assert_eq!(r.vector_store_id, "vs_1");
+        assert_eq!(r.name.as_deref(), Some("n"));
+        assert_eq!(r.expires_after.as_ref().map(|e| e.days), Some(9));
+        assert_eq!(r.update_mask.unwrap().paths, vec!["name", "expires_after", "metadata"]);
+        // Nulls clear: named in the mask, left unset.
+        let r = m(r#"{"name":null,"expires_after":null,"metadata":null}"#);
+        assert_eq!((r.name, r.expires_after), (None, None));
+        assert_eq!(r.metadata, Some(pb::Metadata::default()));
+        assert_eq!(r.update_mask.unwrap().paths, vec!["name", "expires_after", "metadata"]);
+        // Absent: not in the mask.
+        let r = m("{}");
+        assert_eq!(r.update_mask.unwrap().paths, Vec::<String>::new());
+        let r = m(r#"{"expires_after":null}"#);
+        assert_eq!(r.update_mask.unwrap().paths, vec!["expires_after"]);
+
+        for (body, param, code) in [
+            (r#"{"file_ids":[]}"#, "file_ids", "unknown_parameter"),
+            (r#"{"name":1}"#, "name", "invalid_type"),
+            (r#"{"expires_after":{"days":1}}"#, "expires_after", "missing_required_parameter"),
+            (r#"{"expires_after":{"anchor":"x","days":1,"y":2}}"#, "expires_after.y", "unknown_parameter"),
+        ] {
+            let e = parse_json::<ModifyVectorStoreIn>(body.as_bytes()).unwrap_err();
+            assert_eq!(err_param(&e), (param, code), "{body}: {}", e.message);
+        }
+    }
+
+    #[test]
+    fn file_batch_request() {
+        let b = |body: &str| parse_json::<CreateFileBatchIn>(body.as_bytes()).unwrap().into_pb("vs_1".into());
+        let r = b(r#"{"file_ids":["a","b"],"attributes":{"k":true},"chunking_strategy":{"type":"auto"}}"#).unwrap();
+        assert_eq!(r.vector_store_id, "vs_1");
+        assert_eq!(r.file_ids, vec!["a", "b"]);
+        assert!(r.files.is_empty());
+        assert_eq!(attributes_out(r.attributes), json!({"k": true}));
+        assert_eq!(r.chunking_strategy, Some(auto_chunking()));
+
+        let r = b(r#"{"files":[{"file_id":"a"},{"file_id":"b","attributes":{"n":2},
+                    "chunking_strategy":{"type":"static","static":{"max_chunk_size_tokens":400,"chunk_overlap_tokens":0}}}]}"#)
+        .unwrap();
+        assert!(r.file_ids.is_empty());
+        assert_eq!(r.files.len(), 2);
+        assert_eq!(r.files[0], pb::NewVectorStoreFile { file_id: "a".into(), ..Default::default() });
+        assert_eq!(r.files[1].chunking_strategy, Some(static_chunking(400, 0)));
+        assert_eq!(attributes_out(r.files[1].attributes.clone()), json!({"n": 2}));
+
+        let e = b(r#"{"file_ids":["a"],"files":[{"file_id":"b"}]}"#).unwrap_err();
+        assert_eq!(err_param(&e), ("files", "invalid_value"));
+        let e = b("{}").unwrap_err();
+        assert_eq!(err_param(&e), ("file_ids", "missing_required_parameter"));
+        let e = b(r#"{"file_ids":null,"files":null}"#).unwrap_err();
+        assert_eq!(err_param(&e), ("file_ids", "missing_required_parameter"));
+        for (body, param, code) in [
+            (r#"{"files":[{"file_id":"a","x":1}]}"#, "files[0].x", "unknown_parameter"),
+            (r#"{"files":[{}]}"#, "files[0]", "missing_required_parameter"),
+            (r#"{"files":[{"file_id":"a","attributes":{"k":[]}}]}"#, "files[0].attributes.k", "invalid_type"),
+            (r#"{"file_ids":["a"],"attributes":{"k":{}}}"#, "attributes.k", "invalid_type"),
+            (r#"{"file_ids":["a"],"metadata":{}}"#, "metadata", "unknown_parameter"),
+        ] {
+            let e = parse_json::<CreateFileBatchIn>(body.as_bytes()).unwrap_err();
+            assert_eq!(err_param(&e), (param, code), "{body}: {}", e.message);
+        }
+    }
+
+    #[test]
+    fn list_filter_values() {
+        assert_eq!(file_status_filter(None).unwrap(), None);
+        for (s, want) in [
+            ("in_progress", pb::VectorStoreFileStatus::InProgress),
+            ("completed", pb::VectorStoreFileStatus::Completed),
+            ("failed", pb::VectorStoreFileStatus::Failed),
+            ("cancelled", pb::VectorStoreFileStatus::Cancelled),
+        ] {
+            assert_eq!(file_status_filter(Some(s)).unwrap(), Some(want as i32));
+        }
+        for bad in ["done", "", "Completed"] {
+            let e = file_status_filter(Some(bad)).unwrap_err();
+            assert_eq!(err_param(&e), ("filter", "invalid_value"));
+        }
+    }
+
+    fn search(body: &str) -> Result<pb::SearchVectorStoreRequest, ApiError> {
+        parse_json::<SearchIn>(body.as_bytes())?.into_pb("vs_1".into())
+    }
+
+    fn cmp(key: &str, op: pb::ComparisonType, value: Value) -> pb::SearchFilter {
+        pb::SearchFilter {
+            filter: Some(pb::search_filter::Filter::Comparison(pb::ComparisonFilter {
+                key: key.into(),
+                r#type: op as i32,
+                value: Some(json_to_value(&value)),
+            })),
+        }
+    }
+
+    fn compound(op: pb::CompoundType, filters: Vec<pb::SearchFilter>) -> pb::SearchFilter {
+        pb::SearchFilter {
+            filter: Some(pb::search_filter::Filter::Compound(pb::CompoundFilter { r#type: op as i32, filters })),
+        }
+    }
+
+    #[test]
+    fn search_request() {
+        let r = search(r#"{"query":"hello"}"#).unwrap();
+        assert_eq!(r.vector_store_id, "vs_1");
+        assert_eq!(r.query, vec!["hello"]);
+        assert_eq!((r.filters, r.max_num_results, r.ranking_options, r.rewrite_query), (None, None, None, None));
+
+        let r = search(
+            r#"{"query":["a","b"],"rewrite_query":true,"max_num_results":5,
+                "ranking_options":{"ranker":"none","score_threshold":0.25}}"#,
+        )
+        .unwrap();
+        assert_eq!(r.query, vec!["a", "b"]);
+        assert_eq!(r.rewrite_query, Some(true));
+        assert_eq!(r.max_num_results, Some(5));
+        assert_eq!(
+            r.ranking_options,
+            Some(pb::FileSearchRankingOptions { ranker: Some("none".into()), score_threshold: 0.25 })
+        );
+        let r = search(r#"{"query":"q","ranking_options":{},"filters":null}"#).unwrap();
+        assert_eq!(r.ranking_options, Some(pb::FileSearchRankingOptions { ranker: None, score_threshold: 0.0 }));
+        assert_eq!(r.filters, None);
+
+        for (body, param, code) in [
+            (r#"{}"#, "query", "missing_required_parameter"),
+            (r#"{"query":null}"#, "query", "invalid_type"),
+            (r#"{"query":3}"#, "query", "invalid_type"),
+            (r#"{"query":[]}"#, "query", "invalid_value"),
+            (r#"{"query":["a",2]}"#, "query[1]", "invalid_type"),
+            (r#"{"query":"q","limit":3}"#, "limit", "unknown_parameter"),
+            (r#"{"query":"q","max_num_results":"ten"}"#, "max_num_results", "invalid_type"),
+            (r#"{"query":"q","rewrite_query":"yes"}"#, "rewrite_query", "invalid_type"),
+            (r#"{"query":"q","ranking_options":{"ranker":"auto","x":1}}"#, "ranking_options.x", "unknown_parameter"),
+            (
+                r#"{"query":"q","ranking_options":{"score_threshold":"high"}}"#,
+                "ranking_options.score_threshold",
+                "invalid_type",
+            ),
+        ] {
+            let e = search(body).unwrap_err();
+            assert_eq!(err_param(&e), (param, code), "{body}: {}", e.message);
+        }
+    }
+
+    #[test]
+    fn search_filters() {
+        use pb::ComparisonType as T;
+        let f = |filters: &str| search(&format!(r#"{{"query":"q","filters":{filters}}}"#)).map(|r| r.filters.unwrap());
+
+        // Each operator; type defaults to eq; every value form.
+        assert_eq!(f(r#"{"key":"author","value":"ann"}"#).unwrap(), cmp("author", T::Eq, json!("ann")));
+        for (op, t) in [("eq", T::Eq), ("ne", T::Ne), ("gt", T::Gt), ("gte", T::Gte), ("lt", T::Lt), ("lte", T::Lte)] {
+            assert_eq!(
+                f(&format!(r#"{{"type":"{op}","key":"year","value":2020}}"#)).unwrap(),
+                cmp("year", t, json!(2020))
+            );
+        }
+        assert_eq!(f(r#"{"type":"eq","key":"draft","value":false}"#).unwrap(), cmp("draft", T::Eq, json!(false)));
+        assert_eq!(f(r#"{"type":"lt","key":"score","value":0.5}"#).unwrap(), cmp("score", T::Lt, json!(0.5)));
+        assert_eq!(
+            f(r#"{"type":"in","key":"tag","value":["a","b",3]}"#).unwrap(),
+            cmp("tag", T::In, json!(["a", "b", 3]))
+        );
+        assert_eq!(f(r#"{"type":"nin","key":"n","value":[1,2]}"#).unwrap(), cmp("n", T::Nin, json!([1, 2])));
+
+        // Nested compounds.
+        let got = f(r#"{"type":"and","filters":[
+                {"type":"eq","key":"a","value":"x"},
+                {"type":"or","filters":[{"type":"in","key":"b","value":["p","q"]},{"type":"gte","key":"c","value":3}]}
+            ]}"#)
+        .unwrap();
+        let want = compound(
+            pb::CompoundType::And,
+            vec![
+                cmp("a", T::Eq, json!("x")),
+                compound(pb::CompoundType::Or, vec![cmp("b", T::In, json!(["p", "q"])), cmp("c", T::Gte, json!(3))]),
+            ],
+        );
+        assert_eq!(got, want);
+        // An empty compound is the service's to refuse.
+        assert_eq!(f(r#"{"type":"or","filters":[]}"#).unwrap(), compound(pb::CompoundType::Or, vec![]));
+
+        for (filters, param, code) in [
+            (r#""author""#, "filters", "invalid_type"),
+            (r#"[]"#, "filters", "invalid_type"),
+            (r#"{"type":"like","key":"a","value":"x"}"#, "filters.type", "invalid_value"),
+            (r#"{"type":1,"key":"a","value":"x"}"#, "filters.type", "invalid_type"),
+            (r#"{"type":"eq","value":"x"}"#, "filters.key", "missing_required_parameter"),
+            (r#"{"type":"eq","key":2,"value":"x"}"#, "filters.key", "invalid_type"),
+            (r#"{"type":"eq","key":"a"}"#, "filters.value", "missing_required_parameter"),
+            (r#"{"type":"eq","key":"a","value":null}"#, "filters.value", "invalid_type"),
+            (r#"{"type":"eq","key":"a","value":{"x":1}}"#, "filters.value", "invalid_type"),
+            (r#"{"type":"in","key":"a","value":["x",["y"]]}"#, "filters.value[1]", "invalid_type"),
+            (r#"{"type":"in","key":"a","value":[null]}"#, "filters.value[0]", "invalid_type"),
+            (r#"{"type":"eq","key":"a","value":"x","extra":1}"#, "filters.extra", "unknown_parameter"),
+            (r#"{"type":"eq","key":"a","value":"x","filters":[]}"#, "filters.filters", "unknown_parameter"),
+            (r#"{"type":"and"}"#, "filters.filters", "missing_required_parameter"),
+            (r#"{"type":"and","filters":{}}"#, "filters.filters", "invalid_type"),
+            (r#"{"type":"and","filters":[],"key":"a"}"#, "filters.key", "unknown_parameter"),
+            (r#"{"filters":[]}"#, "filters.type", "missing_required_parameter"),
+            (
+                r#"{"type":"or","filters":[{"key":"a","value":"x"},{"type":"xor","filters":[]}]}"#,
+                "filters.filters[1].type",
+                "invalid_value",
+            ),
+            (
+                r#"{"type":"and","filters":[{"type":"or","filters":[{"type":"eq","key":"a","value":"x","bad":true}]}]}"#,
+                "filters.filters[0].filters[0].bad",
+                "unknown_parameter",
+            ),
+            (
+                r#"{"type":"and","filters":[{"type":"or","filters":[{"type":"nin","key":"a","value":[{}]}]}]}"#,
+                "filters.filters[0].filters[0].value[0]",
+                "invalid_type",
+            ),
+        ] {
+            let e = f(filters).unwrap_err();
+            assert_eq!(err_param(&e), (param, code), "{filters}: {}", e.message);
+            assert_eq!(e.status, axum::http::StatusCode::BAD_REQUEST);
+        }
+    }
+}

@@ -1,0 +1,915 @@
+//! The embedded index: qdrant-edge under the data dir.
+//!
+//! One [`EdgeShard`] per collection directory (`<data-dir>/vectors/<collection>`), with
+//! the sparse vector [`keys::SPARSE`] (BM25 with the IDF modifier, see [`super::bm25`])
+//! and, when the collection has an embedder, the dense vector [`keys::DENSE`] (cosine).
+//! Payload indexes: `project` (keyword, tenant), `vector_store_id` and `file_id`
+//! (keyword), and `attributes.<key>` for the attribute keys that filters use (see
+//! below).
+//!
+//! qdrant-edge is synchronous and has no background workers, so:
+//!
+//! - every call runs on [`tokio::task::spawn_blocking`] with the shard in an [`Arc`];
+//! - writes (upserts, deletes), flushes and optimisation are serialised by one mutex
+//!   (`EdgeShard::flush` panics if it meets a concurrent update, or an optimiser
+//!   swapping segments); searches and counts take no lock of ours and run alongside;
+//! - a write is durable when it returns: edge never replays its WAL on load, only
+//!   flushed segments survive a restart, so each write call ends with a full flush of
+//!   every segment (~0.1 s here, whatever the batch size: callers should batch). Flushes
+//!   are group-committed: concurrent writers share one;
+//! - the optimiser (indexing a segment once it holds ~10 MB of vectors, merging down to
+//!   [`SEGMENTS`] segments, vacuuming deletions) runs inline at the end of the write
+//!   that made it necessary. It works on proxies of the segments, so reads go on while
+//!   it builds and only wait for the final swap; writes wait for it.
+//! - edge never truncates its WAL (nothing acknowledges it), so it grows with every
+//!   write for the life of the process; [`EdgeIndex::open`] deletes the closed WAL
+//!   segments but the last one (which keeps the operation numbering going: segments
+//!   ignore operations numbered below the versions they hold).
+//!
+//! Attribute filters address `attributes.<key>`; a key that is not a plain identifier
+//! (`[A-Za-z0-9_-]+`) is quoted (`attributes."a.b"`), and a key holding `"` or `\`
+//! cannot be expressed and is refused as invalid. A condition on a field without a
+//! payload index reads and parses the whole payload (chunk text included) of every
+//! candidate, once per condition: the first search filtering on an attribute key builds
+//! an index for it (keyword for a string value, float for a number or a range, bool for
+//! a boolean: the kind of the first filter on that key; a condition of another kind
+//! still works, from the payload), unless a write holds the writer lock (then a later
+//! search does), up to [`MAX_ATTRIBUTE_INDEXES`] keys per collection. Keys are indexed
+//! on use rather than on upsert because every index is flushed on every write.
+
+use std::collections::HashSet;
+use std::fmt::Display;
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, TryLockError};
+
+use qdrant_edge::external::ordered_float::OrderedFloat;
+use qdrant_edge::{
+    Condition, CountRequest, CreateIndex, Distance, EdgeConfig, EdgeOptimizersConfig, EdgeShard,
+    EdgeSparseVectorParams, EdgeVectorParams, FieldCondition, FieldIndexOperations, Filter, JsonPath,
+    KeywordIndexParams, Match, Modifier, NamedQuery, OperationError, PayloadFieldSchema, PayloadSchemaParams,
+    PayloadSchemaType, PointId, PointInsertOperations, PointOperations, PointStruct, QueryEnum, QueryRequest, Range,
+    ScoredPoint, ScoringQuery, UpdateOperation, ValueVariants, Vector, VectorInternal, Vectors, WithPayloadInterface,
+    WithVector,
+};
+use serde_json::{Map, Value};
+
+use super::{AttrFilter, ChunkPoint, Hit, IndexError, Query, Ranked, Scalar, VectorIndex, bm25, keys, point_id};
+
+/// The number of segments the optimiser merges down to. Edge searches its segments one
+/// after the other, so fewer is faster to search; below two, every indexing pass
+/// would rebuild everything.
+pub const SEGMENTS: usize = 2;
+
+/// Points per WAL record on upsert (one flush per call, whatever the count).
+const UPSERT_BATCH: usize = 256;
+
+/// The most attribute keys given a payload index in one collection.
+pub const MAX_ATTRIBUTE_INDEXES: usize = 64;
+
+const EDGE_CONFIG_FILE: &str = "edge_config.json";
+const WAL_DIR: &str = "wal";
+
+/// The embedded vector index (see the module doc).
+#[derive(Clone)]
+pub struct EdgeIndex {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    shard: EdgeShard,
+    dense_dim: Option<usize>,
+    /// Serialises writes, flushes and optimisation.
+    writer: Mutex<Writes>,
+    /// Attribute paths with a payload index.
+    attribute_indexes: Mutex<HashSet<JsonPath>>,
+}
+
+/// Write calls applied and flushed, for group commit: a flush makes every write applied
+/// before it durable, so a writer whose write a later flush covered skips its own.
+#[derive(Debug, Default)]
+struct Writes {
+    applied: u64,
+    flushed: u64,
+}
+
+impl std::fmt::Debug for EdgeIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EdgeIndex")
+            .field("path", &self.inner.shard.path())
+            .field("dense_dim", &self.inner.dense_dim)
+            .finish()
+    }
+}
+
+impl EdgeIndex {
+    /// Creates the index under `dir`, or loads the one already there. `dense_dim` is the
+    /// size of the dense vector (`None`: lexical only); an existing index made with
+    /// another size (or with/without a dense vector) is refused as invalid.
+    ///
+    /// Blocking (it loads the segments): call it from a blocking context.
+    pub fn open(dir: &Path, dense_dim: Option<usize>) -> Result<Self, IndexError> {
+        if dense_dim == Some(0) {
+            return Err(IndexError::Invalid("the dense vector size must be positive".to_owned()));
+        }
+        std::fs::create_dir_all(dir).map_err(|e| unavailable(format!("create {}", dir.display()), e))?;
+        let wanted = config(dense_dim);
+        let shard = if dir.join(EDGE_CONFIG_FILE).exists() {
+            trim_wal(&dir.join(WAL_DIR));
+            let shard = EdgeShard::load(dir, None).map_err(|e| op_error("load the index", e))?;
+            check_compatible(&shard.config(), dense_dim, dir)?;
+            if shard.config().optimizers != wanted.optimizers {
+                shard.set_optimizers_config(wanted.optimizers).map_err(|e| op_error("configure the optimizer", e))?;
+            }
+            shard
+        } else {
+            EdgeShard::new(dir, wanted).map_err(|e| op_error("create the index", e))?
+        };
+        let attributes = shard.info().payload_schema.into_keys().filter(|k| k.first_key == keys::ATTRIBUTES).collect();
+        let inner = Inner {
+            shard,
+            dense_dim,
+            writer: Mutex::new(Writes::default()),
+            attribute_indexes: Mutex::new(attributes),
+        };
+        {
+            let _writer = inner.lock_writer();
+            inner.ensure_payload_indexes()?;
+            inner.shard.flush();
+        }
+        tracing::debug!(path = %dir.display(), ?dense_dim, "vector index opened");
+        Ok(Self { inner: Arc::new(inner) })
+    }
+
+    /// The size of the dense vector, if the index has one.
+    pub fn dense_dim(&self) -> Option<usize> {
+        self.inner.dense_dim
+    }
+
+    /// Runs `f` on the blocking pool.
+    async fn blocking<T: Send + 'static>(
+        &self,
+        what: &'static str,
+        f: impl FnOnce(&Inner) -> Result<T, IndexError> + Send + 'static,
+    ) -> Result<T, IndexError> {
+        let inner = Arc::clone(&self.inner);
+        tokio::task::spawn_blocking(move || f(&inner)).await.map_err(|e| unavailable(what, e))?
+    }
+
+    /// Applies a write under the writer lock, then makes it durable: flushes (unless a
+    /// flush since has covered it) and optimises.
+    async fn write(&self, what: &'static str, operations: Vec<UpdateOperation>) -> Result<(), IndexError> {
+        self.blocking(what, move |inner| {
+            let seq = {
+                let mut writes = inner.lock_writer();
+                for operation in operations {
+                    inner.shard.update(operation).map_err(|e| op_error(what, e))?;
+                }
+                writes.applied += 1;
+                writes.applied
+            };
+            // other writers may apply theirs here: the next flush covers them too
+            let mut writes = inner.lock_writer();
+            if writes.flushed < seq {
+                let applied = writes.applied;
+                inner.shard.flush();
+                writes.flushed = applied;
+                inner.optimize();
+            }
+            Ok(())
+        })
+        .await
+    }
+}
+
+impl Inner {
+    fn lock_writer(&self) -> MutexGuard<'_, Writes> {
+        self.writer.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Creates the payload indexes that are missing (all of them on a new index).
+    fn ensure_payload_indexes(&self) -> Result<(), IndexError> {
+        let existing = self.shard.info().payload_schema;
+        let tenant = KeywordIndexParams { is_tenant: Some(true), ..KeywordIndexParams::default() };
+        let wanted = [
+            (keys::PROJECT, tenant),
+            (keys::VECTOR_STORE, KeywordIndexParams::default()),
+            (keys::FILE, KeywordIndexParams::default()),
+        ];
+        for (key, params) in wanted {
+            let field_name = path(key)?;
+            if existing.contains_key(&field_name) {
+                continue;
+            }
+            let schema = PayloadFieldSchema::FieldParams(PayloadSchemaParams::Keyword(params));
+            let operation = UpdateOperation::FieldIndexOperation(FieldIndexOperations::CreateIndex(CreateIndex {
+                field_name,
+                field_schema: Some(schema),
+            }));
+            self.shard.update(operation).map_err(|e| op_error("create a payload index", e))?;
+        }
+        Ok(())
+    }
+
+    /// Creates the payload indexes `filter` would use that are missing, if no write is
+    /// under way (else a later search will): the first search filtering on a key pays
+    /// for building its index.
+    fn index_attributes(&self, filter: &AttrFilter) {
+        let mut wanted = Vec::new();
+        attribute_kinds(filter, &mut wanted);
+        let missing: Vec<(JsonPath, PayloadSchemaType)> = {
+            let indexed = self.attribute_indexes.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut missing: Vec<(JsonPath, PayloadSchemaType)> = Vec::new();
+            for (key, kind) in wanted {
+                let Ok(path) = attribute_path(key) else { continue };
+                if indexed.contains(&path) || missing.iter().any(|(p, _)| *p == path) {
+                    continue;
+                }
+                if indexed.len() + missing.len() >= MAX_ATTRIBUTE_INDEXES {
+                    tracing::warn!(key, "too many attribute keys filtered on: this one is not indexed");
+                    continue;
+                }
+                missing.push((path, kind));
+            }
+            missing
+        };
+        if missing.is_empty() {
+            return;
+        }
+        let mut writes = match self.writer.try_lock() {
+            Ok(writes) => writes,
+            Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+            Err(TryLockError::WouldBlock) => return,
+        };
+        let started = std::time::Instant::now();
+        let mut created = Vec::new();
+        for (path, kind) in missing {
+            let operation = UpdateOperation::FieldIndexOperation(FieldIndexOperations::CreateIndex(CreateIndex {
+                field_name: path.clone(),
+                field_schema: Some(PayloadFieldSchema::FieldType(kind)),
+            }));
+            match self.shard.update(operation) {
+                Ok(()) => created.push(path),
+                Err(e) => tracing::warn!(field = %path, error = %e, "could not create an attribute payload index"),
+            }
+        }
+        writes.applied += 1;
+        self.shard.flush();
+        writes.flushed = writes.applied;
+        drop(writes);
+        tracing::info!(
+            fields = ?created.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "attribute payload indexes created"
+        );
+        self.attribute_indexes.lock().unwrap_or_else(PoisonError::into_inner).extend(created);
+    }
+
+    /// Runs the optimisers until they have nothing left to do; called with the writer
+    /// lock held, after a flush (a failure leaves the data as it was: logged only).
+    fn optimize(&self) {
+        let started = std::time::Instant::now();
+        match self.shard.optimize() {
+            Ok(false) => {}
+            Ok(true) => {
+                self.shard.flush();
+                tracing::info!(
+                    path = %self.shard.path().display(),
+                    elapsed_ms = started.elapsed().as_millis() as u64,
+                    "vector index optimised"
+                );
+            }
+            Err(e) => {
+                tracing::warn!(path = %self.shard.path().display(), error = %e, "vector index optimisation failed")
+            }
+        }
+    }
+
+    fn check_dense(&self, dense: Option<&[f32]>, what: &str) -> Result<(), IndexError> {
+        match (self.dense_dim, dense) {
+            (None, None) => Ok(()),
+            (Some(dim), Some(v)) if v.len() == dim => Ok(()),
+            (Some(dim), Some(v)) => {
+                Err(IndexError::Invalid(format!("{what}: dense vector of size {}, the index expects {dim}", v.len())))
+            }
+            (Some(dim), None) => Err(IndexError::Invalid(format!("{what}: a dense vector of size {dim} is required"))),
+            (None, Some(_)) => Err(IndexError::Invalid(format!("{what}: the index has no dense vector"))),
+        }
+    }
+
+    fn query(
+        &self,
+        vector: &str,
+        query: VectorInternal,
+        filter: &Filter,
+        limit: usize,
+    ) -> Result<Vec<Hit>, IndexError> {
+        let request = QueryRequest {
+            prefetches: Vec::new(),
+            query: Some(ScoringQuery::Vector(QueryEnum::Nearest(NamedQuery { query, using: Some(vector.to_owned()) }))),
+            filter: Some(filter.clone()),
+            score_threshold: None,
+            limit,
+            offset: 0,
+            params: None,
+            with_vector: WithVector::Bool(false),
+            with_payload: WithPayloadInterface::Bool(true),
+        };
+        let points = self.shard.query(request).map_err(|e| op_error("search", e))?;
+        Ok(points.into_iter().filter_map(hit).collect())
+    }
+}
+
+#[async_trait::async_trait]
+impl VectorIndex for EdgeIndex {
+    async fn upsert(&self, points: Vec<ChunkPoint>) -> Result<(), IndexError> {
+        if points.is_empty() {
+            return Ok(());
+        }
+        let mut structs = Vec::with_capacity(points.len());
+        for p in points {
+            self.inner.check_dense(p.dense.as_deref(), "upsert")?;
+            structs.push(point_struct(p)?);
+        }
+        let mut operations = Vec::with_capacity(structs.len().div_ceil(UPSERT_BATCH));
+        let mut structs = structs.into_iter().peekable();
+        while structs.peek().is_some() {
+            let batch = structs.by_ref().take(UPSERT_BATCH).map(|p: PointStruct| p.into()).collect();
+            operations.push(UpdateOperation::PointOperation(PointOperations::UpsertPoints(
+                PointInsertOperations::PointsList(batch),
+            )));
+        }
+        self.write("upsert", operations).await
+    }
+
+    async fn delete_file(&self, project: &str, vector_store_id: &str, file_id: &str) -> Result<(), IndexError> {
+        let filter = scope(project, &[vector_store_id], Some(file_id));
+        let operation = UpdateOperation::PointOperation(PointOperations::DeletePointsByFilter(filter));
+        self.write("delete file chunks", vec![operation]).await
+    }
+
+    async fn delete_store(&self, project: &str, vector_store_id: &str) -> Result<(), IndexError> {
+        let filter = scope(project, &[vector_store_id], None);
+        let operation = UpdateOperation::PointOperation(PointOperations::DeletePointsByFilter(filter));
+        self.write("delete vector store chunks", vec![operation]).await
+    }
+
+    async fn count(&self, project: &str, vector_store_id: &str, file_id: Option<&str>) -> Result<u64, IndexError> {
+        let filter = scope(project, &[vector_store_id], file_id);
+        self.blocking("count", move |inner| {
+            let count = inner
+                .shard
+                .count(CountRequest { filter: Some(filter), exact: true })
+                .map_err(|e| op_error("count", e))?;
+            Ok(count as u64)
+        })
+        .await
+    }
+
+    async fn search(&self, query: &Query) -> Result<Ranked, IndexError> {
+        if query.vector_store_ids.is_empty() {
+            return Err(IndexError::Invalid("search: at least one vector store is required".to_owned()));
+        }
+        if query.dense.is_some() {
+            self.inner.check_dense(query.dense.as_deref(), "search")?;
+        }
+        if query.limit == 0 {
+            return Ok(Ranked::default());
+        }
+        let stores: Vec<&str> = query.vector_store_ids.iter().map(String::as_str).collect();
+        let mut filter = scope(&query.project, &stores, None);
+        if let Some(attributes) = &query.filter {
+            filter.must.get_or_insert_with(Vec::new).push(attr_condition(attributes)?);
+        }
+        let attributes = query.filter.clone();
+        let sparse = bm25::query(&query.text);
+        let dense = query.dense.clone();
+        let limit = query.limit;
+        self.blocking("search", move |inner| {
+            if let Some(attributes) = &attributes {
+                inner.index_attributes(attributes);
+            }
+            let lexical = if sparse.is_empty() {
+                Vec::new()
+            } else {
+                let vector = sparse_vector(sparse)?;
+                let mut hits = inner.query(keys::SPARSE, vector, &filter, limit)?;
+                hits.retain(|h| h.score > 0.0);
+                hits
+            };
+            let semantic = match dense {
+                Some(dense) => inner.query(keys::DENSE, VectorInternal::Dense(dense), &filter, limit)?,
+                None => Vec::new(),
+            };
+            Ok(Ranked { lexical, semantic })
+        })
+        .await
+    }
+
+    async fn health(&self) -> Result<(), IndexError> {
+        self.blocking("health", |inner| {
+            inner.shard.count(CountRequest { filter: None, exact: false }).map_err(|e| op_error("health", e))?;
+            Ok(())
+        })
+        .await
+    }
+}
+
+/// The shard configuration for a collection.
+fn config(dense_dim: Option<usize>) -> EdgeConfig {
+    let sparse = EdgeSparseVectorParams::builder().modifier(Modifier::Idf).build();
+    let optimizers = EdgeOptimizersConfig { default_segment_number: Some(SEGMENTS), ..EdgeOptimizersConfig::default() };
+    let mut builder =
+        EdgeConfig::builder().sparse_vector(keys::SPARSE, sparse).on_disk_payload(true).optimizers(optimizers);
+    if let Some(dim) = dense_dim {
+        builder = builder.vector(keys::DENSE, EdgeVectorParams::builder(dim, Distance::Cosine).build());
+    }
+    builder.build()
+}
+
+/// Refuses an existing index whose vectors differ from what the caller expects.
+fn check_compatible(config: &EdgeConfig, dense_dim: Option<usize>, dir: &Path) -> Result<(), IndexError> {
+    let has_dense = config.vectors.get(keys::DENSE).map(|v| (v.size, v.distance));
+    let sparse_ok = config.sparse_vectors.get(keys::SPARSE).is_some_and(|s| s.modifier == Some(Modifier::Idf));
+    let dense_ok = match (dense_dim, has_dense) {
+        (None, None) => config.vectors.is_empty(),
+        (Some(dim), Some((size, Distance::Cosine))) => dim == size,
+        _ => false,
+    };
+    if sparse_ok && dense_ok {
+        Ok(())
+    } else {
+        Err(IndexError::Invalid(format!(
+            "the index at {} was made with other vectors (dense: {:?}), not dense size {:?}",
+            dir.display(),
+            has_dense.map(|(size, _)| size),
+            dense_dim
+        )))
+    }
+}
+
+/// Deletes the closed WAL segments but the newest: edge never replays or truncates its
+/// WAL, and the newest closed segment keeps the operation numbering going.
+fn trim_wal(wal: &Path) {
+    let Ok(entries) = std::fs::read_dir(wal) else { return };
+    let mut closed: Vec<(u64, std::path::PathBuf)> = entries
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name();
+            let start = name.to_str()?.strip_prefix("closed-")?.parse().ok()?;
+            Some((start, e.path()))
+        })
+        .collect();
+    closed.sort_unstable_by_key(|(start, _)| *start);
+    closed.pop();
+    for (_, path) in closed {
+        if let Err(e) = std::fs::remove_file(&path) {
+            tracing::warn!(path = %path.display(), error = %e, "could not remove an old wal segment");
+        }
+    }
+}
+
+fn point_struct(p: ChunkPoint) -> Result<PointStruct, IndexError> {
+    let ChunkPoint { project, vector_store_id, file_id, position, text, attributes, dense } = p;
+    let id = PointId::Uuid(point_id(&vector_store_id, &file_id, position));
+    let sparse = bm25::document(&text);
+    let mut vectors = vec![(keys::SPARSE, Vector(sparse_vector(sparse)?))];
+    if let Some(dense) = dense {
+        vectors.push((keys::DENSE, Vector::new_dense(dense)));
+    }
+    let mut payload = Map::new();
+    payload.insert(keys::PROJECT.to_owned(), Value::String(project));
+    payload.insert(keys::VECTOR_STORE.to_owned(), Value::String(vector_store_id));
+    payload.insert(keys::FILE.to_owned(), Value::String(file_id));
+    payload.insert(keys::POSITION.to_owned(), Value::from(position));
+    payload.insert(keys::TEXT.to_owned(), Value::String(text));
+    payload.insert(keys::ATTRIBUTES.to_owned(), Value::Object(attributes));
+    Ok(PointStruct::new(id, Vectors::new_named(vectors), Value::Object(payload)))
+}
+
+fn sparse_vector(v: bm25::SparseVector) -> Result<VectorInternal, IndexError> {
+    let bm25::SparseVector { indices, values } = v;
+    qdrant_edge::SparseVector::new(indices, values)
+        .map(VectorInternal::Sparse)
+        .map_err(|e| IndexError::Invalid(format!("bm25 vector: {e}")))
+}
+
+/// A search result back into a [`Hit`]; a point without our payload is skipped.
+fn hit(point: ScoredPoint) -> Option<Hit> {
+    let ScoredPoint { id, score, payload, .. } = point;
+    let hit = payload.and_then(|payload| chunk_hit(payload.0, score));
+    if hit.is_none() {
+        tracing::warn!(point_id = %id, "vector index point without a chunk payload, skipped");
+    }
+    hit
+}
+
+fn chunk_hit(mut payload: Map<String, Value>, score: f32) -> Option<Hit> {
+    let mut string = |key: &str| match payload.remove(key) {
+        Some(Value::String(s)) => Some(s),
+        _ => None,
+    };
+    let vector_store_id = string(keys::VECTOR_STORE)?;
+    let file_id = string(keys::FILE)?;
+    let text = string(keys::TEXT)?;
+    let position = u32::try_from(payload.remove(keys::POSITION)?.as_u64()?).ok()?;
+    let attributes = match payload.remove(keys::ATTRIBUTES) {
+        Some(Value::Object(map)) => map,
+        _ => Map::new(),
+    };
+    Some(Hit { vector_store_id, file_id, position, text, attributes, score })
+}
+
+fn path(key: &str) -> Result<JsonPath, IndexError> {
+    key.parse().map_err(|()| IndexError::Invalid(format!("payload key {key:?}")))
+}
+
+/// The path of an attribute: `attributes.<key>`, quoted unless a plain identifier.
+fn attribute_path(key: &str) -> Result<JsonPath, IndexError> {
+    let plain = !key.is_empty() && key.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '-');
+    if plain {
+        path(&format!("{}.{key}", keys::ATTRIBUTES))
+    } else if key.contains(['"', '\\']) {
+        Err(IndexError::Invalid(format!("attribute key {key:?} cannot be filtered on (it holds '\"' or '\\')")))
+    } else {
+        path(&format!("{}.\"{key}\"", keys::ATTRIBUTES))
+    }
+}
+
+fn keyword(key: &str, value: &str) -> Condition {
+    let key = path(key).expect("payload keys are identifiers");
+    Condition::Field(FieldCondition::new_match(key, Match::new_value(ValueVariants::String(value.to_owned()))))
+}
+
+/// The project, its vector stores (at least one) and optionally one file.
+fn scope(project: &str, vector_store_ids: &[&str], file_id: Option<&str>) -> Filter {
+    let mut must = vec![keyword(keys::PROJECT, project)];
+    match vector_store_ids {
+        [one] => must.push(keyword(keys::VECTOR_STORE, one)),
+        many => {
+            let key = path(keys::VECTOR_STORE).expect("payload keys are identifiers");
+            let any = Match::from(many.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>());
+            must.push(Condition::Field(FieldCondition::new_match(key, any)));
+        }
+    }
+    if let Some(file_id) = file_id {
+        must.push(keyword(keys::FILE, file_id));
+    }
+    Filter { must: Some(must), ..Filter::new() }
+}
+
+fn range(key: JsonPath, gt: Option<f64>, gte: Option<f64>, lt: Option<f64>, lte: Option<f64>) -> Condition {
+    let range = Range {
+        gt: gt.map(OrderedFloat),
+        gte: gte.map(OrderedFloat),
+        lt: lt.map(OrderedFloat),
+        lte: lte.map(OrderedFloat),
+    };
+    Condition::Field(FieldCondition::new_range(key, range))
+}
+
+/// `attributes[key] == value`: keyword or bool match, or a one-point range for numbers
+/// (so that integers and floats compare as numbers).
+fn equals(key: &str, value: &Scalar) -> Result<Condition, IndexError> {
+    let key = attribute_path(key)?;
+    Ok(match value {
+        Scalar::Str(s) => {
+            Condition::Field(FieldCondition::new_match(key, Match::new_value(ValueVariants::String(s.clone()))))
+        }
+        Scalar::Bool(b) => Condition::Field(FieldCondition::new_match(key, Match::new_value(ValueVariants::Bool(*b)))),
+        Scalar::Num(n) => range(key, None, Some(*n), None, Some(*n)),
+    })
+}
+
+/// `attributes[key]` is one of `values`, as a list of alternatives: one any-of for the
+/// strings, one condition per number and per boolean.
+fn one_of(key: &str, values: &[Scalar]) -> Result<Vec<Condition>, IndexError> {
+    let mut strings = Vec::new();
+    let mut alternatives = Vec::new();
+    for value in values {
+        match value {
+            Scalar::Str(s) => strings.push(s.clone()),
+            other => alternatives.push(equals(key, other)?),
+        }
+    }
+    match strings.len() {
+        0 => {}
+        1 => alternatives.push(equals(key, &Scalar::Str(strings.remove(0)))?),
+        _ => alternatives.push(Condition::Field(FieldCondition::new_match(attribute_path(key)?, Match::from(strings)))),
+    }
+    Ok(alternatives)
+}
+
+/// The attribute keys a filter reads, each with the payload index kind that serves it.
+fn attribute_kinds<'f>(filter: &'f AttrFilter, out: &mut Vec<(&'f str, PayloadSchemaType)>) {
+    let kind = |value: &Scalar| match value {
+        Scalar::Str(_) => PayloadSchemaType::Keyword,
+        Scalar::Num(_) => PayloadSchemaType::Float,
+        Scalar::Bool(_) => PayloadSchemaType::Bool,
+    };
+    match filter {
+        AttrFilter::Eq(key, value) | AttrFilter::Ne(key, value) => out.push((key, kind(value))),
+        AttrFilter::Gt(key, _) | AttrFilter::Gte(key, _) | AttrFilter::Lt(key, _) | AttrFilter::Lte(key, _) => {
+            out.push((key, PayloadSchemaType::Float))
+        }
+        AttrFilter::In(key, values) | AttrFilter::Nin(key, values) => {
+            if let Some(first) = values.first() {
+                out.push((key, kind(first)));
+            }
+        }
+        AttrFilter::And(filters) | AttrFilter::Or(filters) => {
+            for f in filters {
+                attribute_kinds(f, out);
+            }
+        }
+    }
+}
+
+/// A condition that no point meets.
+fn nothing() -> Condition {
+    Condition::HasId(std::iter::empty().collect())
+}
+
+fn nested(filter: Filter) -> Condition {
+    Condition::Filter(filter)
+}
+
+/// An [`AttrFilter`] as a Qdrant condition on `attributes.<key>`. A missing attribute
+/// fails every positive condition and passes `ne`/`nin` (they are `must_not`).
+fn attr_condition(filter: &AttrFilter) -> Result<Condition, IndexError> {
+    Ok(match filter {
+        AttrFilter::Eq(key, value) => equals(key, value)?,
+        AttrFilter::Ne(key, value) => nested(Filter::new_must_not(equals(key, value)?)),
+        AttrFilter::Gt(key, n) => range(attribute_path(key)?, Some(*n), None, None, None),
+        AttrFilter::Gte(key, n) => range(attribute_path(key)?, None, Some(*n), None, None),
+        AttrFilter::Lt(key, n) => range(attribute_path(key)?, None, None, Some(*n), None),
+        AttrFilter::Lte(key, n) => range(attribute_path(key)?, None, None, None, Some(*n)),
+        AttrFilter::In(key, values) => {
+            let mut alternatives = one_of(key, values)?;
+            match alternatives.len() {
+                0 => nothing(),
+                1 => alternatives.remove(0),
+                _ => nested(Filter { should: Some(alternatives), ..Filter::new() }),
+            }
+        }
+        AttrFilter::Nin(key, values) => nested(Filter { must_not: Some(one_of(key, values)?), ..Filter::new() }),
+        AttrFilter::And(filters) => {
+            let must = filters.iter().map(attr_condition).collect::<Result<Vec<_>, _>>()?;
+            nested(Filter { must: Some(must), ..Filter::new() })
+        }
+        AttrFilter::Or(filters) if filters.is_empty() => nothing(),
+        AttrFilter::Or(filters) => {
+            let should = filters.iter().map(attr_condition).collect::<Result<Vec<_>, _>>()?;
+            nested(Filter { should: Some(should), ..Filter::new() })
+        }
+    })
+}
+
+fn unavailable(what: impl Display, e: impl Display) -> IndexError {
+    IndexError::Unavailable(format!("{what}: {e}"))
+}
+
+fn op_error(what: &str, e: OperationError) -> IndexError {
+    match e {
+        OperationError::WrongVectorDimension { .. }
+        | OperationError::ValidationError { .. }
+        | OperationError::WrongSparse
+        | OperationError::WrongMulti
+        | OperationError::VectorNameNotExists { .. } => IndexError::Invalid(format!("{what}: {e}")),
+        other => unavailable(what, other),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::index::suite;
+
+    async fn fresh() -> (tempfile::TempDir, EdgeIndex) {
+        let dir = tempfile::tempdir().unwrap();
+        let index = EdgeIndex::open(&dir.path().join("chunks"), Some(suite::DIM)).unwrap();
+        (dir, index)
+    }
+
+    suite::vector_index_suite!(fresh());
+
+    #[tokio::test]
+    async fn survives_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("chunks");
+        let index = EdgeIndex::open(&path, Some(suite::DIM)).unwrap();
+        suite::before_reopen(&index).await;
+        drop(index);
+        let index = EdgeIndex::open(&path, Some(suite::DIM)).unwrap();
+        suite::after_reopen(&index).await;
+        // and again, after writes made by the reopened index
+        suite::before_reopen_again(&index).await;
+        drop(index);
+        let index = EdgeIndex::open(&path, Some(suite::DIM)).unwrap();
+        suite::after_reopen_again(&index).await;
+    }
+
+    /// The attribute filters give the same answers from the payload (the first query on
+    /// each key, on an index with another kind than the condition) and from the payload
+    /// indexes the first run creates; the indexes survive a reopen.
+    #[tokio::test]
+    async fn attribute_filters_with_indexes() {
+        let (dir, index) = fresh().await;
+        suite::attribute_filters(&index).await;
+        let schema = index.inner.shard.info().payload_schema;
+        for key in ["author", "year", "score", "draft", "missing", "\"dotted.key\"", "\"with space\""] {
+            let path: JsonPath = format!("attributes.{key}").parse().unwrap();
+            assert!(schema.contains_key(&path), "{key} is indexed: {:?}", schema.keys());
+        }
+        let year: JsonPath = "attributes.year".parse().unwrap();
+        assert_eq!(schema[&year].data_type, PayloadSchemaType::Float);
+        suite::attribute_filters(&index).await;
+        drop(index);
+        let index = EdgeIndex::open(&dir.path().join("chunks"), Some(suite::DIM)).unwrap();
+        assert!(index.inner.attribute_indexes.lock().unwrap().contains(&year));
+        suite::attribute_filters(&index).await;
+        assert_eq!(index.inner.attribute_indexes.lock().unwrap().len(), 7, "nothing new to index");
+    }
+
+    #[tokio::test]
+    async fn open_refuses_other_dense_size() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("chunks");
+        drop(EdgeIndex::open(&path, Some(4)).unwrap());
+        assert!(matches!(EdgeIndex::open(&path, Some(8)), Err(IndexError::Invalid(_))));
+        assert!(matches!(EdgeIndex::open(&path, None), Err(IndexError::Invalid(_))));
+        assert!(EdgeIndex::open(&path, Some(4)).is_ok());
+    }
+
+    #[tokio::test]
+    async fn open_twice_at_once_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("chunks");
+        let _first = EdgeIndex::open(&path, None).unwrap();
+        assert!(matches!(EdgeIndex::open(&path, None), Err(IndexError::Unavailable(_))));
+    }
+
+    #[tokio::test]
+    async fn lexical_only_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let index = EdgeIndex::open(&dir.path().join("chunks"), None).unwrap();
+        let mut p = suite::chunk("p", "vs", "f", 0, "the lexical only index works");
+        p.dense = None;
+        index.upsert(vec![p]).await.unwrap();
+        let ranked = index.search(&suite::query("p", &["vs"], "lexical")).await.unwrap();
+        assert_eq!(ranked.lexical.len(), 1);
+        let mut q = suite::query("p", &["vs"], "lexical");
+        q.dense = Some(suite::unit(0));
+        assert!(matches!(index.search(&q).await, Err(IndexError::Invalid(_))));
+        index.health().await.unwrap();
+    }
+
+    #[test]
+    fn attribute_paths() {
+        assert_eq!(attribute_path("year").unwrap().to_string(), "attributes.year");
+        assert_eq!(attribute_path("a.b").unwrap().to_string(), "attributes.\"a.b\"");
+        assert_eq!(attribute_path("with space").unwrap().to_string(), "attributes.\"with space\"");
+        assert!(matches!(attribute_path("q\"uote"), Err(IndexError::Invalid(_))));
+    }
+
+    /// Upsert throughput and search latency, lexical only, ~150-word chunks; print only.
+    /// `ASSISTD_BENCH_CHUNKS` (default 20000) sets the size.
+    /// `cargo test -p assistd-vector-stores --lib index::edge::tests::bench -- --ignored --nocapture`
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[ignore = "benchmark: prints numbers"]
+    async fn bench() {
+        let chunks: usize = std::env::var("ASSISTD_BENCH_CHUNKS").ok().and_then(|v| v.parse().ok()).unwrap_or(20_000);
+        let batch = 64;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("chunks");
+        let index = EdgeIndex::open(&path, None).unwrap();
+        let mut words = suite::Words::new(7);
+        let files = chunks / batch;
+        // ten stores, the first with half the chunks; one file = one upsert call
+        let calls: Vec<Vec<ChunkPoint>> = (0..files)
+            .map(|f| {
+                let store = if f % 2 == 0 { "vs_big".to_owned() } else { format!("vs_{}", f % 9) };
+                (0..batch)
+                    .map(|i| {
+                        let mut p = suite::chunk("proj", &store, &format!("file-{f}"), i as u32, &words.text(150));
+                        p.dense = None;
+                        p.attributes.insert("year".to_owned(), Value::from(2000 + (f % 25) as i64));
+                        p
+                    })
+                    .collect()
+            })
+            .collect();
+        let mut calls = calls.into_iter();
+        // a quarter one call at a time, the rest from four concurrent writers
+        let sequential: Vec<_> = calls.by_ref().take(files / 4).collect();
+        let n = sequential.len() * batch;
+        let started = std::time::Instant::now();
+        let mut latencies = Vec::new();
+        for points in sequential {
+            let t = std::time::Instant::now();
+            index.upsert(points).await.unwrap();
+            latencies.push(t.elapsed());
+        }
+        let elapsed = started.elapsed();
+        latencies.sort();
+        println!(
+            "upsert, one writer: {n} chunks in {:.1} s = {:.0} chunks/s (calls of {batch}: p50 {} ms, max {} ms)",
+            elapsed.as_secs_f64(),
+            n as f64 / elapsed.as_secs_f64(),
+            latencies[latencies.len() / 2].as_millis(),
+            latencies.last().unwrap().as_millis(),
+        );
+        let rest: Vec<_> = calls.collect();
+        let n = rest.len() * batch;
+        let started = std::time::Instant::now();
+        // and a reader searching meanwhile (optimisations included)
+        let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let reader = {
+            let (index, done, mut words) = (index.clone(), Arc::clone(&done), suite::Words::new(11));
+            tokio::spawn(async move {
+                let mut latencies = Vec::new();
+                while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                    let t = std::time::Instant::now();
+                    index.search(&suite::query("proj", &["vs_big"], &words.query())).await.unwrap();
+                    latencies.push(t.elapsed());
+                    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+                }
+                latencies
+            })
+        };
+        let mut writers = Vec::new();
+        for part in rest.chunks(rest.len().div_ceil(4)) {
+            let (index, part) = (index.clone(), part.to_vec());
+            writers.push(tokio::spawn(async move {
+                for points in part {
+                    index.upsert(points).await.unwrap();
+                }
+            }));
+        }
+        for writer in writers {
+            writer.await.unwrap();
+        }
+        let elapsed = started.elapsed();
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        let mut during = reader.await.unwrap();
+        during.sort();
+        println!(
+            "upsert, four writers: {n} chunks in {:.1} s = {:.0} chunks/s; searches meanwhile: {} (p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms)",
+            elapsed.as_secs_f64(),
+            n as f64 / elapsed.as_secs_f64(),
+            during.len(),
+            during[during.len() / 2].as_secs_f64() * 1000.0,
+            during[(during.len() - 1) * 99 / 100].as_secs_f64() * 1000.0,
+            during.last().unwrap().as_secs_f64() * 1000.0,
+        );
+        let info = index.inner.shard.info();
+        println!("segments: {}, points: {}", info.segments_count, info.points_count);
+        println!("disk: {} MB (wal {} MB)", du(&path) / 1_000_000, du(&path.join(WAL_DIR)) / 1_000_000);
+
+        let all: Vec<String> = (0..9).map(|i| format!("vs_{i}")).chain(["vs_big".to_owned()]).collect();
+        let all: Vec<&str> = all.iter().map(String::as_str).collect();
+        let year_2020 = Some(AttrFilter::Gte("year".to_owned(), 2020.0));
+        for (label, stores, filter) in [
+            ("big store (half the chunks)", vec!["vs_big"], None),
+            ("small store", vec!["vs_3"], None),
+            ("all stores", all, None),
+            ("big store, year >= 2020", vec!["vs_big"], year_2020),
+        ] {
+            let mut latencies = Vec::new();
+            let mut found = 0;
+            for _ in 0..300 {
+                let mut q = suite::query("proj", &stores, &words.query());
+                q.limit = 20;
+                q.filter = filter.clone();
+                let t = std::time::Instant::now();
+                let ranked = index.search(&q).await.unwrap();
+                latencies.push(t.elapsed());
+                found += ranked.lexical.len();
+            }
+            latencies.sort();
+            let p = |q: f64| latencies[((latencies.len() as f64 - 1.0) * q) as usize].as_secs_f64() * 1000.0;
+            println!(
+                "search {label}: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms ({:.1} hits/query)",
+                p(0.5),
+                p(0.99),
+                p(1.0),
+                found as f64 / 300.0
+            );
+        }
+        drop(index);
+        let t = std::time::Instant::now();
+        let index = EdgeIndex::open(&path, None).unwrap();
+        println!("reopen: {} ms, wal after trim {} MB", t.elapsed().as_millis(), du(&path.join(WAL_DIR)) / 1_000_000);
+        assert_eq!(index.count("proj", "vs_big", None).await.unwrap() as usize, files.div_ceil(2) * batch);
+    }
+
+    /// Bytes actually used under `path`.
+    fn du(path: &Path) -> u64 {
+        use std::os::unix::fs::MetadataExt;
+        let Ok(meta) = std::fs::symlink_metadata(path) else { return 0 };
+        if meta.is_dir() {
+            std::fs::read_dir(path).unwrap().flatten().map(|e| du(&e.path())).sum()
+        } else {
+            meta.blocks() * 512
+        }
+    }
+}

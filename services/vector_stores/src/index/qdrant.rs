@@ -1,0 +1,691 @@
+//! The server index: a Qdrant server or cluster through `qdrant-client` (gRPC).
+//!
+//! One collection holds every chunk of every project, laid out as in the embedded index
+//! ([`super::edge`]): the sparse vector [`keys::SPARSE`] (BM25 with the IDF modifier,
+//! see [`super::bm25`]) and, when there is an embedder, the dense vector [`keys::DENSE`]
+//! (cosine); the same payload keys ([`keys`]) and point ids ([`point_id`]); payload
+//! indexes on `project` (keyword, tenant), `vector_store_id` and `file_id` (keyword).
+//! Filters map onto Qdrant conditions exactly as in the embedded index, so both answer
+//! alike (the shared suite, `super::suite`, runs against both; against this one through
+//! a test-only Qdrant gRPC server over qdrant-edge, `qdrant/test_server.rs`).
+//!
+//! - [`QdrantIndex::connect`] creates the collection if it is missing, and refuses an
+//!   existing one whose vectors differ (another embedder needs another collection).
+//! - Writes wait for the server to apply them (`wait: true`). Upserts go in requests of
+//!   at most [`UPSERT_POINTS`] points and about [`UPSERT_BYTES`] bytes (Qdrant refuses
+//!   requests over 32 MB by default); a failure part-way leaves the earlier requests
+//!   applied, which a retry of the same upsert (idempotent: ids are fixed) completes.
+//! - A search sends its lexical and dense queries in one `QueryBatch` request.
+//! - The first search filtering on an attribute key asks the server to index
+//!   `attributes.<key>` (without waiting for it), with the kind of that first filter,
+//!   up to [`MAX_ATTRIBUTE_INDEXES`] keys per collection, like the embedded index does;
+//!   servers in strict mode refuse filters on fields without an index.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use prost::Message as _;
+use qdrant_client::qdrant::{
+    CollectionExistsRequest, CountPoints, CreateCollection, CreateFieldIndexCollection, DeletePoints, DenseVector,
+    Distance, FieldType, GetCollectionInfoRequest, KeywordIndexParams, Modifier, NamedVectors, PayloadIndexParams,
+    PointId, PointStruct, PointsSelector, QueryBatchPoints, QueryPoints, RepeatedStrings, ScoredPoint,
+    SetPayloadPoints, SparseVectorConfig, SparseVectorParams, UpsertPoints, VectorInput, VectorParams,
+    VectorParamsMap, Vectors, VectorsConfig, WithPayloadSelector, condition, payload_index_params, point_id,
+    points_selector, query, r#match, value, vector, vector_input, vectors, vectors_config, with_payload_selector,
+};
+use qdrant_client::{Qdrant, QdrantError};
+use serde_json::{Map, Value};
+
+pub use super::edge::MAX_ATTRIBUTE_INDEXES;
+use super::{AttrFilter, ChunkPoint, Hit, IndexError, Query, Ranked, Scalar, VectorIndex, bm25, keys, point_id};
+
+#[cfg(test)]
+mod test_server;
+
+/// The most points in one upsert request.
+pub const UPSERT_POINTS: usize = 256;
+
+/// The most bytes (encoded points) in one upsert request, a single larger point aside.
+pub const UPSERT_BYTES: usize = 8 << 20;
+
+/// How long one request may take (an upsert waits for the server to apply it).
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// How long connecting may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The index in a Qdrant server or cluster (see the module doc).
+#[derive(Clone)]
+pub struct QdrantIndex {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    client: Qdrant,
+    url: String,
+    collection: String,
+    dense_dim: Option<usize>,
+    /// Attribute paths indexed, or asked to be.
+    attribute_indexes: Mutex<HashSet<String>>,
+}
+
+impl std::fmt::Debug for QdrantIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("QdrantIndex")
+            .field("url", &self.inner.url)
+            .field("collection", &self.inner.collection)
+            .field("dense_dim", &self.inner.dense_dim)
+            .finish()
+    }
+}
+
+impl QdrantIndex {
+    /// Connects to the Qdrant server at `url` (its gRPC port, e.g.
+    /// `http://localhost:6334`; `https://` for TLS) and opens `collection`, creating it
+    /// if it is missing. `dense_dim` is the size of the dense vector (`None`: lexical
+    /// only); an existing collection made with other vectors is refused as invalid.
+    pub async fn connect(
+        url: &str,
+        api_key: Option<String>,
+        collection: &str,
+        dense_dim: Option<usize>,
+    ) -> Result<Self, IndexError> {
+        if dense_dim == Some(0) {
+            return Err(IndexError::Invalid("the dense vector size must be positive".to_owned()));
+        }
+        if collection.is_empty() {
+            return Err(IndexError::Invalid("the qdrant collection name is empty".to_owned()));
+        }
+        let client = Qdrant::from_url(url)
+            .api_key(api_key)
+            .timeout(REQUEST_TIMEOUT)
+            .connect_timeout(CONNECT_TIMEOUT)
+            .skip_compatibility_check()
+            .build()
+            .map_err(|e| IndexError::Invalid(format!("qdrant url {url:?}: {e}")))?;
+        let inner = Inner {
+            client,
+            url: url.to_owned(),
+            collection: collection.to_owned(),
+            dense_dim,
+            attribute_indexes: Mutex::new(HashSet::new()),
+        };
+        if !inner.exists().await? {
+            inner.create_collection().await?;
+        }
+        let info = inner
+            .client
+            .collection_info(GetCollectionInfoRequest { collection_name: inner.collection.clone() })
+            .await
+            .map_err(|e| client_error("read the collection", e))?
+            .result
+            .ok_or_else(|| IndexError::Unavailable("read the collection: no collection info".to_owned()))?;
+        let params = info.config.and_then(|c| c.params);
+        check_compatible(params.as_ref(), dense_dim, &inner.collection)?;
+        let indexed: HashSet<String> = info.payload_schema.into_keys().collect();
+        inner.ensure_payload_indexes(&indexed).await?;
+        let prefix = format!("{}.", keys::ATTRIBUTES);
+        inner.attribute_indexes.lock().unwrap_or_else(PoisonError::into_inner).extend(
+            indexed.into_iter().filter(|k| k.starts_with(&prefix)),
+        );
+        tracing::debug!(url, collection, ?dense_dim, "qdrant vector index connected");
+        Ok(Self { inner: Arc::new(inner) })
+    }
+
+    /// The size of the dense vector, if the index has one.
+    pub fn dense_dim(&self) -> Option<usize> {
+        self.inner.dense_dim
+    }
+
+    /// The collection's name.
+    pub fn collection(&self) -> &str {
+        &self.inner.collection
+    }
+}
+
+impl Inner {
+    async fn exists(&self) -> Result<bool, IndexError> {
+        self.client
+            .collection_exists(CollectionExistsRequest { collection_name: self.collection.clone() })
+            .await
+            .map_err(|e| client_error("check the collection", e))
+    }
+
+    /// Creates the collection; another process creating it at the same time is fine.
+    async fn create_collection(&self) -> Result<(), IndexError> {
+        let dense = self.dense_dim.map(|dim| {
+            let params = VectorParams { size: dim as u64, distance: Distance::Cosine.into(), ..VectorParams::default() };
+            (keys::DENSE.to_owned(), params)
+        });
+        let vectors_config = dense.map(|dense| VectorsConfig {
+            config: Some(vectors_config::Config::ParamsMap(VectorParamsMap { map: HashMap::from([dense]) })),
+        });
+        let sparse = SparseVectorParams { index: None, modifier: Some(Modifier::Idf.into()) };
+        let request = CreateCollection {
+            collection_name: self.collection.clone(),
+            vectors_config,
+            sparse_vectors_config: Some(SparseVectorConfig { map: HashMap::from([(keys::SPARSE.to_owned(), sparse)]) }),
+            ..CreateCollection::default()
+        };
+        match self.client.create_collection(request).await {
+            Ok(_) => {
+                tracing::info!(url = %self.url, collection = %self.collection, dense_dim = ?self.dense_dim, "qdrant collection created");
+                Ok(())
+            }
+            Err(e) if self.exists().await.unwrap_or(false) => {
+                tracing::debug!(collection = %self.collection, error = %e, "qdrant collection created meanwhile");
+                Ok(())
+            }
+            Err(e) => Err(client_error("create the collection", e)),
+        }
+    }
+
+    /// Creates the payload indexes that are missing (all of them on a new collection).
+    async fn ensure_payload_indexes(&self, indexed: &HashSet<String>) -> Result<(), IndexError> {
+        for (key, is_tenant) in [(keys::PROJECT, true), (keys::VECTOR_STORE, false), (keys::FILE, false)] {
+            if indexed.contains(key) {
+                continue;
+            }
+            let params = KeywordIndexParams { is_tenant: is_tenant.then_some(true), ..KeywordIndexParams::default() };
+            let request = CreateFieldIndexCollection {
+                collection_name: self.collection.clone(),
+                wait: Some(true),
+                field_name: key.to_owned(),
+                field_type: Some(FieldType::Keyword.into()),
+                field_index_params: Some(PayloadIndexParams {
+                    index_params: Some(payload_index_params::IndexParams::KeywordIndexParams(params)),
+                }),
+                ..CreateFieldIndexCollection::default()
+            };
+            self.client.create_field_index(request).await.map_err(|e| client_error("create a payload index", e))?;
+        }
+        Ok(())
+    }
+
+    /// Asks the server to index the attribute keys `filter` reads that have no index
+    /// yet (without waiting for the index to be built). Failures are logged only: the
+    /// filter works without an index, if more slowly (unless the server is in strict mode).
+    async fn index_attributes(&self, filter: &AttrFilter) {
+        let mut wanted = Vec::new();
+        attribute_kinds(filter, &mut wanted);
+        let missing: Vec<(String, FieldType)> = {
+            let mut indexed = self.attribute_indexes.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut missing = Vec::new();
+            for (key, kind) in wanted {
+                let Ok(path) = attribute_path(key) else { continue };
+                if indexed.contains(&path) {
+                    continue;
+                }
+                if indexed.len() >= MAX_ATTRIBUTE_INDEXES {
+                    tracing::warn!(key, "too many attribute keys filtered on: this one is not indexed");
+                    continue;
+                }
+                // claimed now, so that concurrent searches do not ask again
+                indexed.insert(path.clone());
+                missing.push((path, kind));
+            }
+            missing
+        };
+        for (path, kind) in missing {
+            let request = CreateFieldIndexCollection {
+                collection_name: self.collection.clone(),
+                wait: Some(false),
+                field_name: path.clone(),
+                field_type: Some(kind.into()),
+                ..CreateFieldIndexCollection::default()
+            };
+            match self.client.create_field_index(request).await {
+                Ok(_) => tracing::info!(collection = %self.collection, field = %path, "attribute payload index requested"),
+                Err(e) => {
+                    tracing::warn!(collection = %self.collection, field = %path, error = %e, "could not create an attribute payload index")
+                }
+            }
+        }
+    }
+
+    fn check_dense(&self, dense: Option<&[f32]>, what: &str) -> Result<(), IndexError> {
+        match (self.dense_dim, dense) {
+            (None, None) => Ok(()),
+            (Some(dim), Some(v)) if v.len() == dim => Ok(()),
+            (Some(dim), Some(v)) => {
+                Err(IndexError::Invalid(format!("{what}: dense vector of size {}, the index expects {dim}", v.len())))
+            }
+            (Some(dim), None) => Err(IndexError::Invalid(format!("{what}: a dense vector of size {dim} is required"))),
+            (None, Some(_)) => Err(IndexError::Invalid(format!("{what}: the index has no dense vector"))),
+        }
+    }
+
+    async fn delete(&self, what: &str, filter: qdrant_client::qdrant::Filter) -> Result<(), IndexError> {
+        let request = DeletePoints {
+            collection_name: self.collection.clone(),
+            wait: Some(true),
+            points: Some(PointsSelector { points_selector_one_of: Some(points_selector::PointsSelectorOneOf::Filter(filter)) }),
+            ..DeletePoints::default()
+        };
+        self.client.delete_points(request).await.map_err(|e| client_error(what, e))?;
+        Ok(())
+    }
+
+    fn query(&self, vector: &str, input: vector_input::Variant, filter: &qdrant_client::qdrant::Filter, limit: usize) -> QueryPoints {
+        QueryPoints {
+            collection_name: self.collection.clone(),
+            query: Some(qdrant_client::qdrant::Query {
+                variant: Some(query::Variant::Nearest(VectorInput { variant: Some(input) })),
+            }),
+            using: Some(vector.to_owned()),
+            filter: Some(filter.clone()),
+            limit: Some(limit as u64),
+            with_payload: Some(WithPayloadSelector {
+                selector_options: Some(with_payload_selector::SelectorOptions::Enable(true)),
+            }),
+            ..QueryPoints::default()
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl VectorIndex for QdrantIndex {
+    async fn upsert(&self, points: Vec<ChunkPoint>) -> Result<(), IndexError> {
+        if points.is_empty() {
+            return Ok(());
+        }
+        let mut structs = Vec::with_capacity(points.len());
+        for p in points {
+            self.inner.check_dense(p.dense.as_deref(), "upsert")?;
+            structs.push(point_struct(p));
+        }
+        let mut batch = Vec::new();
+        let mut bytes = 0;
+        let mut structs = structs.into_iter().peekable();
+        while let Some(point) = structs.next() {
+            bytes += point.encoded_len();
+            batch.push(point);
+            let full = batch.len() >= UPSERT_POINTS
+                || structs.peek().is_some_and(|next| bytes + next.encoded_len() > UPSERT_BYTES);
+            if full || structs.peek().is_none() {
+                let request = UpsertPoints {
+                    collection_name: self.inner.collection.clone(),
+                    wait: Some(true),
+                    points: std::mem::take(&mut batch),
+                    ..UpsertPoints::default()
+                };
+                self.inner.client.upsert_points(request).await.map_err(|e| client_error("upsert", e))?;
+                bytes = 0;
+            }
+        }
+        Ok(())
+    }
+
+    async fn delete_file(&self, project: &str, vector_store_id: &str, file_id: &str) -> Result<(), IndexError> {
+        self.inner.delete("delete file chunks", scope(project, &[vector_store_id], Some(file_id))).await
+    }
+
+    async fn set_attributes(
+        &self,
+        project: &str,
+        vector_store_id: &str,
+        file_id: &str,
+        attributes: &Map<String, Value>,
+    ) -> Result<(), IndexError> {
+        let filter = scope(project, &[vector_store_id], Some(file_id));
+        let attributes = qdrant_client::qdrant::Value::from(Value::Object(attributes.clone()));
+        let request = SetPayloadPoints {
+            collection_name: self.inner.collection.clone(),
+            wait: Some(true),
+            // a top-level key replaces the whole value under it
+            payload: HashMap::from([(keys::ATTRIBUTES.to_owned(), attributes)]),
+            points_selector: Some(PointsSelector {
+                points_selector_one_of: Some(points_selector::PointsSelectorOneOf::Filter(filter)),
+            }),
+            key: None,
+            ..SetPayloadPoints::default()
+        };
+        self.inner.client.set_payload(request).await.map_err(|e| client_error("set attributes", e))?;
+        Ok(())
+    }
+
+    async fn delete_store(&self, project: &str, vector_store_id: &str) -> Result<(), IndexError> {
+        self.inner.delete("delete vector store chunks", scope(project, &[vector_store_id], None)).await
+    }
+
+    async fn count(&self, project: &str, vector_store_id: &str, file_id: Option<&str>) -> Result<u64, IndexError> {
+        let request = CountPoints {
+            collection_name: self.inner.collection.clone(),
+            filter: Some(scope(project, &[vector_store_id], file_id)),
+            exact: Some(true),
+            ..CountPoints::default()
+        };
+        let response = self.inner.client.count(request).await.map_err(|e| client_error("count", e))?;
+        Ok(response.result.map_or(0, |r| r.count))
+    }
+
+    async fn search(&self, query: &Query) -> Result<Ranked, IndexError> {
+        if query.vector_store_ids.is_empty() {
+            return Err(IndexError::Invalid("search: at least one vector store is required".to_owned()));
+        }
+        if query.dense.is_some() {
+            self.inner.check_dense(query.dense.as_deref(), "search")?;
+        }
+        if query.limit == 0 {
+            return Ok(Ranked::default());
+        }
+        let stores: Vec<&str> = query.vector_store_ids.iter().map(String::as_str).collect();
+        let mut filter = scope(&query.project, &stores, None);
+        if let Some(attributes) = &query.filter {
+            filter.must.push(attr_condition(attributes)?);
+            self.inner.index_attributes(attributes).await;
+        }
+        let sparse = bm25::query(&query.text);
+        let mut requests = Vec::with_capacity(2);
+        let lexical = !sparse.is_empty();
+        if lexical {
+            let bm25::SparseVector { indices, values } = sparse;
+            let input = vector_input::Variant::Sparse(qdrant_client::qdrant::SparseVector { values, indices });
+            requests.push(self.inner.query(keys::SPARSE, input, &filter, query.limit));
+        }
+        if let Some(dense) = &query.dense {
+            let input = vector_input::Variant::Dense(DenseVector { data: dense.clone() });
+            requests.push(self.inner.query(keys::DENSE, input, &filter, query.limit));
+        }
+        if requests.is_empty() {
+            return Ok(Ranked::default());
+        }
+        let expected = requests.len();
+        let request = QueryBatchPoints {
+            collection_name: self.inner.collection.clone(),
+            query_points: requests,
+            ..QueryBatchPoints::default()
+        };
+        let response = self.inner.client.query_batch(request).await.map_err(|e| client_error("search", e))?;
+        if response.result.len() != expected {
+            return Err(IndexError::Unavailable(format!(
+                "search: {} result lists for {expected} queries",
+                response.result.len()
+            )));
+        }
+        let mut lists = response.result.into_iter().map(|list| list.result.into_iter().filter_map(hit));
+        let mut ranked = Ranked::default();
+        if lexical {
+            ranked.lexical = lists.next().into_iter().flatten().filter(|h| h.score > 0.0).collect();
+        }
+        if query.dense.is_some() {
+            ranked.semantic = lists.next().into_iter().flatten().collect();
+        }
+        Ok(ranked)
+    }
+
+    async fn health(&self) -> Result<(), IndexError> {
+        if self.inner.exists().await? {
+            Ok(())
+        } else {
+            Err(IndexError::Unavailable(format!("qdrant collection {:?} does not exist", self.inner.collection)))
+        }
+    }
+}
+
+/// Refuses a collection whose vectors differ from what the caller expects.
+fn check_compatible(
+    params: Option<&qdrant_client::qdrant::CollectionParams>,
+    dense_dim: Option<usize>,
+    collection: &str,
+) -> Result<(), IndexError> {
+    // the size of the collection's dense vector (`None`: it has none), or what it has instead
+    let found: Result<Option<u64>, &str> =
+        match params.and_then(|p| p.vectors_config.as_ref()).and_then(|c| c.config.as_ref()) {
+            None => Ok(None),
+            Some(vectors_config::Config::ParamsMap(map)) if map.map.is_empty() => Ok(None),
+            Some(vectors_config::Config::ParamsMap(map)) => match map.map.get(keys::DENSE) {
+                Some(v) if map.map.len() == 1 && v.distance == i32::from(Distance::Cosine) => Ok(Some(v.size)),
+                _ => Err("other dense vectors"),
+            },
+            Some(vectors_config::Config::Params(_)) => Err("an unnamed dense vector"),
+        };
+    let sparse_ok = params
+        .and_then(|p| p.sparse_vectors_config.as_ref())
+        .and_then(|c| c.map.get(keys::SPARSE))
+        .is_some_and(|s| s.modifier == Some(Modifier::Idf.into()));
+    if sparse_ok && found == Ok(dense_dim.map(|dim| dim as u64)) {
+        return Ok(());
+    }
+    let had = match found {
+        Ok(None) => "no dense vector".to_owned(),
+        Ok(Some(size)) => format!("a dense vector of size {size}"),
+        Err(other) => other.to_owned(),
+    };
+    let wanted = match dense_dim {
+        None => "no dense vector".to_owned(),
+        Some(dim) => format!("a dense vector of size {dim}"),
+    };
+    let sparse = if sparse_ok { "" } else { " and no bm25 sparse vector with the idf modifier" };
+    Err(IndexError::Invalid(format!(
+        "the qdrant collection {collection:?} was made with {had}{sparse}, the embedder in use needs {wanted}: \
+         the embedder changed, so configure a new collection (and reindex), or go back to the previous embedder"
+    )))
+}
+
+fn point_struct(p: ChunkPoint) -> PointStruct {
+    let ChunkPoint { project, vector_store_id, file_id, position, text, attributes, dense } = p;
+    let id = point_id(&vector_store_id, &file_id, position);
+    let bm25::SparseVector { indices, values } = bm25::document(&text);
+    let mut named = HashMap::from([(keys::SPARSE.to_owned(), qdrant_client::qdrant::Vector::new_sparse(indices, values))]);
+    if let Some(dense) = dense {
+        named.insert(keys::DENSE.to_owned(), qdrant_client::qdrant::Vector::new_dense(dense));
+    }
+    let string = |s: String| qdrant_client::qdrant::Value { kind: Some(value::Kind::StringValue(s)) };
+    let payload = HashMap::from([
+        (keys::PROJECT.to_owned(), string(project)),
+        (keys::VECTOR_STORE.to_owned(), string(vector_store_id)),
+        (keys::FILE.to_owned(), string(file_id)),
+        (
+            keys::POSITION.to_owned(),
+            qdrant_client::qdrant::Value { kind: Some(value::Kind::IntegerValue(i64::from(position))) },
+        ),
+        (keys::TEXT.to_owned(), string(text)),
+        (keys::ATTRIBUTES.to_owned(), qdrant_client::qdrant::Value::from(Value::Object(attributes))),
+    ]);
+    PointStruct {
+        id: Some(PointId { point_id_options: Some(point_id::PointIdOptions::Uuid(id.to_string())) }),
+        payload,
+        vectors: Some(Vectors { vectors_options: Some(vectors::VectorsOptions::Vectors(NamedVectors { vectors: named })) }),
+    }
+}
+
+/// A search result back into a [`Hit`]; a point without our payload is skipped.
+fn hit(point: ScoredPoint) -> Option<Hit> {
+    let ScoredPoint { id, payload, score, .. } = point;
+    let hit = chunk_hit(payload, score);
+    if hit.is_none() {
+        tracing::warn!(point_id = ?id, "vector index point without a chunk payload, skipped");
+    }
+    hit
+}
+
+fn chunk_hit(mut payload: HashMap<String, qdrant_client::qdrant::Value>, score: f32) -> Option<Hit> {
+    let mut string = |key: &str| match payload.remove(key)?.kind? {
+        value::Kind::StringValue(s) => Some(s),
+        _ => None,
+    };
+    let vector_store_id = string(keys::VECTOR_STORE)?;
+    let file_id = string(keys::FILE)?;
+    let text = string(keys::TEXT)?;
+    let position = match payload.remove(keys::POSITION)?.kind? {
+        value::Kind::IntegerValue(i) => u32::try_from(i).ok()?,
+        _ => return None,
+    };
+    let attributes = match payload.remove(keys::ATTRIBUTES).map(qdrant_client::qdrant::Value::into_json) {
+        Some(Value::Object(map)) => map,
+        _ => Map::new(),
+    };
+    Some(Hit { vector_store_id, file_id, position, text, attributes, score })
+}
+
+fn client_error(what: &str, e: QdrantError) -> IndexError {
+    match e {
+        QdrantError::ResponseError { status } if status.code() == tonic::Code::InvalidArgument => {
+            IndexError::Invalid(format!("{what}: {}", status.message()))
+        }
+        QdrantError::ResponseError { status } | QdrantError::ResourceExhaustedError { status, .. } => {
+            IndexError::Unavailable(format!("{what}: qdrant: {:?}: {}", status.code(), status.message()))
+        }
+        other => IndexError::Unavailable(format!("{what}: qdrant: {other}")),
+    }
+}
+
+// Filters: the same conditions as the embedded index builds (see `super::edge`), as gRPC
+// messages. On the wire an empty `should`/`must`/`must_not` list means "no condition".
+
+type Filter = qdrant_client::qdrant::Filter;
+type Condition = qdrant_client::qdrant::Condition;
+
+/// The path of an attribute: `attributes.<key>`, quoted unless a plain identifier.
+fn attribute_path(key: &str) -> Result<String, IndexError> {
+    let plain = !key.is_empty() && key.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '-');
+    if plain {
+        Ok(format!("{}.{key}", keys::ATTRIBUTES))
+    } else if key.contains(['"', '\\']) {
+        Err(IndexError::Invalid(format!("attribute key {key:?} cannot be filtered on (it holds '\"' or '\\')")))
+    } else {
+        Ok(format!("{}.\"{key}\"", keys::ATTRIBUTES))
+    }
+}
+
+fn field(field: qdrant_client::qdrant::FieldCondition) -> Condition {
+    Condition { condition_one_of: Some(condition::ConditionOneOf::Field(field)) }
+}
+
+fn matches(key: String, value: r#match::MatchValue) -> Condition {
+    field(qdrant_client::qdrant::FieldCondition {
+        key,
+        r#match: Some(qdrant_client::qdrant::Match { match_value: Some(value) }),
+        ..qdrant_client::qdrant::FieldCondition::default()
+    })
+}
+
+fn keyword(key: &str, value: &str) -> Condition {
+    matches(key.to_owned(), r#match::MatchValue::Keyword(value.to_owned()))
+}
+
+/// The project, its vector stores (at least one) and optionally one file.
+fn scope(project: &str, vector_store_ids: &[&str], file_id: Option<&str>) -> Filter {
+    let mut must = vec![keyword(keys::PROJECT, project)];
+    match vector_store_ids {
+        [one] => must.push(keyword(keys::VECTOR_STORE, one)),
+        many => {
+            let strings = many.iter().map(|s| (*s).to_owned()).collect();
+            must.push(matches(keys::VECTOR_STORE.to_owned(), r#match::MatchValue::Keywords(RepeatedStrings { strings })));
+        }
+    }
+    if let Some(file_id) = file_id {
+        must.push(keyword(keys::FILE, file_id));
+    }
+    Filter { must, ..Filter::default() }
+}
+
+fn range(key: String, gt: Option<f64>, gte: Option<f64>, lt: Option<f64>, lte: Option<f64>) -> Condition {
+    field(qdrant_client::qdrant::FieldCondition {
+        key,
+        range: Some(qdrant_client::qdrant::Range { lt, gt, gte, lte }),
+        ..qdrant_client::qdrant::FieldCondition::default()
+    })
+}
+
+/// `attributes[key] == value`: keyword or bool match, or a one-point range for numbers
+/// (so that integers and floats compare as numbers).
+fn equals(key: &str, value: &Scalar) -> Result<Condition, IndexError> {
+    let key = attribute_path(key)?;
+    Ok(match value {
+        Scalar::Str(s) => matches(key, r#match::MatchValue::Keyword(s.clone())),
+        Scalar::Bool(b) => matches(key, r#match::MatchValue::Boolean(*b)),
+        Scalar::Num(n) => range(key, None, Some(*n), None, Some(*n)),
+    })
+}
+
+/// `attributes[key]` is one of `values`, as a list of alternatives: one any-of for the
+/// strings, one condition per number and per boolean.
+fn one_of(key: &str, values: &[Scalar]) -> Result<Vec<Condition>, IndexError> {
+    let mut strings = Vec::new();
+    let mut alternatives = Vec::new();
+    for value in values {
+        match value {
+            Scalar::Str(s) => strings.push(s.clone()),
+            other => alternatives.push(equals(key, other)?),
+        }
+    }
+    match strings.len() {
+        0 => {}
+        1 => alternatives.push(equals(key, &Scalar::Str(strings.remove(0)))?),
+        _ => alternatives.push(matches(attribute_path(key)?, r#match::MatchValue::Keywords(RepeatedStrings { strings }))),
+    }
+    Ok(alternatives)
+}
+
+/// A condition that no point meets.
+fn nothing() -> Condition {
+    Condition {
+        condition_one_of: Some(condition::ConditionOneOf::HasId(qdrant_client::qdrant::HasIdCondition {
+            has_id: Vec::new(),
+        })),
+    }
+}
+
+fn nested(filter: Filter) -> Condition {
+    Condition { condition_one_of: Some(condition::ConditionOneOf::Filter(filter)) }
+}
+
+/// An [`AttrFilter`] as a Qdrant condition on `attributes.<key>`. A missing attribute
+/// fails every positive condition and passes `ne`/`nin` (they are `must_not`).
+fn attr_condition(filter: &AttrFilter) -> Result<Condition, IndexError> {
+    Ok(match filter {
+        AttrFilter::Eq(key, value) => equals(key, value)?,
+        AttrFilter::Ne(key, value) => nested(Filter { must_not: vec![equals(key, value)?], ..Filter::default() }),
+        AttrFilter::Gt(key, n) => range(attribute_path(key)?, Some(*n), None, None, None),
+        AttrFilter::Gte(key, n) => range(attribute_path(key)?, None, Some(*n), None, None),
+        AttrFilter::Lt(key, n) => range(attribute_path(key)?, None, None, Some(*n), None),
+        AttrFilter::Lte(key, n) => range(attribute_path(key)?, None, None, None, Some(*n)),
+        AttrFilter::In(key, values) => {
+            let mut alternatives = one_of(key, values)?;
+            match alternatives.len() {
+                0 => nothing(),
+                1 => alternatives.remove(0),
+                _ => nested(Filter { should: alternatives, ..Filter::default() }),
+            }
+        }
+        AttrFilter::Nin(key, values) => nested(Filter { must_not: one_of(key, values)?, ..Filter::default() }),
+        AttrFilter::And(filters) => {
+            let must = filters.iter().map(attr_condition).collect::<Result<Vec<_>, _>>()?;
+            nested(Filter { must, ..Filter::default() })
+        }
+        AttrFilter::Or(filters) if filters.is_empty() => nothing(),
+        AttrFilter::Or(filters) => {
+            let should = filters.iter().map(attr_condition).collect::<Result<Vec<_>, _>>()?;
+            nested(Filter { should, ..Filter::default() })
+        }
+    })
+}
+
+/// The attribute keys a filter reads, each with the payload index kind that serves it
+/// (as in the embedded index).
+fn attribute_kinds<'f>(filter: &'f AttrFilter, out: &mut Vec<(&'f str, FieldType)>) {
+    let kind = |value: &Scalar| match value {
+        Scalar::Str(_) => FieldType::Keyword,
+        Scalar::Num(_) => FieldType::Float,
+        Scalar::Bool(_) => FieldType::Bool,
+    };
+    match filter {
+        AttrFilter::Eq(key, value) | AttrFilter::Ne(key, value) => out.push((key, kind(value))),
+        AttrFilter::Gt(key, _) | AttrFilter::Gte(key, _) | AttrFilter::Lt(key, _) | AttrFilter::Lte(key, _) => {
+            out.push((key, FieldType::Float))
+        }
+        AttrFilter::In(key, values) | AttrFilter::Nin(key, values) => {
+            if let Some(first) = values.first() {
+                out.push((key, kind(first)));
+            }
+        }
+        AttrFilter::And(filters) | AttrFilter::Or(filters) => {
+            for f in filters {
+                attribute_kinds(f, out);
+            }
+        }
+    }
+}
