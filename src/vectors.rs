@@ -12,6 +12,7 @@ use assistd_vector_stores::embed::openai::OpenAiEmbeddings;
 use assistd_vector_stores::embed::Embedder;
 use assistd_vector_stores::index::VectorIndex;
 use assistd_vector_stores::index::edge::EdgeIndex;
+use assistd_vector_stores::index::qdrant::QdrantIndex;
 
 use crate::config::Settings;
 
@@ -59,7 +60,12 @@ pub async fn index(settings: &Settings, embedder: Option<&Arc<dyn Embedder>>) ->
     let name = collection(embedder);
     let dim = embedder.map(|e| e.dim());
     if let Some(url) = &settings.qdrant_url {
-        anyhow::bail!("the Qdrant server index ({url}) is not implemented yet; unset ASSISTD_QDRANT_URL to use the embedded index");
+        let key = std::env::var("ASSISTD_QDRANT_API_KEY").ok().filter(|k| !k.is_empty());
+        let index = QdrantIndex::connect(url, key, &name, dim)
+            .await
+            .map_err(|e| anyhow::anyhow!(e.to_string()))
+            .with_context(|| format!("connecting to Qdrant at {url} (collection {name})"))?;
+        return Ok(Arc::new(index));
     }
     let dir = settings.data_dir.join("vectors").join(&name);
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;

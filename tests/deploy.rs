@@ -10,21 +10,22 @@ use serde_json::json;
 
 #[tokio::test]
 async fn split_shape_gateway_and_five_services() {
-    let names = ["assistants", "threads", "runs", "files", "vector_stores"];
-    // files first: assistants and threads check file references through it
-    let mut files = Some(Launch::serve().args(&["--only", "files"]).start());
-    let files_up = format!("files={}", files.as_ref().unwrap().base);
+    let names = ["files", "vector_stores", "assistants", "threads", "runs"];
     let mut services: Vec<Server> = Vec::new();
+    let up = |services: &[Server], i: usize| format!("{}={}", names[i], services[i].base);
     for n in names {
         let s = match n {
-            "files" => files.take().unwrap(),
-            "assistants" | "threads" => Launch::serve().args(&["--only", n, "--upstream", &files_up]).start(),
-            // runs calls assistants and threads (started before it)
-            "runs" => Launch::serve()
-                .args(&["--only", "runs", "--upstream", &format!("assistants={}", services[0].base)])
-                .args(&["--upstream", &format!("threads={}", services[1].base)])
+            "files" => Launch::serve().args(&["--only", "files"]).start(),
+            // vector stores read files; assistants and threads check files and make
+            // vector stores; runs call assistants, threads and vector stores
+            "vector_stores" => Launch::serve().args(&["--only", n, "--upstream", &up(&services, 0)]).start(),
+            "assistants" | "threads" => Launch::serve()
+                .args(&["--only", n, "--upstream", &up(&services, 0), "--upstream", &up(&services, 1)])
                 .start(),
-            _ => Launch::serve().args(&["--only", n]).start(),
+            _ => Launch::serve()
+                .args(&["--only", "runs", "--upstream", &up(&services, 2), "--upstream", &up(&services, 3)])
+                .args(&["--upstream", &up(&services, 1)])
+                .start(),
         };
         services.push(s);
     }
@@ -69,6 +70,11 @@ async fn split_shape_gateway_and_five_services() {
     })))
     .await;
     assert_eq!(st, 200, "{m}");
+    // the attachment went into the thread's own vector store, in the vector stores process
+    let (_, t2) = call(c.get(gw.url(&format!("/v1/threads/{}", t["id"].as_str().unwrap())))).await;
+    let vs = t2["tool_resources"]["file_search"]["vector_store_ids"][0].as_str().expect("a thread vector store");
+    let (st, vsf) = call(c.get(gw.url(&format!("/v1/vector_stores/{vs}/files/{}", f["id"].as_str().unwrap())))).await;
+    assert_eq!(st, 200, "{vsf}");
     let (st, e) = call(c.get(gw.url("/v1/threads/thread_x/runs"))).await;
     assert_eq!(st, 404, "{e}");
     // the runs service reads the thread and the assistant across processes, as the caller
@@ -93,9 +99,9 @@ async fn split_shape_gateway_and_five_services() {
         .collect();
     assert!(dbs.iter().all(|&n| n > 0), "every service has its own SQLite file");
     let assistants_db =
-        sea_orm::Database::connect(format!("sqlite://{}/assistd.db", services[0].data_dir.display())).await.unwrap();
+        sea_orm::Database::connect(format!("sqlite://{}/assistd.db", services[2].data_dir.display())).await.unwrap();
     let threads_db =
-        sea_orm::Database::connect(format!("sqlite://{}/assistd.db", services[1].data_dir.display())).await.unwrap();
+        sea_orm::Database::connect(format!("sqlite://{}/assistd.db", services[3].data_dir.display())).await.unwrap();
     use sea_orm::{ConnectionTrait, Statement};
     let count = |db: &sea_orm::DatabaseConnection, table: &str| {
         let sql = format!("SELECT count(*) AS n FROM sqlite_master WHERE type='table' AND name='{table}'");

@@ -30,13 +30,8 @@ struct World {
     store: Store,
     ingestor: Ingestor,
     stop: CancellationToken,
+    workers: Vec<tokio::task::JoinHandle<()>>,
     _dir: tempfile::TempDir,
-}
-
-impl Drop for World {
-    fn drop(&mut self) {
-        self.stop.cancel();
-    }
 }
 
 fn cfg() -> IngestConfig {
@@ -59,15 +54,25 @@ async fn world(url: &str, start_workers: bool) -> World {
     let peer = Files::new(channel.clone());
     let ingestor = Ingestor::new(store.clone(), peer.clone(), index.clone(), None, cfg());
     let stop = CancellationToken::new();
-    if start_workers {
-        ingestor.spawn(stop.clone());
-    }
+    let workers = if start_workers { vec![ingestor.spawn(stop.clone())] } else { vec![] };
     let searcher = Searcher::new(index.clone(), None);
     let svc = VectorStoresService::new(store.clone(), peer, ingestor.clone(), searcher);
-    World { svc, files: FileServiceClient::new(channel), index, store, ingestor, stop, _dir: dir }
+    World { svc, files: FileServiceClient::new(channel), index, store, ingestor, stop, workers, _dir: dir }
 }
 
 impl World {
+    fn start_workers(&mut self) {
+        self.workers.push(self.ingestor.spawn(self.stop.clone()));
+    }
+
+    /// Stops the workers before the index's directory goes.
+    async fn close(self) {
+        self.stop.cancel();
+        for w in self.workers {
+            w.await.unwrap();
+        }
+    }
+
     async fn upload(&self, project: &str, name: &str, bytes: &[u8]) -> String {
         let parts = vec![
             pb::UploadFileRequest {
@@ -211,6 +216,7 @@ async fn ingest_search_filter_and_delete() {
         let del = pb::DeleteVectorStoreRequest { vector_store_id: vs.id.clone() };
         w.svc.delete_vector_store(request(P, del)).await.unwrap();
         assert_eq!(w.index.count(P, &vs.id, None).await.unwrap(), 0);
+        w.close().await;
     }
 }
 
@@ -218,7 +224,7 @@ async fn ingest_search_filter_and_delete() {
 async fn batches_count_from_the_start_and_cancel() {
     for db in test_databases().await {
         // No workers yet: the batch stays in progress until they start.
-        let w = world(&db.url, false).await;
+        let mut w = world(&db.url, false).await;
         let mut ids = Vec::new();
         for i in 0..3 {
             ids.push(w.upload(P, &format!("f{i}.txt"), format!("document number {i}").as_bytes()).await);
@@ -238,7 +244,7 @@ async fn batches_count_from_the_start_and_cancel() {
         assert!(w.svc.cancel_file_batch(request(P, req)).await.is_err(), "cancelling twice");
 
         // A second batch completes once workers run.
-        w.ingestor.spawn(w.stop.clone());
+        w.start_workers();
         let req = pb::CreateFileBatchRequest { vector_store_id: vs.id.clone(), file_ids: ids.clone(), ..Default::default() };
         let batch = w.svc.create_file_batch(request(P, req)).await.unwrap().into_inner();
         let mut last = None;
@@ -262,22 +268,24 @@ async fn batches_count_from_the_start_and_cancel() {
         };
         assert_eq!(w.svc.list_file_batch_files(request(P, req)).await.unwrap().into_inner().data.len(), 3);
         assert_eq!(w.search(&vs.id, "document number", None).await.len(), 3);
+        w.close().await;
     }
 }
 
 #[tokio::test]
 async fn a_dead_workers_file_is_indexed_again() {
     for db in test_databases().await {
-        let w = world(&db.url, false).await;
+        let mut w = world(&db.url, false).await;
         let id = w.upload(P, "a.txt", b"The lighthouse keeper logs every passing ship.").await;
         let vs = w.create_store(vec![id.clone()]).await;
         // A worker claims the file and dies (its lease lapses).
         let dead = Lease { owner: "dead".into(), until_ms: 1 };
         assert_eq!(w.store.claim(&dead, 0, 10).await.unwrap().len(), 1);
-        w.ingestor.spawn(w.stop.clone());
+        w.start_workers();
         let f = w.settled(&vs.id, &id).await;
         assert_eq!(f.status, pb::VectorStoreFileStatus::Completed as i32, "{}", db.backend);
         assert_eq!(w.search(&vs.id, "lighthouse", None).await.len(), 1);
+        w.close().await;
     }
 }
 
@@ -326,5 +334,6 @@ async fn bad_requests_are_refused() {
         // Nothing was written by the refused requests.
         let req = pb::ListVectorStoresRequest::default();
         assert_eq!(w.svc.list_vector_stores(request(P, req)).await.unwrap().into_inner().data.len(), 1);
+        w.close().await;
     }
 }

@@ -46,7 +46,8 @@ use qdrant_edge::external::ordered_float::OrderedFloat;
 use qdrant_edge::{
     Condition, CountRequest, CreateIndex, Distance, EdgeConfig, EdgeOptimizersConfig, EdgeShard,
     EdgeSparseVectorParams, EdgeVectorParams, FieldCondition, FieldIndexOperations, Filter, JsonPath,
-    KeywordIndexParams, Match, Modifier, NamedQuery, OperationError, PayloadFieldSchema, PayloadSchemaParams,
+    KeywordIndexParams, Match, Modifier, NamedQuery, OperationError, Payload, PayloadFieldSchema, PayloadOps,
+    PayloadSchemaParams, SetPayloadOp,
     PayloadSchemaType, PointId, PointInsertOperations, PointOperations, PointStruct, QueryEnum, QueryRequest, Range,
     ScoredPoint, ScoringQuery, UpdateOperation, ValueVariants, Vector, VectorInternal, Vectors, WithPayloadInterface,
     WithVector,
@@ -157,8 +158,13 @@ impl EdgeIndex {
 
     /// Applies a write under the writer lock, then makes it durable: flushes (unless a
     /// flush since has covered it) and optimises.
-    async fn write(&self, what: &'static str, operations: Vec<UpdateOperation>) -> Result<(), IndexError> {
+    async fn write(
+        &self,
+        what: &'static str,
+        operations: impl FnOnce() -> Vec<UpdateOperation> + Send + 'static,
+    ) -> Result<(), IndexError> {
         self.blocking(what, move |inner| {
+            let operations = operations();
             let seq = {
                 let mut writes = inner.lock_writer();
                 for operation in operations {
@@ -325,32 +331,52 @@ impl VectorIndex for EdgeIndex {
         if points.is_empty() {
             return Ok(());
         }
-        let mut structs = Vec::with_capacity(points.len());
-        for p in points {
+        for p in &points {
             self.inner.check_dense(p.dense.as_deref(), "upsert")?;
-            structs.push(point_struct(p)?);
         }
-        let mut operations = Vec::with_capacity(structs.len().div_ceil(UPSERT_BATCH));
-        let mut structs = structs.into_iter().peekable();
-        while structs.peek().is_some() {
-            let batch = structs.by_ref().take(UPSERT_BATCH).map(|p: PointStruct| p.into()).collect();
-            operations.push(UpdateOperation::PointOperation(PointOperations::UpsertPoints(
-                PointInsertOperations::PointsList(batch),
-            )));
-        }
-        self.write("upsert", operations).await
+        // BM25 is computed on the blocking pool too, before the writer lock is taken
+        self.write("upsert", move || {
+            let mut operations = Vec::with_capacity(points.len().div_ceil(UPSERT_BATCH));
+            let mut points = points.into_iter().peekable();
+            while points.peek().is_some() {
+                let batch = points.by_ref().take(UPSERT_BATCH).map(|p| point_struct(p).into()).collect();
+                operations.push(UpdateOperation::PointOperation(PointOperations::UpsertPoints(
+                    PointInsertOperations::PointsList(batch),
+                )));
+            }
+            operations
+        })
+        .await
     }
 
     async fn delete_file(&self, project: &str, vector_store_id: &str, file_id: &str) -> Result<(), IndexError> {
         let filter = scope(project, &[vector_store_id], Some(file_id));
         let operation = UpdateOperation::PointOperation(PointOperations::DeletePointsByFilter(filter));
-        self.write("delete file chunks", vec![operation]).await
+        self.write("delete file chunks", move || vec![operation]).await
+    }
+
+    async fn set_attributes(
+        &self,
+        project: &str,
+        vector_store_id: &str,
+        file_id: &str,
+        attributes: &Map<String, Value>,
+    ) -> Result<(), IndexError> {
+        let filter = scope(project, &[vector_store_id], Some(file_id));
+        let payload = Payload([(keys::ATTRIBUTES.to_owned(), Value::Object(attributes.clone()))].into_iter().collect());
+        let operation = UpdateOperation::PayloadOperation(PayloadOps::SetPayload(SetPayloadOp {
+            payload,
+            points: None,
+            filter: Some(filter),
+            key: None,
+        }));
+        self.write("set file attributes", move || vec![operation]).await
     }
 
     async fn delete_store(&self, project: &str, vector_store_id: &str) -> Result<(), IndexError> {
         let filter = scope(project, &[vector_store_id], None);
         let operation = UpdateOperation::PointOperation(PointOperations::DeletePointsByFilter(filter));
-        self.write("delete vector store chunks", vec![operation]).await
+        self.write("delete vector store chunks", move || vec![operation]).await
     }
 
     async fn count(&self, project: &str, vector_store_id: &str, file_id: Option<&str>) -> Result<u64, IndexError> {
@@ -391,7 +417,7 @@ impl VectorIndex for EdgeIndex {
             let lexical = if sparse.is_empty() {
                 Vec::new()
             } else {
-                let vector = sparse_vector(sparse)?;
+                let vector = sparse_vector(sparse);
                 let mut hits = inner.query(keys::SPARSE, vector, &filter, limit)?;
                 hits.retain(|h| h.score > 0.0);
                 hits
@@ -468,11 +494,11 @@ fn trim_wal(wal: &Path) {
     }
 }
 
-fn point_struct(p: ChunkPoint) -> Result<PointStruct, IndexError> {
+fn point_struct(p: ChunkPoint) -> PointStruct {
     let ChunkPoint { project, vector_store_id, file_id, position, text, attributes, dense } = p;
     let id = PointId::Uuid(point_id(&vector_store_id, &file_id, position));
     let sparse = bm25::document(&text);
-    let mut vectors = vec![(keys::SPARSE, Vector(sparse_vector(sparse)?))];
+    let mut vectors = vec![(keys::SPARSE, Vector(sparse_vector(sparse)))];
     if let Some(dense) = dense {
         vectors.push((keys::DENSE, Vector::new_dense(dense)));
     }
@@ -483,14 +509,13 @@ fn point_struct(p: ChunkPoint) -> Result<PointStruct, IndexError> {
     payload.insert(keys::POSITION.to_owned(), Value::from(position));
     payload.insert(keys::TEXT.to_owned(), Value::String(text));
     payload.insert(keys::ATTRIBUTES.to_owned(), Value::Object(attributes));
-    Ok(PointStruct::new(id, Vectors::new_named(vectors), Value::Object(payload)))
+    PointStruct::new(id, Vectors::new_named(vectors), Value::Object(payload))
 }
 
-fn sparse_vector(v: bm25::SparseVector) -> Result<VectorInternal, IndexError> {
+/// A BM25 vector for qdrant-edge (its indices are unique and as many as its values).
+fn sparse_vector(v: bm25::SparseVector) -> VectorInternal {
     let bm25::SparseVector { indices, values } = v;
-    qdrant_edge::SparseVector::new(indices, values)
-        .map(VectorInternal::Sparse)
-        .map_err(|e| IndexError::Invalid(format!("bm25 vector: {e}")))
+    VectorInternal::Sparse(qdrant_edge::SparseVector { indices, values })
 }
 
 /// A search result back into a [`Hit`]; a point without our payload is skipped.

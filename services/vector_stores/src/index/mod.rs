@@ -160,13 +160,11 @@ pub trait VectorIndex: Send + Sync + 'static {
     /// Replaces the attributes of every chunk of one file in one vector store.
     async fn set_attributes(
         &self,
-        _project: &str,
-        _vector_store_id: &str,
-        _file_id: &str,
-        _attributes: &Map<String, Value>,
-    ) -> Result<(), IndexError> {
-        Err(IndexError::Unavailable("set_attributes is not implemented by this index yet".into()))
-    }
+        project: &str,
+        vector_store_id: &str,
+        file_id: &str,
+        attributes: &Map<String, Value>,
+    ) -> Result<(), IndexError>;
     /// Removes every chunk of a vector store.
     async fn delete_store(&self, project: &str, vector_store_id: &str) -> Result<(), IndexError>;
     /// Counts the chunks of a vector store (of one file when `file_id` is given).

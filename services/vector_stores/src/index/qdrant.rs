@@ -30,9 +30,9 @@ use qdrant_client::qdrant::{
     CollectionExistsRequest, CountPoints, CreateCollection, CreateFieldIndexCollection, DeletePoints, DenseVector,
     Distance, FieldType, GetCollectionInfoRequest, KeywordIndexParams, Modifier, NamedVectors, PayloadIndexParams,
     PointId, PointStruct, PointsSelector, QueryBatchPoints, QueryPoints, RepeatedStrings, ScoredPoint,
-    SetPayloadPoints, SparseVectorConfig, SparseVectorParams, UpsertPoints, VectorInput, VectorParams,
-    VectorParamsMap, Vectors, VectorsConfig, WithPayloadSelector, condition, payload_index_params, point_id,
-    points_selector, query, r#match, value, vector, vector_input, vectors, vectors_config, with_payload_selector,
+    SetPayloadPoints, SparseVectorConfig, SparseVectorParams, UpsertPoints, VectorInput, VectorParams, VectorParamsMap,
+    Vectors, VectorsConfig, WithPayloadSelector, condition, r#match, payload_index_params, point_id, points_selector,
+    query, value, vector_input, vectors, vectors_config, with_payload_selector,
 };
 use qdrant_client::{Qdrant, QdrantError};
 use serde_json::{Map, Value};
@@ -126,9 +126,11 @@ impl QdrantIndex {
         let indexed: HashSet<String> = info.payload_schema.into_keys().collect();
         inner.ensure_payload_indexes(&indexed).await?;
         let prefix = format!("{}.", keys::ATTRIBUTES);
-        inner.attribute_indexes.lock().unwrap_or_else(PoisonError::into_inner).extend(
-            indexed.into_iter().filter(|k| k.starts_with(&prefix)),
-        );
+        inner
+            .attribute_indexes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .extend(indexed.into_iter().filter(|k| k.starts_with(&prefix)));
         tracing::debug!(url, collection, ?dense_dim, "qdrant vector index connected");
         Ok(Self { inner: Arc::new(inner) })
     }
@@ -155,7 +157,8 @@ impl Inner {
     /// Creates the collection; another process creating it at the same time is fine.
     async fn create_collection(&self) -> Result<(), IndexError> {
         let dense = self.dense_dim.map(|dim| {
-            let params = VectorParams { size: dim as u64, distance: Distance::Cosine.into(), ..VectorParams::default() };
+            let params =
+                VectorParams { size: dim as u64, distance: Distance::Cosine.into(), ..VectorParams::default() };
             (keys::DENSE.to_owned(), params)
         });
         let vectors_config = dense.map(|dense| VectorsConfig {
@@ -236,7 +239,9 @@ impl Inner {
                 ..CreateFieldIndexCollection::default()
             };
             match self.client.create_field_index(request).await {
-                Ok(_) => tracing::info!(collection = %self.collection, field = %path, "attribute payload index requested"),
+                Ok(_) => {
+                    tracing::info!(collection = %self.collection, field = %path, "attribute payload index requested")
+                }
                 Err(e) => {
                     tracing::warn!(collection = %self.collection, field = %path, error = %e, "could not create an attribute payload index")
                 }
@@ -260,14 +265,22 @@ impl Inner {
         let request = DeletePoints {
             collection_name: self.collection.clone(),
             wait: Some(true),
-            points: Some(PointsSelector { points_selector_one_of: Some(points_selector::PointsSelectorOneOf::Filter(filter)) }),
+            points: Some(PointsSelector {
+                points_selector_one_of: Some(points_selector::PointsSelectorOneOf::Filter(filter)),
+            }),
             ..DeletePoints::default()
         };
         self.client.delete_points(request).await.map_err(|e| client_error(what, e))?;
         Ok(())
     }
 
-    fn query(&self, vector: &str, input: vector_input::Variant, filter: &qdrant_client::qdrant::Filter, limit: usize) -> QueryPoints {
+    fn query(
+        &self,
+        vector: &str,
+        input: vector_input::Variant,
+        filter: &qdrant_client::qdrant::Filter,
+        limit: usize,
+    ) -> QueryPoints {
         QueryPoints {
             collection_name: self.collection.clone(),
             query: Some(qdrant_client::qdrant::Query {
@@ -468,7 +481,8 @@ fn point_struct(p: ChunkPoint) -> PointStruct {
     let ChunkPoint { project, vector_store_id, file_id, position, text, attributes, dense } = p;
     let id = point_id(&vector_store_id, &file_id, position);
     let bm25::SparseVector { indices, values } = bm25::document(&text);
-    let mut named = HashMap::from([(keys::SPARSE.to_owned(), qdrant_client::qdrant::Vector::new_sparse(indices, values))]);
+    let mut named =
+        HashMap::from([(keys::SPARSE.to_owned(), qdrant_client::qdrant::Vector::new_sparse(indices, values))]);
     if let Some(dense) = dense {
         named.insert(keys::DENSE.to_owned(), qdrant_client::qdrant::Vector::new_dense(dense));
     }
@@ -487,7 +501,9 @@ fn point_struct(p: ChunkPoint) -> PointStruct {
     PointStruct {
         id: Some(PointId { point_id_options: Some(point_id::PointIdOptions::Uuid(id.to_string())) }),
         payload,
-        vectors: Some(Vectors { vectors_options: Some(vectors::VectorsOptions::Vectors(NamedVectors { vectors: named })) }),
+        vectors: Some(Vectors {
+            vectors_options: Some(vectors::VectorsOptions::Vectors(NamedVectors { vectors: named })),
+        }),
     }
 }
 
@@ -573,7 +589,10 @@ fn scope(project: &str, vector_store_ids: &[&str], file_id: Option<&str>) -> Fil
         [one] => must.push(keyword(keys::VECTOR_STORE, one)),
         many => {
             let strings = many.iter().map(|s| (*s).to_owned()).collect();
-            must.push(matches(keys::VECTOR_STORE.to_owned(), r#match::MatchValue::Keywords(RepeatedStrings { strings })));
+            must.push(matches(
+                keys::VECTOR_STORE.to_owned(),
+                r#match::MatchValue::Keywords(RepeatedStrings { strings }),
+            ));
         }
     }
     if let Some(file_id) = file_id {
@@ -615,7 +634,9 @@ fn one_of(key: &str, values: &[Scalar]) -> Result<Vec<Condition>, IndexError> {
     match strings.len() {
         0 => {}
         1 => alternatives.push(equals(key, &Scalar::Str(strings.remove(0)))?),
-        _ => alternatives.push(matches(attribute_path(key)?, r#match::MatchValue::Keywords(RepeatedStrings { strings }))),
+        _ => {
+            alternatives.push(matches(attribute_path(key)?, r#match::MatchValue::Keywords(RepeatedStrings { strings })))
+        }
     }
     Ok(alternatives)
 }
@@ -687,5 +708,215 @@ fn attribute_kinds<'f>(filter: &'f AttrFilter, out: &mut Vec<(&'f str, FieldType
                 attribute_kinds(f, out);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::test_server::TestQdrant;
+    use super::*;
+    use crate::index::suite;
+
+    async fn fresh() -> (TestQdrant, QdrantIndex) {
+        let server = TestQdrant::start(None).await;
+        let index = QdrantIndex::connect(&server.url, None, "chunks", Some(suite::DIM)).await.unwrap();
+        (server, index)
+    }
+
+    suite::vector_index_suite!(fresh());
+
+    /// Connecting again to an existing collection finds its chunks and indexes.
+    #[tokio::test]
+    async fn reconnect_to_existing_collection() {
+        let server = TestQdrant::start(None).await;
+        let index = QdrantIndex::connect(&server.url, None, "chunks", Some(suite::DIM)).await.unwrap();
+        suite::before_reopen(&index).await;
+        drop(index);
+        let index = QdrantIndex::connect(&server.url, None, "chunks", Some(suite::DIM)).await.unwrap();
+        suite::after_reopen(&index).await;
+        suite::before_reopen_again(&index).await;
+        drop(index);
+        let index = QdrantIndex::connect(&server.url, None, "chunks", Some(suite::DIM)).await.unwrap();
+        suite::after_reopen_again(&index).await;
+        // another collection on the same server is another index
+        let other = QdrantIndex::connect(&server.url, None, "other", None).await.unwrap();
+        assert_eq!(other.count("p", "vs", None).await.unwrap(), 0);
+        assert_eq!(index.count("p", "vs", None).await.unwrap(), 1);
+    }
+
+    #[tokio::test]
+    async fn connect_refuses_other_dense_size() {
+        let server = TestQdrant::start(None).await;
+        drop(QdrantIndex::connect(&server.url, None, "chunks", Some(4)).await.unwrap());
+        let err = QdrantIndex::connect(&server.url, None, "chunks", Some(8)).await.unwrap_err();
+        assert!(
+            matches!(&err, IndexError::Invalid(m) if m.contains("size 4") && m.contains("embedder changed")),
+            "{err}"
+        );
+        let err = QdrantIndex::connect(&server.url, None, "chunks", None).await.unwrap_err();
+        assert!(matches!(err, IndexError::Invalid(_)), "{err}");
+        assert!(QdrantIndex::connect(&server.url, None, "chunks", Some(4)).await.is_ok());
+        drop(QdrantIndex::connect(&server.url, None, "lexical", None).await.unwrap());
+        let err = QdrantIndex::connect(&server.url, None, "lexical", Some(4)).await.unwrap_err();
+        assert!(matches!(err, IndexError::Invalid(_)), "{err}");
+        assert!(QdrantIndex::connect(&server.url, None, "lexical", None).await.is_ok());
+        let err = QdrantIndex::connect(&server.url, None, "chunks", Some(0)).await.unwrap_err();
+        assert!(matches!(err, IndexError::Invalid(_)), "{err}");
+    }
+
+    /// The collection gets the vectors and payload indexes of the layout.
+    #[tokio::test]
+    async fn collection_layout() {
+        let (_server, index) = fresh().await;
+        let info = index
+            .inner
+            .client
+            .collection_info(GetCollectionInfoRequest { collection_name: "chunks".to_owned() })
+            .await
+            .unwrap()
+            .result
+            .unwrap();
+        let params = info.config.unwrap().params.unwrap();
+        let Some(vectors_config::Config::ParamsMap(dense)) = params.vectors_config.unwrap().config else {
+            panic!("named vectors")
+        };
+        assert_eq!(dense.map[keys::DENSE].size, suite::DIM as u64);
+        assert_eq!(dense.map[keys::DENSE].distance, i32::from(Distance::Cosine));
+        let sparse = params.sparse_vectors_config.unwrap();
+        assert_eq!(sparse.map[keys::SPARSE].modifier, Some(Modifier::Idf.into()));
+        let tenant = &info.payload_schema[keys::PROJECT];
+        assert_eq!(tenant.data_type, i32::from(qdrant_client::qdrant::PayloadSchemaType::Keyword));
+        let Some(payload_index_params::IndexParams::KeywordIndexParams(params)) =
+            tenant.params.as_ref().and_then(|p| p.index_params.clone())
+        else {
+            panic!("keyword params: {tenant:?}")
+        };
+        assert_eq!(params.is_tenant, Some(true));
+        for key in [keys::VECTOR_STORE, keys::FILE] {
+            assert_eq!(
+                info.payload_schema[key].data_type,
+                i32::from(qdrant_client::qdrant::PayloadSchemaType::Keyword)
+            );
+        }
+    }
+
+    /// The attribute filters give the same answers before and after the first run asks
+    /// for payload indexes; a reconnect knows the indexes.
+    #[tokio::test]
+    async fn attribute_filters_with_indexes() {
+        let (server, index) = fresh().await;
+        suite::attribute_filters(&index).await;
+        let info = index
+            .inner
+            .client
+            .collection_info(GetCollectionInfoRequest { collection_name: "chunks".to_owned() })
+            .await
+            .unwrap()
+            .result
+            .unwrap();
+        for key in ["author", "year", "score", "draft", "\"dotted.key\"", "\"with space\""] {
+            let path = format!("attributes.{key}");
+            assert!(info.payload_schema.contains_key(&path), "{key} is indexed: {:?}", info.payload_schema.keys());
+        }
+        let year = &info.payload_schema["attributes.year"];
+        assert_eq!(year.data_type, i32::from(qdrant_client::qdrant::PayloadSchemaType::Float));
+        suite::attribute_filters(&index).await;
+        let index = QdrantIndex::connect(&server.url, None, "chunks", Some(suite::DIM)).await.unwrap();
+        let known = index.inner.attribute_indexes.lock().unwrap().clone();
+        assert_eq!(known.len(), 7, "{known:?}");
+        suite::attribute_filters(&index).await;
+        assert_eq!(*index.inner.attribute_indexes.lock().unwrap(), known, "nothing new to index");
+    }
+
+    #[tokio::test]
+    async fn set_attributes_replaces_them() {
+        let (_server, index) = fresh().await;
+        let with = |mut p: ChunkPoint, attributes: Value| {
+            let Value::Object(map) = attributes else { unreachable!() };
+            p.attributes = map;
+            p
+        };
+        index
+            .upsert(vec![
+                with(suite::chunk("p", "vs", "f", 0, "walrus tusks"), json!({"a": 1, "b": "x"})),
+                with(suite::chunk("p", "vs", "f", 1, "walrus whiskers"), json!({"a": 1, "b": "x"})),
+                with(suite::chunk("p", "vs", "g", 0, "walrus colony"), json!({"a": 1, "b": "x"})),
+                with(suite::chunk("p", "vs2", "f", 0, "walrus diet"), json!({"a": 1, "b": "x"})),
+            ])
+            .await
+            .unwrap();
+        let Value::Object(attributes) = json!({"a": 2, "c": true}) else { unreachable!() };
+        index.set_attributes("p", "vs", "f", &attributes).await.unwrap();
+        index.set_attributes("other", "vs", "g", &attributes).await.unwrap();
+        let mut q = suite::query("p", &["vs", "vs2"], "walrus");
+        q.dense = Some(suite::unit(0));
+        let ranked = index.search(&q).await.unwrap();
+        assert_eq!(ranked.lexical.len(), 4);
+        for hit in ranked.lexical.iter().chain(&ranked.semantic) {
+            let expected = if (hit.vector_store_id.as_str(), hit.file_id.as_str()) == ("vs", "f") {
+                json!({"a": 2, "c": true})
+            } else {
+                json!({"a": 1, "b": "x"})
+            };
+            assert_eq!(Value::Object(hit.attributes.clone()), expected, "{hit:?}");
+            assert!(hit.text.starts_with("walrus"));
+        }
+        q.filter = Some(AttrFilter::Eq("c".to_owned(), Scalar::Bool(true)));
+        let ranked = index.search(&q).await.unwrap();
+        assert_eq!(ranked.lexical.len(), 2);
+        assert_eq!(ranked.semantic.len(), 2);
+    }
+
+    #[tokio::test]
+    async fn api_key() {
+        let server = TestQdrant::start(Some("secret")).await;
+        let err = QdrantIndex::connect(&server.url, None, "chunks", None).await.unwrap_err();
+        assert!(matches!(err, IndexError::Unavailable(_)), "{err}");
+        let err = QdrantIndex::connect(&server.url, Some("wrong".to_owned()), "chunks", None).await.unwrap_err();
+        assert!(matches!(err, IndexError::Unavailable(_)), "{err}");
+        let index = QdrantIndex::connect(&server.url, Some("secret".to_owned()), "chunks", None).await.unwrap();
+        index.health().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn unreachable_server_is_unavailable() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        drop(listener);
+        let err = QdrantIndex::connect(&url, None, "chunks", None).await.unwrap_err();
+        assert!(matches!(err, IndexError::Unavailable(_)), "{err}");
+        let err = QdrantIndex::connect("not a url", None, "chunks", None).await.unwrap_err();
+        assert!(matches!(err, IndexError::Invalid(_)), "{err}");
+    }
+
+    #[tokio::test]
+    async fn lexical_only_index() {
+        let server = TestQdrant::start(None).await;
+        let index = QdrantIndex::connect(&server.url, None, "chunks", None).await.unwrap();
+        let mut p = suite::chunk("p", "vs", "f", 0, "the lexical only index works");
+        p.dense = None;
+        index.upsert(vec![p]).await.unwrap();
+        let ranked = index.search(&suite::query("p", &["vs"], "lexical")).await.unwrap();
+        assert_eq!(ranked.lexical.len(), 1);
+        assert!(ranked.lexical[0].score > 0.0);
+        let mut q = suite::query("p", &["vs"], "lexical");
+        q.dense = Some(suite::unit(0));
+        assert!(matches!(index.search(&q).await, Err(IndexError::Invalid(_))));
+        assert!(index.search(&suite::query("p", &["vs"], "the")).await.unwrap().lexical.is_empty());
+        index.health().await.unwrap();
+    }
+
+    /// Upserts larger than one request go in several.
+    #[tokio::test]
+    async fn upsert_in_several_requests() {
+        let (_server, index) = fresh().await;
+        let text = "word ".repeat(20_000);
+        let points: Vec<ChunkPoint> = (0..(UPSERT_POINTS as u32 + 150))
+            .map(|i| suite::chunk("p", "vs", "f", i, &format!("{i} {text}")))
+            .collect();
+        index.upsert(points).await.unwrap();
+        assert_eq!(index.count("p", "vs", None).await.unwrap(), UPSERT_POINTS as u64 + 150);
     }
 }

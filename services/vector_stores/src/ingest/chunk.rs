@@ -6,11 +6,19 @@
 //! `max_tokens - overlap_tokens` tokens after the previous one. A window's text is the
 //! slice of the original text its tokens cover, so nothing is re-encoded or decoded.
 //!
+//! Encoding is done in segments of about 16 KiB cut where the tokenizer's own pre-split
+//! would cut anyway (before a line that starts with a non-space, or between two ASCII
+//! words), so the tokens are the same as for the whole text. This bounds the cost of
+//! pathological text (BPE is quadratic in the length of one unbroken run such as
+//! `aaaa…`): text with no such place for 16 KiB is cut at a character boundary, which
+//! may change a token or two there. Long texts are encoded on several threads.
+//!
 //! A token may hold only part of a multi-byte character (byte-level BPE), so a window
 //! edge can fall inside a character. Each edge is then moved back to the start of that
 //! character: a chunk never holds U+FFFD garbage, and with no overlap consecutive chunks
 //! tile the text exactly (the split character goes, whole, to the later chunk).
 
+use std::num::NonZero;
 use std::sync::LazyLock;
 
 use tiktoken_rs::{CoreBPE, Rank};
@@ -28,6 +36,11 @@ pub struct Chunk {
     /// The number of tokens in the window (at most the `max_tokens` asked for).
     pub tokens: u32,
 }
+
+/// The longest text encoded in one call of the tokenizer (see the module doc).
+const SEGMENT_BYTES: usize = 16 << 10;
+/// How much text one more encoding thread must have to be worth starting.
+const BYTES_PER_THREAD: usize = 512 << 10;
 
 /// The `cl100k_base` encoding and the byte length of each of its ordinary tokens.
 struct Encoding {
@@ -52,7 +65,7 @@ static CL100K: LazyLock<Encoding> = LazyLock::new(|| {
 
 /// The number of `cl100k_base` tokens in `text` (as ordinary text).
 pub fn count_tokens(text: &str) -> usize {
-    CL100K.bpe.encode_ordinary(text).len()
+    encode(text).len()
 }
 
 /// Cuts `text` into windows of at most `max_tokens` tokens, each starting
@@ -66,7 +79,7 @@ pub fn chunk(text: &str, max_tokens: u32, overlap_tokens: u32) -> Vec<Chunk> {
     let max = max_tokens.max(1) as usize;
     let stride = max - (overlap_tokens as usize).min(max - 1);
     let encoding = &*CL100K;
-    let tokens = encoding.bpe.encode_ordinary(text);
+    let tokens = encode(text);
     let offsets = byte_offsets(&encoding.token_len, &tokens);
     debug_assert_eq!(offsets.last().copied(), Some(text.len()));
 
@@ -88,6 +101,96 @@ pub fn chunk(text: &str, max_tokens: u32, overlap_tokens: u32) -> Vec<Chunk> {
         start += stride;
     }
     chunks
+}
+
+/// The ordinary-text tokens of `text`, encoded segment by segment (see the module doc),
+/// on several threads when the text is long.
+fn encode(text: &str) -> Vec<Rank> {
+    let bpe = &CL100K.bpe;
+    let segments = segments(text);
+    let threads = std::thread::available_parallelism().map_or(1, NonZero::get).min(text.len() / BYTES_PER_THREAD);
+    if threads <= 1 {
+        let mut tokens = Vec::with_capacity(text.len() / 3);
+        for segment in segments {
+            tokens.extend(bpe.encode_ordinary(segment));
+        }
+        return tokens;
+    }
+    // contiguous runs of segments, of about the same number of bytes each
+    let share = text.len().div_ceil(threads);
+    let mut runs: Vec<&[&str]> = Vec::with_capacity(threads);
+    let (mut from, mut bytes) = (0, 0);
+    for (i, segment) in segments.iter().enumerate() {
+        bytes += segment.len();
+        if bytes >= share {
+            runs.push(&segments[from..=i]);
+            (from, bytes) = (i + 1, 0);
+        }
+    }
+    if from < segments.len() {
+        runs.push(&segments[from..]);
+    }
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = runs
+            .into_iter()
+            .map(|run| {
+                scope.spawn(move || run.iter().flat_map(|segment| bpe.encode_ordinary(segment)).collect::<Vec<_>>())
+            })
+            .collect();
+        let mut tokens = Vec::with_capacity(text.len() / 3);
+        for handle in handles {
+            tokens.extend(handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)));
+        }
+        tokens
+    })
+}
+
+/// `text` cut into pieces of at most [`SEGMENT_BYTES`], each cut where the tokenizer's
+/// pre-split regex would cut too if there is such a place in the last half of the piece.
+fn segments(text: &str) -> Vec<&str> {
+    let bytes = text.as_bytes();
+    let mut segments = Vec::with_capacity(text.len() / SEGMENT_BYTES + 1);
+    let mut start = 0;
+    while text.len() - start > SEGMENT_BYTES {
+        let limit = start + SEGMENT_BYTES;
+        let cut = (start + SEGMENT_BYTES / 2..=limit)
+            .rev()
+            .find(|&at| is_piece_boundary(bytes, at))
+            .unwrap_or_else(|| char_start(text, limit));
+        segments.push(&text[start..cut]);
+        start = cut;
+    }
+    segments.push(&text[start..]);
+    segments
+}
+
+/// Whether every `cl100k_base` pre-split of a text puts a boundary at byte `at`, however
+/// the text goes on after it: at the start of a line that starts with a non-space (a run of
+/// whitespace ending in a line break is one piece, and nothing else spans a line break
+/// into what follows), or between an ASCII letter and a space followed by one (a run of
+/// letters ends at the space, and ` word` is the next piece).
+fn is_piece_boundary(bytes: &[u8], at: usize) -> bool {
+    let (Some(&before), Some(&next)) = (bytes.get(at.wrapping_sub(1)), bytes.get(at)) else {
+        return false;
+    };
+    match before {
+        // a non-ASCII byte at `at` starts a character here (the one before is `\n`), and
+        // non-ASCII whitespace is left alone
+        b'\n' => !next.is_ascii_whitespace() && (next.is_ascii() || !starts_with_whitespace(&bytes[at..])),
+        b if b.is_ascii_alphabetic() => next == b' ' && bytes.get(at + 1).is_some_and(u8::is_ascii_alphabetic),
+        _ => false,
+    }
+}
+
+/// Whether these bytes (which start at a character boundary) start with a whitespace
+/// character.
+fn starts_with_whitespace(bytes: &[u8]) -> bool {
+    let head = &bytes[..bytes.len().min(4)];
+    let valid = match std::str::from_utf8(head) {
+        Ok(s) => s,
+        Err(e) => std::str::from_utf8(&head[..e.valid_up_to()]).unwrap_or_default(),
+    };
+    valid.chars().next().is_none_or(char::is_whitespace)
 }
 
 /// `offsets[i]`: the byte offset in the text where token `i` starts; one more entry, the
@@ -239,6 +342,40 @@ mod tests {
         assert_eq!(chunks, vec![Chunk { text: "hello world".into(), tokens: 2 }]);
         // special-token text is ordinary text
         assert_eq!(chunk("<|endoftext|>", 800, 400)[0].text, "<|endoftext|>");
+    }
+
+    #[test]
+    fn segments_give_the_tokens_of_the_whole_text() {
+        let spec = spec_text();
+        assert!(segments(&spec).len() > 10);
+        assert_eq!(segments(&spec).concat(), spec);
+        assert_eq!(encode(&spec), CL100K.bpe.encode_ordinary(&spec));
+        // lines and words of every kind, cut at every place the rules allow
+        let mut tricky = String::new();
+        for i in 0..2000 {
+            tricky.push_str(&format!(
+                "line {i}: it's we'll 123456 x1y2 émigré\n  indented\n\u{3000}全角 space\n\t\ttab\n\n\n'quote\n\
+                 ---- rule ----\r\nword\u{00A0}nbsp  two  spaces   \n🦀crab {i}\n"
+            ));
+        }
+        assert!(tricky.len() > 10 * SEGMENT_BYTES);
+        assert_eq!(encode(&tricky), CL100K.bpe.encode_ordinary(&tricky));
+        // more than one thread's worth (on a machine with more than one core)
+        let long = spec.repeat(6);
+        assert!(long.len() > 2 * BYTES_PER_THREAD);
+        assert_eq!(encode(&long), CL100K.bpe.encode_ordinary(&long));
+    }
+
+    #[test]
+    fn pathological_text_is_chunked_in_linear_time() {
+        // one unbroken run: BPE over it whole would be quadratic
+        for text in ["a".repeat(200_000), " ".repeat(200_000), "猫".repeat(70_000), "a1".repeat(100_000)] {
+            let started = std::time::Instant::now();
+            let chunks = chunk(&text, 100, 0);
+            assert_eq!(chunks.iter().map(|c| c.text.as_str()).collect::<String>(), text);
+            assert!(chunks.iter().all(|c| c.tokens <= 100));
+            assert!(started.elapsed().as_secs() < 20, "{:?}", started.elapsed());
+        }
     }
 
     /// Not a benchmark, a sanity check that prints the speed (`--nocapture` shows it).

@@ -97,11 +97,18 @@ struct Collection {
 impl Service {
     fn collection(&self, name: &str) -> Result<Arc<Collection>, Status> {
         let collections = self.0.collections.lock().unwrap_or_else(PoisonError::into_inner);
-        collections.get(name).cloned().ok_or_else(|| Status::not_found(format!("Not found: Collection `{name}` doesn't exist!")))
+        collections
+            .get(name)
+            .cloned()
+            .ok_or_else(|| Status::not_found(format!("Not found: Collection `{name}` doesn't exist!")))
     }
 
     /// Applies `operations` to a collection, on the blocking pool.
-    async fn update(&self, name: &str, operations: Vec<UpdateOperation>) -> Result<Response<grpc::PointsOperationResponse>, Status> {
+    async fn update(
+        &self,
+        name: &str,
+        operations: Vec<UpdateOperation>,
+    ) -> Result<Response<grpc::PointsOperationResponse>, Status> {
         let collection = self.collection(name)?;
         blocking(move || {
             let _writer = collection.writer.lock().unwrap_or_else(PoisonError::into_inner);
@@ -525,7 +532,8 @@ fn point_struct(point: grpc::PointStruct) -> Result<qdrant_edge::PointStructPers
 }
 
 fn query_request(query: grpc::QueryPoints) -> Result<QueryRequest, Status> {
-    let grpc::QueryPoints { query, using, filter: f, score_threshold, limit, offset, with_payload, prefetch, .. } = query;
+    let grpc::QueryPoints { query, using, filter: f, score_threshold, limit, offset, with_payload, prefetch, .. } =
+        query;
     if !prefetch.is_empty() {
         return Err(unsupported("prefetch"));
     }
@@ -558,7 +566,8 @@ fn query_request(query: grpc::QueryPoints) -> Result<QueryRequest, Status> {
 
 fn scored_point(point: ScoredPoint) -> grpc::ScoredPoint {
     let ScoredPoint { id, version, score, payload, .. } = point;
-    let payload = payload.map(|p| p.0.into_iter().map(|(k, v)| (k, grpc::Value::from(v))).collect()).unwrap_or_default();
+    let payload =
+        payload.map(|p| p.0.into_iter().map(|(k, v)| (k, grpc::Value::from(v))).collect()).unwrap_or_default();
     grpc::ScoredPoint { id: Some(point_id_to_grpc(id)), payload, score, version, ..Default::default() }
 }
 
@@ -567,7 +576,12 @@ fn filter(f: grpc::Filter) -> Result<Filter, Status> {
     if min_should.is_some() {
         return Err(unsupported("min_should"));
     }
-    Ok(Filter { should: conditions(should)?, min_should: None, must: conditions(must)?, must_not: conditions(must_not)? })
+    Ok(Filter {
+        should: conditions(should)?,
+        min_should: None,
+        must: conditions(must)?,
+        must_not: conditions(must_not)?,
+    })
 }
 
 /// As the server: an empty list is no condition, and empty conditions are dropped.
