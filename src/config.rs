@@ -230,7 +230,10 @@ impl Settings {
     }
 }
 
-fn ingest_config(server: &ServerArgs, file: &FileConfig) -> anyhow::Result<assistd_vector_stores::worker::IngestConfig> {
+fn ingest_config(
+    server: &ServerArgs,
+    file: &FileConfig,
+) -> anyhow::Result<assistd_vector_stores::worker::IngestConfig> {
     let mut cfg = assistd_vector_stores::worker::IngestConfig::default();
     if let Some(n) = server.ingest_concurrency.or(file.ingest_concurrency) {
         anyhow::ensure!(n >= 1, "ingest concurrency must be at least 1");

@@ -151,7 +151,7 @@ fn parse_upstreams(upstreams: &[String]) -> anyhow::Result<Vec<(ServiceName, Str
 async fn serve(settings: Settings, only: Vec<ServiceName>, remote: Vec<(ServiceName, String)>) -> anyhow::Result<()> {
     let services = ServiceName::or_all(&only);
     let conn = server::open_db(&settings, &services).await?;
-    let server::Grpc { router: grpc, auth_on, engine, ingestor } =
+    let server::Grpc { router: grpc, auth_on, engine, ingestor, index } =
         server::grpc_router(&settings, &services, &conn, &remote).await?;
     if let Some(engine) = &engine {
         engine.spawn_workers(settings.workers);
@@ -165,7 +165,8 @@ async fn serve(settings: Settings, only: Vec<ServiceName>, remote: Vec<(ServiceN
         );
     }
     let ready = server::Readiness::default()
-        .with(conn.clone(), services.iter().flat_map(|s| s.migrations().iter().copied()).collect());
+        .with(conn.clone(), services.iter().flat_map(|s| s.migrations().iter().copied()).collect())
+        .with_index(index);
     let rest = if only.is_empty() {
         let upstreams = server::upstreams(Some(&grpc), &[])?;
         Some(assistd_gateway::router(upstreams))

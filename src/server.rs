@@ -4,9 +4,9 @@
 use std::net::SocketAddr;
 
 use anyhow::Context;
-use assistd_common::vector_stores_ref::VectorStoreRefs;
 use assistd_common::channel::{ChannelError, GrpcChannel};
 use assistd_common::files_ref::FileRefs;
+use assistd_common::vector_stores_ref::VectorStoreRefs;
 use assistd_common::{Authenticator, db};
 use assistd_gateway::Upstreams;
 use assistd_migrations::Service as Migrated;
@@ -86,16 +86,23 @@ impl ServiceName {
     }
 }
 
-/// What `/readyz` checks: each database and its migrations.
+/// What `/readyz` checks: each database and its migrations, and the vector index.
 #[derive(Clone, Default)]
 pub struct Readiness {
     dbs: Vec<(DatabaseConnection, Vec<Migrated>)>,
+    index: Option<std::sync::Arc<dyn assistd_vector_stores::index::VectorIndex>>,
 }
 
 impl Readiness {
     /// Also checks `db` and the migrations of `services`.
     pub fn with(mut self, db: DatabaseConnection, services: Vec<Migrated>) -> Self {
         self.dbs.push((db, services));
+        self
+    }
+
+    /// Also checks the vector index (when the vector stores service is hosted here).
+    pub fn with_index(mut self, index: Option<std::sync::Arc<dyn assistd_vector_stores::index::VectorIndex>>) -> Self {
+        self.index = index;
         self
     }
 }
@@ -124,6 +131,15 @@ async fn readyz(State(r): State<Readiness>) -> Response {
                 }
             }
         }
+    }
+    if let Some(index) = &r.index
+        && let Err(e) = index.health().await
+    {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            axum::Json(serde_json::json!({"status": "unavailable", "reason": format!("vector index: {e}")})),
+        )
+            .into_response();
     }
     axum::Json(serde_json::json!({"status": "ready"})).into_response()
 }
@@ -211,6 +227,8 @@ pub struct Grpc {
     pub engine: Option<assistd_runs::Engine>,
     /// The ingestion workers, when the vector stores service is hosted here.
     pub ingestor: Option<assistd_vector_stores::worker::Ingestor>,
+    /// The vector index, when the vector stores service is hosted here.
+    pub index: Option<std::sync::Arc<dyn assistd_vector_stores::index::VectorIndex>>,
 }
 
 /// The gRPC router of `services`, with auth, plus health and reflection.
@@ -264,7 +282,9 @@ pub async fn grpc_router(
         }
         match remote.iter().find(|(n, _)| *n == name) {
             Some((_, url)) => network(url),
-            None => anyhow::bail!("the {} service needs --upstream {1}=URL (the {1} service)", user.name(), name.name()),
+            None => {
+                anyhow::bail!("the {} service needs --upstream {1}=URL (the {1} service)", user.name(), name.name())
+            }
         }
     };
     // The vector stores service reads files through the files service and indexes
@@ -316,7 +336,11 @@ pub async fn grpc_router(
                 ServiceName::Assistants,
                 tonic::service::Routes::new(assistants.clone().into_server()).into_axum_router(),
             )?,
-            peer(ServiceName::Runs, ServiceName::Threads, tonic::service::Routes::new(threads.clone().into_server()).into_axum_router())?,
+            peer(
+                ServiceName::Runs,
+                ServiceName::Threads,
+                tonic::service::Routes::new(threads.clone().into_server()).into_axum_router(),
+            )?,
         )
         .with_internal_token(assistd_common::auth::internal_token(&settings.api_keys));
         // file_search needs the vector stores service; without it runs fail that call.
@@ -326,7 +350,9 @@ pub async fn grpc_router(
             ))),
             (None, Some((_, url))) => peers.with_vector_stores(network(url)?),
             (None, None) => {
-                tracing::warn!("vector stores service not reachable (no --upstream vector_stores=URL): runs cannot use file_search");
+                tracing::warn!(
+                    "vector stores service not reachable (no --upstream vector_stores=URL): runs cannot use file_search"
+                );
                 peers
             }
         };
@@ -363,9 +389,8 @@ pub async fn grpc_router(
                 None => routes,
             },
             ServiceName::VectorStores => match &vector_stores {
-                Some((v, _)) => routes.add_service(
-                    v.clone().into_server().max_decoding_message_size(max).max_encoding_message_size(max),
-                ),
+                Some((v, _)) => routes
+                    .add_service(v.clone().into_server().max_decoding_message_size(max).max_encoding_message_size(max)),
                 None => routes,
             },
         };
@@ -382,8 +407,9 @@ pub async fn grpc_router(
     let reflection = descriptors().build_v1().context("building reflection")?;
     let reflection_alpha = descriptors().build_v1alpha().context("building reflection")?;
     let routes = routes.add_service(health).add_service(reflection).add_service(reflection_alpha);
+    let index = vector_stores.as_ref().map(|(v, _)| v.searcher().index().clone());
     let ingestor = vector_stores.map(|(_, i)| i);
-    Ok(Grpc { router: guarded(routes.into_axum_router()), auth_on: auth.enabled(), engine, ingestor })
+    Ok(Grpc { router: guarded(routes.into_axum_router()), auth_on: auth.enabled(), engine, ingestor, index })
 }
 
 /// Adds gRPC-Web (with CORS) in front of a gRPC router.

@@ -7,9 +7,9 @@
 use std::sync::Arc;
 
 use anyhow::Context;
+use assistd_vector_stores::embed::Embedder;
 use assistd_vector_stores::embed::minilm::MiniLm;
 use assistd_vector_stores::embed::openai::OpenAiEmbeddings;
-use assistd_vector_stores::embed::Embedder;
 use assistd_vector_stores::index::VectorIndex;
 use assistd_vector_stores::index::edge::EdgeIndex;
 use assistd_vector_stores::index::qdrant::QdrantIndex;
@@ -27,7 +27,8 @@ pub async fn embedder(settings: &Settings) -> anyhow::Result<Option<Arc<dyn Embe
     }
     if let Some(url) = &settings.embeddings_base_url {
         let model = settings.embeddings_model.clone().unwrap_or_else(|| "text-embedding-3-small".into());
-        let key = std::env::var("ASSISTD_EMBEDDINGS_API_KEY").ok().filter(|k| !k.is_empty()).or(settings.llm_api_key.clone());
+        let key =
+            std::env::var("ASSISTD_EMBEDDINGS_API_KEY").ok().filter(|k| !k.is_empty()).or(settings.llm_api_key.clone());
         let e = OpenAiEmbeddings::connect(url, key, &model)
             .await
             .map_err(|e| anyhow::anyhow!(e.to_string()))
@@ -44,7 +45,8 @@ pub async fn embedder(settings: &Settings) -> anyhow::Result<Option<Arc<dyn Embe
         );
         return Ok(None);
     }
-    let m = tokio::task::spawn_blocking(move || MiniLm::load(&dir)).await?.map_err(|e| anyhow::anyhow!(e.to_string()))?;
+    let m =
+        tokio::task::spawn_blocking(move || MiniLm::load(&dir)).await?.map_err(|e| anyhow::anyhow!(e.to_string()))?;
     Ok(Some(Arc::new(m)))
 }
 

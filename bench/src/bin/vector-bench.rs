@@ -118,7 +118,8 @@ async fn ingest(fixtures: &Path, hybrid: bool, embedder_dir: Option<PathBuf>, pa
     let tmp = tempfile::tempdir()?;
     let index = EdgeIndex::open(tmp.path(), embedder.as_ref().map(|e| e.dim())).map_err(|e| anyhow::anyhow!("{e}"))?;
     let (mut text_bytes, mut chunks, mut failed) = (0usize, 0usize, 0usize);
-    let (mut t_parse, mut t_chunk, mut t_embed, mut t_index) = (Duration::ZERO, Duration::ZERO, Duration::ZERO, Duration::ZERO);
+    let (mut t_parse, mut t_chunk, mut t_embed, mut t_index) =
+        (Duration::ZERO, Duration::ZERO, Duration::ZERO, Duration::ZERO);
     let started = Instant::now();
     for pass in 0..passes {
         for (name, bytes) in &docs {
@@ -165,7 +166,13 @@ async fn ingest(fixtures: &Path, hybrid: bool, embedder_dir: Option<PathBuf>, pa
     Ok(())
 }
 
-async fn search(fixtures: &Path, n: usize, queries: usize, hybrid: bool, embedder_dir: Option<PathBuf>) -> anyhow::Result<()> {
+async fn search(
+    fixtures: &Path,
+    n: usize,
+    queries: usize,
+    hybrid: bool,
+    embedder_dir: Option<PathBuf>,
+) -> anyhow::Result<()> {
     let spec = std::fs::read_to_string(fixtures.join("commonmark-spec/spec.txt"))?;
     let words: Vec<&str> = spec.split_whitespace().collect();
     let embedder = if hybrid { Some(embedder(embedder_dir)?) } else { None };
@@ -198,6 +205,7 @@ async fn search(fixtures: &Path, n: usize, queries: usize, hybrid: bool, embedde
     let searcher = Searcher::new(index, embedder);
     let mode = if hybrid { Mode::Hybrid } else { Mode::Lexical };
     let mut hist = Histogram::<u64>::new(3)?;
+    let mut empty = 0;
     for i in 0..queries + 50 {
         let len = rng.random_range(3..8);
         let at = rng.random_range(0..words.len() - 10);
@@ -213,14 +221,16 @@ async fn search(fixtures: &Path, n: usize, queries: usize, hybrid: bool, embedde
         let t = Instant::now();
         let found = searcher.search_with(&p, mode).await.map_err(|e| anyhow::anyhow!("{e}"))?;
         let us = t.elapsed().as_micros() as u64;
-        anyhow::ensure!(!found.is_empty(), "a query found nothing");
+        if found.is_empty() {
+            empty += 1;
+        }
         if i >= 50 {
             hist.record(us.max(1))?;
         }
     }
     let ms = |q: f64| hist.value_at_quantile(q) as f64 / 1000.0;
     println!(
-        "search ({}) at {n} chunks, {queries} queries, 10 results: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        "search ({}) at {n} chunks, {queries} queries ({empty} found nothing), 10 results: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
         if hybrid { "hybrid" } else { "lexical" },
         ms(0.5),
         ms(0.99),

@@ -70,7 +70,8 @@ impl VectorStoreRefs {
     ) -> ServiceResult<Vec<String>> {
         let mut ids = Vec::new();
         for h in helpers {
-            let mut client = self.client("Creating vector stores through 'tool_resources.file_search.vector_stores'")?;
+            let mut client =
+                self.client("Creating vector stores through 'tool_resources.file_search.vector_stores'")?;
             let req = pb::CreateVectorStoreRequest {
                 file_ids: h.file_ids,
                 chunking_strategy: h.chunking_strategy,
@@ -92,11 +93,8 @@ impl VectorStoreRefs {
         file_ids: Vec<String>,
     ) -> ServiceResult<()> {
         let mut client = self.client("Attaching files for file_search")?;
-        let req = pb::CreateFileBatchRequest {
-            vector_store_id: vector_store_id.to_owned(),
-            file_ids,
-            ..Default::default()
-        };
+        let req =
+            pb::CreateFileBatchRequest { vector_store_id: vector_store_id.to_owned(), file_ids, ..Default::default() };
         client.create_file_batch(Self::request(caller, project, req)).await.map_err(upstream)?;
         Ok(())
     }

@@ -64,7 +64,11 @@ impl Peers {
     }
 
     /// Searches a vector store.
-    pub async fn search(&self, c: &Caller, request: pb::SearchVectorStoreRequest) -> ServiceResult<pb::SearchVectorStoreResponse> {
+    pub async fn search(
+        &self,
+        c: &Caller,
+        request: pb::SearchVectorStoreRequest,
+    ) -> ServiceResult<pb::SearchVectorStoreResponse> {
         Ok(self.vs()?.search_vector_store(self.req(c, request)).await.map_err(upstream)?.into_inner())
     }
 

@@ -48,7 +48,10 @@ impl Files {
                     if f.bytes.max(0) as u64 > max_bytes {
                         return Err(ServiceError::too_large(
                             "file_id",
-                            format!("File {file_id} is {} bytes; the most a vector store indexes is {max_bytes}.", f.bytes),
+                            format!(
+                                "File {file_id} is {} bytes; the most a vector store indexes is {max_bytes}.",
+                                f.bytes
+                            ),
                         ));
                     }
                     bytes.reserve(f.bytes.max(0) as usize);

@@ -150,10 +150,7 @@ pub fn fuse(lists: Vec<Vec<Hit>>, max_results: usize, score_threshold: f64) -> V
         .filter(|f| f.score >= score_threshold)
         .collect();
     out.sort_by(|a, b| {
-        b.score
-            .total_cmp(&a.score)
-            .then_with(|| a.file_id.cmp(&b.file_id))
-            .then_with(|| a.position.cmp(&b.position))
+        b.score.total_cmp(&a.score).then_with(|| a.file_id.cmp(&b.file_id)).then_with(|| a.position.cmp(&b.position))
     });
     out.truncate(max_results);
     out

@@ -11,8 +11,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use assistd_common::caller::Caller;
 use assistd_common::Project;
+use assistd_common::caller::Caller;
 use assistd_common::error::ErrorKind;
 use tokio::sync::{Notify, Semaphore};
 use tokio_util::sync::CancellationToken;

@@ -44,7 +44,10 @@ const LABELLED: &[(&str, &str)] = &[
     ("What counts as a Unicode whitespace character or a blank line?", "Characters and lines"),
     ("What replaces the U+0000 null character for security?", "Insecure characters"),
     ("Does block structure take precedence over inline structure like code spans?", "Precedence"),
-    ("Why is a specification of Markdown needed, given the ambiguities of the original description?", "Why is a spec needed?"),
+    (
+        "Why is a specification of Markdown needed, given the ambiguities of the original description?",
+        "Why is a spec needed?",
+    ),
     ("Who designed Markdown and what were its goals of readability?", "What is Markdown?"),
     ("What are the two phases of the parsing strategy for block and inline structure?", "Overview"),
     ("How does the algorithm process the delimiter stack for nested emphasis and links?", "Phase 2: inline structure"),

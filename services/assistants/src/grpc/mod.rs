@@ -3,10 +3,10 @@
 pub mod convert;
 
 use assistd_common::files_ref::FileRefs;
-use assistd_common::tools::ToolResources;
-use assistd_common::vector_stores_ref::VectorStoreRefs;
 use assistd_common::ids::AssistantId;
 use assistd_common::page::PageRequest;
+use assistd_common::tools::ToolResources;
+use assistd_common::vector_stores_ref::VectorStoreRefs;
 use assistd_common::{Project, ServiceError, time};
 use assistd_proto::pb;
 use tonic::{Request, Response, Status};

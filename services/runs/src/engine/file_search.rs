@@ -166,7 +166,10 @@ pub fn citations(text: &str, searches: &[Vec<SearchResult>]) -> Vec<pb::Annotati
         let mut parts = inner.splitn(2, '†');
         let head = parts.next().unwrap_or_default();
         let mut nums = head.splitn(2, ':');
-        let (c, n) = (nums.next().and_then(|x| x.trim().parse::<usize>().ok()), nums.next().and_then(|x| x.trim().parse::<usize>().ok()));
+        let (c, n) = (
+            nums.next().and_then(|x| x.trim().parse::<usize>().ok()),
+            nums.next().and_then(|x| x.trim().parse::<usize>().ok()),
+        );
         if let (Some(c), Some(n)) = (c, n)
             && let Some(r) = searches.get(c).and_then(|s| s.get(n))
         {

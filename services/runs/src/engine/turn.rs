@@ -91,7 +91,18 @@ impl<'a> Exec<'a> {
         cancel: CancellationToken,
     ) -> Self {
         let caller = Caller::engine(project.clone());
-        Self { engine, project, caller, run, emit, cancel, message: None, tools: None, searches: vec![], searched: vec![] }
+        Self {
+            engine,
+            project,
+            caller,
+            run,
+            emit,
+            cancel,
+            message: None,
+            tools: None,
+            searches: vec![],
+            searched: vec![],
+        }
     }
 
     /// Drives the run to its next resting state.
@@ -408,7 +419,8 @@ impl<'a> Exec<'a> {
                     arguments: String::new(),
                 };
                 let at = tools.calls.len() as u32;
-                let delta = if call.name == prompt::FILE_SEARCH && file_search::settings(&self.run.spec.tools).is_some() {
+                let delta = if call.name == prompt::FILE_SEARCH && file_search::settings(&self.run.spec.tools).is_some()
+                {
                     events::file_search_opened(&tools.step.id, at, &call.id)
                 } else {
                     events::function_call_opened(&tools.step.id, at, &call.id, &call.name)

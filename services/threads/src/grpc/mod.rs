@@ -3,11 +3,11 @@
 pub mod convert;
 
 use assistd_common::files_ref::FileRefs;
-use assistd_common::tools::{FileSearchResources, ToolResources};
-use assistd_common::vector_stores_ref::VectorStoreRefs;
 use assistd_common::ids::{MessageId, ThreadId};
 use assistd_common::metadata::{self, Metadata};
 use assistd_common::page::PageRequest;
+use assistd_common::tools::{FileSearchResources, ToolResources};
+use assistd_common::vector_stores_ref::VectorStoreRefs;
 use assistd_common::{Project, ServiceError, time};
 use assistd_proto::pb;
 use tonic::{Request, Response, Status};
@@ -212,7 +212,8 @@ impl pb::thread_service_server::ThreadService for ThreadsService {
         let caller = request.metadata().clone();
         let pb::CreateMessageRequest { thread_id, message } = request.into_inner();
         let new = convert::new_message_from_pb(message.unwrap_or_default(), "")?;
-        let mut thread = self.store.get_thread(&project, &thread_id).await?.ok_or_else(|| thread_not_found(&thread_id))?;
+        let mut thread =
+            self.store.get_thread(&project, &thread_id).await?.ok_or_else(|| thread_not_found(&thread_id))?;
         self.files.check(&caller, &new.file_refs("")).await?;
         let for_search = search_attachments(new.attachments.iter());
         if self.attach_for_search(&caller, &project, &mut thread, for_search).await? {

@@ -74,8 +74,17 @@ fn chunking(c: Chunking) -> pb::ChunkingStrategy {
 
 /// A vector store file.
 pub fn file(f: StoreFile) -> pb::VectorStoreFile {
-    let StoreFile { vector_store_id, file_id, created_at, status, last_error, usage_bytes, chunking: c, attributes: a, batch_id: _ } =
-        f;
+    let StoreFile {
+        vector_store_id,
+        file_id,
+        created_at,
+        status,
+        last_error,
+        usage_bytes,
+        chunking: c,
+        attributes: a,
+        batch_id: _,
+    } = f;
     pb::VectorStoreFile {
         id: file_id,
         created_at,

@@ -61,7 +61,9 @@ impl VectorStoresService {
     async fn usable(&self, project: &Project, id: &str) -> ServiceResult<VectorStore> {
         let s = self.store.get_store(project, id).await?.ok_or_else(|| ServiceError::not_found("vector store", id))?;
         if s.expired(time::now_secs()) {
-            return Err(ServiceError::precondition(format!("Vector store {id} has expired and can no longer be used.")));
+            return Err(ServiceError::precondition(format!(
+                "Vector store {id} has expired and can no longer be used."
+            )));
         }
         Ok(s)
     }
@@ -136,8 +138,14 @@ impl pb::vector_store_service_server::VectorStoreService for VectorStoresService
     ) -> Result<Response<pb::VectorStore>, Status> {
         let project = Project::of(&request)?;
         let caller = Caller::of(project.clone(), request.metadata());
-        let pb::CreateVectorStoreRequest { name, description: _, file_ids, chunking_strategy, expires_after, metadata: m } =
-            request.into_inner();
+        let pb::CreateVectorStoreRequest {
+            name,
+            description: _,
+            file_ids,
+            chunking_strategy,
+            expires_after,
+            metadata: m,
+        } = request.into_inner();
         let meta = m.map(|m| m.entries.into_iter().collect()).unwrap_or_default();
         metadata::validate("metadata", &meta)?;
         let days = expires_after.as_ref().map(request::expiry_days).transpose()?;
@@ -154,7 +162,8 @@ impl pb::vector_store_service_server::VectorStoreService for VectorStoresService
             last_active_at: now,
             metadata: meta,
         };
-        let files = Self::new_files(&store.id, None, ids.into_iter().map(|id| (id, chunking, Default::default())).collect());
+        let files =
+            Self::new_files(&store.id, None, ids.into_iter().map(|id| (id, chunking, Default::default())).collect());
         self.store.insert_store(&project, &store, &files).await?;
         self.ingestor.wake();
         let view = self.store.view(store).await?;
@@ -198,7 +207,8 @@ impl pb::vector_store_service_server::VectorStoreService for VectorStoresService
             request.into_inner();
         let paths = update_mask.map(|m| m.paths).unwrap_or_default();
         let named = |p: &str| paths.iter().any(|x| x == p);
-        let mut s = self.store.get_store(&project, &vector_store_id).await?.ok_or_else(|| not_found(&vector_store_id))?;
+        let mut s =
+            self.store.get_store(&project, &vector_store_id).await?.ok_or_else(|| not_found(&vector_store_id))?;
         if name.is_some() || named("name") {
             s.name = name;
         }
@@ -367,7 +377,9 @@ impl pb::vector_store_service_server::VectorStoreService for VectorStoresService
                 out
             }
             (true, true) => {
-                return Err(ServiceError::invalid("file_ids", "Missing required parameter: 'file_ids' or 'files'.").into());
+                return Err(
+                    ServiceError::invalid("file_ids", "Missing required parameter: 'file_ids' or 'files'.").into()
+                );
             }
             (false, false) => {
                 return Err(ServiceError::invalid("files", "Give either 'file_ids' or 'files', not both.").into());
@@ -386,9 +398,11 @@ impl pb::vector_store_service_server::VectorStoreService for VectorStoresService
         self.store.attach(&project, Some(&batch), &files).await?;
         self.ingestor.wake();
         // Counted after the insert, so `file_counts` is right from this response on.
-        let view = self.store.get_batch(&project, &vector_store_id, &batch.id).await?.ok_or_else(|| {
-            ServiceError::internal("file batch", "the batch just written is missing")
-        })?;
+        let view = self
+            .store
+            .get_batch(&project, &vector_store_id, &batch.id)
+            .await?
+            .ok_or_else(|| ServiceError::internal("file batch", "the batch just written is missing"))?;
         Ok(Response::new(convert::batch(view)))
     }
 
@@ -484,16 +498,22 @@ impl pb::vector_store_service_server::VectorStoreService for VectorStoresService
                 convert::found(f, name)
             })
             .collect();
-        Ok(Response::new(pb::SearchVectorStoreResponse { search_query: queries, data, has_more: false, next_page: None }))
+        Ok(Response::new(pb::SearchVectorStoreResponse {
+            search_query: queries,
+            data,
+            has_more: false,
+            next_page: None,
+        }))
     }
 }
 
 fn index_error(e: crate::index::IndexError) -> Status {
     match e {
         crate::index::IndexError::Invalid(m) => ServiceError::internal("vector index", m).into(),
-        crate::index::IndexError::Unavailable(m) => {
-            ServiceError::new(assistd_common::error::ErrorKind::Unavailable, format!("The vector index is unavailable: {m}"))
-                .into()
-        }
+        crate::index::IndexError::Unavailable(m) => ServiceError::new(
+            assistd_common::error::ErrorKind::Unavailable,
+            format!("The vector index is unavailable: {m}"),
+        )
+        .into(),
     }
 }

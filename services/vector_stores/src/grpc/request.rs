@@ -36,10 +36,7 @@ pub fn expiry_days(e: &pb::VectorStoreExpiresAfter) -> ServiceResult<i32> {
     if e.anchor != "last_active_at" {
         return Err(ServiceError::invalid(
             "expires_after.anchor",
-            format!(
-                "Invalid 'expires_after.anchor': expected 'last_active_at', but got '{}' instead.",
-                e.anchor
-            ),
+            format!("Invalid 'expires_after.anchor': expected 'last_active_at', but got '{}' instead.", e.anchor),
         ));
     }
     if !(1..=MAX_EXPIRY_DAYS).contains(&e.days) {
@@ -108,7 +105,9 @@ pub fn filter(param: &str, f: pb::SearchFilter) -> ServiceResult<AttrFilter> {
                 )),
             }
         }
-        None => Err(ServiceError::invalid(param, format!("Invalid '{param}': expected a comparison or compound filter."))),
+        None => {
+            Err(ServiceError::invalid(param, format!("Invalid '{param}': expected a comparison or compound filter.")))
+        }
     }
 }
 
@@ -117,10 +116,7 @@ fn scalar(param: &str, v: &Value) -> ServiceResult<Scalar> {
         Value::String(s) => Ok(Scalar::Str(s.clone())),
         Value::Number(n) => Ok(Scalar::Num(n.as_f64().unwrap_or(0.0))),
         Value::Bool(b) => Ok(Scalar::Bool(*b)),
-        _ => Err(ServiceError::invalid(
-            param,
-            format!("Invalid '{param}': expected a string, a number or a boolean."),
-        )),
+        _ => Err(ServiceError::invalid(param, format!("Invalid '{param}': expected a string, a number or a boolean."))),
     }
 }
 
@@ -140,7 +136,10 @@ fn comparison(param: &str, c: pb::ComparisonFilter) -> ServiceResult<AttrFilter>
     let list = |v: &Value| -> ServiceResult<Vec<Scalar>> {
         match v {
             Value::Array(items) if !items.is_empty() => items.iter().map(|i| scalar(&vparam, i)).collect(),
-            _ => Err(ServiceError::invalid(&vparam, format!("Invalid '{vparam}': 'in' and 'nin' need a non-empty array."))),
+            _ => Err(ServiceError::invalid(
+                &vparam,
+                format!("Invalid '{vparam}': 'in' and 'nin' need a non-empty array."),
+            )),
         }
     };
     Ok(match T::try_from(c.r#type).unwrap_or(T::Unspecified) {
@@ -176,7 +175,10 @@ pub fn search_options(
     rewrite_query: Option<bool>,
 ) -> ServiceResult<SearchOptions> {
     if queries.is_empty() || queries.iter().all(|q| q.trim().is_empty()) {
-        return Err(ServiceError::invalid("query", "Invalid 'query': expected a non-empty string or array of strings."));
+        return Err(ServiceError::invalid(
+            "query",
+            "Invalid 'query': expected a non-empty string or array of strings.",
+        ));
     }
     let max_results = match max_num_results {
         None => 10,

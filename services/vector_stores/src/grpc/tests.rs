@@ -143,8 +143,11 @@ fn eq(key: &str, v: serde_json::Value) -> pb::SearchFilter {
 async fn ingest_search_filter_and_delete() {
     for db in test_databases().await {
         let w = world(&db.url, true).await;
-        let txt = w.upload(P, "otters.txt", b"Sea otters hold hands while they sleep so they do not drift apart.").await;
-        let md = w.upload(P, "bees.md", b"# Bees\n\nHoneybees communicate the direction of flowers with a waggle dance.").await;
+        let txt =
+            w.upload(P, "otters.txt", b"Sea otters hold hands while they sleep so they do not drift apart.").await;
+        let md = w
+            .upload(P, "bees.md", b"# Bees\n\nHoneybees communicate the direction of flowers with a waggle dance.")
+            .await;
         let odd = w.upload(P, "blob.xyz", b"whatever").await;
         let vs = w.create_store(vec![txt.clone(), md.clone(), odd.clone()]).await;
         assert_eq!(vs.file_counts.as_ref().unwrap().total, 3, "{}", db.backend);
@@ -230,7 +233,8 @@ async fn batches_count_from_the_start_and_cancel() {
             ids.push(w.upload(P, &format!("f{i}.txt"), format!("document number {i}").as_bytes()).await);
         }
         let vs = w.create_store(vec![]).await;
-        let req = pb::CreateFileBatchRequest { vector_store_id: vs.id.clone(), file_ids: ids.clone(), ..Default::default() };
+        let req =
+            pb::CreateFileBatchRequest { vector_store_id: vs.id.clone(), file_ids: ids.clone(), ..Default::default() };
         let batch = w.svc.create_file_batch(request(P, req)).await.unwrap().into_inner();
         let counts = batch.file_counts.unwrap();
         assert_eq!((counts.in_progress, counts.total), (3, 3), "{}", db.backend);
@@ -245,7 +249,8 @@ async fn batches_count_from_the_start_and_cancel() {
 
         // A second batch completes once workers run.
         w.start_workers();
-        let req = pb::CreateFileBatchRequest { vector_store_id: vs.id.clone(), file_ids: ids.clone(), ..Default::default() };
+        let req =
+            pb::CreateFileBatchRequest { vector_store_id: vs.id.clone(), file_ids: ids.clone(), ..Default::default() };
         let batch = w.svc.create_file_batch(request(P, req)).await.unwrap().into_inner();
         let mut last = None;
         for _ in 0..400 {
@@ -327,7 +332,8 @@ async fn bad_requests_are_refused() {
         };
         assert_eq!(invalid(w.svc.create_vector_store(request(P, req)).await.unwrap_err()), "expires_after.days");
         // Too many attributes.
-        let attributes = (0..17).map(|i| (format!("k{i}"), assistd_common::json::json_to_value(&serde_json::json!(i)))).collect();
+        let attributes =
+            (0..17).map(|i| (format!("k{i}"), assistd_common::json::json_to_value(&serde_json::json!(i)))).collect();
         let file = pb::NewVectorStoreFile { file_id: "file-x".into(), attributes, ..Default::default() };
         let req = pb::CreateVectorStoreFileRequest { vector_store_id: vs.id.clone(), file: Some(file) };
         assert_eq!(invalid(w.svc.create_vector_store_file(request(P, req)).await.unwrap_err()), "attributes");

@@ -47,10 +47,9 @@ use qdrant_edge::{
     Condition, CountRequest, CreateIndex, Distance, EdgeConfig, EdgeOptimizersConfig, EdgeShard,
     EdgeSparseVectorParams, EdgeVectorParams, FieldCondition, FieldIndexOperations, Filter, JsonPath,
     KeywordIndexParams, Match, Modifier, NamedQuery, OperationError, Payload, PayloadFieldSchema, PayloadOps,
-    PayloadSchemaParams, SetPayloadOp,
-    PayloadSchemaType, PointId, PointInsertOperations, PointOperations, PointStruct, QueryEnum, QueryRequest, Range,
-    ScoredPoint, ScoringQuery, UpdateOperation, ValueVariants, Vector, VectorInternal, Vectors, WithPayloadInterface,
-    WithVector,
+    PayloadSchemaParams, PayloadSchemaType, PointId, PointInsertOperations, PointOperations, PointStruct, QueryEnum,
+    QueryRequest, Range, ScoredPoint, ScoringQuery, SetPayloadOp, UpdateOperation, ValueVariants, Vector,
+    VectorInternal, Vectors, WithPayloadInterface, WithVector,
 };
 use serde_json::{Map, Value};
 
@@ -177,9 +176,14 @@ impl EdgeIndex {
             let mut writes = inner.lock_writer();
             if writes.flushed < seq {
                 let applied = writes.applied;
+                let t1 = std::time::Instant::now();
                 inner.shard.flush();
+                let t2 = std::time::Instant::now();
                 writes.flushed = applied;
                 inner.optimize();
+                if std::env::var("EDGE_TIMING").is_ok() {
+                    eprintln!("TIMING flush {} optimize {}", (t2 - t1).as_micros(), t2.elapsed().as_micros());
+                }
             }
             Ok(())
         })

@@ -16,8 +16,8 @@ use assistd_common::page::{Page, PageRequest};
 use assistd_common::{Project, ServiceError, ServiceResult};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
-    ColumnTrait, Condition, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter,
-    QuerySelect, TransactionTrait,
+    ColumnTrait, Condition, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter, QuerySelect,
+    TransactionTrait,
 };
 
 use crate::domain::{BatchView, FileBatch, FileCounts, FileError, FileStatus, StoreFile, StoreView, VectorStore};
@@ -408,7 +408,11 @@ impl Store {
             return Ok(None);
         };
         let batch = FileBatch::from(m);
-        let (counts, _) = self.counts(file::Column::BatchId, std::slice::from_ref(&batch.id)).await?.remove(&batch.id).unwrap_or_default();
+        let (counts, _) = self
+            .counts(file::Column::BatchId, std::slice::from_ref(&batch.id))
+            .await?
+            .remove(&batch.id)
+            .unwrap_or_default();
         Ok(Some(BatchView { batch, counts }))
     }
 
@@ -551,7 +555,11 @@ impl Store {
     }
 }
 
-async fn insert_files<C: sea_orm::ConnectionTrait>(db: &C, project: &Project, files: &[StoreFile]) -> ServiceResult<()> {
+async fn insert_files<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    project: &Project,
+    files: &[StoreFile],
+) -> ServiceResult<()> {
     for f in files {
         file::Entity::delete_many()
             .filter(file::Column::VectorStoreId.eq(f.vector_store_id.as_str()))

@@ -80,8 +80,7 @@ async fn stores_files_counts_and_queue() {
         assert_eq!((view.counts.completed, view.counts.failed, view.counts.in_progress), (1, 1, 0));
         assert_eq!(view.usage_bytes, 5);
         assert_eq!(s.content(&p, "vs_1", &taken.file_id).await.unwrap().as_deref(), Some("hello"));
-        let only_failed =
-            s.list_files(&p, "vs_1", None, Some(FileStatus::Failed), &page()).await.unwrap();
+        let only_failed = s.list_files(&p, "vs_1", None, Some(FileStatus::Failed), &page()).await.unwrap();
         assert_eq!(only_failed.data.len(), 1);
         assert_eq!(only_failed.data[0].last_error.as_ref().unwrap().code, "invalid_file");
 
