@@ -152,10 +152,19 @@ async fn grpc_assistants_threads_files() {
         assert!(saw_info);
         assert_eq!(got, payload);
 
-        // later issues: UNIMPLEMENTED
+        // vector stores over gRPC: create with the file, then read it back
         let mut vs = pb::vector_store_service_client::VectorStoreServiceClient::new(ch.clone());
         let err = vs.get_vector_store(authed(pb::GetVectorStoreRequest::default())).await.unwrap_err();
-        assert_eq!(err.code(), tonic::Code::Unimplemented);
+        assert_eq!(err.code(), tonic::Code::NotFound);
+        let req = pb::CreateVectorStoreRequest {
+            name: Some("grpc".into()),
+            file_ids: vec![f.id.clone()],
+            ..Default::default()
+        };
+        let store = vs.create_vector_store(authed(req)).await.unwrap().into_inner();
+        assert_eq!(store.file_counts.as_ref().map(|c| c.total), Some(1));
+        let req = pb::GetVectorStoreFileRequest { vector_store_id: store.id.clone(), file_id: f.id.clone() };
+        assert_eq!(vs.get_vector_store_file(authed(req)).await.unwrap().into_inner().id, f.id);
     }
 }
 

@@ -16,6 +16,7 @@ use assistd_common::caller::Caller;
 use assistd_common::error::ErrorKind;
 use tokio::sync::{Notify, Semaphore};
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use crate::domain::{FileError, FileStatus, StoreFile};
 use crate::embed::Embedder;
@@ -99,17 +100,29 @@ impl Ingestor {
                 let free = me.inner.slots.available_permits();
                 if free > 0 {
                     let lease = me.lease();
+                    match me.inner.store.backlog().await {
+                        Ok(n) => metrics::gauge!("assistd_ingest_backlog").set(n as f64),
+                        Err(e) => tracing::warn!(error = %e, "counting files waiting to be indexed"),
+                    }
                     match me.inner.store.claim(&lease, now_ms(), free as u64).await {
                         Ok(claimed) => {
                             let got = claimed.len();
                             for c in claimed {
                                 let Ok(permit) = me.inner.slots.clone().acquire_owned().await else { return };
                                 let me = me.clone();
-                                tokio::spawn(async move {
-                                    me.ingest(c).await;
-                                    drop(permit);
-                                    me.wake();
-                                });
+                                let span = tracing::info_span!(
+                                    "ingest",
+                                    vector_store_id = %c.file.vector_store_id,
+                                    file_id = %c.file.file_id
+                                );
+                                tokio::spawn(
+                                    async move {
+                                        me.ingest(c).await;
+                                        drop(permit);
+                                        me.wake();
+                                    }
+                                    .instrument(span),
+                                );
                             }
                             if got == free {
                                 continue;
@@ -144,9 +157,6 @@ impl Ingestor {
     async fn ingest(&self, c: Claimed) {
         let started = Instant::now();
         let Claimed { project, file } = c;
-        let span = tracing::info_span!("ingest", vector_store_id = %file.vector_store_id, file_id = %file.file_id);
-        let _enter = span.enter();
-        drop(_enter);
         // The heartbeat renews the lease and notices a lost one (cancelled, detached).
         let lost = CancellationToken::new();
         let heartbeat = {

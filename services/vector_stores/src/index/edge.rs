@@ -58,7 +58,7 @@ use super::{AttrFilter, ChunkPoint, Hit, IndexError, Query, Ranked, Scalar, Vect
 /// The number of segments the optimiser merges down to. Edge searches its segments one
 /// after the other, so fewer is faster to search; below two, every indexing pass
 /// would rebuild everything.
-pub const SEGMENTS: usize = 2;
+pub const SEGMENTS: usize = 4;
 
 /// Points per WAL record on upsert (one flush per call, whatever the count).
 const UPSERT_BATCH: usize = 256;

@@ -472,6 +472,15 @@ impl Store {
         Ok(claimed)
     }
 
+    /// Files waiting to be indexed or being indexed, in every project.
+    pub async fn backlog(&self) -> ServiceResult<u64> {
+        use sea_orm::PaginatorTrait;
+        Ok(file::Entity::find()
+            .filter(file::Column::Status.eq(FileStatus::InProgress.as_str()))
+            .count(&self.db)
+            .await?)
+    }
+
     /// Extends a lease; false when the file is no longer held by it (cancelled,
     /// detached, taken over).
     pub async fn renew(&self, f: &StoreFile, lease: &Lease) -> ServiceResult<bool> {
