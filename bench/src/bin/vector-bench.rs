@@ -151,7 +151,7 @@ async fn ingest(fixtures: &Path, hybrid: bool, embedder_dir: Option<PathBuf>, pa
     let total = started.elapsed().as_secs_f64();
     let mb = text_bytes as f64 / 1e6;
     println!(
-        "ingest ({}): {} documents x {passes} passes ({failed} unparseable skipped), {mb:.2} MB of text, {chunks} chunks in {total:.2} s = {:.2} MB/s",
+        "ingest ({}): {} documents x {passes} passes ({failed} unparseable skipped), {mb:.2} MB of text, {chunks} chunks in {total:.2} s = {:.4} MB/s",
         if hybrid { "hybrid" } else { "lexical" },
         docs.len(),
         mb / total
@@ -202,7 +202,8 @@ async fn search(
         index.upsert(points(&format!("file-{f}"), texts, dense)).await.map_err(|e| anyhow::anyhow!("{e}"))?;
     }
     println!("indexed {n} chunks in {:.1} s", started.elapsed().as_secs_f64());
-    let searcher = Searcher::new(index, embedder);
+    let searcher = Searcher::new(index, embedder.clone());
+    let mut embed_hist = Histogram::<u64>::new(3)?;
     let mode = if hybrid { Mode::Hybrid } else { Mode::Lexical };
     let mut hist = Histogram::<u64>::new(3)?;
     let mut empty = 0;
@@ -218,6 +219,14 @@ async fn search(
             max_results: 10,
             score_threshold: 0.0,
         };
+        if let Some(e) = &embedder
+            && i >= 50
+        {
+            // the query's embedding alone, to see what part of a hybrid search it is
+            let t = Instant::now();
+            e.embed(&p.queries).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            embed_hist.record((t.elapsed().as_micros() as u64).max(1))?;
+        }
         let t = Instant::now();
         let found = searcher.search_with(&p, mode).await.map_err(|e| anyhow::anyhow!("{e}"))?;
         let us = t.elapsed().as_micros() as u64;
@@ -236,6 +245,10 @@ async fn search(
         ms(0.99),
         hist.max() as f64 / 1000.0
     );
+    if !embed_hist.is_empty() {
+        let ms = |q: f64| embed_hist.value_at_quantile(q) as f64 / 1000.0;
+        println!("  of which embedding the query alone: p50 {:.2} ms, p99 {:.2} ms", ms(0.5), ms(0.99));
+    }
     Ok(())
 }
 

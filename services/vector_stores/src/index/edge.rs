@@ -58,7 +58,15 @@ use super::{AttrFilter, ChunkPoint, Hit, IndexError, Query, Ranked, Scalar, Vect
 /// The number of segments the optimiser merges down to. Edge searches its segments one
 /// after the other, so fewer is faster to search; below two, every indexing pass
 /// would rebuild everything.
-pub const SEGMENTS: usize = 4;
+pub const SEGMENTS: usize = 2;
+
+/// The size (KB of vectors) at which the segment taking writes is indexed (HNSW for the
+/// dense vector, an immutable inverted index for BM25) and merged with the others:
+/// ~20k chunks with 384-dimension dense vectors, ~40k lexical-only. Qdrant's default
+/// (10 MB) would rebuild the whole collection every ~7k chunks; below this size the
+/// segment is searched by its mutable inverted index and by brute force, which stays
+/// within a few milliseconds.
+pub const INDEXING_THRESHOLD_KB: usize = 32_000;
 
 /// Points per WAL record on upsert (one flush per call, whatever the count).
 const UPSERT_BATCH: usize = 256;
@@ -447,7 +455,11 @@ impl VectorIndex for EdgeIndex {
 /// The shard configuration for a collection.
 fn config(dense_dim: Option<usize>) -> EdgeConfig {
     let sparse = EdgeSparseVectorParams::builder().modifier(Modifier::Idf).build();
-    let optimizers = EdgeOptimizersConfig { default_segment_number: Some(SEGMENTS), ..EdgeOptimizersConfig::default() };
+    let optimizers = EdgeOptimizersConfig {
+        default_segment_number: Some(SEGMENTS),
+        indexing_threshold: Some(INDEXING_THRESHOLD_KB),
+        ..EdgeOptimizersConfig::default()
+    };
     let mut builder =
         EdgeConfig::builder().sparse_vector(keys::SPARSE, sparse).on_disk_payload(true).optimizers(optimizers);
     if let Some(dim) = dense_dim {
