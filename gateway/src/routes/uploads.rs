@@ -56,12 +56,19 @@ pub async fn add_part(
             pb::AddUploadPartRequest { part: Some(pb::add_upload_part_request::Part::UploadId(upload_id.clone())) };
         let mut client = up.files();
         let h = &headers;
-        let p = stream_field(field, first, part_chunk, |body| async move {
+        let sent = stream_field(field, first, part_chunk, |body| async move {
             client.add_upload_part(grpc_request(h, body)).await
         })
-        .await?
-        .map_err(status_error("POST /v1/uploads/{upload_id}/parts"))?
-        .into_inner();
+        .await?;
+        let p = match sent {
+            Ok(p) => p.into_inner(),
+            Err(status) => {
+                // Read what is left of the body (at least the closing boundary), so the
+                // connection stays usable for the client's next request.
+                drain(&mut mp).await;
+                return Err(status_error("POST /v1/uploads/{upload_id}/parts")(status));
+            }
+        };
         part = Some(p);
     }
     let part = part.ok_or_else(|| {
@@ -99,4 +106,11 @@ pub async fn cancel(
         .await
         .map_err(status_error("POST /v1/uploads/{upload_id}/cancel"))?;
     Ok(Json(upload_out(u.into_inner())))
+}
+
+/// Reads and drops the rest of a multipart body (bounded by the route's body limit).
+async fn drain(mp: &mut Multipart) {
+    while let Ok(Some(mut field)) = mp.next_field().await {
+        while let Ok(Some(_)) = field.chunk().await {}
+    }
 }

@@ -17,9 +17,9 @@
 //!   flushed segments survive a restart, so each write call ends with a full flush of
 //!   every segment (~0.1 s here, whatever the batch size: callers should batch). Flushes
 //!   are group-committed: concurrent writers share one;
-//! - the optimiser (indexing a segment once it holds ~10 MB of vectors, merging down to
-//!   [`SEGMENTS`] segments, vacuuming deletions) runs inline at the end of the write
-//!   that made it necessary. It works on proxies of the segments, so reads go on while
+//! - the optimiser (indexing the segment taking writes once it holds
+//!   [`INDEXING_THRESHOLD_KB`] of vectors, merging down to [`SEGMENTS`] segments,
+//!   vacuuming deletions) runs inline at the end of the write that made it necessary. It works on proxies of the segments, so reads go on while
 //!   it builds and only wait for the final swap; writes wait for it.
 //! - edge never truncates its WAL (nothing acknowledges it), so it grows with every
 //!   write for the life of the process; [`EdgeIndex::open`] deletes the closed WAL
@@ -68,8 +68,9 @@ pub const SEGMENTS: usize = 2;
 /// within a few milliseconds.
 pub const INDEXING_THRESHOLD_KB: usize = 32_000;
 
-/// Points per WAL record on upsert (one flush per call, whatever the count).
-const UPSERT_BATCH: usize = 256;
+/// Points per update operation on upsert (one flush per call, whatever the count). An
+/// operation holds the write lock of the segment taking writes, which searches wait for.
+const UPSERT_BATCH: usize = 64;
 
 /// The most attribute keys given a payload index in one collection.
 pub const MAX_ATTRIBUTE_INDEXES: usize = 64;
@@ -184,14 +185,9 @@ impl EdgeIndex {
             let mut writes = inner.lock_writer();
             if writes.flushed < seq {
                 let applied = writes.applied;
-                let t1 = std::time::Instant::now();
                 inner.shard.flush();
-                let t2 = std::time::Instant::now();
                 writes.flushed = applied;
                 inner.optimize();
-                if std::env::var("EDGE_TIMING").is_ok() {
-                    eprintln!("TIMING flush {} optimize {}", (t2 - t1).as_micros(), t2.elapsed().as_micros());
-                }
             }
             Ok(())
         })
@@ -598,13 +594,14 @@ fn scope(project: &str, vector_store_ids: &[&str], file_id: Option<&str>) -> Fil
     Filter { must: Some(must), ..Filter::new() }
 }
 
+/// A range condition. Inclusive bounds are sent as exclusive bounds on the adjacent
+/// float (`x >= n` as `x > next_down(n)`), the same set of numbers: Qdrant's numeric index
+/// estimates an inclusive bound at the edge of its values with `min > exp` and trips a
+/// `debug_assert` (in qdrant-edge and in the server alike).
 fn range(key: JsonPath, gt: Option<f64>, gte: Option<f64>, lt: Option<f64>, lte: Option<f64>) -> Condition {
-    let range = Range {
-        gt: gt.map(OrderedFloat),
-        gte: gte.map(OrderedFloat),
-        lt: lt.map(OrderedFloat),
-        lte: lte.map(OrderedFloat),
-    };
+    let gt = gt.into_iter().chain(gte.map(f64::next_down)).reduce(f64::max);
+    let lt = lt.into_iter().chain(lte.map(f64::next_up)).reduce(f64::min);
+    let range = Range { gt: gt.map(OrderedFloat), gte: None, lt: lt.map(OrderedFloat), lte: None };
     Condition::Field(FieldCondition::new_range(key, range))
 }
 
@@ -732,6 +729,12 @@ mod tests {
     }
 
     suite::vector_index_suite!(fresh());
+
+    #[tokio::test]
+    async fn set_attributes_replaces() {
+        let (_dir, index) = fresh().await;
+        suite::set_attributes_replaces(&index).await;
+    }
 
     #[tokio::test]
     async fn survives_reopen() {

@@ -351,6 +351,12 @@ pub(crate) async fn attribute_filters(index: &dyn VectorIndex) {
         (Gt(k("score"), 2.5), &["a", "b"]),
         (Lte(k("score"), 3.0), &["b", "c"]),
         (Gt(k("missing"), 0.0), &[]),
+        // bounds at the edges of the values
+        (Gte(k("year"), 2022.0), &["c"]),
+        (Lte(k("year"), 2020.0), &["a"]),
+        (Gt(k("year"), 2022.0), &[]),
+        (Lt(k("year"), 2020.0), &[]),
+        (And(vec![Gte(k("year"), 2021.0), Lte(k("year"), 2021.0)]), &["b"]),
         (In(k("author"), vec![s("ann"), s("cid"), s("zed")]), &["a", "c"]),
         (In(k("author"), vec![s("bob")]), &["b"]),
         (In(k("year"), vec![Scalar::Num(2020.0), Scalar::Num(2022.0)]), &["a", "c"]),
@@ -423,6 +429,56 @@ pub(crate) async fn delete_file_and_store(index: &dyn VectorIndex) {
     q.vector_store_ids = vec!["vs_a".to_owned()];
     let ranked = search(index, &q).await;
     assert!(ranked.lexical.is_empty() && ranked.semantic.is_empty());
+}
+
+/// Setting a file's attributes replaces them on each of its chunks, in that vector store
+/// of that project only, for hits and for filters alike (before and after a filter used
+/// the keys). Not yet in [`vector_index_suite!`]: its numeric equality on equal values
+/// trips a Qdrant `debug_assert` unless inclusive range bounds are avoided (see
+/// `edge::range`), which the Qdrant server index does not do yet.
+pub(crate) async fn set_attributes_replaces(index: &dyn VectorIndex) {
+    let old = json!({"a": 1, "b": "x"});
+    index
+        .upsert(vec![
+            with_attributes(chunk("p", "vs", "f", 0, "walrus tusks"), old.clone()),
+            with_attributes(chunk("p", "vs", "f", 1, "walrus whiskers"), old.clone()),
+            with_attributes(chunk("p", "vs", "g", 0, "walrus colony"), old.clone()),
+            with_attributes(chunk("p", "vs2", "f", 0, "walrus diet"), old.clone()),
+        ])
+        .await
+        .unwrap();
+    let mut q = query("p", &["vs", "vs2"], "walrus");
+    q.dense = Some(unit(0));
+    q.filter = Some(AttrFilter::Eq("a".to_owned(), Scalar::Num(1.0)));
+    assert_eq!(search(index, &q).await.lexical.len(), 4);
+
+    let Value::Object(new) = json!({"a": 2, "c": true}) else { unreachable!() };
+    index.set_attributes("p", "vs", "f", &new).await.unwrap();
+    index.set_attributes("other", "vs", "g", &new).await.unwrap();
+    index.set_attributes("p", "vs", "nope", &new).await.unwrap();
+    assert_eq!(index.count("p", "vs", None).await.unwrap(), 3);
+
+    q.filter = None;
+    let ranked = search(index, &q).await;
+    assert_eq!(ranked.lexical.len(), 4);
+    assert_eq!(ranked.semantic.len(), 4);
+    for hit in ranked.lexical.iter().chain(&ranked.semantic) {
+        let expected =
+            if (hit.vector_store_id.as_str(), hit.file_id.as_str()) == ("vs", "f") { json!(new) } else { old.clone() };
+        assert_eq!(Value::Object(hit.attributes.clone()), expected, "{hit:?}");
+        assert!(hit.text.starts_with("walrus"), "{hit:?}");
+    }
+    for (filter, expected) in [
+        (AttrFilter::Eq("c".to_owned(), Scalar::Bool(true)), 2),
+        (AttrFilter::Eq("a".to_owned(), Scalar::Num(1.0)), 2),
+        (AttrFilter::Eq("a".to_owned(), Scalar::Num(2.0)), 2),
+        (AttrFilter::Eq("b".to_owned(), Scalar::Str("x".to_owned())), 2),
+    ] {
+        q.filter = Some(filter.clone());
+        let ranked = search(index, &q).await;
+        assert_eq!(ranked.lexical.len(), expected, "lexical, {filter:?}");
+        assert_eq!(ranked.semantic.len(), expected, "semantic, {filter:?}");
+    }
 }
 
 /// Upserting the same (store, file, position) again replaces the chunk.
