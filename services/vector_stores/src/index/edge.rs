@@ -731,12 +731,6 @@ mod tests {
     suite::vector_index_suite!(fresh());
 
     #[tokio::test]
-    async fn set_attributes_replaces() {
-        let (_dir, index) = fresh().await;
-        suite::set_attributes_replaces(&index).await;
-    }
-
-    #[tokio::test]
     async fn survives_reopen() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("chunks");

@@ -601,10 +601,15 @@ fn scope(project: &str, vector_store_ids: &[&str], file_id: Option<&str>) -> Fil
     Filter { must, ..Filter::default() }
 }
 
+/// A range condition, inclusive bounds sent as exclusive bounds on the adjacent float
+/// (the same set of numbers), as the embedded index does: Qdrant's numeric index trips a
+/// `debug_assert` estimating an inclusive bound at the edge of its values.
 fn range(key: String, gt: Option<f64>, gte: Option<f64>, lt: Option<f64>, lte: Option<f64>) -> Condition {
+    let gt = gt.into_iter().chain(gte.map(f64::next_down)).reduce(f64::max);
+    let lt = lt.into_iter().chain(lte.map(f64::next_up)).reduce(f64::min);
     field(qdrant_client::qdrant::FieldCondition {
         key,
-        range: Some(qdrant_client::qdrant::Range { lt, gt, gte, lte }),
+        range: Some(qdrant_client::qdrant::Range { lt, gt, gte: None, lte: None }),
         ..qdrant_client::qdrant::FieldCondition::default()
     })
 }

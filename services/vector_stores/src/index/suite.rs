@@ -32,6 +32,7 @@ macro_rules! vector_index_suite {
             delete_file_and_store,
             reupsert_replaces,
             wrong_dense_size_is_invalid,
+            set_attributes_replaces,
         );
     };
     (@tests $make:expr; $($name:ident),+ $(,)?) => {
@@ -433,9 +434,7 @@ pub(crate) async fn delete_file_and_store(index: &dyn VectorIndex) {
 
 /// Setting a file's attributes replaces them on each of its chunks, in that vector store
 /// of that project only, for hits and for filters alike (before and after a filter used
-/// the keys). Not yet in [`vector_index_suite!`]: its numeric equality on equal values
-/// trips a Qdrant `debug_assert` unless inclusive range bounds are avoided (see
-/// `edge::range`), which the Qdrant server index does not do yet.
+/// the keys).
 pub(crate) async fn set_attributes_replaces(index: &dyn VectorIndex) {
     let old = json!({"a": 1, "b": "x"});
     index
