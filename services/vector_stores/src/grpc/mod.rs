@@ -68,6 +68,20 @@ impl VectorStoresService {
         Ok(s)
     }
 
+    /// The file in the store, or a 404.
+    async fn file(&self, project: &Project, vs: &str, file_id: &str) -> Result<StoreFile, Status> {
+        self.store.get_file(project, vs, file_id).await?.ok_or_else(|| file_not_found(vs, file_id))
+    }
+
+    /// The batch in the store with its counts, or a 404.
+    async fn batch(&self, project: &Project, vs: &str, batch_id: &str) -> Result<crate::domain::BatchView, Status> {
+        Ok(self
+            .store
+            .get_batch(project, vs, batch_id)
+            .await?
+            .ok_or_else(|| ServiceError::not_found("file batch", batch_id))?)
+    }
+
     /// Marks a store used now (moving its expiry).
     async fn touch(&self, project: &Project, mut s: VectorStore) -> ServiceResult<()> {
         let now = time::now_secs();
@@ -277,11 +291,7 @@ impl pb::vector_store_service_server::VectorStoreService for VectorStoresService
     ) -> Result<Response<pb::VectorStoreFile>, Status> {
         let project = Project::of(&request)?;
         let pb::GetVectorStoreFileRequest { vector_store_id, file_id } = request.into_inner();
-        let f = self
-            .store
-            .get_file(&project, &vector_store_id, &file_id)
-            .await?
-            .ok_or_else(|| file_not_found(&vector_store_id, &file_id))?;
+        let f = self.file(&project, &vector_store_id, &file_id).await?;
         Ok(Response::new(convert::file(f)))
     }
 
@@ -305,11 +315,7 @@ impl pb::vector_store_service_server::VectorStoreService for VectorStoresService
         let project = Project::of(&request)?;
         let pb::UpdateVectorStoreFileAttributesRequest { vector_store_id, file_id, attributes } = request.into_inner();
         let attributes = request::attributes("attributes", attributes)?;
-        let mut f = self
-            .store
-            .get_file(&project, &vector_store_id, &file_id)
-            .await?
-            .ok_or_else(|| file_not_found(&vector_store_id, &file_id))?;
+        let mut f = self.file(&project, &vector_store_id, &file_id).await?;
         f.attributes = attributes;
         self.store.set_attributes(&project, &f).await?;
         self.searcher
@@ -326,10 +332,7 @@ impl pb::vector_store_service_server::VectorStoreService for VectorStoresService
     ) -> Result<Response<pb::VectorStoreFileContentResponse>, Status> {
         let project = Project::of(&request)?;
         let pb::GetVectorStoreFileContentRequest { vector_store_id, file_id } = request.into_inner();
-        self.store
-            .get_file(&project, &vector_store_id, &file_id)
-            .await?
-            .ok_or_else(|| file_not_found(&vector_store_id, &file_id))?;
+        self.file(&project, &vector_store_id, &file_id).await?;
         let text = self.store.content(&project, &vector_store_id, &file_id).await?;
         let data = text.into_iter().map(|text| pb::VectorStoreContent { text }).collect();
         Ok(Response::new(pb::VectorStoreFileContentResponse { data, has_more: false, next_page: None }))
@@ -412,11 +415,7 @@ impl pb::vector_store_service_server::VectorStoreService for VectorStoresService
     ) -> Result<Response<pb::VectorStoreFileBatch>, Status> {
         let project = Project::of(&request)?;
         let pb::GetFileBatchRequest { vector_store_id, batch_id } = request.into_inner();
-        let view = self
-            .store
-            .get_batch(&project, &vector_store_id, &batch_id)
-            .await?
-            .ok_or_else(|| ServiceError::not_found("file batch", &batch_id))?;
+        let view = self.batch(&project, &vector_store_id, &batch_id).await?;
         Ok(Response::new(convert::batch(view)))
     }
 
@@ -426,11 +425,7 @@ impl pb::vector_store_service_server::VectorStoreService for VectorStoresService
     ) -> Result<Response<pb::VectorStoreFileBatch>, Status> {
         let project = Project::of(&request)?;
         let pb::CancelFileBatchRequest { vector_store_id, batch_id } = request.into_inner();
-        let view = self
-            .store
-            .get_batch(&project, &vector_store_id, &batch_id)
-            .await?
-            .ok_or_else(|| ServiceError::not_found("file batch", &batch_id))?;
+        let view = self.batch(&project, &vector_store_id, &batch_id).await?;
         let status = view.status();
         if status != FileStatus::InProgress {
             return Err(ServiceError::precondition(format!(
@@ -440,11 +435,7 @@ impl pb::vector_store_service_server::VectorStoreService for VectorStoresService
             .into());
         }
         self.store.cancel_batch(&project, &vector_store_id, &batch_id).await?;
-        let view = self
-            .store
-            .get_batch(&project, &vector_store_id, &batch_id)
-            .await?
-            .ok_or_else(|| ServiceError::not_found("file batch", &batch_id))?;
+        let view = self.batch(&project, &vector_store_id, &batch_id).await?;
         Ok(Response::new(convert::batch(view)))
     }
 
@@ -454,10 +445,7 @@ impl pb::vector_store_service_server::VectorStoreService for VectorStoresService
     ) -> Result<Response<pb::ListVectorStoreFilesResponse>, Status> {
         let project = Project::of(&request)?;
         let pb::ListFileBatchFilesRequest { vector_store_id, batch_id, page, filter } = request.into_inner();
-        self.store
-            .get_batch(&project, &vector_store_id, &batch_id)
-            .await?
-            .ok_or_else(|| ServiceError::not_found("file batch", &batch_id))?;
+        self.batch(&project, &vector_store_id, &batch_id).await?;
         Ok(Response::new(self.list_page(&project, &vector_store_id, Some(&batch_id), filter, page).await?))
     }
 

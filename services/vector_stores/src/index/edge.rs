@@ -53,7 +53,9 @@ use qdrant_edge::{
 };
 use serde_json::{Map, Value};
 
-use super::{AttrFilter, ChunkPoint, Hit, IndexError, Query, Ranked, Scalar, VectorIndex, bm25, keys, point_id};
+use super::{
+    AttrFilter, AttrKind, ChunkPoint, Hit, IndexError, Query, Ranked, Scalar, VectorIndex, bm25, keys, point_id,
+};
 
 /// The number of segments the optimiser merges down to. Edge searches its segments one
 /// after the other, so fewer is faster to search; below two, every indexing pass
@@ -228,8 +230,7 @@ impl Inner {
     /// under way (else a later search will): the first search filtering on a key pays
     /// for building its index.
     fn index_attributes(&self, filter: &AttrFilter) {
-        let mut wanted = Vec::new();
-        attribute_kinds(filter, &mut wanted);
+        let wanted = filter.kinds();
         let missing: Vec<(JsonPath, PayloadSchemaType)> = {
             let indexed = self.attribute_indexes.lock().unwrap_or_else(PoisonError::into_inner);
             let mut missing: Vec<(JsonPath, PayloadSchemaType)> = Vec::new();
@@ -242,7 +243,7 @@ impl Inner {
                     tracing::warn!(key, "too many attribute keys filtered on: this one is not indexed");
                     continue;
                 }
-                missing.push((path, kind));
+                missing.push((path, schema_type(kind)));
             }
             missing
         };
@@ -637,28 +638,12 @@ fn one_of(key: &str, values: &[Scalar]) -> Result<Vec<Condition>, IndexError> {
     Ok(alternatives)
 }
 
-/// The attribute keys a filter reads, each with the payload index kind that serves it.
-fn attribute_kinds<'f>(filter: &'f AttrFilter, out: &mut Vec<(&'f str, PayloadSchemaType)>) {
-    let kind = |value: &Scalar| match value {
-        Scalar::Str(_) => PayloadSchemaType::Keyword,
-        Scalar::Num(_) => PayloadSchemaType::Float,
-        Scalar::Bool(_) => PayloadSchemaType::Bool,
-    };
-    match filter {
-        AttrFilter::Eq(key, value) | AttrFilter::Ne(key, value) => out.push((key, kind(value))),
-        AttrFilter::Gt(key, _) | AttrFilter::Gte(key, _) | AttrFilter::Lt(key, _) | AttrFilter::Lte(key, _) => {
-            out.push((key, PayloadSchemaType::Float))
-        }
-        AttrFilter::In(key, values) | AttrFilter::Nin(key, values) => {
-            if let Some(first) = values.first() {
-                out.push((key, kind(first)));
-            }
-        }
-        AttrFilter::And(filters) | AttrFilter::Or(filters) => {
-            for f in filters {
-                attribute_kinds(f, out);
-            }
-        }
+/// The payload index type of an attribute kind.
+fn schema_type(kind: AttrKind) -> PayloadSchemaType {
+    match kind {
+        AttrKind::Keyword => PayloadSchemaType::Keyword,
+        AttrKind::Float => PayloadSchemaType::Float,
+        AttrKind::Bool => PayloadSchemaType::Bool,
     }
 }
 

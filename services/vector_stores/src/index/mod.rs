@@ -95,6 +95,50 @@ pub enum AttrFilter {
     Or(Vec<AttrFilter>),
 }
 
+/// The payload index kind that serves filters on an attribute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttrKind {
+    /// Strings.
+    Keyword,
+    /// Numbers (and ranges).
+    Float,
+    /// Booleans.
+    Bool,
+}
+
+impl AttrFilter {
+    /// The attribute keys the filter reads, each with the index kind that serves it
+    /// (the kind of its first value; ranges are numeric), in the order they appear.
+    pub fn kinds(&self) -> Vec<(&str, AttrKind)> {
+        fn walk<'f>(filter: &'f AttrFilter, out: &mut Vec<(&'f str, AttrKind)>) {
+            let kind = |value: &Scalar| match value {
+                Scalar::Str(_) => AttrKind::Keyword,
+                Scalar::Num(_) => AttrKind::Float,
+                Scalar::Bool(_) => AttrKind::Bool,
+            };
+            match filter {
+                AttrFilter::Eq(key, value) | AttrFilter::Ne(key, value) => out.push((key, kind(value))),
+                AttrFilter::Gt(key, _) | AttrFilter::Gte(key, _) | AttrFilter::Lt(key, _) | AttrFilter::Lte(key, _) => {
+                    out.push((key, AttrKind::Float))
+                }
+                AttrFilter::In(key, values) | AttrFilter::Nin(key, values) => {
+                    if let Some(first) = values.first() {
+                        out.push((key, kind(first)));
+                    }
+                }
+                AttrFilter::And(filters) | AttrFilter::Or(filters) => {
+                    for f in filters {
+                        walk(f, out);
+                    }
+                }
+            }
+        }
+        let mut out = Vec::new();
+        walk(self, &mut out);
+        out
+    }
+}
+
 /// One search against the index.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Query {

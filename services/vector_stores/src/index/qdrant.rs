@@ -38,7 +38,9 @@ use qdrant_client::{Qdrant, QdrantError};
 use serde_json::{Map, Value};
 
 pub use super::edge::MAX_ATTRIBUTE_INDEXES;
-use super::{AttrFilter, ChunkPoint, Hit, IndexError, Query, Ranked, Scalar, VectorIndex, bm25, keys, point_id};
+use super::{
+    AttrFilter, AttrKind, ChunkPoint, Hit, IndexError, Query, Ranked, Scalar, VectorIndex, bm25, keys, point_id,
+};
 
 #[cfg(test)]
 mod test_server;
@@ -210,8 +212,7 @@ impl Inner {
     /// yet (without waiting for the index to be built). Failures are logged only: the
     /// filter works without an index, if more slowly (unless the server is in strict mode).
     async fn index_attributes(&self, filter: &AttrFilter) {
-        let mut wanted = Vec::new();
-        attribute_kinds(filter, &mut wanted);
+        let wanted = filter.kinds();
         let missing: Vec<(String, FieldType)> = {
             let mut indexed = self.attribute_indexes.lock().unwrap_or_else(PoisonError::into_inner);
             let mut missing = Vec::new();
@@ -226,7 +227,7 @@ impl Inner {
                 }
                 // claimed now, so that concurrent searches do not ask again
                 indexed.insert(path.clone());
-                missing.push((path, kind));
+                missing.push((path, field_type(kind)));
             }
             missing
         };
@@ -690,29 +691,12 @@ fn attr_condition(filter: &AttrFilter) -> Result<Condition, IndexError> {
     })
 }
 
-/// The attribute keys a filter reads, each with the payload index kind that serves it
-/// (as in the embedded index).
-fn attribute_kinds<'f>(filter: &'f AttrFilter, out: &mut Vec<(&'f str, FieldType)>) {
-    let kind = |value: &Scalar| match value {
-        Scalar::Str(_) => FieldType::Keyword,
-        Scalar::Num(_) => FieldType::Float,
-        Scalar::Bool(_) => FieldType::Bool,
-    };
-    match filter {
-        AttrFilter::Eq(key, value) | AttrFilter::Ne(key, value) => out.push((key, kind(value))),
-        AttrFilter::Gt(key, _) | AttrFilter::Gte(key, _) | AttrFilter::Lt(key, _) | AttrFilter::Lte(key, _) => {
-            out.push((key, FieldType::Float))
-        }
-        AttrFilter::In(key, values) | AttrFilter::Nin(key, values) => {
-            if let Some(first) = values.first() {
-                out.push((key, kind(first)));
-            }
-        }
-        AttrFilter::And(filters) | AttrFilter::Or(filters) => {
-            for f in filters {
-                attribute_kinds(f, out);
-            }
-        }
+/// The payload index type of an attribute kind.
+fn field_type(kind: AttrKind) -> FieldType {
+    match kind {
+        AttrKind::Keyword => FieldType::Keyword,
+        AttrKind::Float => FieldType::Float,
+        AttrKind::Bool => FieldType::Bool,
     }
 }
 
