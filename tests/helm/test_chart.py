@@ -38,11 +38,13 @@ ASSISTD_ENV = {
     "ASSISTD_DATABASE_URL",
     "ASSISTD_OBJECT_STORE",
     "ASSISTD_QDRANT_URL",
+    "ASSISTD_QDRANT_API_KEY",
     "ASSISTD_API_KEYS",
     "ASSISTD_LLM_BASE_URL",
     "ASSISTD_LLM_API_KEY",
     "ASSISTD_EMBEDDINGS_BASE_URL",
     "ASSISTD_EMBEDDINGS_MODEL",
+    "ASSISTD_EMBEDDINGS_API_KEY",
     "ASSISTD_CONFIG",
     "ASSISTD_LOG",
     "ASSISTD_LOG_FORMAT",
@@ -176,8 +178,9 @@ def test_every_secret_reference_resolves(chart, case):
     values = chart.merge_values(values)  # with the chart's defaults, as an install sees them
     external = {
         (values.get(k, {}).get("existingSecret"), values.get(k, {}).get("existingSecretKey"))
-        for k in ("auth", "database", "qdrant", "llm")
+        for k in ("auth", "database", "qdrant", "llm", "embeddings")
     }
+    external.add((values["qdrant"].get("existingSecret"), values["qdrant"].get("existingSecretApiKeyKey")))
     for e in values.get("extraEnv", []):
         if "secretKeyRef" in e.get("valueFrom", {}):
             external.add(secret_ref(e))
@@ -266,9 +269,9 @@ def test_external_all_in_one(render):
     env = env_of(c)
     assert set(env) == {
         "ASSISTD_LISTEN", "ASSISTD_DATA_DIR", "ASSISTD_SHUTDOWN_TIMEOUT", "ASSISTD_API_KEYS", "ASSISTD_DATABASE_URL",
-        "ASSISTD_DB_MAX_CONNECTIONS", "ASSISTD_OBJECT_STORE", "ASSISTD_QDRANT_URL",
+        "ASSISTD_DB_MAX_CONNECTIONS", "ASSISTD_OBJECT_STORE", "ASSISTD_QDRANT_URL", "ASSISTD_QDRANT_API_KEY",
         "ASSISTD_LLM_BASE_URL", "ASSISTD_LLM_API_KEY", "ASSISTD_EMBEDDINGS_BASE_URL",
-        "ASSISTD_EMBEDDINGS_MODEL", "ASSISTD_LOG", "ASSISTD_LOG_FORMAT",
+        "ASSISTD_EMBEDDINGS_MODEL", "ASSISTD_EMBEDDINGS_API_KEY", "ASSISTD_LOG", "ASSISTD_LOG_FORMAT",
         "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_SERVICE_NAME",
         "OTEL_EXPORTER_OTLP_HEADERS",
     }  # fmt: skip
@@ -277,10 +280,13 @@ def test_external_all_in_one(render):
     assert secret_ref(env["ASSISTD_API_KEYS"]) == (FULLNAME, "api-keys")
     assert secret_ref(env["ASSISTD_LLM_API_KEY"]) == (FULLNAME, "llm-api-key")
     assert secret_ref(env["ASSISTD_QDRANT_URL"]) == ("qdrant-conn", "url")
+    assert secret_ref(env["ASSISTD_QDRANT_API_KEY"]) == ("qdrant-conn", "api-key")
+    assert secret_ref(env["ASSISTD_EMBEDDINGS_API_KEY"]) == (FULLNAME, "embeddings-api-key")
     assert r.secret_data(FULLNAME) == {
         "api-keys": "sk-first,sk-second",
         "database-url": values["database"]["url"],
         "llm-api-key": "sk-backend",
+        "embeddings-api-key": "sk-embed",
     }
     assert env["ASSISTD_DB_MAX_CONNECTIONS"]["value"] == "16"
     assert env["ASSISTD_LOG_FORMAT"]["value"] == "json"
@@ -533,6 +539,29 @@ def test_existing_api_key_secret(render):
     c = container(r.get("Deployment", FULLNAME))
     assert secret_ref(env_of(c)["ASSISTD_API_KEYS"]) == ("keys", "k")
     assert not r.of_kind("Secret")
+
+
+def test_backend_keys_in_the_chart_secret_or_an_existing_one(render):
+    r = render({"qdrant": {"url": "http://qdrant:6334", "apiKey": "qk"}, "embeddings": {"apiKey": "ek"}})
+    env = env_of(container(r.get("Deployment", FULLNAME)))
+    assert secret_ref(env["ASSISTD_QDRANT_API_KEY"]) == (FULLNAME, "qdrant-api-key")
+    assert secret_ref(env["ASSISTD_EMBEDDINGS_API_KEY"]) == (FULLNAME, "embeddings-api-key")
+    data = r.secret_data(FULLNAME)
+    assert data["qdrant-api-key"] == "qk" and data["embeddings-api-key"] == "ek"
+    # the operator's own Secrets win, and nothing is copied into the chart's
+    r = render({
+        "qdrant": {"existingSecret": "q", "existingSecretApiKeyKey": "key", "apiKey": "qk"},
+        "embeddings": {"existingSecret": "e", "existingSecretKey": "token", "apiKey": "ek"},
+    })  # fmt: skip
+    env = env_of(container(r.get("Deployment", FULLNAME)))
+    assert secret_ref(env["ASSISTD_QDRANT_URL"]) == ("q", "qdrant-url")
+    assert secret_ref(env["ASSISTD_QDRANT_API_KEY"]) == ("q", "key")
+    assert secret_ref(env["ASSISTD_EMBEDDINGS_API_KEY"]) == ("e", "token")
+    data = r.secret_data(FULLNAME)
+    assert "qdrant-api-key" not in data and "embeddings-api-key" not in data
+    # no key given: no variable
+    env = env_of(container(render({"qdrant": {"url": "http://qdrant:6334"}}).get("Deployment", FULLNAME)))
+    assert "ASSISTD_QDRANT_API_KEY" not in env and "ASSISTD_EMBEDDINGS_API_KEY" not in env
 
 
 # -- wrong values -------------------------------------------------------------------------

@@ -244,6 +244,11 @@ Call with (dict "root" $ "c" COMPONENT).
 - name: ASSISTD_QDRANT_URL
   value: {{ $v.qdrant.url | quote }}
 {{- end }}
+{{- if and $v.qdrant.existingSecret $v.qdrant.existingSecretApiKeyKey }}
+{{ include "assistd.secretEnv" (dict "name" "ASSISTD_QDRANT_API_KEY" "secret" $v.qdrant.existingSecret "key" $v.qdrant.existingSecretApiKeyKey) }}
+{{- else if $v.qdrant.apiKey }}
+{{ include "assistd.secretEnv" (dict "name" "ASSISTD_QDRANT_API_KEY" "secret" $secret "key" "qdrant-api-key") }}
+{{- end }}
 {{- with $v.llm.baseUrl }}
 - name: ASSISTD_LLM_BASE_URL
   value: {{ . | quote }}
@@ -260,6 +265,11 @@ Call with (dict "root" $ "c" COMPONENT).
 {{- with $v.embeddings.model }}
 - name: ASSISTD_EMBEDDINGS_MODEL
   value: {{ . | quote }}
+{{- end }}
+{{- if $v.embeddings.existingSecret }}
+{{ include "assistd.secretEnv" (dict "name" "ASSISTD_EMBEDDINGS_API_KEY" "secret" $v.embeddings.existingSecret "key" $v.embeddings.existingSecretKey) }}
+{{- else if $v.embeddings.apiKey }}
+{{ include "assistd.secretEnv" (dict "name" "ASSISTD_EMBEDDINGS_API_KEY" "secret" $secret "key" "embeddings-api-key") }}
 {{- end }}
 {{- end }}
 {{- if $v.configToml }}
