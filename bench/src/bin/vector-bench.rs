@@ -5,6 +5,7 @@
 //! ```text
 //! vector-bench ingest --fixtures DIR [--hybrid --embedder DIR] [--passes N]
 //! vector-bench search [--chunks 100000] [--queries 1000] [--hybrid --embedder DIR] --fixtures DIR
+//! vector-bench embed --embedder DIR --fixtures DIR [--queries 1000]
 //! ```
 //! Hybrid search indexes the chunks with random unit vectors (embedding 100k chunks with
 //! MiniLM on a laptop CPU takes hours; dense search cost does not depend on what the
@@ -66,6 +67,22 @@ enum Cmd {
         /// The MiniLM model dir.
         #[arg(long)]
         embedder: Option<PathBuf>,
+    },
+    /// Latency of embedding one short query with MiniLM, the part of a hybrid search
+    /// that the index does not do.
+    Embed {
+        /// The fixtures dir (for text).
+        #[arg(long)]
+        fixtures: PathBuf,
+        /// The MiniLM model dir.
+        #[arg(long)]
+        embedder: PathBuf,
+        /// Queries measured.
+        #[arg(long, default_value_t = 1000)]
+        queries: usize,
+        /// Words per query (default: 3 to 7, as in `search`).
+        #[arg(long)]
+        words: Option<usize>,
     },
 }
 
@@ -224,7 +241,7 @@ async fn search(
         {
             // the query's embedding alone, to see what part of a hybrid search it is
             let t = Instant::now();
-            e.embed(&p.queries).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            e.embed_queries(&p.queries).await.map_err(|e| anyhow::anyhow!("{e}"))?;
             embed_hist.record((t.elapsed().as_micros() as u64).max(1))?;
         }
         let t = Instant::now();
@@ -252,6 +269,42 @@ async fn search(
     Ok(())
 }
 
+async fn embed(fixtures: &Path, dir: PathBuf, queries: usize, words_per_query: Option<usize>) -> anyhow::Result<()> {
+    let spec = std::fs::read_to_string(fixtures.join("commonmark-spec/spec.txt"))?;
+    let words: Vec<&str> = spec.split_whitespace().collect();
+    let embedder = embedder(Some(dir))?;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+    // the same queries through the query path (8-bit MiniLM) and the document path (f32)
+    let mut fast = Histogram::<u64>::new(3)?;
+    let mut exact = Histogram::<u64>::new(3)?;
+    for i in 0..queries + 50 {
+        let len = words_per_query.unwrap_or_else(|| rng.random_range(3..8));
+        let at = rng.random_range(0..words.len() - len);
+        let q = vec![words[at..at + len].join(" ")];
+        let t = Instant::now();
+        embedder.embed_queries(&q).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        let t_fast = t.elapsed();
+        let t = Instant::now();
+        embedder.embed(&q).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        let t_exact = t.elapsed();
+        if i >= 50 {
+            fast.record((t_fast.as_micros() as u64).max(1))?;
+            exact.record((t_exact.as_micros() as u64).max(1))?;
+        }
+    }
+    let words = words_per_query.map_or("3-7".to_owned(), |n| n.to_string());
+    for (path, hist) in [("query path (embed_queries)", &fast), ("document path (embed)", &exact)] {
+        let ms = |q: f64| hist.value_at_quantile(q) as f64 / 1000.0;
+        println!(
+            "embedding one query of {words} words, {queries} queries, {path}: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+            ms(0.5),
+            ms(0.99),
+            hist.max() as f64 / 1000.0
+        );
+    }
+    Ok(())
+}
+
 #[tokio::main(flavor = "multi_thread")]
 async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
@@ -259,5 +312,6 @@ async fn main() -> anyhow::Result<()> {
         Cmd::Search { fixtures, chunks, queries, hybrid, embedder } => {
             search(&fixtures, chunks, queries, hybrid, embedder).await
         }
+        Cmd::Embed { fixtures, embedder, queries, words } => embed(&fixtures, embedder, queries, words).await,
     }
 }

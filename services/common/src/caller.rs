@@ -8,6 +8,12 @@ use tonic::metadata::{MetadataMap, MetadataValue};
 
 use crate::Project;
 
+/// The `authorization` value a service's own calls carry: `Bearer <internal token>`
+/// (see `crate::auth::internal_token`); none without a token.
+pub fn internal_authorization(token: Option<String>) -> Option<MetadataValue<tonic::metadata::Ascii>> {
+    token.and_then(|t| format!("Bearer {t}").parse().ok())
+}
+
 /// Who a call acts for.
 #[derive(Clone, Debug)]
 pub struct Caller {

@@ -9,6 +9,7 @@ pub mod error;
 pub mod files_ref;
 pub mod ids;
 pub mod json;
+pub mod lease;
 pub mod metadata;
 pub mod page;
 pub mod testing;
@@ -19,3 +20,4 @@ pub mod vector_stores_ref;
 
 pub use auth::{Authenticator, Project};
 pub use error::{ServiceError, ServiceResult};
+pub use lease::Lease;

@@ -75,7 +75,7 @@ impl Peers {
     /// Authenticates the engine's own calls (no client key at hand) with the
     /// deployment's internal token (see `assistd_common::auth::internal_token`).
     pub fn with_internal_token(mut self, token: Option<String>) -> Self {
-        self.internal = token.and_then(|t| format!("Bearer {t}").parse().ok());
+        self.internal = assistd_common::caller::internal_authorization(token);
         self
     }
 

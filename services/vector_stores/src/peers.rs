@@ -25,7 +25,7 @@ impl Files {
     /// Authenticates the service's own calls (ingestion workers) with the
     /// deployment's internal token (see `assistd_common::auth::internal_token`).
     pub fn with_internal_token(mut self, token: Option<String>) -> Self {
-        self.internal = token.and_then(|t| format!("Bearer {t}").parse().ok());
+        self.internal = assistd_common::caller::internal_authorization(token);
         self
     }
 

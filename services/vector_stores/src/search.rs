@@ -95,31 +95,37 @@ impl Searcher {
     }
 
     /// Runs the search with `mode` (hybrid needs an embedder; without one it is lexical).
+    ///
+    /// The lexical searches run while the queries are being embedded, so a hybrid search
+    /// takes the embedding plus the dense searches, not the lexical ones too.
     pub async fn search_with(&self, p: &SearchParams, mode: Mode) -> Result<Vec<Found>, IndexError> {
-        let dense = match (&self.embedder, mode) {
-            (Some(e), Mode::Hybrid) => {
-                let v = e.embed(&p.queries).await.map_err(|e| IndexError::Unavailable(e.to_string()))?;
-                v.into_iter().map(Some).collect()
-            }
-            _ => vec![None; p.queries.len()],
-        };
         let per_list = (p.max_results * 3).clamp(20, 150);
-        let mut lists = Vec::new();
-        for (text, dense) in p.queries.iter().zip(dense) {
-            let hybrid = dense.is_some();
-            let q = Query {
-                project: p.project.clone(),
-                vector_store_ids: p.vector_store_ids.clone(),
-                text: text.clone(),
-                dense,
-                filter: p.filter.clone(),
-                limit: per_list,
-            };
-            let ranked = self.index.search(&q).await?;
-            lists.push(ranked.lexical);
-            if hybrid {
-                lists.push(ranked.semantic);
+        let query = |text: &str, dense: Option<Vec<f32>>| Query {
+            project: p.project.clone(),
+            vector_store_ids: p.vector_store_ids.clone(),
+            text: text.to_owned(),
+            dense,
+            filter: p.filter.clone(),
+            limit: per_list,
+        };
+        let lexical = async {
+            let mut lists = Vec::with_capacity(p.queries.len());
+            for text in &p.queries {
+                lists.push(self.index.search(&query(text, None)).await?.lexical);
             }
+            Ok::<_, IndexError>(lists)
+        };
+        let embedder = self.embedder.as_ref().filter(|_| mode == Mode::Hybrid);
+        let Some(embedder) = embedder else {
+            return Ok(fuse(lexical.await?, p.max_results, p.score_threshold));
+        };
+        let embedding =
+            async { embedder.embed_queries(&p.queries).await.map_err(|e| IndexError::Unavailable(e.to_string())) };
+        let (lexical, vectors) = tokio::join!(lexical, embedding);
+        let mut lists = lexical?;
+        for vector in vectors? {
+            // no text: the dense list alone
+            lists.push(self.index.search(&query("", Some(vector))).await?.semantic);
         }
         Ok(fuse(lists, p.max_results, p.score_threshold))
     }

@@ -24,6 +24,7 @@ use crate::index::{ChunkPoint, VectorIndex};
 use crate::ingest::{chunk, parse};
 use crate::peers::Files;
 use crate::store::{Claimed, Lease, Outcome, Store};
+use assistd_common::time::now_ms;
 
 /// Ingestion settings.
 #[derive(Debug, Clone)]
@@ -67,10 +68,6 @@ struct Inner {
     owner: String,
     wake: Notify,
     slots: Arc<Semaphore>,
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
 impl Ingestor {
@@ -150,7 +147,7 @@ impl Ingestor {
     }
 
     fn lease(&self) -> Lease {
-        Lease { owner: self.inner.owner.clone(), until_ms: now_ms() + self.inner.cfg.lease.as_millis() as i64 }
+        Lease::for_next(&self.inner.owner, self.inner.cfg.lease)
     }
 
     /// Indexes one claimed file and records how it ended.
@@ -180,7 +177,7 @@ impl Ingestor {
             _ = lost.cancelled() => None,
         };
         heartbeat.abort();
-        let lease = Lease { owner: self.inner.owner.clone(), until_ms: 0 };
+        let lease = Lease::lapsed(&self.inner.owner);
         let outcome = match result {
             Some(Ok((text, filename))) => Outcome::Completed { text, filename },
             Some(Err(e)) => Outcome::Failed(e),

@@ -74,10 +74,7 @@ struct Inner {
     shutting_down: CancellationToken,
 }
 
-/// Unix milliseconds.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
-}
+pub use assistd_common::time::now_ms;
 
 impl Engine {
     /// An engine over `store`, calling `peers` and `models`.
@@ -113,7 +110,7 @@ impl Engine {
     }
 
     fn hold(&self) -> crate::store::Lease {
-        crate::store::Lease { owner: self.inner.owner.clone(), until_ms: self.lease_until() }
+        crate::store::Lease::for_next(&self.inner.owner, self.inner.cfg.lease)
     }
 
     /// Stops claiming new runs (runs already executing go on).

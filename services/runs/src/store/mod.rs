@@ -121,14 +121,7 @@ fn step_model(project_id: &str, s: &RunStep) -> step::Model {
     }
 }
 
-/// A worker's claim on a run: who holds it, until when (unix ms).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Lease {
-    /// The holder.
-    pub owner: String,
-    /// Unix milliseconds.
-    pub until_ms: i64,
-}
+pub use assistd_common::Lease;
 
 impl run::Model {
     fn set_lease(&mut self, lease: Option<&Lease>) {

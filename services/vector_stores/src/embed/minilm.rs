@@ -16,6 +16,7 @@ use tokenizers::utils::padding::{PaddingParams, PaddingStrategy, pad_encodings};
 use tokenizers::utils::truncation::TruncationParams;
 use tokenizers::{Encoding, Tokenizer};
 
+use super::query_model::QueryModel;
 use super::{EmbedError, Embedder};
 
 /// The name of the model's directory under `<data-dir>/models`.
@@ -24,6 +25,11 @@ pub const DIR_NAME: &str = "all-MiniLM-L6-v2";
 pub const MAX_TOKENS: usize = 256;
 /// How many texts run through the model at once.
 pub const BATCH_SIZE: usize = 32;
+/// The longest query (in word pieces) that [`Embedder::embed_queries`] runs through the
+/// 8-bit model; longer ones go through the f32 model like documents. (Below this the
+/// 8-bit model is the faster one: it reads a quarter of the bytes, but candle's integer
+/// kernels do less per row than its f32 ones, so f32 wins for longer texts.)
+pub const QUERY_MAX_TOKENS: usize = 16;
 
 const ID: &str = "minilm-l6-v2-384";
 const DIM: usize = 384;
@@ -44,6 +50,8 @@ pub struct MiniLm {
 
 struct Inner {
     model: BertModel,
+    /// The same model over 8-bit weights, for queries.
+    queries: QueryModel,
     tokenizer: Tokenizer,
     padding: PaddingParams,
     device: Device,
@@ -108,11 +116,20 @@ impl MiniLm {
 
         let device = Device::Cpu;
         let weights = std::fs::read(&weights_path).map_err(|e| unavailable("cannot read model.safetensors", &e))?;
-        let vb = VarBuilder::from_buffered_safetensors(weights, DType::F32, &device)
+        let tensors = candle_core::safetensors::load_buffer(&weights, &device)
             .map_err(|e| unavailable("cannot parse model.safetensors", &e))?;
+        drop(weights);
+        let queries = QueryModel::load(&tensors, LAYERS, config.layer_norm_eps)
+            .map_err(|e| unavailable("cannot load the model for queries", &e))?;
+        let tensors = tensors
+            .into_iter()
+            .map(|(name, t)| Ok((name.clone(), for_matmul(&name, t)?)))
+            .collect::<candle_core::Result<_>>()
+            .map_err(|e| unavailable("cannot load the model", &e))?;
+        let vb = VarBuilder::from_tensors(tensors, DType::F32, &device);
         let model = BertModel::load(vb, &config).map_err(|e| unavailable("cannot load the model", &e))?;
 
-        Ok(Self { inner: Arc::new(Inner { model, tokenizer, padding, device }) })
+        Ok(Self { inner: Arc::new(Inner { model, queries, tokenizer, padding, device }) })
     }
 }
 
@@ -149,6 +166,47 @@ impl Embedder for MiniLm {
             }
         }
         Ok(vectors)
+    }
+
+    async fn embed_queries(&self, queries: &[String]) -> Result<Vec<Vec<f32>>, EmbedError> {
+        if queries.is_empty() {
+            return Ok(Vec::new());
+        }
+        let inner = Arc::clone(&self.inner);
+        let owned = queries.to_vec();
+        let vectors = blocking(move || {
+            let encodings = inner.tokenize(owned)?;
+            if encodings.iter().any(|e| e.len() > QUERY_MAX_TOKENS) {
+                return Ok(None);
+            }
+            encodings
+                .iter()
+                .map(|e| inner.queries.embed(e.get_ids(), e.get_type_ids()))
+                .collect::<candle_core::Result<Vec<_>>>()
+                .map(Some)
+                .map_err(|e| EmbedError::Backend(format!("model failed: {e}")))
+        })
+        .await?;
+        match vectors {
+            Some(vectors) => Ok(vectors),
+            None => self.embed(queries).await,
+        }
+    }
+}
+
+/// A weight as the model's layers will use it.
+///
+/// A dense layer computes `x · Wᵀ` from its `(out, in)` weight. Stored row-major, `Wᵀ`
+/// is a strided view that the matrix multiplication copies into a packed buffer on
+/// every call (the whole matrix, for a query of a few tokens: most of the time a query
+/// took). So each dense weight is kept transposed in memory, `(in, out)` row-major,
+/// and handed to the layer as the `(out, in)` view of that: the layer's `Wᵀ` is then
+/// contiguous and multiplied in place. Embedding tables and 1-D weights stay as they are.
+fn for_matmul(name: &str, t: Tensor) -> candle_core::Result<Tensor> {
+    if t.rank() == 2 && name.ends_with(".weight") && !name.contains("embeddings") {
+        t.to_dtype(DType::F32)?.t()?.contiguous()?.t()
+    } else {
+        Ok(t)
     }
 }
 
@@ -384,6 +442,40 @@ mod tests {
         println!("largest difference from the reference: {worst:.6}");
         let example = model.embed(&strings(&["This is an example sentence"])).await.unwrap();
         println!("\"This is an example sentence\" starts {:?}", &example[0][..8]);
+    }
+
+    /// The 8-bit query model gives nearly the f32 model's vectors.
+    #[tokio::test]
+    async fn query_vectors_match_the_f32_model() {
+        let model = model();
+        let queries = strings(&[
+            "A man is eating pasta.",
+            "default port",
+            "How do I indent a code block in Markdown?",
+            "`<a href=\"foo\">` link reference definitions",
+            "x",
+        ]);
+        let exact = model.embed(&queries).await.unwrap();
+        let fast = model.embed_queries(&queries).await.unwrap();
+        assert_eq!(fast.len(), queries.len());
+        let mut worst = 1.0f32;
+        for ((q, a), b) in queries.iter().zip(&exact).zip(&fast) {
+            assert_eq!(b.len(), DIM);
+            assert!((dot(b, b) - 1.0).abs() < 1e-4, "{q:?} is not unit length");
+            let cos = dot(a, b);
+            assert!(cos > 0.995, "{q:?}: cosine {cos} between the 8-bit and the f32 model");
+            worst = worst.min(cos);
+        }
+        println!("smallest cosine between the 8-bit and the f32 query vectors: {worst:.6}");
+        // the reference similarities hold with 8-bit queries against f32 documents
+        let q = model.embed_queries(&strings(&["A man is eating pasta."])).await.unwrap();
+        let d =
+            model.embed(&strings(&["A man is eating food.", "A cheetah is running behind its prey."])).await.unwrap();
+        assert!((dot(&q[0], &d[0]) - 0.7035).abs() < 0.01 && (dot(&q[0], &d[1]) - 0.0980).abs() < 0.01);
+        // a query longer than QUERY_MAX_TOKENS goes through the f32 model
+        let long = vec![words(QUERY_MAX_TOKENS + 10, "long")];
+        assert_eq!(model.embed_queries(&long).await.unwrap(), model.embed(&long).await.unwrap());
+        assert!(model.embed_queries(&[]).await.unwrap().is_empty());
     }
 
     /// Throughput on 256-token chunks; printed, not asserted (run with `--nocapture`).

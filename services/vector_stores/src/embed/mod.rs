@@ -8,6 +8,7 @@
 
 pub mod minilm;
 pub mod openai;
+mod query_model;
 
 /// Why embedding failed.
 #[derive(Debug, thiserror::Error)]
@@ -30,4 +31,9 @@ pub trait Embedder: Send + Sync + 'static {
     fn dim(&self) -> usize;
     /// One L2-normalised vector per text, in order.
     async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, EmbedError>;
+    /// Like [`embed`](Self::embed), for search queries: a search waits for them, so an
+    /// embedder may take a faster way that gives nearly the same vectors.
+    async fn embed_queries(&self, queries: &[String]) -> Result<Vec<Vec<f32>>, EmbedError> {
+        self.embed(queries).await
+    }
 }

@@ -23,14 +23,7 @@ use sea_orm::{
 use crate::domain::{BatchView, FileBatch, FileCounts, FileError, FileStatus, StoreFile, StoreView, VectorStore};
 use entity::{batch, content, file, store};
 
-/// A worker's hold on a file being indexed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Lease {
-    /// The holder.
-    pub owner: String,
-    /// Unix milliseconds.
-    pub until_ms: i64,
-}
+pub use assistd_common::Lease;
 
 /// A file claimed for ingestion, with the project it belongs to.
 #[derive(Debug, Clone)]
