@@ -54,7 +54,7 @@ use qdrant_edge::{
 use serde_json::{Map, Value};
 
 use super::{
-    AttrFilter, AttrKind, ChunkPoint, Hit, IndexError, Query, Ranked, Scalar, VectorIndex, bm25, keys, point_id,
+    AttrFilter, AttrKind, ChunkPoint, Hit, IndexError, Query, Ranked, VectorIndex, bm25, filter, keys, point_id,
 };
 
 /// The number of segments the optimiser merges down to. Edge searches its segments one
@@ -212,7 +212,7 @@ impl Inner {
             (keys::FILE, KeywordIndexParams::default()),
         ];
         for (key, params) in wanted {
-            let field_name = path(key)?;
+            let field_name = <EdgeConditions as filter::Conditions>::key(key)?;
             if existing.contains_key(&field_name) {
                 continue;
             }
@@ -235,7 +235,7 @@ impl Inner {
             let indexed = self.attribute_indexes.lock().unwrap_or_else(PoisonError::into_inner);
             let mut missing: Vec<(JsonPath, PayloadSchemaType)> = Vec::new();
             for (key, kind) in wanted {
-                let Ok(path) = attribute_path(key) else { continue };
+                let Ok(path) = filter::attribute::<EdgeConditions>(key) else { continue };
                 if indexed.contains(&path) || missing.iter().any(|(p, _)| *p == path) {
                     continue;
                 }
@@ -413,7 +413,7 @@ impl VectorIndex for EdgeIndex {
         let stores: Vec<&str> = query.vector_store_ids.iter().map(String::as_str).collect();
         let mut filter = scope(&query.project, &stores, None);
         if let Some(attributes) = &query.filter {
-            filter.must.get_or_insert_with(Vec::new).push(attr_condition(attributes)?);
+            filter.must.get_or_insert_with(Vec::new).push(filter::attr_condition::<EdgeConditions>(attributes)?);
         }
         let attributes = query.filter.clone();
         let sparse = bm25::query(&query.text);
@@ -557,85 +557,58 @@ fn chunk_hit(mut payload: Map<String, Value>, score: f32) -> Option<Hit> {
     Some(Hit { vector_store_id, file_id, position, text, attributes, score })
 }
 
-fn path(key: &str) -> Result<JsonPath, IndexError> {
-    key.parse().map_err(|()| IndexError::Invalid(format!("payload key {key:?}")))
+/// Filter conditions as qdrant-edge's segment types (see [`super::filter`]).
+struct EdgeConditions;
+
+fn nested(filter: Filter) -> Condition {
+    Condition::Filter(filter)
 }
 
-/// The path of an attribute: `attributes.<key>`, quoted unless a plain identifier.
-fn attribute_path(key: &str) -> Result<JsonPath, IndexError> {
-    let plain = !key.is_empty() && key.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '-');
-    if plain {
-        path(&format!("{}.{key}", keys::ATTRIBUTES))
-    } else if key.contains(['"', '\\']) {
-        Err(IndexError::Invalid(format!("attribute key {key:?} cannot be filtered on (it holds '\"' or '\\')")))
-    } else {
-        path(&format!("{}.\"{key}\"", keys::ATTRIBUTES))
+impl filter::Conditions for EdgeConditions {
+    type Key = JsonPath;
+    type Condition = Condition;
+
+    fn key(path: &str) -> Result<JsonPath, IndexError> {
+        path.parse().map_err(|()| IndexError::Invalid(format!("payload key {path:?}")))
     }
-}
 
-fn keyword(key: &str, value: &str) -> Condition {
-    let key = path(key).expect("payload keys are identifiers");
-    Condition::Field(FieldCondition::new_match(key, Match::new_value(ValueVariants::String(value.to_owned()))))
+    fn keyword(key: JsonPath, value: String) -> Condition {
+        Condition::Field(FieldCondition::new_match(key, Match::new_value(ValueVariants::String(value))))
+    }
+
+    fn any_keyword(key: JsonPath, values: Vec<String>) -> Condition {
+        Condition::Field(FieldCondition::new_match(key, Match::from(values)))
+    }
+
+    fn boolean(key: JsonPath, value: bool) -> Condition {
+        Condition::Field(FieldCondition::new_match(key, Match::new_value(ValueVariants::Bool(value))))
+    }
+
+    fn range(key: JsonPath, gt: Option<f64>, lt: Option<f64>) -> Condition {
+        let range = Range { gt: gt.map(OrderedFloat), gte: None, lt: lt.map(OrderedFloat), lte: None };
+        Condition::Field(FieldCondition::new_range(key, range))
+    }
+
+    fn nothing() -> Condition {
+        Condition::HasId(std::iter::empty().collect())
+    }
+
+    fn all(conditions: Vec<Condition>) -> Condition {
+        nested(Filter { must: Some(conditions), ..Filter::new() })
+    }
+
+    fn any(conditions: Vec<Condition>) -> Condition {
+        nested(Filter { should: Some(conditions), ..Filter::new() })
+    }
+
+    fn none(conditions: Vec<Condition>) -> Condition {
+        nested(Filter { must_not: Some(conditions), ..Filter::new() })
+    }
 }
 
 /// The project, its vector stores (at least one) and optionally one file.
 fn scope(project: &str, vector_store_ids: &[&str], file_id: Option<&str>) -> Filter {
-    let mut must = vec![keyword(keys::PROJECT, project)];
-    match vector_store_ids {
-        [one] => must.push(keyword(keys::VECTOR_STORE, one)),
-        many => {
-            let key = path(keys::VECTOR_STORE).expect("payload keys are identifiers");
-            let any = Match::from(many.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>());
-            must.push(Condition::Field(FieldCondition::new_match(key, any)));
-        }
-    }
-    if let Some(file_id) = file_id {
-        must.push(keyword(keys::FILE, file_id));
-    }
-    Filter { must: Some(must), ..Filter::new() }
-}
-
-/// A range condition. Inclusive bounds are sent as exclusive bounds on the adjacent
-/// float (`x >= n` as `x > next_down(n)`), the same set of numbers: Qdrant's numeric index
-/// estimates an inclusive bound at the edge of its values with `min > exp` and trips a
-/// `debug_assert` (in qdrant-edge and in the server alike).
-fn range(key: JsonPath, gt: Option<f64>, gte: Option<f64>, lt: Option<f64>, lte: Option<f64>) -> Condition {
-    let gt = gt.into_iter().chain(gte.map(f64::next_down)).reduce(f64::max);
-    let lt = lt.into_iter().chain(lte.map(f64::next_up)).reduce(f64::min);
-    let range = Range { gt: gt.map(OrderedFloat), gte: None, lt: lt.map(OrderedFloat), lte: None };
-    Condition::Field(FieldCondition::new_range(key, range))
-}
-
-/// `attributes[key] == value`: keyword or bool match, or a one-point range for numbers
-/// (so that integers and floats compare as numbers).
-fn equals(key: &str, value: &Scalar) -> Result<Condition, IndexError> {
-    let key = attribute_path(key)?;
-    Ok(match value {
-        Scalar::Str(s) => {
-            Condition::Field(FieldCondition::new_match(key, Match::new_value(ValueVariants::String(s.clone()))))
-        }
-        Scalar::Bool(b) => Condition::Field(FieldCondition::new_match(key, Match::new_value(ValueVariants::Bool(*b)))),
-        Scalar::Num(n) => range(key, None, Some(*n), None, Some(*n)),
-    })
-}
-
-/// `attributes[key]` is one of `values`, as a list of alternatives: one any-of for the
-/// strings, one condition per number and per boolean.
-fn one_of(key: &str, values: &[Scalar]) -> Result<Vec<Condition>, IndexError> {
-    let mut strings = Vec::new();
-    let mut alternatives = Vec::new();
-    for value in values {
-        match value {
-            Scalar::Str(s) => strings.push(s.clone()),
-            other => alternatives.push(equals(key, other)?),
-        }
-    }
-    match strings.len() {
-        0 => {}
-        1 => alternatives.push(equals(key, &Scalar::Str(strings.remove(0)))?),
-        _ => alternatives.push(Condition::Field(FieldCondition::new_match(attribute_path(key)?, Match::from(strings)))),
-    }
-    Ok(alternatives)
+    Filter { must: Some(filter::scope::<EdgeConditions>(project, vector_store_ids, file_id)), ..Filter::new() }
 }
 
 /// The payload index type of an attribute kind.
@@ -645,46 +618,6 @@ fn schema_type(kind: AttrKind) -> PayloadSchemaType {
         AttrKind::Float => PayloadSchemaType::Float,
         AttrKind::Bool => PayloadSchemaType::Bool,
     }
-}
-
-/// A condition that no point meets.
-fn nothing() -> Condition {
-    Condition::HasId(std::iter::empty().collect())
-}
-
-fn nested(filter: Filter) -> Condition {
-    Condition::Filter(filter)
-}
-
-/// An [`AttrFilter`] as a Qdrant condition on `attributes.<key>`. A missing attribute
-/// fails every positive condition and passes `ne`/`nin` (they are `must_not`).
-fn attr_condition(filter: &AttrFilter) -> Result<Condition, IndexError> {
-    Ok(match filter {
-        AttrFilter::Eq(key, value) => equals(key, value)?,
-        AttrFilter::Ne(key, value) => nested(Filter::new_must_not(equals(key, value)?)),
-        AttrFilter::Gt(key, n) => range(attribute_path(key)?, Some(*n), None, None, None),
-        AttrFilter::Gte(key, n) => range(attribute_path(key)?, None, Some(*n), None, None),
-        AttrFilter::Lt(key, n) => range(attribute_path(key)?, None, None, Some(*n), None),
-        AttrFilter::Lte(key, n) => range(attribute_path(key)?, None, None, None, Some(*n)),
-        AttrFilter::In(key, values) => {
-            let mut alternatives = one_of(key, values)?;
-            match alternatives.len() {
-                0 => nothing(),
-                1 => alternatives.remove(0),
-                _ => nested(Filter { should: Some(alternatives), ..Filter::new() }),
-            }
-        }
-        AttrFilter::Nin(key, values) => nested(Filter { must_not: Some(one_of(key, values)?), ..Filter::new() }),
-        AttrFilter::And(filters) => {
-            let must = filters.iter().map(attr_condition).collect::<Result<Vec<_>, _>>()?;
-            nested(Filter { must: Some(must), ..Filter::new() })
-        }
-        AttrFilter::Or(filters) if filters.is_empty() => nothing(),
-        AttrFilter::Or(filters) => {
-            let should = filters.iter().map(attr_condition).collect::<Result<Vec<_>, _>>()?;
-            nested(Filter { should: Some(should), ..Filter::new() })
-        }
-    })
 }
 
 fn unavailable(what: impl Display, e: impl Display) -> IndexError {
@@ -788,6 +721,7 @@ mod tests {
 
     #[test]
     fn attribute_paths() {
+        let attribute_path = filter::attribute::<EdgeConditions>;
         assert_eq!(attribute_path("year").unwrap().to_string(), "attributes.year");
         assert_eq!(attribute_path("a.b").unwrap().to_string(), "attributes.\"a.b\"");
         assert_eq!(attribute_path("with space").unwrap().to_string(), "attributes.\"with space\"");

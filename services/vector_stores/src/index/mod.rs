@@ -14,6 +14,7 @@
 
 pub mod bm25;
 pub mod edge;
+mod filter;
 pub mod qdrant;
 #[cfg(test)]
 pub(crate) mod suite;

@@ -39,7 +39,7 @@ use serde_json::{Map, Value};
 
 pub use super::edge::MAX_ATTRIBUTE_INDEXES;
 use super::{
-    AttrFilter, AttrKind, ChunkPoint, Hit, IndexError, Query, Ranked, Scalar, VectorIndex, bm25, keys, point_id,
+    AttrFilter, AttrKind, ChunkPoint, Hit, IndexError, Query, Ranked, VectorIndex, bm25, filter, keys, point_id,
 };
 
 #[cfg(test)]
@@ -217,7 +217,7 @@ impl Inner {
             let mut indexed = self.attribute_indexes.lock().unwrap_or_else(PoisonError::into_inner);
             let mut missing = Vec::new();
             for (key, kind) in wanted {
-                let Ok(path) = attribute_path(key) else { continue };
+                let Ok(path) = filter::attribute::<GrpcConditions>(key) else { continue };
                 if indexed.contains(&path) {
                     continue;
                 }
@@ -387,7 +387,7 @@ impl VectorIndex for QdrantIndex {
         let stores: Vec<&str> = query.vector_store_ids.iter().map(String::as_str).collect();
         let mut filter = scope(&query.project, &stores, None);
         if let Some(attributes) = &query.filter {
-            filter.must.push(attr_condition(attributes)?);
+            filter.must.push(filter::attr_condition::<GrpcConditions>(attributes)?);
             self.inner.index_attributes(attributes).await;
         }
         let sparse = bm25::query(&query.text);
@@ -549,23 +549,14 @@ fn client_error(what: &str, e: QdrantError) -> IndexError {
     }
 }
 
-// Filters: the same conditions as the embedded index builds (see `super::edge`), as gRPC
-// messages. On the wire an empty `should`/`must`/`must_not` list means "no condition".
+// Filters: the conditions of `super::filter`, as gRPC messages. On the wire an empty
+// `should`/`must`/`must_not` list means "no condition".
 
 type Filter = qdrant_client::qdrant::Filter;
 type Condition = qdrant_client::qdrant::Condition;
 
-/// The path of an attribute: `attributes.<key>`, quoted unless a plain identifier.
-fn attribute_path(key: &str) -> Result<String, IndexError> {
-    let plain = !key.is_empty() && key.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '-');
-    if plain {
-        Ok(format!("{}.{key}", keys::ATTRIBUTES))
-    } else if key.contains(['"', '\\']) {
-        Err(IndexError::Invalid(format!("attribute key {key:?} cannot be filtered on (it holds '\"' or '\\')")))
-    } else {
-        Ok(format!("{}.\"{key}\"", keys::ATTRIBUTES))
-    }
-}
+/// Filter conditions as qdrant-client's gRPC messages (see [`super::filter`]).
+struct GrpcConditions;
 
 fn field(field: qdrant_client::qdrant::FieldCondition) -> Condition {
     Condition { condition_one_of: Some(condition::ConditionOneOf::Field(field)) }
@@ -579,116 +570,62 @@ fn matches(key: String, value: r#match::MatchValue) -> Condition {
     })
 }
 
-fn keyword(key: &str, value: &str) -> Condition {
-    matches(key.to_owned(), r#match::MatchValue::Keyword(value.to_owned()))
-}
-
-/// The project, its vector stores (at least one) and optionally one file.
-fn scope(project: &str, vector_store_ids: &[&str], file_id: Option<&str>) -> Filter {
-    let mut must = vec![keyword(keys::PROJECT, project)];
-    match vector_store_ids {
-        [one] => must.push(keyword(keys::VECTOR_STORE, one)),
-        many => {
-            let strings = many.iter().map(|s| (*s).to_owned()).collect();
-            must.push(matches(
-                keys::VECTOR_STORE.to_owned(),
-                r#match::MatchValue::Keywords(RepeatedStrings { strings }),
-            ));
-        }
-    }
-    if let Some(file_id) = file_id {
-        must.push(keyword(keys::FILE, file_id));
-    }
-    Filter { must, ..Filter::default() }
-}
-
-/// A range condition, inclusive bounds sent as exclusive bounds on the adjacent float
-/// (the same set of numbers), as the embedded index does: Qdrant's numeric index trips a
-/// `debug_assert` estimating an inclusive bound at the edge of its values.
-fn range(key: String, gt: Option<f64>, gte: Option<f64>, lt: Option<f64>, lte: Option<f64>) -> Condition {
-    let gt = gt.into_iter().chain(gte.map(f64::next_down)).reduce(f64::max);
-    let lt = lt.into_iter().chain(lte.map(f64::next_up)).reduce(f64::min);
-    field(qdrant_client::qdrant::FieldCondition {
-        key,
-        range: Some(qdrant_client::qdrant::Range { lt, gt, gte: None, lte: None }),
-        ..qdrant_client::qdrant::FieldCondition::default()
-    })
-}
-
-/// `attributes[key] == value`: keyword or bool match, or a one-point range for numbers
-/// (so that integers and floats compare as numbers).
-fn equals(key: &str, value: &Scalar) -> Result<Condition, IndexError> {
-    let key = attribute_path(key)?;
-    Ok(match value {
-        Scalar::Str(s) => matches(key, r#match::MatchValue::Keyword(s.clone())),
-        Scalar::Bool(b) => matches(key, r#match::MatchValue::Boolean(*b)),
-        Scalar::Num(n) => range(key, None, Some(*n), None, Some(*n)),
-    })
-}
-
-/// `attributes[key]` is one of `values`, as a list of alternatives: one any-of for the
-/// strings, one condition per number and per boolean.
-fn one_of(key: &str, values: &[Scalar]) -> Result<Vec<Condition>, IndexError> {
-    let mut strings = Vec::new();
-    let mut alternatives = Vec::new();
-    for value in values {
-        match value {
-            Scalar::Str(s) => strings.push(s.clone()),
-            other => alternatives.push(equals(key, other)?),
-        }
-    }
-    match strings.len() {
-        0 => {}
-        1 => alternatives.push(equals(key, &Scalar::Str(strings.remove(0)))?),
-        _ => {
-            alternatives.push(matches(attribute_path(key)?, r#match::MatchValue::Keywords(RepeatedStrings { strings })))
-        }
-    }
-    Ok(alternatives)
-}
-
-/// A condition that no point meets.
-fn nothing() -> Condition {
-    Condition {
-        condition_one_of: Some(condition::ConditionOneOf::HasId(qdrant_client::qdrant::HasIdCondition {
-            has_id: Vec::new(),
-        })),
-    }
-}
-
 fn nested(filter: Filter) -> Condition {
     Condition { condition_one_of: Some(condition::ConditionOneOf::Filter(filter)) }
 }
 
-/// An [`AttrFilter`] as a Qdrant condition on `attributes.<key>`. A missing attribute
-/// fails every positive condition and passes `ne`/`nin` (they are `must_not`).
-fn attr_condition(filter: &AttrFilter) -> Result<Condition, IndexError> {
-    Ok(match filter {
-        AttrFilter::Eq(key, value) => equals(key, value)?,
-        AttrFilter::Ne(key, value) => nested(Filter { must_not: vec![equals(key, value)?], ..Filter::default() }),
-        AttrFilter::Gt(key, n) => range(attribute_path(key)?, Some(*n), None, None, None),
-        AttrFilter::Gte(key, n) => range(attribute_path(key)?, None, Some(*n), None, None),
-        AttrFilter::Lt(key, n) => range(attribute_path(key)?, None, None, Some(*n), None),
-        AttrFilter::Lte(key, n) => range(attribute_path(key)?, None, None, None, Some(*n)),
-        AttrFilter::In(key, values) => {
-            let mut alternatives = one_of(key, values)?;
-            match alternatives.len() {
-                0 => nothing(),
-                1 => alternatives.remove(0),
-                _ => nested(Filter { should: alternatives, ..Filter::default() }),
-            }
+impl filter::Conditions for GrpcConditions {
+    type Key = String;
+    type Condition = Condition;
+
+    fn key(path: &str) -> Result<String, IndexError> {
+        Ok(path.to_owned())
+    }
+
+    fn keyword(key: String, value: String) -> Condition {
+        matches(key, r#match::MatchValue::Keyword(value))
+    }
+
+    fn any_keyword(key: String, strings: Vec<String>) -> Condition {
+        matches(key, r#match::MatchValue::Keywords(RepeatedStrings { strings }))
+    }
+
+    fn boolean(key: String, value: bool) -> Condition {
+        matches(key, r#match::MatchValue::Boolean(value))
+    }
+
+    fn range(key: String, gt: Option<f64>, lt: Option<f64>) -> Condition {
+        field(qdrant_client::qdrant::FieldCondition {
+            key,
+            range: Some(qdrant_client::qdrant::Range { lt, gt, gte: None, lte: None }),
+            ..qdrant_client::qdrant::FieldCondition::default()
+        })
+    }
+
+    fn nothing() -> Condition {
+        Condition {
+            condition_one_of: Some(condition::ConditionOneOf::HasId(qdrant_client::qdrant::HasIdCondition {
+                has_id: Vec::new(),
+            })),
         }
-        AttrFilter::Nin(key, values) => nested(Filter { must_not: one_of(key, values)?, ..Filter::default() }),
-        AttrFilter::And(filters) => {
-            let must = filters.iter().map(attr_condition).collect::<Result<Vec<_>, _>>()?;
-            nested(Filter { must, ..Filter::default() })
-        }
-        AttrFilter::Or(filters) if filters.is_empty() => nothing(),
-        AttrFilter::Or(filters) => {
-            let should = filters.iter().map(attr_condition).collect::<Result<Vec<_>, _>>()?;
-            nested(Filter { should, ..Filter::default() })
-        }
-    })
+    }
+
+    fn all(must: Vec<Condition>) -> Condition {
+        nested(Filter { must, ..Filter::default() })
+    }
+
+    fn any(should: Vec<Condition>) -> Condition {
+        nested(Filter { should, ..Filter::default() })
+    }
+
+    fn none(must_not: Vec<Condition>) -> Condition {
+        nested(Filter { must_not, ..Filter::default() })
+    }
+}
+
+/// The project, its vector stores (at least one) and optionally one file.
+fn scope(project: &str, vector_store_ids: &[&str], file_id: Option<&str>) -> Filter {
+    Filter { must: filter::scope::<GrpcConditions>(project, vector_store_ids, file_id), ..Filter::default() }
 }
 
 /// The payload index type of an attribute kind.
@@ -706,7 +643,7 @@ mod tests {
 
     use super::test_server::TestQdrant;
     use super::*;
-    use crate::index::suite;
+    use crate::index::{Scalar, suite};
 
     async fn fresh() -> (TestQdrant, QdrantIndex) {
         let server = TestQdrant::start(None).await;
