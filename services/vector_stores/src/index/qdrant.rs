@@ -639,11 +639,9 @@ fn field_type(kind: AttrKind) -> FieldType {
 
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
-
     use super::test_server::TestQdrant;
     use super::*;
-    use crate::index::{Scalar, suite};
+    use crate::index::suite;
 
     async fn fresh() -> (TestQdrant, QdrantIndex) {
         let server = TestQdrant::start(None).await;
@@ -754,45 +752,6 @@ mod tests {
         assert_eq!(known.len(), 7, "{known:?}");
         suite::attribute_filters(&index).await;
         assert_eq!(*index.inner.attribute_indexes.lock().unwrap(), known, "nothing new to index");
-    }
-
-    #[tokio::test]
-    async fn set_attributes_replaces_them() {
-        let (_server, index) = fresh().await;
-        let with = |mut p: ChunkPoint, attributes: Value| {
-            let Value::Object(map) = attributes else { unreachable!() };
-            p.attributes = map;
-            p
-        };
-        index
-            .upsert(vec![
-                with(suite::chunk("p", "vs", "f", 0, "walrus tusks"), json!({"a": 1, "b": "x"})),
-                with(suite::chunk("p", "vs", "f", 1, "walrus whiskers"), json!({"a": 1, "b": "x"})),
-                with(suite::chunk("p", "vs", "g", 0, "walrus colony"), json!({"a": 1, "b": "x"})),
-                with(suite::chunk("p", "vs2", "f", 0, "walrus diet"), json!({"a": 1, "b": "x"})),
-            ])
-            .await
-            .unwrap();
-        let Value::Object(attributes) = json!({"a": 2, "c": true}) else { unreachable!() };
-        index.set_attributes("p", "vs", "f", &attributes).await.unwrap();
-        index.set_attributes("other", "vs", "g", &attributes).await.unwrap();
-        let mut q = suite::query("p", &["vs", "vs2"], "walrus");
-        q.dense = Some(suite::unit(0));
-        let ranked = index.search(&q).await.unwrap();
-        assert_eq!(ranked.lexical.len(), 4);
-        for hit in ranked.lexical.iter().chain(&ranked.semantic) {
-            let expected = if (hit.vector_store_id.as_str(), hit.file_id.as_str()) == ("vs", "f") {
-                json!({"a": 2, "c": true})
-            } else {
-                json!({"a": 1, "b": "x"})
-            };
-            assert_eq!(Value::Object(hit.attributes.clone()), expected, "{hit:?}");
-            assert!(hit.text.starts_with("walrus"));
-        }
-        q.filter = Some(AttrFilter::Eq("c".to_owned(), Scalar::Bool(true)));
-        let ranked = index.search(&q).await.unwrap();
-        assert_eq!(ranked.lexical.len(), 2);
-        assert_eq!(ranked.semantic.len(), 2);
     }
 
     #[tokio::test]
