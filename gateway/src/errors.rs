@@ -31,6 +31,38 @@ impl ApiError {
         Self::new(StatusCode::BAD_REQUEST, message).with_param(param)
     }
 
+    /// 400 `invalid_value`: `got` is not one of the supported values.
+    pub fn invalid_value(param: &str, got: &str, supported: &str) -> Self {
+        Self::invalid(param, format!("Invalid value: '{got}'. {supported}")).with_code("invalid_value")
+    }
+
+    /// 400 `invalid_type`: `param` is not `expected` ("a string", "an object", ...).
+    pub fn invalid_type(param: &str, expected: &str, got: &serde_json::Value) -> Self {
+        use serde_json::Value;
+        let got = match got {
+            Value::Null => "null",
+            Value::Bool(_) => "a boolean",
+            Value::Number(_) => "a number",
+            Value::String(_) => "a string",
+            Value::Array(_) => "an array",
+            Value::Object(_) => "an object",
+        };
+        Self::invalid(param, format!("Invalid type for '{param}': expected {expected}, but got {got} instead."))
+            .with_code("invalid_type")
+    }
+
+    /// 400 `unknown_parameter`: a request argument the operation does not take.
+    pub fn unknown(param: impl Into<String>) -> Self {
+        let param = param.into();
+        Self::invalid(param.clone(), format!("Unrecognized request argument supplied: {param}"))
+            .with_code("unknown_parameter")
+    }
+
+    /// 400 `missing_required_parameter`.
+    pub fn missing(param: &str) -> Self {
+        Self::invalid(param, format!("Missing required parameter: '{param}'.")).with_code("missing_required_parameter")
+    }
+
     /// Sets `param`.
     pub fn with_param(mut self, param: impl Into<String>) -> Self {
         self.param = Some(param.into());

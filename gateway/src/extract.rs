@@ -56,8 +56,7 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             } else {
                 format!("{path}.{field}")
             };
-            return ApiError::invalid(param.clone(), format!("Unrecognized request argument supplied: {param}"))
-                .with_code("unknown_parameter");
+            return ApiError::unknown(param);
         }
         let param = if path == "." { missing_field(&inner).unwrap_or_else(|| "body".into()) } else { path };
         let code = if inner.starts_with("missing field") { "missing_required_parameter" } else { "invalid_type" };

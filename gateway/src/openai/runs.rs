@@ -284,7 +284,7 @@ impl TruncationIn {
             "auto" => pb::TruncationType::Auto,
             "last_messages" => pb::TruncationType::LastMessages,
             other => {
-                return Err(invalid_value(
+                return Err(ApiError::invalid_value(
                     "truncation_strategy.type",
                     other,
                     "Supported values are: 'auto' and 'last_messages'.",
@@ -293,23 +293,6 @@ impl TruncationIn {
         };
         Ok(pb::TruncationStrategy { r#type: kind as i32, last_messages: self.last_messages })
     }
-}
-
-fn invalid_value(param: &str, got: &str, supported: &str) -> ApiError {
-    ApiError::invalid(param, format!("Invalid value: '{got}'. {supported}")).with_code("invalid_value")
-}
-
-fn invalid_type(param: &str, expected: &str, got: &Value) -> ApiError {
-    let got = match got {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    };
-    ApiError::invalid(param, format!("Invalid type for '{param}': expected {expected}, but got {got} instead."))
-        .with_code("invalid_type")
 }
 
 /// Tools to proto: `None` (absent or null) keeps the assistant's, `Some([])` means none.
@@ -328,65 +311,47 @@ pub fn tool_choice_to_pb(v: Value) -> Result<pb::ToolChoice, ApiError> {
             "none" => Choice::None(pb::ToolChoiceNone {}),
             "auto" => Choice::Auto(pb::ToolChoiceAuto {}),
             "required" => Choice::Required(pb::ToolChoiceRequired {}),
-            other => return Err(invalid_value("tool_choice", other, KEYWORDS)),
+            other => return Err(ApiError::invalid_value("tool_choice", other, KEYWORDS)),
         },
         Value::Object(mut o) => {
             if let Some(k) = o.keys().find(|k| *k != "type" && *k != "function") {
                 let param = format!("tool_choice.{k}");
-                return Err(ApiError::invalid(
-                    param.clone(),
-                    format!("Unrecognized request argument supplied: {param}"),
-                )
-                .with_code("unknown_parameter"));
+                return Err(ApiError::unknown(param));
             }
             let kind = match o.remove("type") {
                 Some(Value::String(s)) => s,
                 None => {
-                    return Err(ApiError::invalid(
-                        "tool_choice.type",
-                        "Missing required parameter: 'tool_choice.type'.",
-                    )
-                    .with_code("missing_required_parameter"));
+                    return Err(ApiError::missing("tool_choice.type"));
                 }
-                Some(other) => return Err(invalid_type("tool_choice.type", "a string", &other)),
+                Some(other) => return Err(ApiError::invalid_type("tool_choice.type", "a string", &other)),
             };
             let function = o.remove("function").filter(|f| !f.is_null());
             match kind.as_str() {
                 "function" => {
                     let Some(function) = function else {
-                        return Err(ApiError::invalid(
-                            "tool_choice.function",
-                            "Missing required parameter: 'tool_choice.function'.",
-                        )
-                        .with_code("missing_required_parameter"));
+                        return Err(ApiError::missing("tool_choice.function"));
                     };
                     let Value::Object(mut f) = function else {
-                        return Err(invalid_type("tool_choice.function", "an object", &function));
+                        return Err(ApiError::invalid_type("tool_choice.function", "an object", &function));
                     };
                     if let Some(k) = f.keys().find(|k| *k != "name") {
                         let param = format!("tool_choice.function.{k}");
-                        return Err(ApiError::invalid(
-                            param.clone(),
-                            format!("Unrecognized request argument supplied: {param}"),
-                        )
-                        .with_code("unknown_parameter"));
+                        return Err(ApiError::unknown(param));
                     }
                     match f.remove("name") {
                         Some(Value::String(name)) => Choice::Function(pb::FunctionToolChoice { name }),
                         None => {
-                            return Err(ApiError::invalid(
-                                "tool_choice.function.name",
-                                "Missing required parameter: 'tool_choice.function.name'.",
-                            )
-                            .with_code("missing_required_parameter"));
+                            return Err(ApiError::missing("tool_choice.function.name"));
                         }
-                        Some(other) => return Err(invalid_type("tool_choice.function.name", "a string", &other)),
+                        Some(other) => {
+                            return Err(ApiError::invalid_type("tool_choice.function.name", "a string", &other));
+                        }
                     }
                 }
                 "file_search" => Choice::FileSearch(pb::ToolChoiceFileSearch {}),
                 "code_interpreter" => Choice::CodeInterpreter(pb::ToolChoiceCodeInterpreter {}),
                 other => {
-                    return Err(invalid_value(
+                    return Err(ApiError::invalid_value(
                         "tool_choice.type",
                         other,
                         "Supported values are: 'function', 'code_interpreter' and 'file_search'.",
@@ -394,7 +359,7 @@ pub fn tool_choice_to_pb(v: Value) -> Result<pb::ToolChoice, ApiError> {
                 }
             }
         }
-        other => return Err(invalid_type("tool_choice", "a string or an object", &other)),
+        other => return Err(ApiError::invalid_type("tool_choice", "a string or an object", &other)),
     };
     Ok(pb::ToolChoice { choice: Some(choice) })
 }

@@ -16,36 +16,6 @@ use super::common::{ChunkingStrategyIn, MetadataIn, double_option, metadata_from
 use crate::errors::ApiError;
 
 // ---------------------------------------------------------------------------------
-// Errors
-// ---------------------------------------------------------------------------------
-
-fn invalid_value(param: &str, got: &str, supported: &str) -> ApiError {
-    ApiError::invalid(param, format!("Invalid value: '{got}'. {supported}")).with_code("invalid_value")
-}
-
-fn invalid_type(param: &str, expected: &str, got: &Value) -> ApiError {
-    let got = match got {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    };
-    ApiError::invalid(param, format!("Invalid type for '{param}': expected {expected}, but got {got} instead."))
-        .with_code("invalid_type")
-}
-
-fn missing(param: &str) -> ApiError {
-    ApiError::invalid(param, format!("Missing required parameter: '{param}'.")).with_code("missing_required_parameter")
-}
-
-fn unknown(param: String) -> ApiError {
-    ApiError::invalid(param.clone(), format!("Unrecognized request argument supplied: {param}"))
-        .with_code("unknown_parameter")
-}
-
-// ---------------------------------------------------------------------------------
 // Shared request pieces
 // ---------------------------------------------------------------------------------
 
@@ -358,7 +328,7 @@ pub fn file_status_filter(v: Option<&str>) -> Result<Option<i32>, ApiError> {
         "failed" => pb::VectorStoreFileStatus::Failed,
         "cancelled" => pb::VectorStoreFileStatus::Cancelled,
         other => {
-            return Err(invalid_value(
+            return Err(ApiError::invalid_value(
                 "filter",
                 other,
                 "Supported values are: 'in_progress', 'completed', 'failed' and 'cancelled'.",
@@ -522,10 +492,10 @@ fn query_to_pb(v: Value) -> Result<Vec<String>, ApiError> {
             .enumerate()
             .map(|(i, q)| match q {
                 Value::String(s) => Ok(s),
-                other => Err(invalid_type(&format!("query[{i}]"), "a string", &other)),
+                other => Err(ApiError::invalid_type(&format!("query[{i}]"), "a string", &other)),
             })
             .collect(),
-        other => Err(invalid_type("query", "a string or an array of strings", &other)),
+        other => Err(ApiError::invalid_type("query", "a string or an array of strings", &other)),
     }
 }
 
@@ -535,16 +505,16 @@ pub fn filter_to_pb(param: &str, v: Value) -> Result<pb::SearchFilter, ApiError>
     use pb::search_filter::Filter;
     let mut o = match v {
         Value::Object(o) => o,
-        other => return Err(invalid_type(param, "an object", &other)),
+        other => return Err(ApiError::invalid_type(param, "an object", &other)),
     };
     let kind = match o.remove("type") {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) => Some(s),
-        Some(other) => return Err(invalid_type(&format!("{param}.type"), "a string", &other)),
+        Some(other) => return Err(ApiError::invalid_type(&format!("{param}.type"), "a string", &other)),
     };
     let check_keys = |o: &Map<String, Value>, allowed: &[&str]| match o.keys().find(|k| !allowed.contains(&k.as_str()))
     {
-        Some(k) => Err(unknown(format!("{param}.{k}"))),
+        Some(k) => Err(ApiError::unknown(format!("{param}.{k}"))),
         None => Ok(()),
     };
     let filter = match kind.as_deref() {
@@ -552,9 +522,9 @@ pub fn filter_to_pb(param: &str, v: Value) -> Result<pb::SearchFilter, ApiError>
             check_keys(&o, &["filters"])?;
             let combine = if k == "and" { pb::CompoundType::And } else { pb::CompoundType::Or };
             let list = match o.remove("filters") {
-                None | Some(Value::Null) => return Err(missing(&format!("{param}.filters"))),
+                None | Some(Value::Null) => return Err(ApiError::missing(&format!("{param}.filters"))),
                 Some(Value::Array(list)) => list,
-                Some(other) => return Err(invalid_type(&format!("{param}.filters"), "an array", &other)),
+                Some(other) => return Err(ApiError::invalid_type(&format!("{param}.filters"), "an array", &other)),
             };
             let filters = list
                 .into_iter()
@@ -564,7 +534,7 @@ pub fn filter_to_pb(param: &str, v: Value) -> Result<pb::SearchFilter, ApiError>
             Filter::Compound(pb::CompoundFilter { r#type: combine as i32, filters })
         }
         None if o.contains_key("filters") && !o.contains_key("key") => {
-            return Err(missing(&format!("{param}.type")));
+            return Err(ApiError::missing(&format!("{param}.type")));
         }
         k @ (None | Some("eq" | "ne" | "gt" | "gte" | "lt" | "lte" | "in" | "nin")) => {
             use pb::ComparisonType as T;
@@ -580,13 +550,13 @@ pub fn filter_to_pb(param: &str, v: Value) -> Result<pb::SearchFilter, ApiError>
             };
             check_keys(&o, &["key", "value"])?;
             let key = match o.remove("key") {
-                None | Some(Value::Null) => return Err(missing(&format!("{param}.key"))),
+                None | Some(Value::Null) => return Err(ApiError::missing(&format!("{param}.key"))),
                 Some(Value::String(s)) => s,
-                Some(other) => return Err(invalid_type(&format!("{param}.key"), "a string", &other)),
+                Some(other) => return Err(ApiError::invalid_type(&format!("{param}.key"), "a string", &other)),
             };
             let vparam = format!("{param}.value");
             let value = match o.remove("value") {
-                None => return Err(missing(&vparam)),
+                None => return Err(ApiError::missing(&vparam)),
                 Some(v @ (Value::String(_) | Value::Number(_) | Value::Bool(_))) => v,
                 Some(Value::Array(items)) => {
                     if let Some((i, bad)) = items
@@ -594,18 +564,18 @@ pub fn filter_to_pb(param: &str, v: Value) -> Result<pb::SearchFilter, ApiError>
                         .enumerate()
                         .find(|(_, x)| !matches!(x, Value::String(_) | Value::Number(_) | Value::Bool(_)))
                     {
-                        return Err(invalid_type(&format!("{vparam}[{i}]"), "a string or a number", bad));
+                        return Err(ApiError::invalid_type(&format!("{vparam}[{i}]"), "a string or a number", bad));
                     }
                     Value::Array(items)
                 }
                 Some(other) => {
-                    return Err(invalid_type(&vparam, "a string, a number, a boolean or an array", &other));
+                    return Err(ApiError::invalid_type(&vparam, "a string, a number, a boolean or an array", &other));
                 }
             };
             Filter::Comparison(pb::ComparisonFilter { key, r#type: op as i32, value: Some(json_to_value(&value)) })
         }
         Some(other) => {
-            return Err(invalid_value(
+            return Err(ApiError::invalid_value(
                 &format!("{param}.type"),
                 other,
                 "Supported values are: 'eq', 'ne', 'gt', 'gte', 'lt', 'lte', 'in', 'nin', 'and' and 'or'.",

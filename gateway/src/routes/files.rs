@@ -150,8 +150,7 @@ pub async fn create(State(up): State<Upstreams>, headers: HeaderMap, mut mp: Mul
                 }
             }
             other => {
-                return Err(ApiError::invalid(other, format!("Unrecognized request argument supplied: {other}"))
-                    .with_code("unknown_parameter"));
+                return Err(ApiError::unknown(other));
             }
         }
     }
@@ -222,8 +221,7 @@ fn header_msg(
 /// GET /v1/files
 pub async fn list(State(up): State<Upstreams>, headers: HeaderMap, q: ListQuery) -> ApiResult<Json<ListOut<Value>>> {
     if q.page.before.is_some() {
-        return Err(ApiError::invalid("before", "Unrecognized request argument supplied: before")
-            .with_code("unknown_parameter"));
+        return Err(ApiError::unknown("before"));
     }
     let purpose = q.get("purpose").map(str::to_owned);
     let req = pb::ListFilesRequest { page: Some(q.page), purpose };

@@ -46,8 +46,7 @@ pub async fn add_part(
     while let Some(field) = mp.next_field().await.map_err(multipart_error)? {
         let name = field.name().unwrap_or_default().to_owned();
         if name != "data" {
-            return Err(ApiError::invalid(name.clone(), format!("Unrecognized request argument supplied: {name}"))
-                .with_code("unknown_parameter"));
+            return Err(ApiError::unknown(name));
         }
         if part.is_some() {
             return Err(ApiError::invalid("data", "Only one 'data' field may be sent per part."));
