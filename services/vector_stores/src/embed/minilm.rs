@@ -147,16 +147,45 @@ impl Embedder for MiniLm {
         if texts.is_empty() {
             return Ok(Vec::new());
         }
+        let encodings = self.tokenize(texts).await?;
+        self.run_batches(encodings).await
+    }
+
+    async fn embed_queries(&self, queries: &[String]) -> Result<Vec<Vec<f32>>, EmbedError> {
+        if queries.is_empty() {
+            return Ok(Vec::new());
+        }
+        let encodings = self.tokenize(queries).await?;
+        if encodings.iter().any(|e| e.len() > QUERY_MAX_TOKENS) {
+            return self.run_batches(encodings).await;
+        }
+        let inner = Arc::clone(&self.inner);
+        blocking(move || {
+            encodings
+                .iter()
+                .map(|e| inner.queries.embed(e.get_ids(), e.get_type_ids()))
+                .collect::<candle_core::Result<Vec<_>>>()
+                .map_err(|e| EmbedError::Backend(format!("model failed: {e}")))
+        })
+        .await
+    }
+}
+
+impl MiniLm {
+    /// Word pieces of each text, on the blocking pool.
+    async fn tokenize(&self, texts: &[String]) -> Result<Vec<Encoding>, EmbedError> {
         let inner = Arc::clone(&self.inner);
         let owned = texts.to_vec();
-        let encodings = blocking(move || inner.tokenize(owned)).await?;
+        blocking(move || inner.tokenize(owned)).await
+    }
 
+    /// The f32 model's vectors of `encodings`, in order, in batches.
+    async fn run_batches(&self, encodings: Vec<Encoding>) -> Result<Vec<Vec<f32>>, EmbedError> {
         // Texts of similar length share a batch, so that little padding is computed.
         let mut order: Vec<usize> = (0..encodings.len()).collect();
         order.sort_by_key(|&i| encodings[i].len());
+        let mut vectors: Vec<Vec<f32>> = vec![Vec::new(); encodings.len()];
         let mut slots: Vec<Option<Encoding>> = encodings.into_iter().map(Some).collect();
-
-        let mut vectors: Vec<Vec<f32>> = vec![Vec::new(); texts.len()];
         for indices in order.chunks(BATCH_SIZE) {
             let batch: Vec<Encoding> = indices.iter().filter_map(|&i| slots[i].take()).collect();
             let inner = Arc::clone(&self.inner);
@@ -166,31 +195,6 @@ impl Embedder for MiniLm {
             }
         }
         Ok(vectors)
-    }
-
-    async fn embed_queries(&self, queries: &[String]) -> Result<Vec<Vec<f32>>, EmbedError> {
-        if queries.is_empty() {
-            return Ok(Vec::new());
-        }
-        let inner = Arc::clone(&self.inner);
-        let owned = queries.to_vec();
-        let vectors = blocking(move || {
-            let encodings = inner.tokenize(owned)?;
-            if encodings.iter().any(|e| e.len() > QUERY_MAX_TOKENS) {
-                return Ok(None);
-            }
-            encodings
-                .iter()
-                .map(|e| inner.queries.embed(e.get_ids(), e.get_type_ids()))
-                .collect::<candle_core::Result<Vec<_>>>()
-                .map(Some)
-                .map_err(|e| EmbedError::Backend(format!("model failed: {e}")))
-        })
-        .await?;
-        match vectors {
-            Some(vectors) => Ok(vectors),
-            None => self.embed(queries).await,
-        }
     }
 }
 
