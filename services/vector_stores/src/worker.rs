@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use assistd_common::Project;
 use assistd_common::caller::Caller;
 use assistd_common::error::ErrorKind;
+use assistd_common::time::now_ms;
 use tokio::sync::{Notify, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
@@ -24,7 +25,6 @@ use crate::index::{ChunkPoint, VectorIndex};
 use crate::ingest::{chunk, parse};
 use crate::peers::Files;
 use crate::store::{Claimed, Lease, Outcome, Store};
-use assistd_common::time::now_ms;
 
 /// Ingestion settings.
 #[derive(Debug, Clone)]
