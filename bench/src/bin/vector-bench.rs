@@ -274,7 +274,7 @@ async fn embed(fixtures: &Path, dir: PathBuf, queries: usize, words_per_query: O
     let words: Vec<&str> = spec.split_whitespace().collect();
     let embedder = embedder(Some(dir))?;
     let mut rng = rand::rngs::StdRng::seed_from_u64(7);
-    // the same queries through the query path (8-bit MiniLM) and the document path (f32)
+    // the same queries through the query path (one text on one thread) and the document path (candle batches)
     let mut fast = Histogram::<u64>::new(3)?;
     let mut exact = Histogram::<u64>::new(3)?;
     for i in 0..queries + 50 {

@@ -6,6 +6,7 @@
 //! The vector size comes from the embedder in use; [`Embedder::id`] names the model so
 //! the index never mixes vectors of two embedders.
 
+mod matmul;
 pub mod minilm;
 pub mod openai;
 mod query_model;
@@ -32,7 +33,8 @@ pub trait Embedder: Send + Sync + 'static {
     /// One L2-normalised vector per text, in order.
     async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, EmbedError>;
     /// Like [`embed`](Self::embed), for search queries: a search waits for them, so an
-    /// embedder may take a faster way that gives nearly the same vectors.
+    /// embedder may take a faster way for a few short texts (it must give the same
+    /// vectors).
     async fn embed_queries(&self, queries: &[String]) -> Result<Vec<Vec<f32>>, EmbedError> {
         self.embed(queries).await
     }

@@ -1,154 +1,272 @@
-//! all-MiniLM-L6-v2's forward pass for one short text, a search query, over 8-bit
-//! weights.
+//! all-MiniLM-L6-v2's forward pass for one text, a search query, on plain `f32` slices.
 //!
-//! A query is a handful of word pieces, so what its dense layers cost is reading their
-//! weights: 42 MB of f32 for every query, whatever its length. Quantized to Q8_0
-//! (blocks of 32 weights with one scale, as in GGML) they are a quarter of that, and
-//! candle multiplies them with integer dot products, several times faster for a few
-//! rows. Documents are still embedded in batches by the f32 model, where the matrix
-//! multiplications have enough rows to be bound by arithmetic, not by memory. A query's
-//! vector is within a cosine of 0.995 of the f32 model's (0.998 for a one-letter query,
-//! closer for longer ones; tested in `minilm.rs`), far less than what separates relevant
-//! from irrelevant chunks; the retrieval-quality test runs with it.
-//!
-//! It is the BERT encoder of `candle_transformers::models::bert` for a single sequence
-//! (no padding, so no attention mask), with mean pooling.
+//! The same arithmetic as candle's BERT (`candle_transformers::models::bert`) that
+//! embeds documents, for a single sequence (no padding, so no attention mask), with mean
+//! pooling; the vectors agree to float rounding (tested in `minilm.rs`). What differs
+//! is the overhead: a query is a few word pieces, and through candle every one of the
+//! model's ~100 operations paid fixed costs (a tensor allocation, a hand-off to its
+//! thread pool, `/proc/cpuinfo` read to count cores before each matrix multiply) that
+//! took longer than the arithmetic. Here a query runs on the calling thread: the three
+//! attention projections are one matrix multiply, biases and residuals are the
+//! multiply's starting values, and the scratch buffers are reused across layers.
 
 use std::collections::HashMap;
 
-use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
-use candle_core::{DType, Module, Tensor};
-use candle_nn::{Embedding, LayerNorm};
+use candle_core::{DType, Tensor};
+
+use super::matmul::{View, ViewMut, matmul};
 
 const HEADS: usize = 12;
 
 /// The model, loaded from the f32 weights (`name → tensor`, as in `model.safetensors`).
 pub(super) struct QueryModel {
-    word: Embedding,
-    position: Embedding,
-    token_type: Embedding,
-    embeddings_norm: LayerNorm,
+    hidden: usize,
+    eps: f32,
+    /// (vocabulary, hidden), row-major
+    word: Vec<f32>,
+    /// (positions, hidden)
+    position: Vec<f32>,
+    /// (token types, hidden)
+    token_type: Vec<f32>,
+    embeddings_norm: Norm,
     layers: Vec<Layer>,
 }
 
 struct Layer {
-    query: Dense,
-    key: Dense,
-    value: Dense,
+    /// query, key and value side by side: `hidden` → `3 · hidden`
+    qkv: Dense,
     attention_out: Dense,
-    attention_norm: LayerNorm,
+    attention_norm: Norm,
     intermediate: Dense,
     output: Dense,
-    output_norm: LayerNorm,
+    output_norm: Norm,
 }
 
-/// `x · Wᵀ + b` with W in Q8_0.
+/// `x · Wᵀ + b`, with `Wᵀ` stored row-major (`inputs` rows of `outputs`).
 struct Dense {
-    weight: QMatMul,
-    bias: Tensor,
+    weight_t: Vec<f32>,
+    bias: Vec<f32>,
+    inputs: usize,
+    outputs: usize,
+}
+
+/// Layer normalisation's scale and shift.
+struct Norm {
+    weight: Vec<f32>,
+    bias: Vec<f32>,
 }
 
 struct Weights<'a> {
     tensors: &'a HashMap<String, Tensor>,
-    eps: f64,
 }
 
 impl Weights<'_> {
     fn get(&self, name: &str) -> candle_core::Result<Tensor> {
         let t = self.tensors.get(name).ok_or_else(|| candle_core::Error::Msg(format!("no tensor {name}")))?;
-        t.to_dtype(DType::F32)?.contiguous()
+        t.to_dtype(DType::F32)
     }
 
-    fn dense(&self, prefix: &str) -> candle_core::Result<Dense> {
-        let weight = QTensor::quantize(&self.get(&format!("{prefix}.weight"))?, GgmlDType::Q8_0)?;
-        Ok(Dense { weight: QMatMul::from_qtensor(weight)?, bias: self.get(&format!("{prefix}.bias"))? })
+    fn vec(&self, name: &str) -> candle_core::Result<Vec<f32>> {
+        self.get(name)?.flatten_all()?.to_vec1()
     }
 
-    fn norm(&self, prefix: &str) -> candle_core::Result<LayerNorm> {
-        Ok(LayerNorm::new(self.get(&format!("{prefix}.weight"))?, self.get(&format!("{prefix}.bias"))?, self.eps))
+    /// The dense layers `prefixes`, their outputs side by side.
+    fn dense(&self, prefixes: &[&str]) -> candle_core::Result<Dense> {
+        let weights = prefixes.iter().map(|p| self.get(&format!("{p}.weight"))).collect::<candle_core::Result<Vec<_>>>()?;
+        let biases = prefixes.iter().map(|p| self.get(&format!("{p}.bias"))).collect::<candle_core::Result<Vec<_>>>()?;
+        // (outputs, inputs) → (inputs, outputs)
+        let weight = Tensor::cat(&weights, 0)?;
+        let (outputs, inputs) = weight.dims2()?;
+        Ok(Dense {
+            weight_t: weight.t()?.contiguous()?.flatten_all()?.to_vec1()?,
+            bias: Tensor::cat(&biases, 0)?.to_vec1()?,
+            inputs,
+            outputs,
+        })
     }
 
-    fn embedding(&self, name: &str) -> candle_core::Result<Embedding> {
-        let t = self.get(name)?;
-        let dim = t.dim(1)?;
-        Ok(Embedding::new(t, dim))
-    }
-}
-
-impl Dense {
-    fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        self.weight.forward(x)?.broadcast_add(&self.bias)
+    fn norm(&self, prefix: &str) -> candle_core::Result<Norm> {
+        Ok(Norm { weight: self.vec(&format!("{prefix}.weight"))?, bias: self.vec(&format!("{prefix}.bias"))? })
     }
 }
 
 impl QueryModel {
-    /// The encoder of `layers` layers from the model's tensors (`layer_norm_eps` from
-    /// its config).
+    /// The encoder of `layers` layers from the model's tensors (`hidden` size and
+    /// `layer_norm_eps` from its config).
     pub(super) fn load(
         tensors: &HashMap<String, Tensor>,
+        hidden: usize,
         layers: usize,
         layer_norm_eps: f64,
     ) -> candle_core::Result<Self> {
-        let w = Weights { tensors, eps: layer_norm_eps };
+        let w = Weights { tensors };
         let layers = (0..layers)
             .map(|i| {
                 let p = format!("encoder.layer.{i}");
+                let attention = |part: &str| format!("{p}.attention.self.{part}");
                 Ok(Layer {
-                    query: w.dense(&format!("{p}.attention.self.query"))?,
-                    key: w.dense(&format!("{p}.attention.self.key"))?,
-                    value: w.dense(&format!("{p}.attention.self.value"))?,
-                    attention_out: w.dense(&format!("{p}.attention.output.dense"))?,
+                    qkv: w.dense(&[&attention("query"), &attention("key"), &attention("value")])?,
+                    attention_out: w.dense(&[&format!("{p}.attention.output.dense")])?,
                     attention_norm: w.norm(&format!("{p}.attention.output.LayerNorm"))?,
-                    intermediate: w.dense(&format!("{p}.intermediate.dense"))?,
-                    output: w.dense(&format!("{p}.output.dense"))?,
+                    intermediate: w.dense(&[&format!("{p}.intermediate.dense")])?,
+                    output: w.dense(&[&format!("{p}.output.dense")])?,
                     output_norm: w.norm(&format!("{p}.output.LayerNorm"))?,
                 })
             })
-            .collect::<candle_core::Result<Vec<_>>>()?;
+            .collect::<candle_core::Result<Vec<Layer>>>()?;
+        let shapes_agree = layers.iter().all(|l| {
+            l.qkv.inputs == hidden
+                && l.qkv.outputs == 3 * hidden
+                && l.attention_out.inputs == hidden
+                && l.attention_out.outputs == hidden
+                && l.intermediate.inputs == hidden
+                && l.output.inputs == l.intermediate.outputs
+                && l.output.outputs == hidden
+        });
+        if !shapes_agree || hidden % HEADS != 0 {
+            return Err(candle_core::Error::Msg(format!("the layers' shapes do not match a hidden size of {hidden}")));
+        }
         Ok(Self {
-            word: w.embedding("embeddings.word_embeddings.weight")?,
-            position: w.embedding("embeddings.position_embeddings.weight")?,
-            token_type: w.embedding("embeddings.token_type_embeddings.weight")?,
+            hidden,
+            eps: layer_norm_eps as f32,
+            word: w.vec("embeddings.word_embeddings.weight")?,
+            position: w.vec("embeddings.position_embeddings.weight")?,
+            token_type: w.vec("embeddings.token_type_embeddings.weight")?,
             embeddings_norm: w.norm("embeddings.LayerNorm")?,
             layers,
         })
     }
 
     /// The mean-pooled, L2-normalised vector of one text's word pieces.
-    pub(super) fn embed(&self, ids: &[u32], type_ids: &[u32]) -> candle_core::Result<Vec<f32>> {
-        let device = &candle_core::Device::Cpu;
+    pub(super) fn embed(&self, ids: &[u32], type_ids: &[u32]) -> Result<Vec<f32>, String> {
+        let h = self.hidden;
         let n = ids.len();
-        let positions: Vec<u32> = (0..n as u32).collect();
-        let ids = Tensor::new(ids, device)?;
-        let type_ids = Tensor::new(type_ids, device)?;
-        let positions = Tensor::new(positions.as_slice(), device)?;
-        // (n, hidden)
-        let x =
-            ((self.word.forward(&ids)? + self.token_type.forward(&type_ids)?)? + self.position.forward(&positions)?)?;
-        let mut x = self.embeddings_norm.forward(&x)?;
-        for layer in &self.layers {
-            x = layer.forward(&x)?;
+        if n == 0 || type_ids.len() != n {
+            return Err(format!("{n} word pieces with {} token types", type_ids.len()));
         }
-        let mean = x.mean(0)?;
-        let norm = mean.sqr()?.sum_all()?.sqrt()?.to_scalar::<f32>()?.max(1e-12);
-        (mean / f64::from(norm))?.to_vec1::<f32>()
+        fn row<'t>(table: &'t [f32], h: usize, id: usize, what: &str) -> Result<&'t [f32], String> {
+            table.get(id * h..(id + 1) * h).ok_or_else(|| format!("{what} {id} is out of range"))
+        }
+        let mut x = vec![0.0f32; n * h];
+        for (i, (out, (&id, &type_id))) in x.chunks_mut(h).zip(ids.iter().zip(type_ids)).enumerate() {
+            let word = row(&self.word, h, id as usize, "word piece")?;
+            let position = row(&self.position, h, i, "position")?;
+            let token_type = row(&self.token_type, h, type_id as usize, "token type")?;
+            for (o, ((a, b), c)) in out.iter_mut().zip(word.iter().zip(position).zip(token_type)) {
+                *o = a + c + b;
+            }
+        }
+        layer_norm(&mut x, &self.embeddings_norm, self.eps);
+        let mut scratch = Scratch::default();
+        for layer in &self.layers {
+            layer.forward(&mut x, n, h, self.eps, &mut scratch);
+        }
+        let mut mean = vec![0.0f32; h];
+        for token in x.chunks(h) {
+            for (m, v) in mean.iter_mut().zip(token) {
+                *m += v;
+            }
+        }
+        for m in &mut mean {
+            *m /= n as f32;
+        }
+        let norm = mean.iter().map(|v| v * v).sum::<f32>().sqrt().max(1e-12);
+        Ok(mean.into_iter().map(|v| v / norm).collect())
+    }
+}
+
+/// Buffers a forward pass reuses from layer to layer.
+#[derive(Default)]
+struct Scratch {
+    qkv: Vec<f32>,
+    scores: Vec<f32>,
+    context: Vec<f32>,
+    attended: Vec<f32>,
+    inner: Vec<f32>,
+}
+
+impl Dense {
+    /// `out = x · Wᵀ + b (+ residual)` for `rows` rows of `x`.
+    fn apply(&self, x: &[f32], rows: usize, residual: Option<&[f32]>, out: &mut Vec<f32>) {
+        out.clear();
+        match residual {
+            Some(residual) => {
+                out.extend(residual.chunks(self.outputs).flat_map(|r| r.iter().zip(&self.bias).map(|(r, b)| r + b)));
+            }
+            None => {
+                for _ in 0..rows {
+                    out.extend_from_slice(&self.bias);
+                }
+            }
+        }
+        matmul(
+            ViewMut::rows(out, rows, self.outputs),
+            View::rows(x, rows, self.inputs),
+            View::rows(&self.weight_t, self.inputs, self.outputs),
+            1.0,
+            true,
+        );
     }
 }
 
 impl Layer {
-    fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        let (n, hidden) = x.dims2()?;
-        let head = hidden / HEADS;
-        // (heads, n, head)
-        let split = |t: Tensor| t.reshape((n, HEADS, head))?.transpose(0, 1)?.contiguous();
-        let q = split(self.query.forward(x)?)?;
-        let k = split(self.key.forward(x)?)?;
-        let v = split(self.value.forward(x)?)?;
-        let scores = (q.matmul(&k.t()?)? / (head as f64).sqrt())?;
-        let probs = candle_nn::ops::softmax_last_dim(&scores)?;
-        let context = probs.matmul(&v)?.transpose(0, 1)?.reshape((n, hidden))?;
-        let attended = self.attention_norm.forward(&(self.attention_out.forward(&context)? + x)?)?;
-        let inner = self.intermediate.forward(&attended)?.gelu_erf()?;
-        self.output_norm.forward(&(self.output.forward(&inner)? + attended)?)
+    /// One encoder layer over the `n` × `h` hidden states `x`, in place.
+    fn forward(&self, x: &mut Vec<f32>, n: usize, h: usize, eps: f32, s: &mut Scratch) {
+        let d = h / HEADS;
+        let width = 3 * h;
+        self.qkv.apply(x, n, None, &mut s.qkv);
+        s.scores.resize(n * n, 0.0);
+        s.context.resize(n * h, 0.0);
+        let scale = 1.0 / (d as f32).sqrt();
+        for head in 0..HEADS {
+            let q = View::new(&s.qkv[head * d..], n, d, width, 1);
+            // keys as a d × n matrix: key j's element e is at j * width + e
+            let k_t = View::new(&s.qkv[h + head * d..], d, n, 1, width);
+            matmul(ViewMut::rows(&mut s.scores, n, n), q, k_t, scale, false);
+            for row in s.scores.chunks_mut(n) {
+                softmax(row);
+            }
+            let v = View::new(&s.qkv[2 * h + head * d..], n, d, width, 1);
+            matmul(ViewMut::new(&mut s.context[head * d..], n, d, h), View::rows(&s.scores, n, n), v, 1.0, false);
+        }
+        self.attention_out.apply(&s.context, n, Some(x), &mut s.attended);
+        layer_norm(&mut s.attended, &self.attention_norm, eps);
+        self.intermediate.apply(&s.attended, n, None, &mut s.inner);
+        for v in &mut s.inner {
+            *v = gelu(*v);
+        }
+        self.output.apply(&s.inner, n, Some(&s.attended), x);
+        layer_norm(x, &self.output_norm, eps);
+    }
+}
+
+/// GELU with the exact error function, as BERT's `gelu` (and candle's `gelu_erf`).
+fn gelu(v: f32) -> f32 {
+    (candle_core::cpu::erf::erf_f32(v * std::f32::consts::FRAC_1_SQRT_2) + 1.0) * 0.5 * v
+}
+
+fn softmax(row: &mut [f32]) {
+    let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let mut sum = 0.0;
+    for v in row.iter_mut() {
+        *v = (*v - max).exp();
+        sum += *v;
+    }
+    for v in row.iter_mut() {
+        *v /= sum;
+    }
+}
+
+/// Normalises each row of `x` (rows of `norm.weight.len()`) to zero mean and unit
+/// variance, then scales and shifts it.
+fn layer_norm(x: &mut [f32], norm: &Norm, eps: f32) {
+    let h = norm.weight.len();
+    for row in x.chunks_mut(h) {
+        let mean = row.iter().sum::<f32>() / h as f32;
+        let var = row.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / h as f32;
+        let inv = 1.0 / (var + eps).sqrt();
+        for ((v, w), b) in row.iter_mut().zip(&norm.weight).zip(&norm.bias) {
+            *v = (*v - mean) * inv * w + b;
+        }
     }
 }
