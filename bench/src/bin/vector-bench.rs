@@ -241,7 +241,7 @@ async fn search(
         {
             // the query's embedding alone, to see what part of a hybrid search it is
             let t = Instant::now();
-            e.embed_queries(&p.queries).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            e.embed(&p.queries).await.map_err(|e| anyhow::anyhow!("{e}"))?;
             embed_hist.record((t.elapsed().as_micros() as u64).max(1))?;
         }
         let t = Instant::now();
@@ -274,34 +274,25 @@ async fn embed(fixtures: &Path, dir: PathBuf, queries: usize, words_per_query: O
     let words: Vec<&str> = spec.split_whitespace().collect();
     let embedder = embedder(Some(dir))?;
     let mut rng = rand::rngs::StdRng::seed_from_u64(7);
-    // the same queries through the query path (one text on one thread) and the document path (candle batches)
-    let mut fast = Histogram::<u64>::new(3)?;
-    let mut exact = Histogram::<u64>::new(3)?;
+    let mut hist = Histogram::<u64>::new(3)?;
     for i in 0..queries + 50 {
         let len = words_per_query.unwrap_or_else(|| rng.random_range(3..8));
         let at = rng.random_range(0..words.len() - len);
         let q = vec![words[at..at + len].join(" ")];
         let t = Instant::now();
-        embedder.embed_queries(&q).await.map_err(|e| anyhow::anyhow!("{e}"))?;
-        let t_fast = t.elapsed();
-        let t = Instant::now();
         embedder.embed(&q).await.map_err(|e| anyhow::anyhow!("{e}"))?;
-        let t_exact = t.elapsed();
         if i >= 50 {
-            fast.record((t_fast.as_micros() as u64).max(1))?;
-            exact.record((t_exact.as_micros() as u64).max(1))?;
+            hist.record((t.elapsed().as_micros() as u64).max(1))?;
         }
     }
     let words = words_per_query.map_or("3-7".to_owned(), |n| n.to_string());
-    for (path, hist) in [("query path (embed_queries)", &fast), ("document path (embed)", &exact)] {
-        let ms = |q: f64| hist.value_at_quantile(q) as f64 / 1000.0;
-        println!(
-            "embedding one query of {words} words, {queries} queries, {path}: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
-            ms(0.5),
-            ms(0.99),
-            hist.max() as f64 / 1000.0
-        );
-    }
+    let ms = |q: f64| hist.value_at_quantile(q) as f64 / 1000.0;
+    println!(
+        "embedding one query of {words} words, {queries} queries: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        ms(0.5),
+        ms(0.99),
+        hist.max() as f64 / 1000.0
+    );
     Ok(())
 }
 

@@ -119,8 +119,7 @@ impl Searcher {
         let Some(embedder) = embedder else {
             return Ok(fuse(lexical.await?, p.max_results, p.score_threshold));
         };
-        let embedding =
-            async { embedder.embed_queries(&p.queries).await.map_err(|e| IndexError::Unavailable(e.to_string())) };
+        let embedding = async { embedder.embed(&p.queries).await.map_err(|e| IndexError::Unavailable(e.to_string())) };
         let (lexical, vectors) = tokio::join!(lexical, embedding);
         let mut lists = lexical?;
         for vector in vectors? {

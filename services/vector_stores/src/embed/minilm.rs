@@ -1,30 +1,29 @@
-//! all-MiniLM-L6-v2 run in-process with candle, on the CPU (DESIGN.md §5).
+//! all-MiniLM-L6-v2 run in-process on the CPU (DESIGN.md §5).
 //!
 //! The model directory holds `model.safetensors`, `tokenizer.json` and `config.json`
 //! (`scripts/setup-models` puts them in `<data-dir>/models/all-MiniLM-L6-v2`). Texts are
 //! truncated to 256 word pieces (the length the model was trained with; the tokenizer
-//! file says 128, so it is set explicitly), padded to the longest text of each batch,
-//! mean-pooled over the attention mask and L2-normalised, like sentence-transformers.
+//! file says 128, so it is set explicitly), mean-pooled and L2-normalised, like
+//! sentence-transformers. Each text runs through [`Encoder`] on a blocking thread of its
+//! own, as many at once as there are cores: no padding, and no thread pool to hand each
+//! operation to (see the `assistd-bert` crate).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use candle_core::{DType, Device, Tensor};
-use candle_nn::VarBuilder;
-use candle_transformers::models::bert::{BertModel, Config};
-use tokenizers::utils::padding::{PaddingParams, PaddingStrategy, pad_encodings};
+use candle_core::Device;
+use futures::StreamExt;
+use serde::Deserialize;
 use tokenizers::utils::truncation::TruncationParams;
 use tokenizers::{Encoding, Tokenizer};
 
-use super::query_model::QueryModel;
 use super::{EmbedError, Embedder};
+use assistd_bert::Encoder;
 
 /// The name of the model's directory under `<data-dir>/models`.
 pub const DIR_NAME: &str = "all-MiniLM-L6-v2";
 /// The most word pieces of a text that reach the model; the rest is cut off.
 pub const MAX_TOKENS: usize = 256;
-/// How many texts run through the model at once.
-pub const BATCH_SIZE: usize = 32;
 
 const ID: &str = "minilm-l6-v2-384";
 const DIM: usize = 384;
@@ -44,12 +43,19 @@ pub struct MiniLm {
 }
 
 struct Inner {
-    model: BertModel,
-    /// The same model for one text at a time, for queries.
-    queries: QueryModel,
+    encoder: Encoder,
     tokenizer: Tokenizer,
-    padding: PaddingParams,
-    device: Device,
+}
+
+/// The parts of the model's `config.json` that the encoder depends on.
+#[derive(Debug, Deserialize)]
+struct Config {
+    hidden_size: usize,
+    num_hidden_layers: usize,
+    num_attention_heads: usize,
+    max_position_embeddings: usize,
+    layer_norm_eps: f64,
+    hidden_act: String,
 }
 
 impl std::fmt::Debug for MiniLm {
@@ -80,7 +86,7 @@ impl MiniLm {
         let config = std::fs::read(&config_path).map_err(|e| unavailable("cannot read config.json", &e))?;
         let config: Config =
             serde_json::from_slice(&config).map_err(|e| unavailable("cannot parse config.json", &e))?;
-        if config.hidden_size != DIM || config.num_hidden_layers != LAYERS {
+        if config.hidden_size != DIM || config.num_hidden_layers != LAYERS || config.hidden_act != "gelu" {
             return Err(EmbedError::Unavailable(format!(
                 "{} is not all-MiniLM-L6-v2 (hidden size {}, {} layers)",
                 dir.display(),
@@ -98,33 +104,19 @@ impl MiniLm {
 
         let mut tokenizer =
             Tokenizer::from_file(&tokenizer_path).map_err(|e| unavailable("cannot load tokenizer.json", &e))?;
-        // The file's own padding (fixed, 128) would pad every text; padding is done per
-        // batch instead, with the file's padding token.
-        let padding = PaddingParams {
-            strategy: PaddingStrategy::BatchLongest,
-            ..tokenizer.get_padding().cloned().unwrap_or_default()
-        };
+        // The file's own padding (fixed, 128) would pad every text; each text runs alone.
         tokenizer.with_padding(None);
         tokenizer
             .with_truncation(Some(TruncationParams { max_length: MAX_TOKENS, ..TruncationParams::default() }))
             .map_err(|e| unavailable("cannot set truncation", &e))?;
 
-        let device = Device::Cpu;
         let weights = std::fs::read(&weights_path).map_err(|e| unavailable("cannot read model.safetensors", &e))?;
-        let tensors = candle_core::safetensors::load_buffer(&weights, &device)
+        let tensors = candle_core::safetensors::load_buffer(&weights, &Device::Cpu)
             .map_err(|e| unavailable("cannot parse model.safetensors", &e))?;
         drop(weights);
-        let queries = QueryModel::load(&tensors, DIM, LAYERS, config.layer_norm_eps)
-            .map_err(|e| unavailable("cannot load the model for queries", &e))?;
-        let tensors = tensors
-            .into_iter()
-            .map(|(name, t)| Ok((name.clone(), for_matmul(&name, t)?)))
-            .collect::<candle_core::Result<_>>()
+        let encoder = Encoder::load(&tensors, DIM, LAYERS, config.num_attention_heads, config.layer_norm_eps)
             .map_err(|e| unavailable("cannot load the model", &e))?;
-        let vb = VarBuilder::from_tensors(tensors, DType::F32, &device);
-        let model = BertModel::load(vb, &config).map_err(|e| unavailable("cannot load the model", &e))?;
-
-        Ok(Self { inner: Arc::new(Inner { model, queries, tokenizer, padding, device }) })
+        Ok(Self { inner: Arc::new(Inner { encoder, tokenizer }) })
     }
 }
 
@@ -143,26 +135,17 @@ impl Embedder for MiniLm {
             return Ok(Vec::new());
         }
         let encodings = self.tokenize(texts).await?;
-        self.run_batches(encodings).await
-    }
-
-    /// Each query on its own blocking thread, through [`QueryModel`]: the same vectors
-    /// as [`embed`](Self::embed) gives, several times faster for one short text.
-    async fn embed_queries(&self, queries: &[String]) -> Result<Vec<Vec<f32>>, EmbedError> {
-        if queries.is_empty() {
-            return Ok(Vec::new());
-        }
-        let encodings = self.tokenize(queries).await?;
-        let tasks = encodings.into_iter().map(|e| {
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        let tasks = encodings.into_iter().map(|encoding| {
             let inner = Arc::clone(&self.inner);
             blocking(move || {
                 inner
-                    .queries
-                    .embed(e.get_ids(), e.get_type_ids())
+                    .encoder
+                    .embed(encoding.get_ids(), encoding.get_type_ids())
                     .map_err(|e| EmbedError::Backend(format!("model failed: {e}")))
             })
         });
-        futures::future::try_join_all(tasks).await
+        futures::stream::iter(tasks).buffered(cores).collect::<Vec<_>>().await.into_iter().collect()
     }
 }
 
@@ -172,40 +155,6 @@ impl MiniLm {
         let inner = Arc::clone(&self.inner);
         let owned = texts.to_vec();
         blocking(move || inner.tokenize(owned)).await
-    }
-
-    /// The f32 model's vectors of `encodings`, in order, in batches.
-    async fn run_batches(&self, encodings: Vec<Encoding>) -> Result<Vec<Vec<f32>>, EmbedError> {
-        // Texts of similar length share a batch, so that little padding is computed.
-        let mut order: Vec<usize> = (0..encodings.len()).collect();
-        order.sort_by_key(|&i| encodings[i].len());
-        let mut vectors: Vec<Vec<f32>> = vec![Vec::new(); encodings.len()];
-        let mut slots: Vec<Option<Encoding>> = encodings.into_iter().map(Some).collect();
-        for indices in order.chunks(BATCH_SIZE) {
-            let batch: Vec<Encoding> = indices.iter().filter_map(|&i| slots[i].take()).collect();
-            let inner = Arc::clone(&self.inner);
-            let embedded = blocking(move || inner.run(batch)).await?;
-            for (&i, vector) in indices.iter().zip(embedded) {
-                vectors[i] = vector;
-            }
-        }
-        Ok(vectors)
-    }
-}
-
-/// A weight as the model's layers will use it.
-///
-/// A dense layer computes `x · Wᵀ` from its `(out, in)` weight. Stored row-major, `Wᵀ`
-/// is a strided view that the matrix multiplication copies into a packed buffer on
-/// every call (the whole matrix, for a query of a few tokens: most of the time a query
-/// took). So each dense weight is kept transposed in memory, `(in, out)` row-major,
-/// and handed to the layer as the `(out, in)` view of that: the layer's `Wᵀ` is then
-/// contiguous and multiplied in place. Embedding tables and 1-D weights stay as they are.
-fn for_matmul(name: &str, t: Tensor) -> candle_core::Result<Tensor> {
-    if t.rank() == 2 && name.ends_with(".weight") && !name.contains("embeddings") {
-        t.to_dtype(DType::F32)?.t()?.contiguous()?.t()
-    } else {
-        Ok(t)
     }
 }
 
@@ -222,41 +171,6 @@ impl Inner {
     /// Word pieces of each text, truncated, not padded.
     fn tokenize(&self, texts: Vec<String>) -> Result<Vec<Encoding>, EmbedError> {
         self.tokenizer.encode_batch(texts, true).map_err(|e| EmbedError::Backend(format!("tokenization failed: {e}")))
-    }
-
-    /// One normalised vector per encoding.
-    fn run(&self, mut batch: Vec<Encoding>) -> Result<Vec<Vec<f32>>, EmbedError> {
-        pad_encodings(&mut batch, &self.padding).map_err(|e| EmbedError::Backend(format!("padding failed: {e}")))?;
-        let rows = batch.len();
-        let cols = batch.first().map_or(0, Encoding::len);
-        let flat = |part: fn(&Encoding) -> &[u32]| -> Vec<u32> { batch.iter().flat_map(part).copied().collect() };
-        let ids = flat(Encoding::get_ids);
-        let type_ids = flat(Encoding::get_type_ids);
-        let mask = flat(Encoding::get_attention_mask);
-        self.forward(rows, cols, ids, type_ids, mask).map_err(|e| EmbedError::Backend(format!("model failed: {e}")))
-    }
-
-    fn forward(
-        &self,
-        rows: usize,
-        cols: usize,
-        ids: Vec<u32>,
-        type_ids: Vec<u32>,
-        mask: Vec<u32>,
-    ) -> candle_core::Result<Vec<Vec<f32>>> {
-        let device = &self.device;
-        let ids = Tensor::from_vec(ids, (rows, cols), device)?;
-        let type_ids = Tensor::from_vec(type_ids, (rows, cols), device)?;
-        let mask = Tensor::from_vec(mask, (rows, cols), device)?;
-        // (rows, cols, DIM)
-        let hidden = self.model.forward(&ids, &type_ids, Some(&mask))?;
-        // Mean over the real tokens only.
-        let mask = mask.to_dtype(DType::F32)?.unsqueeze(2)?;
-        let summed = hidden.broadcast_mul(&mask)?.sum(1)?;
-        let counts = mask.sum(1)?.clamp(1e-9f32, f32::MAX)?;
-        let mean = summed.broadcast_div(&counts)?;
-        let norms = mean.sqr()?.sum_keepdim(1)?.sqrt()?.clamp(1e-12f32, f32::MAX)?;
-        mean.broadcast_div(&norms)?.to_vec2::<f32>()
     }
 }
 
@@ -356,26 +270,68 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn batch_equals_one_by_one() {
+    async fn many_texts_equal_one_by_one_in_order() {
         let model = model();
-        // Different lengths, so each text is padded in the batch; more than one batch.
-        let texts: Vec<String> = (0..BATCH_SIZE + 5).map(|i| words(1 + i * 7, "zebra")).collect();
-        let batched = model.embed(&texts).await.unwrap();
-        for (text, vector) in texts.iter().zip(&batched) {
+        // different lengths, more texts than cores, so they finish out of order
+        let texts: Vec<String> = (0..37).map(|i| words(1 + (i * 37) % 300, "zebra")).collect();
+        let together = model.embed(&texts).await.unwrap();
+        assert_eq!(together.len(), texts.len());
+        for (text, vector) in texts.iter().zip(&together) {
             let alone = model.embed(std::slice::from_ref(text)).await.unwrap();
-            let diff = max_diff(&alone[0], vector);
-            assert!(diff < 1e-5, "batched and alone differ by {diff}");
+            assert_eq!(&alone[0], vector);
         }
     }
 
+    /// candle's BERT (`candle_transformers`), on padded batches with an attention mask,
+    /// gives the same vectors: an independent check of the encoder's arithmetic.
     #[tokio::test]
-    async fn padding_does_not_change_results() {
-        let model = model();
-        let short = "A man is eating food.".to_owned();
-        let alone = model.embed(std::slice::from_ref(&short)).await.unwrap();
-        let padded = model.embed(&[short, words(300, "zebra")]).await.unwrap();
-        let diff = max_diff(&alone[0], &padded[0]);
-        assert!(diff < 1e-5, "padding changed the vector by {diff}");
+    async fn matches_candles_bert() {
+        use candle_core::{DType, Tensor};
+        use candle_transformers::models::bert::{BertModel, Config};
+        use tokenizers::utils::padding::{PaddingParams, PaddingStrategy, pad_encodings};
+
+        let dir = model_dir();
+        let config: Config = serde_json::from_slice(&std::fs::read(dir.join("config.json")).unwrap()).unwrap();
+        let vb = candle_var_builder(&dir);
+        let bert = BertModel::load(vb, &config).unwrap();
+        let texts = vec![
+            "A man is eating pasta.".to_owned(),
+            "x".to_owned(),
+            String::new(),
+            "`<a href=\"foo\">` link reference definitions".to_owned(),
+            words(60, "zebra"),
+            words(400, "zebra"),
+        ];
+        let mut encodings = model().inner.tokenize(texts.clone()).unwrap();
+        let padding = PaddingParams { strategy: PaddingStrategy::BatchLongest, ..PaddingParams::default() };
+        pad_encodings(&mut encodings, &padding).unwrap();
+        let (rows, cols) = (encodings.len(), encodings[0].len());
+        let flat = |part: fn(&Encoding) -> &[u32]| {
+            Tensor::from_vec(encodings.iter().flat_map(part).copied().collect::<Vec<u32>>(), (rows, cols), &Device::Cpu)
+                .unwrap()
+        };
+        let mask = flat(Encoding::get_attention_mask);
+        let hidden = bert.forward(&flat(Encoding::get_ids), &flat(Encoding::get_type_ids), Some(&mask)).unwrap();
+        let mask = mask.to_dtype(DType::F32).unwrap().unsqueeze(2).unwrap();
+        let mean = hidden.broadcast_mul(&mask).unwrap().sum(1).unwrap().broadcast_div(&mask.sum(1).unwrap()).unwrap();
+        let norms = mean.sqr().unwrap().sum_keepdim(1).unwrap().sqrt().unwrap();
+        let expected = mean.broadcast_div(&norms).unwrap().to_vec2::<f32>().unwrap();
+
+        let got = model().embed(&texts).await.unwrap();
+        let mut worst = 0.0f32;
+        for ((text, a), b) in texts.iter().zip(&expected).zip(&got) {
+            let diff = max_diff(a, b);
+            assert!(diff < 1e-5, "{text:?}: the encoder differs from candle's BERT by {diff}");
+            worst = worst.max(diff);
+        }
+        println!("largest difference from candle's BERT: {worst:e}");
+    }
+
+    /// The model's tensors for candle's `BertModel`.
+    fn candle_var_builder(dir: &Path) -> candle_nn::VarBuilder<'static> {
+        let bytes = std::fs::read(dir.join("model.safetensors")).unwrap();
+        let tensors = candle_core::safetensors::load_buffer(&bytes, &Device::Cpu).unwrap();
+        candle_nn::VarBuilder::from_tensors(tensors, candle_core::DType::F32, &Device::Cpu)
     }
 
     #[tokio::test]
@@ -443,41 +399,11 @@ mod tests {
         println!("\"This is an example sentence\" starts {:?}", &example[0][..8]);
     }
 
-    /// The query model gives the f32 batch model's vectors, for short and long texts.
-    #[tokio::test]
-    async fn query_vectors_match_the_batch_model() {
-        let model = model();
-        let queries = vec![
-            "A man is eating pasta.".to_owned(),
-            "default port".to_owned(),
-            "How do I indent a code block in Markdown?".to_owned(),
-            "`<a href=\"foo\">` link reference definitions".to_owned(),
-            "x".to_owned(),
-            String::new(),
-            words(60, "zebra"),
-            // cut at 256 word pieces, like a document
-            words(400, "zebra"),
-        ];
-        let batch = model.embed(&queries).await.unwrap();
-        let fast = model.embed_queries(&queries).await.unwrap();
-        assert_eq!(fast.len(), queries.len());
-        let mut worst = 0.0f32;
-        for ((q, a), b) in queries.iter().zip(&batch).zip(&fast) {
-            assert_eq!(b.len(), DIM);
-            assert!((dot(b, b) - 1.0).abs() < 1e-4, "{q:?} is not unit length");
-            let diff = max_diff(a, b);
-            assert!(diff < 1e-5, "{q:?}: the query model differs from the batch model by {diff}");
-            worst = worst.max(diff);
-        }
-        println!("largest difference between the query and the batch model: {worst:e}");
-        assert!(model.embed_queries(&[]).await.unwrap().is_empty());
-    }
-
     /// Throughput on 256-token chunks; printed, not asserted (run with `--nocapture`).
     #[tokio::test]
     async fn throughput() {
         let model = model();
-        let chunks: Vec<String> = (0..BATCH_SIZE).map(|i| words(300, &format!("w{i}"))).collect();
+        let chunks: Vec<String> = (0..32).map(|i| words(300, &format!("w{i}"))).collect();
         let n = chunks.len();
         let tokens = model.inner.tokenize(chunks.clone()).unwrap();
         assert!(tokens.iter().all(|e| e.len() == MAX_TOKENS));

@@ -1,15 +1,13 @@
 //! Dense embeddings for hybrid search.
 //!
 //! [`Embedder`] turns texts into vectors. Two implementations: [`minilm::MiniLm`]
-//! (all-MiniLM-L6-v2 run in-process with candle, the default) and
+//! (all-MiniLM-L6-v2 run in-process, the default) and
 //! [`openai::OpenAiEmbeddings`] (any OpenAI-compatible `/v1/embeddings` backend).
 //! The vector size comes from the embedder in use; [`Embedder::id`] names the model so
 //! the index never mixes vectors of two embedders.
 
-mod matmul;
 pub mod minilm;
 pub mod openai;
-mod query_model;
 
 /// Why embedding failed.
 #[derive(Debug, thiserror::Error)]
@@ -32,10 +30,4 @@ pub trait Embedder: Send + Sync + 'static {
     fn dim(&self) -> usize;
     /// One L2-normalised vector per text, in order.
     async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, EmbedError>;
-    /// Like [`embed`](Self::embed), for search queries: a search waits for them, so an
-    /// embedder may take a faster way for a few short texts (it must give the same
-    /// vectors).
-    async fn embed_queries(&self, queries: &[String]) -> Result<Vec<Vec<f32>>, EmbedError> {
-        self.embed(queries).await
-    }
 }

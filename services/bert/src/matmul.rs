@@ -2,8 +2,8 @@
 //! candle's CPU backend multiplies with; its AVX-512 kernels are on, see the workspace
 //! `Cargo.toml`).
 //!
-//! The query model (`query_model.rs`) calls it directly instead of through candle
-//! tensors: for a query of a few word pieces, candle's fixed costs per operation (it
+//! The encoder (`encoder.rs`) calls it directly instead of through candle tensors: for
+//! a query of a few word pieces, candle's fixed costs per operation (it
 //! reads `/proc/cpuinfo` to count cores on every matrix multiply, and hands each one to
 //! its thread pool) took longer than the arithmetic.
 //!
@@ -14,7 +14,7 @@
 
 /// A read-only matrix over a slice: element `(i, j)` is `data[i * row_stride + j * col_stride]`.
 #[derive(Debug, Clone, Copy)]
-pub(super) struct View<'a> {
+pub(crate) struct View<'a> {
     data: &'a [f32],
     rows: usize,
     cols: usize,
@@ -24,7 +24,7 @@ pub(super) struct View<'a> {
 
 /// A matrix to write, its rows `row_stride` apart and each row's elements adjacent.
 #[derive(Debug)]
-pub(super) struct ViewMut<'a> {
+pub(crate) struct ViewMut<'a> {
     data: &'a mut [f32],
     rows: usize,
     cols: usize,
@@ -45,7 +45,7 @@ fn fits(len: usize, rows: usize, cols: usize, row_stride: usize, col_stride: usi
 
 impl<'a> View<'a> {
     /// A strided view; panics if it reaches past the slice.
-    pub(super) fn new(data: &'a [f32], rows: usize, cols: usize, row_stride: usize, col_stride: usize) -> Self {
+    pub(crate) fn new(data: &'a [f32], rows: usize, cols: usize, row_stride: usize, col_stride: usize) -> Self {
         assert!(
             fits(data.len(), rows, cols, row_stride, col_stride),
             "a {rows}x{cols} view with strides ({row_stride}, {col_stride}) does not fit in {} elements",
@@ -55,7 +55,7 @@ impl<'a> View<'a> {
     }
 
     /// A row-major `rows` × `cols` matrix.
-    pub(super) fn rows(data: &'a [f32], rows: usize, cols: usize) -> Self {
+    pub(crate) fn rows(data: &'a [f32], rows: usize, cols: usize) -> Self {
         Self::new(data, rows, cols, cols, 1)
     }
 }
@@ -63,7 +63,7 @@ impl<'a> View<'a> {
 impl<'a> ViewMut<'a> {
     /// Rows of `cols` elements, `row_stride` apart; panics if they overlap or reach past
     /// the slice.
-    pub(super) fn new(data: &'a mut [f32], rows: usize, cols: usize, row_stride: usize) -> Self {
+    pub(crate) fn new(data: &'a mut [f32], rows: usize, cols: usize, row_stride: usize) -> Self {
         assert!(row_stride >= cols || rows <= 1, "rows of {cols} elements {row_stride} apart overlap");
         assert!(
             fits(data.len(), rows, cols, row_stride, 1),
@@ -74,7 +74,7 @@ impl<'a> ViewMut<'a> {
     }
 
     /// A row-major `rows` × `cols` matrix.
-    pub(super) fn rows(data: &'a mut [f32], rows: usize, cols: usize) -> Self {
+    pub(crate) fn rows(data: &'a mut [f32], rows: usize, cols: usize) -> Self {
         Self::new(data, rows, cols, cols)
     }
 }
@@ -82,7 +82,7 @@ impl<'a> ViewMut<'a> {
 /// `dst = scale · lhs · rhs`, or `dst += scale · lhs · rhs` when `accumulate`.
 ///
 /// Panics if the shapes do not chain.
-pub(super) fn matmul(dst: ViewMut<'_>, lhs: View<'_>, rhs: View<'_>, scale: f32, accumulate: bool) {
+pub(crate) fn matmul(dst: ViewMut<'_>, lhs: View<'_>, rhs: View<'_>, scale: f32, accumulate: bool) {
     let (m, k, n) = (lhs.rows, lhs.cols, rhs.cols);
     assert!(
         rhs.rows == k && dst.rows == m && dst.cols == n,
@@ -156,7 +156,9 @@ mod tests {
     }
 
     fn numbers(n: usize, seed: u32) -> Vec<f32> {
-        (0..n).map(|i| ((i as u32).wrapping_mul(2_654_435_761).wrapping_add(seed) % 1000) as f32 / 500.0 - 1.0).collect()
+        (0..n)
+            .map(|i| ((i as u32).wrapping_mul(2_654_435_761).wrapping_add(seed) % 1000) as f32 / 500.0 - 1.0)
+            .collect()
     }
 
     fn close(a: &[f32], b: &[f32]) {

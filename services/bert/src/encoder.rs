@@ -1,26 +1,27 @@
-//! all-MiniLM-L6-v2's forward pass for one text, a search query, on plain `f32` slices.
+//! all-MiniLM-L6-v2's forward pass (a BERT encoder with mean pooling) for one text, on
+//! plain `f32` slices, on the calling thread.
 //!
-//! The same arithmetic as candle's BERT (`candle_transformers::models::bert`) that
-//! embeds documents, for a single sequence (no padding, so no attention mask), with mean
-//! pooling; the vectors agree to float rounding (tested in `minilm.rs`). What differs
-//! is the overhead: a query is a few word pieces, and through candle every one of the
-//! model's ~100 operations paid fixed costs (a tensor allocation, a hand-off to its
-//! thread pool, `/proc/cpuinfo` read to count cores before each matrix multiply) that
-//! took longer than the arithmetic. Here a query runs on the calling thread: the three
-//! attention projections are one matrix multiply, biases and residuals are the
-//! multiply's starting values, and the scratch buffers are reused across layers.
+//! The arithmetic of candle's BERT (`candle_transformers::models::bert`), which gives the
+//! same vectors to float rounding (tested in the vector stores service's `embed/minilm.rs`). It replaced running that model
+//! on padded batches because of what candle costs around the arithmetic: each of the
+//! model's ~100 operations allocated a tensor and went to candle's thread pool, and each
+//! matrix multiply first read `/proc/cpuinfo` to count cores; for a search query of a few
+//! word pieces that took longer than the arithmetic, and batches computed their padding.
+//! Here the three attention projections are one matrix multiply, biases and residuals
+//! are the multiply's starting values, scratch buffers are reused across layers, and
+//! texts run in parallel one per thread (the caller's choice) rather than each operation split
+//! across threads.
 
 use std::collections::HashMap;
 
 use candle_core::{DType, Tensor};
 
-use super::matmul::{View, ViewMut, matmul};
-
-const HEADS: usize = 12;
+use crate::matmul::{View, ViewMut, matmul};
 
 /// The model, loaded from the f32 weights (`name → tensor`, as in `model.safetensors`).
-pub(super) struct QueryModel {
+pub struct Encoder {
     hidden: usize,
+    heads: usize,
     eps: f32,
     /// (vocabulary, hidden), row-major
     word: Vec<f32>,
@@ -72,8 +73,10 @@ impl Weights<'_> {
 
     /// The dense layers `prefixes`, their outputs side by side.
     fn dense(&self, prefixes: &[&str]) -> candle_core::Result<Dense> {
-        let weights = prefixes.iter().map(|p| self.get(&format!("{p}.weight"))).collect::<candle_core::Result<Vec<_>>>()?;
-        let biases = prefixes.iter().map(|p| self.get(&format!("{p}.bias"))).collect::<candle_core::Result<Vec<_>>>()?;
+        let weights =
+            prefixes.iter().map(|p| self.get(&format!("{p}.weight"))).collect::<candle_core::Result<Vec<_>>>()?;
+        let biases =
+            prefixes.iter().map(|p| self.get(&format!("{p}.bias"))).collect::<candle_core::Result<Vec<_>>>()?;
         // (outputs, inputs) → (inputs, outputs)
         let weight = Tensor::cat(&weights, 0)?;
         let (outputs, inputs) = weight.dims2()?;
@@ -90,13 +93,14 @@ impl Weights<'_> {
     }
 }
 
-impl QueryModel {
-    /// The encoder of `layers` layers from the model's tensors (`hidden` size and
-    /// `layer_norm_eps` from its config).
-    pub(super) fn load(
+impl Encoder {
+    /// The encoder of `layers` layers from the model's tensors (`hidden` size, attention
+    /// `heads` and `layer_norm_eps` from its config).
+    pub fn load(
         tensors: &HashMap<String, Tensor>,
         hidden: usize,
         layers: usize,
+        heads: usize,
         layer_norm_eps: f64,
     ) -> candle_core::Result<Self> {
         let w = Weights { tensors };
@@ -123,11 +127,12 @@ impl QueryModel {
                 && l.output.inputs == l.intermediate.outputs
                 && l.output.outputs == hidden
         });
-        if !shapes_agree || hidden % HEADS != 0 {
+        if !shapes_agree || heads == 0 || hidden % heads != 0 {
             return Err(candle_core::Error::Msg(format!("the layers' shapes do not match a hidden size of {hidden}")));
         }
         Ok(Self {
             hidden,
+            heads,
             eps: layer_norm_eps as f32,
             word: w.vec("embeddings.word_embeddings.weight")?,
             position: w.vec("embeddings.position_embeddings.weight")?,
@@ -138,7 +143,7 @@ impl QueryModel {
     }
 
     /// The mean-pooled, L2-normalised vector of one text's word pieces.
-    pub(super) fn embed(&self, ids: &[u32], type_ids: &[u32]) -> Result<Vec<f32>, String> {
+    pub fn embed(&self, ids: &[u32], type_ids: &[u32]) -> Result<Vec<f32>, String> {
         let h = self.hidden;
         let n = ids.len();
         if n == 0 || type_ids.len() != n {
@@ -159,7 +164,7 @@ impl QueryModel {
         layer_norm(&mut x, &self.embeddings_norm, self.eps);
         let mut scratch = Scratch::default();
         for layer in &self.layers {
-            layer.forward(&mut x, n, h, self.eps, &mut scratch);
+            layer.forward(&mut x, n, h, self.heads, self.eps, &mut scratch);
         }
         let mut mean = vec![0.0f32; h];
         for token in x.chunks(h) {
@@ -211,14 +216,14 @@ impl Dense {
 
 impl Layer {
     /// One encoder layer over the `n` × `h` hidden states `x`, in place.
-    fn forward(&self, x: &mut Vec<f32>, n: usize, h: usize, eps: f32, s: &mut Scratch) {
-        let d = h / HEADS;
+    fn forward(&self, x: &mut Vec<f32>, n: usize, h: usize, heads: usize, eps: f32, s: &mut Scratch) {
+        let d = h / heads;
         let width = 3 * h;
         self.qkv.apply(x, n, None, &mut s.qkv);
         s.scores.resize(n * n, 0.0);
         s.context.resize(n * h, 0.0);
         let scale = 1.0 / (d as f32).sqrt();
-        for head in 0..HEADS {
+        for head in 0..heads {
             let q = View::new(&s.qkv[head * d..], n, d, width, 1);
             // keys as a d × n matrix: key j's element e is at j * width + e
             let k_t = View::new(&s.qkv[h + head * d..], d, n, 1, width);
