@@ -127,7 +127,7 @@ impl Encoder {
                 && l.output.inputs == l.intermediate.outputs
                 && l.output.outputs == hidden
         });
-        if !shapes_agree || heads == 0 || hidden % heads != 0 {
+        if !shapes_agree || heads == 0 || !hidden.is_multiple_of(heads) {
             return Err(candle_core::Error::Msg(format!("the layers' shapes do not match a hidden size of {hidden}")));
         }
         Ok(Self {
@@ -261,7 +261,7 @@ fn erf(x: f32) -> f32 {
         -2.101_024e-6,
         -5.692_506_4e-5,
         -7.349_906_3e-4,
-        -2.954_600e-3,
+        -2.954_6e-3,
         -1.609_603_3e-2,
     ];
     const BETA: [f32; 5] = [-1.456_607_2e-5, -2.133_740_6e-4, -1.682_827e-3, -7.373_329_2e-3, -1.426_474e-2];
