@@ -1,15 +1,16 @@
 //! all-MiniLM-L6-v2's forward pass (a BERT encoder with mean pooling) for one text, on
 //! plain `f32` slices, on the calling thread.
 //!
-//! The arithmetic of candle's BERT (`candle_transformers::models::bert`), which gives the
-//! same vectors to float rounding (tested in the vector stores service's `embed/minilm.rs`). It replaced running that model
-//! on padded batches because of what candle costs around the arithmetic: each of the
-//! model's ~100 operations allocated a tensor and went to candle's thread pool, and each
-//! matrix multiply first read `/proc/cpuinfo` to count cores; for a search query of a few
-//! word pieces that took longer than the arithmetic, and batches computed their padding.
-//! Here the three attention projections are one matrix multiply, biases and residuals
-//! are the multiply's starting values, scratch buffers are reused across layers, and
-//! texts run in parallel one per thread (the caller's choice) rather than each operation split
+//! The arithmetic of candle's BERT (`candle_transformers::models::bert`), which gives
+//! the same vectors to float rounding (tested in the vector stores service's
+//! `embed/minilm.rs`). It replaced running that model on padded batches because of what
+//! candle costs around the arithmetic: each of the model's ~100 operations allocated a
+//! tensor and went to candle's thread pool, and each matrix multiply first read
+//! `/proc/cpuinfo` to count cores; for a search query of a few word pieces that took
+//! longer than the arithmetic, and batches computed their padding. Here the three
+//! attention projections are one matrix multiply, biases and residuals are the
+//! multiply's starting values, scratch buffers are reused across layers, and texts run
+//! in parallel one per thread (the caller's choice) rather than each operation split
 //! across threads.
 
 use std::collections::HashMap;
@@ -157,8 +158,8 @@ impl Encoder {
             let word = row(&self.word, h, id as usize, "word piece")?;
             let position = row(&self.position, h, i, "position")?;
             let token_type = row(&self.token_type, h, type_id as usize, "token type")?;
-            for (o, ((a, b), c)) in out.iter_mut().zip(word.iter().zip(position).zip(token_type)) {
-                *o = a + c + b;
+            for (o, ((w, p), t)) in out.iter_mut().zip(word.iter().zip(position).zip(token_type)) {
+                *o = w + t + p;
             }
         }
         layer_norm(&mut x, &self.embeddings_norm, self.eps);
