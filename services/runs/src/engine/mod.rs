@@ -105,10 +105,6 @@ impl Engine {
         &self.inner.peers
     }
 
-    fn lease_until(&self) -> i64 {
-        now_ms() + self.inner.cfg.lease.as_millis() as i64
-    }
-
     fn hold(&self) -> crate::store::Lease {
         crate::store::Lease::for_next(&self.inner.owner, self.inner.cfg.lease)
     }
@@ -184,8 +180,7 @@ impl Engine {
             let every = engine.inner.cfg.lease / 3;
             loop {
                 tokio::time::sleep(every).await;
-                let until = engine.lease_until();
-                match engine.inner.store.renew(&run_id, &engine.inner.owner, until).await {
+                match engine.inner.store.renew(&run_id, &engine.hold()).await {
                     Ok(Some(status)) if status.is_active() && status != crate::domain::RunStatus::Cancelling => {}
                     Ok(_) => {
                         cancel.cancel();

@@ -315,13 +315,13 @@ impl Store {
         row.map(|row| run::Model::from_query_result(&row, "").map_err(ServiceError::from).and_then(owned)).transpose()
     }
 
-    /// Extends `owner`'s lease on a run; returns the run's status, or `None` when the
-    /// lease is no longer `owner`'s.
-    pub async fn renew(&self, run_id: &str, owner: &str, until: i64) -> ServiceResult<Option<RunStatus>> {
+    /// Extends the lease's owner's hold on a run to the lease's end; returns the run's
+    /// status, or `None` when the run is no longer held by that owner.
+    pub async fn renew(&self, run_id: &str, lease: &Lease) -> ServiceResult<Option<RunStatus>> {
         let res = run::Entity::update_many()
-            .col_expr(run::Column::LeaseExpiresAt, Expr::value(until))
+            .col_expr(run::Column::LeaseExpiresAt, Expr::value(lease.until_ms))
             .filter(run::Column::Id.eq(run_id))
-            .filter(run::Column::LeaseOwner.eq(owner))
+            .filter(run::Column::LeaseOwner.eq(lease.owner.as_str()))
             .exec(&self.db)
             .await?;
         if res.rows_affected == 0 {
