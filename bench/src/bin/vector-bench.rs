@@ -5,7 +5,7 @@
 //! ```text
 //! vector-bench ingest --fixtures DIR [--hybrid --embedder DIR] [--passes N]
 //! vector-bench search [--chunks 100000] [--queries 1000] [--hybrid --embedder DIR] --fixtures DIR
-//! vector-bench embed --embedder DIR --fixtures DIR [--queries 1000]
+//! vector-bench embed --embedder DIR --fixtures DIR [--queries 1000] [--words N]
 //! ```
 //! Hybrid search indexes the chunks with random unit vectors (embedding 100k chunks with
 //! MiniLM on a laptop CPU takes hours; dense search cost does not depend on what the

@@ -11,14 +11,14 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use assistd_bert::Encoder;
 use candle_core::Device;
-use futures::StreamExt;
+use futures::{StreamExt, TryStreamExt};
 use serde::Deserialize;
 use tokenizers::utils::truncation::TruncationParams;
 use tokenizers::{Encoding, Tokenizer};
 
 use super::{EmbedError, Embedder};
-use assistd_bert::Encoder;
 
 /// The name of the model's directory under `<data-dir>/models`.
 pub const DIR_NAME: &str = "all-MiniLM-L6-v2";
@@ -45,6 +45,8 @@ pub struct MiniLm {
 struct Inner {
     encoder: Encoder,
     tokenizer: Tokenizer,
+    /// How many texts run at once: the cores (counted once; it reads cgroup files).
+    parallel: usize,
 }
 
 /// The parts of the model's `config.json` that the encoder depends on.
@@ -88,10 +90,11 @@ impl MiniLm {
             serde_json::from_slice(&config).map_err(|e| unavailable("cannot parse config.json", &e))?;
         if config.hidden_size != DIM || config.num_hidden_layers != LAYERS || config.hidden_act != "gelu" {
             return Err(EmbedError::Unavailable(format!(
-                "{} is not all-MiniLM-L6-v2 (hidden size {}, {} layers)",
+                "{} is not all-MiniLM-L6-v2 (hidden size {}, {} layers, activation {:?})",
                 dir.display(),
                 config.hidden_size,
-                config.num_hidden_layers
+                config.num_hidden_layers,
+                config.hidden_act
             )));
         }
         if config.max_position_embeddings < MAX_TOKENS {
@@ -116,7 +119,8 @@ impl MiniLm {
         drop(weights);
         let encoder = Encoder::load(&tensors, DIM, LAYERS, config.num_attention_heads, config.layer_norm_eps)
             .map_err(|e| unavailable("cannot load the model", &e))?;
-        Ok(Self { inner: Arc::new(Inner { encoder, tokenizer }) })
+        let parallel = std::thread::available_parallelism().map_or(1, usize::from);
+        Ok(Self { inner: Arc::new(Inner { encoder, tokenizer, parallel }) })
     }
 }
 
@@ -135,7 +139,6 @@ impl Embedder for MiniLm {
             return Ok(Vec::new());
         }
         let encodings = self.tokenize(texts).await?;
-        let cores = std::thread::available_parallelism().map_or(1, usize::from);
         let tasks = encodings.into_iter().map(|encoding| {
             let inner = Arc::clone(&self.inner);
             blocking(move || {
@@ -145,7 +148,7 @@ impl Embedder for MiniLm {
                     .map_err(|e| EmbedError::Backend(format!("model failed: {e}")))
             })
         });
-        futures::stream::iter(tasks).buffered(cores).collect::<Vec<_>>().await.into_iter().collect()
+        futures::stream::iter(tasks).buffered(self.inner.parallel).try_collect().await
     }
 }
 
