@@ -54,6 +54,15 @@ pub struct ServerArgs {
     /// Most files this process indexes at once [env: ASSISTD_INGEST_CONCURRENCY] [default: 2]
     #[arg(long, env = "ASSISTD_INGEST_CONCURRENCY", hide_env = true)]
     pub ingest_concurrency: Option<usize>,
+    /// Seconds a client has to send a request's headers; also how long an idle HTTP/1 keep-alive connection stays open [env: ASSISTD_HEADER_TIMEOUT] [default: 15]
+    #[arg(long, env = "ASSISTD_HEADER_TIMEOUT", hide_env = true)]
+    pub header_timeout: Option<f64>,
+    /// Seconds a request body may send nothing before it is cut off with 408 (a slow upload that keeps moving is never cut) [env: ASSISTD_BODY_TIMEOUT] [default: 30]
+    #[arg(long, env = "ASSISTD_BODY_TIMEOUT", hide_env = true)]
+    pub body_timeout: Option<f64>,
+    /// Most connections open at once; more wait to be accepted [env: ASSISTD_MAX_CONNECTIONS] [default: 4096]
+    #[arg(long, env = "ASSISTD_MAX_CONNECTIONS", hide_env = true)]
+    pub max_connections: Option<usize>,
     /// Model map: NAME=[MODEL][@BACKEND] entries, comma-separated; runs of model NAME go to BACKEND (a base URL, or `embedded`; default the chat backend) asking for MODEL (default NAME) [env: ASSISTD_MODEL_MAP]
     #[arg(long, env = "ASSISTD_MODEL_MAP", hide_env = true)]
     pub model_map: Option<String>,
@@ -91,6 +100,12 @@ pub struct FileConfig {
     pub worker_concurrency: Option<usize>,
     /// ingest_concurrency
     pub ingest_concurrency: Option<usize>,
+    /// header_timeout (seconds)
+    pub header_timeout: Option<f64>,
+    /// body_timeout (seconds)
+    pub body_timeout: Option<f64>,
+    /// max_connections
+    pub max_connections: Option<usize>,
     /// model_map: a table of NAME = "[MODEL][@BACKEND]"
     pub model_map: Option<std::collections::BTreeMap<String, String>>,
 }
@@ -130,6 +145,8 @@ pub struct Settings {
     pub workers: bool,
     /// Model map.
     pub model_map: Vec<ModelRoute>,
+    /// The listener's timeouts and connection cap.
+    pub limits: crate::listener::Limits,
 }
 
 /// One entry of the model map: runs of model `name` go to `backend` (a base URL, or
@@ -184,6 +201,7 @@ impl Settings {
             None => FileConfig::default(),
         };
         let engine = engine_config(server, &file)?;
+        let limits = listener_limits(server, &file)?;
         let ingest = ingest_config(server, &file)?;
         let model_map = match &server.model_map {
             Some(m) => parse_model_map(m)?,
@@ -226,8 +244,28 @@ impl Settings {
             ingest,
             workers: !server.no_workers,
             model_map,
+            limits,
         })
     }
+}
+
+fn listener_limits(server: &ServerArgs, file: &FileConfig) -> anyhow::Result<crate::listener::Limits> {
+    let mut limits = crate::listener::Limits::default();
+    let secs = |name: &str, v: f64| -> anyhow::Result<std::time::Duration> {
+        anyhow::ensure!(v > 0.0 && v.is_finite(), "the {name} must be a positive number of seconds");
+        Ok(std::time::Duration::from_secs_f64(v))
+    };
+    if let Some(v) = server.header_timeout.or(file.header_timeout) {
+        limits.header_timeout = secs("header timeout", v)?;
+    }
+    if let Some(v) = server.body_timeout.or(file.body_timeout) {
+        limits.body_timeout = secs("body timeout", v)?;
+    }
+    if let Some(n) = server.max_connections.or(file.max_connections) {
+        anyhow::ensure!(n >= 1, "max connections must be at least 1");
+        limits.max_connections = n;
+    }
+    Ok(limits)
 }
 
 fn ingest_config(

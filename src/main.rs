@@ -1,6 +1,7 @@
 //! The `assistd` binary: an OpenAI Assistants API v2 server.
 
 mod config;
+mod listener;
 mod models;
 mod server;
 mod telemetry;
@@ -46,7 +47,9 @@ enum Command {
         upstreams: Vec<String>,
     },
     /// Execute queued runs (no API): workers that claim runs from the database. Give
-    /// --upstream assistants=URL and threads=URL, or share their database.
+    /// --upstream assistants=URL and threads=URL, or share their database; and
+    /// --upstream vector_stores=URL (file_search), or ASSISTD_QDRANT_URL to run that
+    /// service in process.
     Worker {
         #[command(flatten)]
         common: CommonArgs,
@@ -174,7 +177,7 @@ async fn serve(settings: Settings, only: Vec<ServiceName>, remote: Vec<(ServiceN
         None
     };
     let app = server::app(rest, Some(grpc), ready);
-    let result = server::run(&settings.listen, app, settings.shutdown_timeout).await;
+    let result = listener::run(&settings.listen, app, settings.shutdown_timeout, &settings.limits).await;
     // Files being indexed keep their leases until they lapse; another process (or
     // this one, restarted) indexes them again.
     stop_ingest.cancel();
@@ -189,29 +192,49 @@ async fn serve(settings: Settings, only: Vec<ServiceName>, remote: Vec<(ServiceN
 
 /// Executes queued runs only: the engine with its workers and reaper, and the
 /// health and metrics endpoints. The assistants and threads services are called at
-/// their upstreams, or in process on the same database when none is given.
+/// their upstreams, or in process on the same database when none is given. Runs may
+/// call file_search, so the worker needs the vector stores service too: at its
+/// upstream, or in process when the vector index is a Qdrant server that this process
+/// can share (the embedded index belongs to the one process that serves it).
 async fn worker(settings: Settings, remote: Vec<(ServiceName, String)>) -> anyhow::Result<()> {
-    let mut services = vec![ServiceName::Runs];
-    for s in [ServiceName::Assistants, ServiceName::Threads] {
-        if !remote.iter().any(|(n, _)| *n == s) {
-            services.push(s);
-        }
-    }
+    let services = worker_services(&settings, &remote)?;
     let conn = server::open_db(&settings, &services).await?;
     let grpc = server::grpc_router(&settings, &services, &conn, &remote).await?;
     let engine = grpc.engine.context("the runs engine was not built")?;
     engine.spawn_workers(true);
     let ready = server::Readiness::default()
-        .with(conn.clone(), services.iter().flat_map(|s| s.migrations().iter().copied()).collect());
+        .with(conn.clone(), services.iter().flat_map(|s| s.migrations().iter().copied()).collect())
+        .with_index(grpc.index);
     let app = server::app(None, None, ready);
-    let result = server::run(&settings.listen, app, settings.shutdown_timeout).await;
+    let result = listener::run(&settings.listen, app, settings.shutdown_timeout, &settings.limits).await;
     engine.shutdown(settings.shutdown_timeout).await;
     result
+}
+
+/// The services a worker hosts in process: the runs engine, and each service its runs
+/// call that has no `--upstream`.
+fn worker_services(settings: &Settings, remote: &[(ServiceName, String)]) -> anyhow::Result<Vec<ServiceName>> {
+    let upstream = |s: ServiceName| remote.iter().any(|(n, _)| *n == s);
+    let mut services = vec![ServiceName::Runs];
+    services.extend([ServiceName::Assistants, ServiceName::Threads].into_iter().filter(|s| !upstream(*s)));
+    if !upstream(ServiceName::VectorStores) {
+        anyhow::ensure!(
+            settings.qdrant_url.is_some(),
+            "assistd worker needs the vector stores service for file_search: give --upstream vector_stores=URL \
+             (the server that hosts it, e.g. the `assistd serve` this worker shares a database with), \
+             or set ASSISTD_QDRANT_URL to the Qdrant server that service uses"
+        );
+        services.push(ServiceName::VectorStores);
+        if !upstream(ServiceName::Files) {
+            services.push(ServiceName::Files);
+        }
+    }
+    Ok(services)
 }
 
 async fn gateway(settings: Settings, upstreams: Vec<String>) -> anyhow::Result<()> {
     let remote = parse_upstreams(&upstreams)?;
     let up = server::upstreams(None, &remote)?;
     let app = server::app(Some(assistd_gateway::router(up)), None, server::Readiness::default());
-    server::run(&settings.listen, app, settings.shutdown_timeout).await
+    listener::run(&settings.listen, app, settings.shutdown_timeout, &settings.limits).await
 }

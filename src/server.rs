@@ -107,41 +107,48 @@ impl Readiness {
     }
 }
 
+/// How long `/readyz` waits for each check before it answers 503.
+pub const READY_CHECK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
+fn unready(reason: String) -> Response {
+    let body = axum::Json(serde_json::json!({"status": "unavailable", "reason": reason}));
+    (StatusCode::SERVICE_UNAVAILABLE, [(header::RETRY_AFTER, "1")], body).into_response()
+}
+
+/// Runs one readiness check within [`READY_CHECK_TIMEOUT`]; `what` names it.
+async fn check<T, E: std::fmt::Display>(
+    what: &str,
+    f: impl std::future::Future<Output = Result<T, E>>,
+) -> Result<T, Response> {
+    match tokio::time::timeout(READY_CHECK_TIMEOUT, f).await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(unready(format!("{what}: {e}"))),
+        Err(_) => Err(unready(format!("{what}: no answer within {}s", READY_CHECK_TIMEOUT.as_secs()))),
+    }
+}
+
+/// 200 when every database answers with its migrations applied and the vector index
+/// is healthy; otherwise 503 (with `Retry-After`), always within a few seconds.
 async fn readyz(State(r): State<Readiness>) -> Response {
+    match ready(&r).await {
+        Ok(()) => axum::Json(serde_json::json!({"status": "ready"})).into_response(),
+        Err(res) => res,
+    }
+}
+
+async fn ready(r: &Readiness) -> Result<(), Response> {
     for (db, services) in &r.dbs {
-        if let Err(e) = db.ping().await {
-            return (
-                StatusCode::SERVICE_UNAVAILABLE,
-                axum::Json(serde_json::json!({"status": "unavailable", "reason": format!("database: {e}")})),
-            )
-                .into_response();
-        }
+        check("database", db.ping()).await?;
         for s in services {
-            match assistd_migrations::applied(db, *s).await {
-                Ok(true) => {}
-                Ok(false) => {
-                    return (StatusCode::SERVICE_UNAVAILABLE, axum::Json(serde_json::json!({"status": "unavailable", "reason": format!("migrations of {s:?} pending")}))).into_response();
-                }
-                Err(e) => {
-                    return (
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        axum::Json(serde_json::json!({"status": "unavailable", "reason": format!("migrations: {e}")})),
-                    )
-                        .into_response();
-                }
+            if !check("migrations", assistd_migrations::applied(db, *s)).await? {
+                return Err(unready(format!("migrations of {s:?} pending")));
             }
         }
     }
-    if let Some(index) = &r.index
-        && let Err(e) = index.health().await
-    {
-        return (
-            StatusCode::SERVICE_UNAVAILABLE,
-            axum::Json(serde_json::json!({"status": "unavailable", "reason": format!("vector index: {e}")})),
-        )
-            .into_response();
+    if let Some(index) = &r.index {
+        check("vector index", index.health()).await?;
     }
-    axum::Json(serde_json::json!({"status": "ready"})).into_response()
+    Ok(())
 }
 
 /// Attaches the caller's project to every gRPC request, or answers UNAUTHENTICATED.
@@ -498,61 +505,6 @@ pub fn app(rest: Option<Router>, grpc: Option<Router>, ready: Readiness) -> Rout
     app.fallback(assistd_gateway::middleware::not_found)
         .layer(mw::from_fn(assistd_gateway::middleware::http_observe))
         .layer(mw::from_fn(assistd_gateway::middleware::request_id))
-}
-
-/// Binds `listen` and serves `app` until SIGTERM or Ctrl-C. Prints the bound
-/// address on stdout (`assistd listening on ADDR`), which tests and scripts read.
-/// On SIGTERM or Ctrl-C it stops accepting, lets open requests and streams finish for
-/// up to `grace`, then returns (the process exits 0).
-pub async fn run(listen: &str, app: Router, grace: std::time::Duration) -> anyhow::Result<()> {
-    let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("binding {listen}"))?;
-    let addr: SocketAddr = listener.local_addr()?;
-    tracing::info!(%addr, "listening");
-    println!("assistd listening on {addr}");
-    use std::io::Write;
-    let _ = std::io::stdout().flush();
-    // Small gRPC trailer frames must not wait for Nagle's algorithm.
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %e, "could not set TCP_NODELAY");
-        }
-    });
-    let stopping = tokio_util::sync::CancellationToken::new();
-    let signalled = stopping.clone();
-    let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
-        shutdown_signal().await;
-        tracing::info!(grace_secs = grace.as_secs(), "shutting down: no new connections, draining open ones");
-        signalled.cancel();
-    });
-    tokio::select! {
-        r = serve => r?,
-        () = async { stopping.cancelled().await; tokio::time::sleep(grace).await } => {
-            tracing::warn!("shutdown grace period over; closing the connections still open");
-        }
-    }
-    tracing::info!("shut down");
-    Ok(())
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
-    }
 }
 
 /// Whether `listen` is a loopback address.

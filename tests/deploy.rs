@@ -121,27 +121,14 @@ async fn split_shape_gateway_and_five_services() {
     assert_eq!(count(&threads_db, "assistants").await, 0);
 }
 
-fn keys_create(data_dir: &std::path::Path, database_url: Option<&str>, project: &str) -> String {
-    let mut cmd = Command::new(common::bin());
-    cmd.args(["keys", "create", "--project", project, "--data-dir"]).arg(data_dir);
-    if let Some(url) = database_url {
-        cmd.args(["--database-url", url]);
-    }
-    let out = cmd.output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let key = String::from_utf8(out.stdout).unwrap().trim().to_owned();
-    assert!(key.starts_with("sk-") && key.len() > 40, "{key}");
-    key
-}
-
 #[tokio::test]
 async fn projects_are_isolated_and_new_keys_work_at_once() {
     for db in test_databases().await {
         let dir = tempfile::tempdir().unwrap();
         let s = Launch::serve().database(&db).data_dir(dir.path()).start();
         let url = (db.backend != "sqlite").then_some(db.url.as_str());
-        let alpha = keys_create(dir.path(), url, "alpha");
-        let beta = keys_create(dir.path(), url, "beta");
+        let alpha = common::keys_create(dir.path(), url, "alpha");
+        let beta = common::keys_create(dir.path(), url, "beta");
         let c = http();
         let res =
             c.post(s.url("/v1/assistants")).bearer_auth(&alpha).json(&json!({"model": "m"})).send().await.unwrap();

@@ -20,15 +20,74 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        if declared_length(&req).is_some_and(|n| n > crate::routes::MAX_JSON_BODY as u64) {
+            return Err(too_large());
+        }
         let bytes = Bytes::from_request(req, state).await.map_err(|e| {
             let status = e.status();
             if status == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::new(status, "The request body is too large.").with_code("request_too_large")
+                too_large()
+            } else if is_body_timeout(&e) {
+                body_timeout()
             } else {
                 ApiError::new(status, format!("Could not read the request body: {e}"))
             }
         })?;
         parse_json(&bytes).map(JsonBody)
+    }
+}
+
+/// The request's `Content-Length`, if it declares one.
+pub fn declared_length(req: &Request) -> Option<u64> {
+    req.headers().get(axum::http::header::CONTENT_LENGTH)?.to_str().ok()?.trim().parse().ok()
+}
+
+fn too_large() -> ApiError {
+    ApiError::new(axum::http::StatusCode::PAYLOAD_TOO_LARGE, "The request body is too large.")
+        .with_code("request_too_large")
+}
+
+/// 408: the client stopped sending its body (the listener's body timeout).
+pub fn body_timeout() -> ApiError {
+    ApiError::new(axum::http::StatusCode::REQUEST_TIMEOUT, "The request body stopped arriving before it was complete.")
+        .with_code("request_timeout")
+}
+
+/// Whether `err` (from reading a request body) comes from the listener's body timeout.
+pub fn is_body_timeout(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next = Some(err);
+    while let Some(e) = next {
+        if e.is::<tower_http::timeout::TimeoutError>() {
+            return true;
+        }
+        next = e.source();
+    }
+    false
+}
+
+/// A multipart body; a request that is not one (no boundary, another content type)
+/// is an OpenAI-style 400, not axum's plain-text rejection.
+pub struct MultipartBody(pub axum::extract::Multipart);
+
+/// The most a multipart body may declare: the largest file the API takes (512 MB,
+/// as OpenAI) and room for the other fields. A larger `Content-Length` is refused at
+/// once, before a byte of the body is read.
+pub const MAX_MULTIPART_BODY: u64 = (512 << 20) + (1 << 20);
+
+impl<S: Send + Sync> FromRequest<S> for MultipartBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        if declared_length(&req).is_some_and(|n| n > MAX_MULTIPART_BODY) {
+            return Err(too_large());
+        }
+        axum::extract::Multipart::from_request(req, state).await.map(MultipartBody).map_err(|e| {
+            ApiError::new(
+                e.status(),
+                format!("The request body must be multipart/form-data with a boundary: {}", e.body_text()),
+            )
+            .with_code("invalid_multipart")
+        })
     }
 }
 

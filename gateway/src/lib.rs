@@ -8,6 +8,7 @@ pub mod errors;
 pub mod extract;
 pub mod middleware;
 pub mod openai;
+pub mod poll;
 pub mod routes;
 
 use assistd_common::channel::GrpcChannel;

@@ -2,7 +2,7 @@
 
 use sea_orm_migration::{prelude::*, schema::*};
 
-crate::migrator!("seaql_migrations_runs", [M0001CreateRuns]);
+crate::migrator!("seaql_migrations_runs", [M0001CreateRuns, M0002RunAttempts]);
 
 /// Creates `runs` and `run_steps`.
 #[derive(DeriveMigrationName)]
@@ -34,6 +34,8 @@ enum Runs {
     IncompleteReason,
     LeaseOwner,
     LeaseExpiresAt,
+    /// How many times the run was queued again after its worker died.
+    Attempts,
 }
 
 #[derive(DeriveIden)]
@@ -157,5 +159,27 @@ impl MigrationTrait for M0001CreateRuns {
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
         m.drop_table(Table::drop().table(RunSteps::Table).to_owned()).await?;
         m.drop_table(Table::drop().table(Runs::Table).to_owned()).await
+    }
+}
+
+/// Adds `runs.attempts`: how many times a run whose worker died was queued again
+/// (bounded, so a run that kills its workers ends `failed`).
+pub struct M0002RunAttempts;
+
+// Named by hand: the derived name is the file's, which the first migration has.
+impl MigrationName for M0002RunAttempts {
+    fn name(&self) -> &str {
+        "runs_m0002_attempts"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for M0002RunAttempts {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.alter_table(Table::alter().table(Runs::Table).add_column(integer(Runs::Attempts).default(0)).to_owned()).await
+    }
+
+    async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.alter_table(Table::alter().table(Runs::Table).drop_column(Runs::Attempts).to_owned()).await
     }
 }

@@ -202,3 +202,17 @@ pub fn assert_error(body: &serde_json::Value, param: Option<&str>) {
         assert_eq!(e["param"], p, "{body}");
     }
 }
+
+/// `assistd keys create --project PROJECT` on a data dir (or database): the new key.
+pub fn keys_create(data_dir: &std::path::Path, database_url: Option<&str>, project: &str) -> String {
+    let mut cmd = Command::new(bin());
+    cmd.args(["keys", "create", "--project", project, "--data-dir"]).arg(data_dir);
+    if let Some(url) = database_url {
+        cmd.args(["--database-url", url]);
+    }
+    let out = cmd.output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let key = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    assert!(key.starts_with("sk-") && key.len() > 40, "{key}");
+    key
+}

@@ -353,6 +353,9 @@ def test_split_renders_gateway_five_services_and_worker(render):
     assert "files" in upstreams(args[f"{FULLNAME}-assistants"])
     assert "files" in upstreams(args[f"{FULLNAME}-threads"])
     assert args[f"{FULLNAME}-worker"][0] == "worker"
+    # the worker runs every tool: it reaches the services its runs call (file_search
+    # through vector_stores), as `assistd worker` requires at start
+    assert {"assistants", "threads", "vector_stores"} <= set(upstreams(args[f"{FULLNAME}-worker"]))
 
     # every upstream URL names a rendered Service on the right port
     services = {s["metadata"]["name"]: s for s in r.of_kind("Service")}

@@ -42,6 +42,8 @@ def test_create_and_poll_answers(client, assistant, llm):
     )
     assert run.status == "completed"
     assert run.temperature == 0.7
+    # the instructions used: the assistant's, then the additional ones, as the model got them
+    assert run.instructions == "You are terse.\n\nBe kind."
     assert run.usage.total_tokens == run.usage.prompt_tokens + run.usage.completion_tokens > 0
     assert answer_of(client, thread.id) == "Hello from the fake model."
     sent = llm.last_request()
@@ -55,6 +57,21 @@ def test_create_and_poll_answers(client, assistant, llm):
     assert step.status == "completed" and step.usage is not None
     msgs = client.beta.threads.messages.list(thread_id=thread.id, run_id=run.id)
     assert len(msgs.data) == 1 and msgs.data[0].assistant_id == assistant.id
+
+
+def test_polling_follows_openai_poll_after_ms(client, assistant, llm):
+    # The SDK's create_and_poll sleeps as long as `openai-poll-after-ms` says (5 s in
+    # the Node SDK and 1 s in this one without it); a quick run is seen done at once.
+    thread = client.beta.threads.create(messages=[{"role": "user", "content": "Say hello."}])
+    run = client.beta.threads.runs.with_raw_response.create(thread_id=thread.id, assistant_id=assistant.id).parse()
+    raw = client.beta.threads.runs.with_raw_response.retrieve(thread_id=thread.id, run_id=run.id)
+    assert int(raw.headers["openai-poll-after-ms"]) <= 250
+    start = time.monotonic()
+    done = client.beta.threads.runs.poll(run.id, thread_id=thread.id)
+    assert done.status == "completed"
+    assert time.monotonic() - start < 0.9
+    raw = client.beta.threads.runs.with_raw_response.retrieve(thread_id=thread.id, run_id=run.id)
+    assert raw.headers["openai-poll-after-ms"] == "1000"
 
 
 def test_create_thread_and_run_poll_and_list(client, assistant, llm):

@@ -3,7 +3,7 @@
 
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{Multipart, Path, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
@@ -14,7 +14,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use super::{grpc_request, status_error};
 use crate::Upstreams;
 use crate::errors::{ApiError, ApiResult};
-use crate::extract::ListQuery;
+use crate::extract::{ListQuery, MultipartBody};
 use crate::openai::common::{DeletedOut, ListOut};
 use crate::openai::files::file_out;
 use assistd_proto::pb;
@@ -24,6 +24,9 @@ const CHUNK: usize = 256 * 1024;
 
 /// A multipart error as a 400.
 pub fn multipart_error(e: axum::extract::multipart::MultipartError) -> ApiError {
+    if crate::extract::is_body_timeout(&e) {
+        return crate::extract::body_timeout();
+    }
     ApiError::new(e.status(), format!("Could not read the multipart body: {}", e.body_text()))
         .with_code("invalid_multipart")
 }
@@ -85,7 +88,11 @@ enum Spool {
 }
 
 /// POST /v1/files (multipart: `file`, `purpose`, `expires_after[anchor]`, `expires_after[seconds]`)
-pub async fn create(State(up): State<Upstreams>, headers: HeaderMap, mut mp: Multipart) -> ApiResult<Json<Value>> {
+pub async fn create(
+    State(up): State<Upstreams>,
+    headers: HeaderMap,
+    MultipartBody(mut mp): MultipartBody,
+) -> ApiResult<Json<Value>> {
     let mut purpose: Option<String> = None;
     let mut anchor: Option<String> = None;
     let mut seconds: Option<i64> = None;

@@ -18,13 +18,13 @@ use prost_types::FieldMask;
 use serde_json::Value;
 
 use super::{grpc_request, status_error};
-use crate::Upstreams;
 use crate::errors::{ApiError, ApiResult};
 use crate::extract::{IncludeQuery, JsonBody, ListQuery};
 use crate::openai::common::{ListOut, metadata_to_pb};
 use crate::openai::runs::{
     CreateRunIn, CreateThreadAndRunIn, DONE_DATA, ModifyRunIn, SubmitToolOutputsIn, event_out, run_out, run_step_out,
 };
+use crate::{Upstreams, poll};
 use assistd_proto::pb;
 
 /// How often an idle event stream sends a keep-alive comment.
@@ -86,14 +86,15 @@ pub async fn retrieve(
     State(up): State<Upstreams>,
     headers: HeaderMap,
     Path((thread_id, run_id)): Path<(String, String)>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Response> {
     let req = pb::GetRunRequest { thread_id, run_id };
     let r = up
         .runs()
         .get_run(grpc_request(&headers, req))
         .await
-        .map_err(status_error("GET /v1/threads/{thread_id}/runs/{run_id}"))?;
-    Ok(Json(run_out(r.into_inner())))
+        .map_err(status_error("GET /v1/threads/{thread_id}/runs/{run_id}"))?
+        .into_inner();
+    Ok(([poll::header(poll::run(r.status))], Json(run_out(r))).into_response())
 }
 
 /// POST /v1/threads/{thread_id}/runs/{run_id}
@@ -175,14 +176,15 @@ pub async fn retrieve_step(
     headers: HeaderMap,
     Path((thread_id, run_id, step_id)): Path<(String, String, String)>,
     IncludeQuery(include): IncludeQuery,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Response> {
     let req = pb::GetRunStepRequest { thread_id, run_id, step_id, include };
     let s = up
         .runs()
         .get_run_step(grpc_request(&headers, req))
         .await
-        .map_err(status_error("GET /v1/threads/{thread_id}/runs/{run_id}/steps/{step_id}"))?;
-    Ok(Json(run_step_out(s.into_inner())))
+        .map_err(status_error("GET /v1/threads/{thread_id}/runs/{run_id}/steps/{step_id}"))?
+        .into_inner();
+    Ok(([poll::header(poll::step(s.status))], Json(run_step_out(s))).into_response())
 }
 
 /// The reply to a streaming rpc: an error before the first event is a plain JSON

@@ -1,7 +1,7 @@
 //! `/v1/uploads` ↔ `FileService` (multipart uploads).
 
 use axum::Json;
-use axum::extract::{Multipart, Path, State};
+use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use serde_json::Value;
 
@@ -9,7 +9,7 @@ use super::files::{multipart_error, stream_field};
 use super::{grpc_request, status_error};
 use crate::Upstreams;
 use crate::errors::{ApiError, ApiResult};
-use crate::extract::JsonBody;
+use crate::extract::{JsonBody, MultipartBody};
 use crate::openai::files::{CompleteUploadIn, CreateUploadIn, upload_out, upload_part_out};
 use assistd_proto::pb;
 
@@ -40,7 +40,7 @@ pub async fn add_part(
     State(up): State<Upstreams>,
     headers: HeaderMap,
     Path(upload_id): Path<String>,
-    mut mp: Multipart,
+    MultipartBody(mut mp): MultipartBody,
 ) -> ApiResult<Json<Value>> {
     let mut part = None;
     while let Some(field) = mp.next_field().await.map_err(multipart_error)? {
@@ -108,7 +108,7 @@ pub async fn cancel(
 }
 
 /// Reads and drops the rest of a multipart body (bounded by the route's body limit).
-async fn drain(mp: &mut Multipart) {
+async fn drain(mp: &mut axum::extract::Multipart) {
     while let Ok(Some(mut field)) = mp.next_field().await {
         while let Ok(Some(_)) = field.chunk().await {}
     }

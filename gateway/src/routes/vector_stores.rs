@@ -4,10 +4,10 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
 use super::{grpc_request, status_error};
-use crate::Upstreams;
 use crate::errors::ApiResult;
 use crate::extract::{JsonBody, ListQuery};
 use crate::openai::common::{DeletedOut, ListOut};
@@ -16,6 +16,7 @@ use crate::openai::vector_stores::{
     UpdateVectorStoreFileAttributesIn, file_batch_out, file_content_out, file_status_filter, search_page_out,
     vector_store_file_out, vector_store_out,
 };
+use crate::{Upstreams, poll};
 use assistd_proto::pb;
 
 /// POST /v1/vector_stores
@@ -146,14 +147,15 @@ pub async fn retrieve_file(
     State(up): State<Upstreams>,
     headers: HeaderMap,
     Path((vector_store_id, file_id)): Path<(String, String)>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Response> {
     let req = pb::GetVectorStoreFileRequest { vector_store_id, file_id };
     let f = up
         .vector_stores()
         .get_vector_store_file(grpc_request(&headers, req))
         .await
-        .map_err(status_error("GET /v1/vector_stores/{vector_store_id}/files/{file_id}"))?;
-    Ok(Json(vector_store_file_out(f.into_inner())))
+        .map_err(status_error("GET /v1/vector_stores/{vector_store_id}/files/{file_id}"))?
+        .into_inner();
+    Ok(([poll::header(poll::indexing(f.status))], Json(vector_store_file_out(f))).into_response())
 }
 
 /// POST /v1/vector_stores/{vector_store_id}/files/{file_id}
@@ -223,14 +225,15 @@ pub async fn retrieve_batch(
     State(up): State<Upstreams>,
     headers: HeaderMap,
     Path((vector_store_id, batch_id)): Path<(String, String)>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Response> {
     let req = pb::GetFileBatchRequest { vector_store_id, batch_id };
     let b = up
         .vector_stores()
         .get_file_batch(grpc_request(&headers, req))
         .await
-        .map_err(status_error("GET /v1/vector_stores/{vector_store_id}/file_batches/{batch_id}"))?;
-    Ok(Json(file_batch_out(b.into_inner())))
+        .map_err(status_error("GET /v1/vector_stores/{vector_store_id}/file_batches/{batch_id}"))?
+        .into_inner();
+    Ok(([poll::header(poll::indexing(b.status))], Json(file_batch_out(b))).into_response())
 }
 
 /// POST /v1/vector_stores/{vector_store_id}/file_batches/{batch_id}/cancel (the body,

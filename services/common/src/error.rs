@@ -135,7 +135,14 @@ impl ServiceError {
 }
 
 impl From<sea_orm::DbErr> for ServiceError {
+    /// A database that is down, restarting or busy is a 503 the client may retry;
+    /// anything else is an opaque 500.
     fn from(err: sea_orm::DbErr) -> Self {
+        if crate::db::is_unavailable(&err) {
+            tracing::warn!(error = %err, "database unavailable");
+            return Self::new(ErrorKind::Unavailable, "The database is temporarily unavailable. Please retry.")
+                .with_code("database_unavailable");
+        }
         Self::internal("database error", err)
     }
 }

@@ -16,6 +16,14 @@ pub fn new_ulid() -> String {
     id.to_string().to_ascii_lowercase()
 }
 
+/// A kind of id: its prefix and what a well-formed one looks like.
+pub trait IdKind {
+    /// The prefix every id of this kind starts with.
+    const PREFIX: &'static str;
+    /// Whether `s` is a well-formed id of this kind.
+    fn valid(s: &str) -> bool;
+}
+
 macro_rules! define_id {
     ($(#[$doc:meta])* $name:ident, $prefix:literal) => {
         $(#[$doc])*
@@ -48,6 +56,14 @@ macro_rules! define_id {
             /// The id as an owned string.
             pub fn into_string(self) -> String {
                 self.0
+            }
+        }
+
+        impl IdKind for $name {
+            const PREFIX: &'static str = $prefix;
+
+            fn valid(s: &str) -> bool {
+                Self::parse(s).is_some()
             }
         }
 

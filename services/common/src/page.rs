@@ -60,6 +60,23 @@ impl PageRequest {
         Ok(Self { limit, order, after: nonempty(params.after), before: nonempty(params.before) })
     }
 
+    /// Checks that the cursors are ids of kind `K` (the kind the list holds): a junk
+    /// `after` or `before` is a 400 naming it, not an empty page. A well-formed id of an
+    /// object that is gone still marks a place in the list.
+    pub fn cursors_of<K: crate::ids::IdKind>(self) -> ServiceResult<Self> {
+        for (param, cursor) in [("after", &self.after), ("before", &self.before)] {
+            if let Some(c) = cursor
+                && !K::valid(c)
+            {
+                return Err(ServiceError::invalid(
+                    param,
+                    format!("Invalid '{param}': expected an ID that begins with '{}', but got '{c}'.", K::PREFIX),
+                ));
+            }
+        }
+        Ok(self)
+    }
+
     /// True when the scan runs against `order` (only `before` given).
     fn reversed(&self) -> bool {
         self.before.is_some() && self.after.is_none()
@@ -106,6 +123,20 @@ mod tests {
         assert_eq!(PageRequest::from_pb(Some(p(100)), 20, 100).unwrap().limit, 100);
         assert_eq!(PageRequest::from_pb(None, 20, 100).unwrap().limit, 20);
         assert_eq!(PageRequest::from_pb(None, 20, 100).unwrap().order, Order::Desc);
+    }
+
+    #[test]
+    fn cursors_must_be_ids_of_the_listed_kind() {
+        use crate::ids::AssistantId;
+        let p = |after: &str, before: &str| {
+            Some(pb::ListParams { after: Some(after.into()), before: Some(before.into()), ..Default::default() })
+        };
+        let ok = PageRequest::from_pb(p("asst_01abc", ""), 20, 100).unwrap().cursors_of::<AssistantId>().unwrap();
+        assert_eq!(ok.after.as_deref(), Some("asst_01abc"));
+        let e = PageRequest::from_pb(p("junk", ""), 20, 100).unwrap().cursors_of::<AssistantId>().unwrap_err();
+        assert_eq!(e.param.as_deref(), Some("after"));
+        let e = PageRequest::from_pb(p("", "thread_1"), 20, 100).unwrap().cursors_of::<AssistantId>().unwrap_err();
+        assert_eq!(e.param.as_deref(), Some("before"));
     }
 
     #[test]

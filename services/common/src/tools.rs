@@ -13,6 +13,11 @@ pub const MAX_ASSISTANT_TOOLS: usize = 128;
 pub const MAX_CODE_INTERPRETER_FILES: usize = 20;
 /// Most vector stores file_search may be given.
 pub const MAX_VECTOR_STORES: usize = 1;
+/// Most queries one vector store search takes (OpenAI documents none; file_search
+/// calls send a handful).
+pub const MAX_SEARCH_QUERIES: usize = 10;
+/// Longest search query, in characters (the embedder reads 256 word pieces of it).
+pub const MAX_SEARCH_QUERY_CHARS: usize = 4096;
 
 /// A tool.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -124,6 +129,15 @@ impl ToolResources {
             .iter()
             .flat_map(|c| c.file_ids.iter().enumerate())
             .map(|(i, id)| (format!("{param}.code_interpreter.file_ids[{i}]"), id.clone()))
+            .collect()
+    }
+
+    /// The vector stores these resources refer to, as `(param, vector_store_id)`.
+    pub fn vector_store_refs(&self, param: &str) -> Vec<(String, String)> {
+        self.file_search
+            .iter()
+            .flat_map(|f| f.vector_store_ids.iter().enumerate())
+            .map(|(i, id)| (format!("{param}.file_search.vector_store_ids[{i}]"), id.clone()))
             .collect()
     }
 }

@@ -44,6 +44,27 @@ impl VectorStoreRefs {
         req
     }
 
+    /// Fails with 400 naming the first `(param, vector_store_id)` whose store does not
+    /// exist for the caller (a missing store and another project's look the same). No
+    /// check when no vector stores service is reachable.
+    pub async fn check(
+        &self,
+        caller: &MetadataMap,
+        project: &crate::Project,
+        refs: &[(String, String)],
+    ) -> ServiceResult<()> {
+        let Some(client) = &self.client else { return Ok(()) };
+        let checks = refs.iter().map(|(param, id)| {
+            let mut client = client.clone();
+            let req = Self::request(caller, project, pb::GetVectorStoreRequest { vector_store_id: id.clone() });
+            async move { vector_store_found(client.get_vector_store(req).await.map(drop), param, id) }
+        });
+        for r in futures::future::join_all(checks).await {
+            r?;
+        }
+        Ok(())
+    }
+
     /// Takes the `vector_stores` helper out of `res` (checking that, with the ids
     /// given, there is at most one store), to be made with [`make`](Self::make) once
     /// the rest of the request is known to be good.
@@ -114,6 +135,21 @@ impl VectorStoreRefs {
             ..Default::default()
         };
         Ok(client.create_vector_store(Self::request(caller, project, req)).await.map_err(upstream)?.into_inner().id)
+    }
+}
+
+/// The outcome of looking up vector store `id`, referenced as `param`: a missing one is
+/// a 400 naming `param`; the service's other failures say it could not be checked.
+pub fn vector_store_found(looked_up: Result<(), tonic::Status>, param: &str, id: &str) -> ServiceResult<()> {
+    match looked_up {
+        Ok(()) => Ok(()),
+        Err(s) if matches!(s.code(), tonic::Code::NotFound | tonic::Code::InvalidArgument) => {
+            Err(ServiceError::invalid(param, format!("No vector store found with id '{id}'.")))
+        }
+        Err(s) => Err(ServiceError::new(
+            ErrorKind::Unavailable,
+            format!("Could not check vector store '{id}': {}", s.message()),
+        )),
     }
 }
 

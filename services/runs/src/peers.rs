@@ -6,6 +6,7 @@
 //! cross the network or reach the files service are authenticated as the caller.
 
 use assistd_common::channel::GrpcChannel;
+use assistd_common::vector_stores_ref::vector_store_found;
 use assistd_common::{ServiceError, ServiceResult};
 use assistd_proto::pb;
 use assistd_proto::pb::assistant_service_client::AssistantServiceClient;
@@ -81,6 +82,17 @@ impl Peers {
 
     fn req<T>(&self, c: &Caller, msg: T) -> tonic::Request<T> {
         c.request(msg, self.internal.as_ref())
+    }
+
+    /// Fails with 400 naming the first `(param, vector_store_id)` whose store does not
+    /// exist for the caller; no check without a vector stores service.
+    pub async fn check_vector_stores(&self, c: &Caller, refs: &[(String, String)]) -> ServiceResult<()> {
+        let Some(client) = &self.vector_stores else { return Ok(()) };
+        for (param, id) in refs {
+            let req = self.req(c, pb::GetVectorStoreRequest { vector_store_id: id.clone() });
+            vector_store_found(client.clone().get_vector_store(req).await.map(drop), param, id)?;
+        }
+        Ok(())
     }
 
     /// The assistant.

@@ -71,8 +71,10 @@ impl pb::assistant_service_server::AssistantService for AssistantsService {
         let helpers = VectorStoreRefs::take_helpers(&mut fields.tool_resources, "tool_resources")?;
         let patch = convert::patch_from_pb(fields, None)?;
         let mut assistant = patch.create(AssistantId::generate().into_string(), time::now_secs())?;
-        let refs = assistant.tool_resources.as_ref().map(|r| r.file_refs("tool_resources")).unwrap_or_default();
-        self.files.check(&caller, &refs).await?;
+        if let Some(r) = &assistant.tool_resources {
+            self.files.check(&caller, &r.file_refs("tool_resources")).await?;
+            self.vector_stores.check(&caller, &project, &r.vector_store_refs("tool_resources")).await?;
+        }
         add_made(&mut assistant.tool_resources, self.vector_stores.make(&caller, &project, helpers).await?);
         self.store.insert(&project, &assistant).await?;
         Ok(Response::new(assistant.into()))
@@ -84,7 +86,7 @@ impl pb::assistant_service_server::AssistantService for AssistantsService {
     ) -> Result<Response<pb::ListAssistantsResponse>, Status> {
         let project = Project::of(&request)?;
         let pb::ListAssistantsRequest { page } = request.into_inner();
-        let page = PageRequest::from_pb(page, 20, 100)?;
+        let page = PageRequest::from_pb(page, 20, 100)?.cursors_of::<AssistantId>()?;
         let result = self.store.list(&project, &page).await?;
         let data: Vec<pb::Assistant> = result.data.into_iter().map(Into::into).collect();
         Ok(Response::new(pb::ListAssistantsResponse {
@@ -125,9 +127,9 @@ impl pb::assistant_service_server::AssistantService for AssistantsService {
         let mut a = self.store.get(&project, &assistant_id).await?.ok_or_else(|| not_found(&assistant_id))?;
         let checks_files = patch.tool_resources.is_some();
         patch.apply_to(&mut a);
-        if checks_files {
-            let refs = a.tool_resources.as_ref().map(|r| r.file_refs("tool_resources")).unwrap_or_default();
-            self.files.check(&caller, &refs).await?;
+        if checks_files && let Some(r) = &a.tool_resources {
+            self.files.check(&caller, &r.file_refs("tool_resources")).await?;
+            self.vector_stores.check(&caller, &project, &r.vector_store_refs("tool_resources")).await?;
         }
         add_made(&mut a.tool_resources, self.vector_stores.make(&caller, &project, helpers).await?);
         self.store.update(&project, &a).await?;

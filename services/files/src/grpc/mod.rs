@@ -175,7 +175,7 @@ impl pb::file_service_server::FileService for FilesService {
     ) -> Result<Response<pb::ListFilesResponse>, Status> {
         let project = Project::of(&request)?;
         let pb::ListFilesRequest { page, purpose } = request.into_inner();
-        let page = PageRequest::from_pb(page, 10_000, 10_000)?;
+        let page = PageRequest::from_pb(page, 10_000, 10_000)?.cursors_of::<FileId>()?;
         let purpose = purpose.filter(|p| !p.is_empty());
         if let Some(p) = &purpose {
             domain::validate_purpose(p, domain::OBJECT_PURPOSES)?;

@@ -81,6 +81,19 @@ pub struct RunSpec {
     pub include: Vec<String>,
 }
 
+impl RunSpec {
+    /// The instructions the run uses, as the model receives them and the run object
+    /// shows them: the run's (or the assistant's) instructions, then
+    /// `additional_instructions` after a blank line.
+    pub fn instructions_used(&self) -> String {
+        match self.additional_instructions.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+            Some(extra) if self.instructions.trim().is_empty() => extra.to_owned(),
+            Some(extra) => format!("{}\n\n{extra}", self.instructions.trim_end()),
+            None => self.instructions.clone(),
+        }
+    }
+}
+
 /// Tokens used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Usage {

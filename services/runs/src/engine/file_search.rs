@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use assistd_common::tools::Tool;
+use assistd_common::tools::{MAX_SEARCH_QUERIES, MAX_SEARCH_QUERY_CHARS, Tool};
 use assistd_proto::pb;
 
 use crate::domain::{RunError, SearchResult};
@@ -51,7 +51,8 @@ pub fn settings(tools: &[Tool]) -> Option<Settings> {
 }
 
 /// The queries of a call's arguments (`{"queries": [...]}`, also `{"query": "..."}`;
-/// anything else is searched as it is).
+/// anything else is searched as it is), at most [`MAX_SEARCH_QUERIES`] of at most
+/// [`MAX_SEARCH_QUERY_CHARS`] characters.
 pub fn queries(arguments: &str) -> Vec<String> {
     let parsed: Option<serde_json::Value> = serde_json::from_str(arguments).ok();
     let from_json = parsed.as_ref().and_then(|v| match (v.get("queries"), v.get("query")) {
@@ -61,13 +62,15 @@ pub fn queries(arguments: &str) -> Vec<String> {
         (Some(serde_json::Value::String(q)), _) | (_, Some(serde_json::Value::String(q))) => Some(vec![q.clone()]),
         _ => None,
     });
-    let qs: Vec<String> = from_json
+    // A model may write more or longer queries than a search takes: the first ones,
+    // cut to length, are searched.
+    from_json
         .unwrap_or_else(|| vec![arguments.to_owned()])
         .into_iter()
-        .map(|q| q.trim().to_owned())
+        .map(|q| q.trim().chars().take(MAX_SEARCH_QUERY_CHARS).collect::<String>())
         .filter(|q| !q.is_empty())
-        .collect();
-    qs
+        .take(MAX_SEARCH_QUERIES)
+        .collect()
 }
 
 fn ids(resources: Option<&pb::ToolResources>) -> Vec<String> {

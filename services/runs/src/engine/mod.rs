@@ -27,6 +27,7 @@ use tokio_util::sync::CancellationToken;
 pub use self::events::Emitter;
 pub use self::models::Models;
 pub use self::ops::{EventStream, NewRun};
+pub use self::workers::MAX_ATTEMPTS;
 use crate::peers::Peers;
 use crate::store::Store;
 

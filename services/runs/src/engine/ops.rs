@@ -136,7 +136,7 @@ impl Engine {
                     run.cancelled_at = Some(now);
                     run.required_action = None;
                     run.expires_at = None;
-                    if self.inner.store.save_run(project, &run, &[RunStatus::RequiresAction], None).await? {
+                    if self.inner.store.save_run(project, &run, &[RunStatus::RequiresAction], None, None).await? {
                         self.end_open_steps(project, &run, StepStatus::Cancelled).await?;
                         return Ok(run);
                     }
@@ -257,7 +257,7 @@ impl Engine {
         if stream.is_some() {
             stored.status = RunStatus::InProgress;
         }
-        if !self.inner.store.save_run(project, &stored, &[RunStatus::RequiresAction], hold.as_ref()).await? {
+        if !self.inner.store.save_run(project, &stored, &[RunStatus::RequiresAction], hold.as_ref(), None).await? {
             return Err(ServiceError::precondition(format!("Run {run_id} is no longer waiting for tool outputs.")));
         }
         self.inner.store.save_step(project, &step).await?;

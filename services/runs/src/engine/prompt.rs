@@ -146,13 +146,8 @@ pub fn build(
     backend_model: &str,
 ) -> Result<ChatRequest, TooLong> {
     let spec = &run.spec;
-    let mut system = spec.instructions.trim().to_owned();
-    if let Some(extra) = spec.additional_instructions.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-        if !system.is_empty() {
-            system.push_str("\n\n");
-        }
-        system.push_str(extra);
-    }
+    let used = spec.instructions_used();
+    let system = used.trim();
     let history: Vec<ChatMessage> =
         thread.iter().filter(|m| m.run_id.as_deref() != Some(run.id.as_str())).filter_map(thread_message).collect();
     let mut history = match spec.truncation.strategy() {
@@ -204,7 +199,7 @@ pub fn build(
         }
     }
 
-    let head: Vec<ChatMessage> = if system.is_empty() { vec![] } else { vec![ChatMessage::System(system)] };
+    let head: Vec<ChatMessage> = if system.is_empty() { vec![] } else { vec![ChatMessage::System(system.to_owned())] };
     if let Some(max) = spec.max_prompt_tokens {
         let fixed = prompt_tokens(&head) + prompt_tokens(&segment);
         // `auto` drops the oldest messages first, keeping the latest one.

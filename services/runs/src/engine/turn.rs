@@ -133,7 +133,14 @@ impl<'a> Exec<'a> {
 
     async fn save(&mut self, expect: &[RunStatus], hold: bool) -> ServiceResult<bool> {
         let lease = if hold { Some(self.engine.hold()) } else { None };
-        self.engine.inner.store.save_run(&self.project, &self.run, expect, lease.as_ref()).await
+        let store = &self.engine.inner.store;
+        let owner = Some(self.engine.inner.owner.as_str());
+        let saved = store.save_run(&self.project, &self.run, expect, lease.as_ref(), owner).await?;
+        // The save leaves metadata alone; the events that follow show what is stored.
+        if saved && let Some(metadata) = store.run_metadata(&self.project, &self.run.id).await? {
+            self.run.metadata = metadata;
+        }
+        Ok(saved)
     }
 
     async fn go(&mut self) -> ServiceResult<End> {

@@ -1,8 +1,8 @@
 //! Queue workers and the reaper. Workers claim queued runs from the database (at most
-//! `concurrency` at once in this process) and drive them. The reaper ends runs whose
-//! executor stopped renewing its lease (`failed` with `server_error`, their partial
-//! message `incomplete`), and runs that waited for tool outputs past `expires_at`
-//! (`expired`).
+//! `concurrency` at once in this process) and drive them. The reaper queues again the
+//! runs whose executor stopped renewing its lease (what it left open is closed; what it
+//! finished stays), up to [`MAX_ATTEMPTS`] drives, then ends them (`failed` with
+//! `server_error`); it expires runs that waited for tool outputs past `expires_at`.
 
 use std::sync::Arc;
 
@@ -11,6 +11,11 @@ use assistd_proto::pb;
 use tokio::sync::Semaphore;
 
 use super::{Emitter, Engine, now_ms};
+use crate::store::Lease;
+
+/// Most drives a run gets: a run whose worker died is queued again until it has been
+/// started this many times, then it fails (`server_error`).
+pub const MAX_ATTEMPTS: u32 = 3;
 use crate::domain::{Run, RunError, RunStatus, StepStatus};
 use crate::peers::Caller;
 
@@ -76,9 +81,19 @@ impl Engine {
     /// One pass of the reaper.
     pub async fn reap(&self) -> ServiceResult<()> {
         for (project, run) in self.inner.store.lapsed(now_ms()).await? {
-            tracing::warn!(run_id = %run.id, "the executor of a run stopped renewing its lease; failing the run");
-            metrics::counter!("assistd_runs_reaped_total", "reason" => "lease_lapsed").increment(1);
-            self.end_abandoned(&project, run).await?;
+            // Take the run first, so that one process alone decides what becomes of it
+            // (under a name of its own: this process's workers cannot renew it).
+            let reaper = Lease::for_next(&format!("{}/reaper", self.inner.owner), self.inner.cfg.lease);
+            let Some(attempts) = self.inner.store.take_lapsed(&run.id, &reaper, now_ms()).await? else { continue };
+            if run.status != RunStatus::Cancelling && attempts + 1 < MAX_ATTEMPTS {
+                tracing::warn!(run_id = %run.id, attempts, "the executor of a run stopped renewing its lease; queueing it again");
+                metrics::counter!("assistd_runs_reaped_total", "reason" => "requeued").increment(1);
+                self.requeue_abandoned(&project, run, &reaper).await?;
+            } else {
+                tracing::warn!(run_id = %run.id, attempts, "the executor of a run stopped renewing its lease; ending the run");
+                metrics::counter!("assistd_runs_reaped_total", "reason" => "lease_lapsed").increment(1);
+                self.end_abandoned(&project, run, &reaper).await?;
+            }
         }
         for (project, run) in self.inner.store.overdue(time::now_secs()).await? {
             metrics::counter!("assistd_runs_reaped_total", "reason" => "expired").increment(1);
@@ -87,7 +102,21 @@ impl Engine {
         Ok(())
     }
 
-    async fn end_abandoned(&self, project: &Project, mut run: Run) -> ServiceResult<()> {
+    /// Queues a run whose worker died for another drive. What the dead drive finished
+    /// stays (completed steps: a tool call that ran is not run again); what it left
+    /// open is closed (its message `incomplete`, its step `failed`), and the next drive
+    /// goes on from there with a new message.
+    async fn requeue_abandoned(&self, project: &Project, mut run: Run, reaper: &Lease) -> ServiceResult<()> {
+        run.last_error = Some(RunError::server("The worker executing this step stopped; the run was queued again."));
+        self.close_messages(project, &run, "run_failed").await?;
+        self.end_open_steps(project, &run, StepStatus::Failed).await?;
+        if self.inner.store.requeue(&run.id, &reaper.owner).await? {
+            self.inner.wake.notify_one();
+        }
+        Ok(())
+    }
+
+    async fn end_abandoned(&self, project: &Project, mut run: Run, reaper: &Lease) -> ServiceResult<()> {
         let from = run.status;
         let now = time::now_secs();
         if from == RunStatus::Cancelling {
@@ -100,7 +129,7 @@ impl Engine {
         }
         run.expires_at = None;
         run.required_action = None;
-        if !self.inner.store.save_run(project, &run, &[from], None).await? {
+        if !self.inner.store.save_run(project, &run, &[from], None, Some(&reaper.owner)).await? {
             return Ok(());
         }
         let step_status = if run.status == RunStatus::Cancelled { StepStatus::Cancelled } else { StepStatus::Failed };
@@ -112,7 +141,7 @@ impl Engine {
     async fn expire(&self, project: &Project, mut run: Run) -> ServiceResult<()> {
         run.status = RunStatus::Expired;
         run.required_action = None;
-        if self.inner.store.save_run(project, &run, &[RunStatus::RequiresAction], None).await? {
+        if self.inner.store.save_run(project, &run, &[RunStatus::RequiresAction], None, None).await? {
             self.end_open_steps(project, &run, StepStatus::Expired).await?;
         }
         Ok(())

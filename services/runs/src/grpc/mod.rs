@@ -6,6 +6,7 @@ mod request;
 
 use std::pin::Pin;
 
+use assistd_common::ids::{RunId, StepId};
 use assistd_common::metadata::{self, Metadata};
 use assistd_common::page::PageRequest;
 use assistd_common::{Project, ServiceError};
@@ -130,6 +131,7 @@ impl RunsService {
         })?;
         let peers = self.engine.peers();
         let assistant = peers.assistant(caller, checked.assistant_id()).await?;
+        peers.check_vector_stores(caller, &checked.vector_store_refs()).await?;
         // Everything is checked before the thread is made; the thread's own rules
         // are checked by the threads service, with `thread.` before their params.
         let thread = peers.create_thread(caller, thread.unwrap_or_default()).await.map_err(|mut e| {
@@ -182,7 +184,7 @@ impl pb::run_service_server::RunService for RunsService {
     async fn list_runs(&self, request: Request<pb::ListRunsRequest>) -> Result<Response<pb::ListRunsResponse>, Status> {
         let caller = caller(&request)?;
         let pb::ListRunsRequest { thread_id, page } = request.into_inner();
-        let page = PageRequest::from_pb(page, 20, 100)?;
+        let page = PageRequest::from_pb(page, 20, 100)?.cursors_of::<RunId>()?;
         let result = self.engine.store().list_runs(&caller.project, &thread_id, &page).await?;
         if result.data.is_empty() {
             self.engine.peers().thread(&caller, &thread_id).await?;
@@ -248,7 +250,7 @@ impl pb::run_service_server::RunService for RunsService {
     ) -> Result<Response<pb::ListRunStepsResponse>, Status> {
         let project = Project::of(&request)?;
         let pb::ListRunStepsRequest { thread_id, run_id, page, include } = request.into_inner();
-        let page = PageRequest::from_pb(page, 20, 100)?;
+        let page = PageRequest::from_pb(page, 20, 100)?.cursors_of::<StepId>()?;
         self.engine
             .store()
             .get_run(&project, &thread_id, &run_id)

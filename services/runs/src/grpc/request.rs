@@ -154,6 +154,15 @@ impl Checked {
         &self.params.assistant_id
     }
 
+    /// The vector stores the run's own `tool_resources` name, as `(param, id)`.
+    pub fn vector_store_refs(&self) -> Vec<(String, String)> {
+        let ids = self.params.tool_resources.as_ref().and_then(|r| r.file_search.as_ref());
+        ids.iter()
+            .flat_map(|f| f.vector_store_ids.iter().enumerate())
+            .map(|(i, id)| (format!("tool_resources.file_search.vector_store_ids[{i}]"), id.clone()))
+            .collect()
+    }
+
     /// The queued run on `thread_id`, merged over `assistant`.
     pub fn into_run(self, assistant: pb::Assistant, thread_id: String) -> ServiceResult<Run> {
         let Checked { params, tools, metadata, truncation, max_prompt_tokens, max_completion_tokens } = self;

@@ -207,6 +207,7 @@ async fn a_streamed_run_sends_the_events_in_order_and_writes_the_answer() {
         );
         let run = run_of(&events);
         assert_eq!(run.status, pb::RunStatus::Completed as i32);
+        assert_eq!(run.instructions, "Be brief.\n\nAnswer in English.", "the instructions used, as the model got them");
         let usage = run.usage.unwrap();
         assert_eq!((usage.prompt_tokens, usage.completion_tokens, usage.total_tokens), (10, 3, 13));
         assert!(run.expires_at.is_none() && run.completed_at.is_some() && run.started_at.is_some());
@@ -492,40 +493,84 @@ async fn token_budgets_and_truncation() {
 }
 
 #[tokio::test]
-async fn a_lapsed_lease_fails_the_run_and_frees_the_thread() {
+async fn a_run_whose_worker_died_is_queued_again_then_fails() {
     for db in test_databases().await {
         let w = world(&db.url, vec![Reply::text(&["after"])], fast()).await;
         let a = w.assistant("", vec![]).await;
         let t = w.thread(&["hi"]).await;
         let run = w.svc.create_run(request(P, create(&t, &a))).await.unwrap().into_inner();
-        // A worker claims it and dies at once: its lease is already over.
-        let claimed =
-            w.engine.store().claim(&lease("dead-worker", crate::engine::now_ms() - 1)).await.unwrap().unwrap();
-        assert_eq!(claimed.1.id, run.id);
-        assert!(w.engine.store().claim(&lease("other", crate::engine::now_ms() + 10_000)).await.unwrap().is_none());
-        // It had written its message but died before its step was stored.
-        let partial = pb::Message {
-            id: assistd_common::ids::MessageId::generate().into_string(),
-            created_at: assistd_common::time::now_secs(),
-            thread_id: t.clone(),
-            assistant_id: Some(a.clone()),
-            run_id: Some(run.id.clone()),
-            ..Default::default()
-        };
         let caller = crate::peers::Caller::engine(assistd_common::Project(P.into()));
-        w.engine.peers().create_run_message(&caller, &partial).await.unwrap();
-        w.engine.reap().await.unwrap();
-        let m = &w.messages(&t).await[1];
-        assert_eq!(
-            (m.status, m.incomplete_reason.as_deref()),
-            (pb::MessageStatus::Incomplete as i32, Some("run_failed"))
-        );
-        let failed = w.get(&t, &run.id).await;
-        assert_eq!(failed.status, pb::RunStatus::Failed as i32, "{}", db.backend);
-        assert_eq!(failed.last_error.unwrap().code, "server_error");
+        for attempt in 1..=crate::engine::MAX_ATTEMPTS {
+            // A worker claims it and dies at once: its lease is already over.
+            let claimed =
+                w.engine.store().claim(&lease("dead-worker", crate::engine::now_ms() - 1)).await.unwrap().unwrap();
+            assert_eq!(claimed.1.id, run.id);
+            assert!(w.engine.store().claim(&lease("other", crate::engine::now_ms() + 10_000)).await.unwrap().is_none());
+            // It had written its message but died before its step was stored.
+            let partial = pb::Message {
+                id: assistd_common::ids::MessageId::generate().into_string(),
+                created_at: assistd_common::time::now_secs(),
+                thread_id: t.clone(),
+                assistant_id: Some(a.clone()),
+                run_id: Some(run.id.clone()),
+                ..Default::default()
+            };
+            w.engine.peers().create_run_message(&caller, &partial).await.unwrap();
+            w.engine.reap().await.unwrap();
+            let m = w.messages(&t).await.into_iter().find(|m| m.id == partial.id).unwrap();
+            assert_eq!(
+                (m.status, m.incomplete_reason.as_deref()),
+                (pb::MessageStatus::Incomplete as i32, Some("run_failed"))
+            );
+            let after = w.get(&t, &run.id).await;
+            if attempt < crate::engine::MAX_ATTEMPTS {
+                assert_eq!(after.status, pb::RunStatus::Queued as i32, "attempt {attempt} ({})", db.backend);
+                assert!(after.last_error.is_none());
+            } else {
+                assert_eq!(after.status, pb::RunStatus::Failed as i32, "{}", db.backend);
+                assert_eq!(after.last_error.unwrap().code, "server_error");
+            }
+        }
         // The thread is usable again.
         let next = run_of(&w.stream(create(&t, &a)).await);
         assert_eq!(next.status, pb::RunStatus::Completed as i32);
+    }
+}
+
+#[tokio::test]
+async fn a_requeued_run_keeps_what_its_dead_worker_finished() {
+    for db in test_databases().await {
+        // The first drive calls a function the client answers; the worker that takes
+        // the run next dies; the drive after it goes on from the tool outputs.
+        let replies = vec![call("call_1", "f", &["{}"]), Reply::text(&["whole answer"])];
+        let w = world(&db.url, replies, fast()).await;
+        let a = w.assistant("", vec![function("f")]).await;
+        let t = w.thread(&["hi"]).await;
+        let run = run_of(&w.stream(create(&t, &a)).await);
+        assert_eq!(run.status, pb::RunStatus::RequiresAction as i32);
+        let submit = pb::SubmitToolOutputsRequest {
+            thread_id: t.clone(),
+            run_id: run.id.clone(),
+            tool_outputs: vec![pb::ToolOutput { tool_call_id: "call_1".into(), output: "42".into() }],
+        };
+        // Submitted without a stream: the run is queued; a worker that dies takes it.
+        w.svc.submit_tool_outputs(request(P, submit)).await.unwrap();
+        let dead = w.engine.store().claim(&lease("dead-worker", crate::engine::now_ms() - 1)).await.unwrap();
+        assert_eq!(dead.unwrap().1.id, run.id);
+        w.engine.reap().await.unwrap();
+        assert_eq!(w.get(&t, &run.id).await.status, pb::RunStatus::Queued as i32);
+        // A live worker finishes it: the function is not called again.
+        w.engine.spawn_workers(true);
+        let done = w.wait(&t, &run.id, &[pb::RunStatus::Completed, pb::RunStatus::Failed]).await;
+        assert_eq!(done.status, pb::RunStatus::Completed as i32, "{:?} ({})", done.last_error, db.backend);
+        let steps = w.steps(&t, &run.id).await;
+        assert_eq!(steps[0].status, pb::RunStepStatus::Completed as i32, "the function call stays done");
+        assert_eq!(steps.len(), 2, "{steps:?}");
+        let sent = w.fake.requests().last().unwrap().clone();
+        let msgs = sent["messages"].as_array().unwrap();
+        assert_eq!(msgs.last().unwrap(), &json!({"role": "tool", "tool_call_id": "call_1", "content": "42"}));
+        assert_eq!(text_of(w.messages(&t).await.last().unwrap()), "whole answer");
+        w.engine.stop_workers();
     }
 }
 
@@ -562,7 +607,7 @@ async fn waiting_for_outputs_too_long_expires_the_run() {
         assert!(
             w.engine
                 .store()
-                .save_run(&project, &stored, &[crate::domain::RunStatus::RequiresAction], None)
+                .save_run(&project, &stored, &[crate::domain::RunStatus::RequiresAction], None, None)
                 .await
                 .unwrap()
         );
@@ -582,5 +627,48 @@ async fn waiting_for_outputs_too_long_expires_the_run() {
         );
         // and the thread is free
         w.svc.create_run(request(P, create(&t, &a))).await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn metadata_set_while_a_run_goes_on_is_kept() {
+    for db in test_databases().await {
+        let slow = Reply::Stream {
+            pieces: vec![
+                Piece::Text("thinking".into()),
+                Piece::Sleep(Duration::from_millis(400)),
+                Piece::Text(" done".into()),
+                Piece::Finish("stop".into()),
+            ],
+            cut: false,
+        };
+        let w = world(&db.url, vec![slow], fast()).await;
+        let a = w.assistant("", vec![]).await;
+        let t = w.thread(&["hi"]).await;
+        let mut s = w.svc.stream_run(request(P, create(&t, &a))).await.unwrap().into_inner();
+        let mut run_id = String::new();
+        while let Some(e) = s.next().await {
+            let e = e.unwrap();
+            if let Some(pb::run_event::Payload::Run(r)) = &e.payload {
+                run_id = r.id.clone();
+            }
+            if e.event == "thread.message.delta" {
+                break;
+            }
+        }
+        let modify = pb::ModifyRunRequest {
+            thread_id: t.clone(),
+            run_id: run_id.clone(),
+            metadata: Some(pb::Metadata { entries: [("foo".to_owned(), "bar".to_owned())].into() }),
+            update_mask: Some(prost_types::FieldMask { paths: vec!["metadata".into()] }),
+        };
+        let modified = w.svc.modify_run(request(P, modify)).await.unwrap().into_inner();
+        assert_eq!(modified.status, pb::RunStatus::InProgress as i32);
+        let rest: Vec<pb::RunEvent> = s.map(|e| e.unwrap()).collect().await;
+        let done = run_of(&rest);
+        assert_eq!(done.status, pb::RunStatus::Completed as i32);
+        assert_eq!(done.metadata.unwrap().entries.get("foo").map(String::as_str), Some("bar"), "the event");
+        let stored = w.get(&t, &run_id).await;
+        assert_eq!(stored.metadata.unwrap().entries.get("foo").map(String::as_str), Some("bar"), "{}", db.backend);
     }
 }

@@ -52,6 +52,8 @@ pub mod run {
         pub lease_owner: Option<String>,
         /// Unix ms when its lease lapses.
         pub lease_expires_at: Option<i64>,
+        /// Times the run was queued again after its worker died.
+        pub attempts: i32,
     }
 
     /// No relations.

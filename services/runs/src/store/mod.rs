@@ -7,6 +7,7 @@
 mod entity;
 
 use assistd_common::json::{from_column as from_json, to_column as to_json};
+use assistd_common::metadata::Metadata;
 use assistd_common::page::{Page, PageRequest};
 use assistd_common::{Project, ServiceError, ServiceResult};
 use sea_orm::sea_query::Expr;
@@ -70,6 +71,7 @@ fn run_model(project_id: &str, r: &Run) -> run::Model {
         incomplete_reason: r.incomplete_reason.clone(),
         lease_owner: None,
         lease_expires_at: None,
+        attempts: 0,
     }
 }
 
@@ -216,13 +218,20 @@ impl Store {
 
     /// Writes the run's state if its stored status is one of `expect`; false when it
     /// was not (someone else moved it first). `lease` sets (owner, until ms) or, when
-    /// `None`, clears the lease.
+    /// `None`, clears the lease. Only what the engine owns is written (status,
+    /// timestamps, usage, errors, the required action): never `metadata`, which a
+    /// client may change while the run goes on (the spec is fixed at creation).
+    ///
+    /// `held_by` names the lease owner the write requires: a drive writes only while
+    /// it holds the run, so one whose lease lapsed (and whose run the reaper queued
+    /// again) cannot overwrite what the next drive does.
     pub async fn save_run(
         &self,
         project: &Project,
         r: &Run,
         expect: &[RunStatus],
         lease: Option<&Lease>,
+        held_by: Option<&str>,
     ) -> ServiceResult<bool> {
         let mut m = run_model(project.id(), r);
         m.set_lease(lease);
@@ -233,13 +242,17 @@ impl Store {
         am.assistant_id = NotSet;
         am.created_at = NotSet;
         am.spec = NotSet;
-        let res = run::Entity::update_many()
+        am.metadata = NotSet;
+        am.attempts = NotSet;
+        let mut update = run::Entity::update_many()
             .set(am)
             .filter(run::Column::ProjectId.eq(project.id()))
             .filter(run::Column::Id.eq(r.id.as_str()))
-            .filter(run::Column::Status.is_in(expect.iter().map(|s| s.as_str())))
-            .exec(&self.db)
-            .await;
+            .filter(run::Column::Status.is_in(expect.iter().map(|s| s.as_str())));
+        if let Some(owner) = held_by {
+            update = update.filter(run::Column::LeaseOwner.eq(owner));
+        }
+        let res = update.exec(&self.db).await;
         match res {
             Ok(res) => Ok(res.rows_affected > 0),
             Err(e) if is_unique_violation(&e) => Err(thread_busy(&r.thread_id, None)),
@@ -281,6 +294,20 @@ impl Store {
             .exec(&self.db)
             .await?;
         Ok(res.rows_affected > 0)
+    }
+
+    /// The run's stored metadata (the engine's copy may be older: a client can
+    /// change it while the run goes on).
+    pub async fn run_metadata(&self, project: &Project, run_id: &str) -> ServiceResult<Option<Metadata>> {
+        use sea_orm::QuerySelect;
+        let stored: Option<String> = Self::runs(project)
+            .filter(run::Column::Id.eq(run_id))
+            .select_only()
+            .column(run::Column::Metadata)
+            .into_tuple()
+            .one(&self.db)
+            .await?;
+        stored.as_deref().map(from_json).transpose()
     }
 
     /// Writes a run's metadata.
@@ -338,6 +365,39 @@ impl Store {
         Ok(status.as_deref().and_then(RunStatus::parse))
     }
 
+    /// Takes a run whose holder's lease ran out before `now_ms`, leasing it to `lease`
+    /// (the reaper), so that one process alone decides what becomes of it. Returns how
+    /// many times it was queued again before, or `None` when it is no longer lapsed.
+    pub async fn take_lapsed(&self, run_id: &str, lease: &Lease, now_ms: i64) -> ServiceResult<Option<u32>> {
+        let backend = self.db.get_database_backend();
+        let sql = "UPDATE runs SET lease_owner = $1, lease_expires_at = $2 WHERE id = $3 \
+                   AND lease_owner IS NOT NULL AND lease_expires_at < $4 \
+                   AND status IN ('queued', 'in_progress', 'cancelling') RETURNING attempts";
+        let stmt = Statement::from_sql_and_values(
+            backend,
+            sql,
+            [lease.owner.clone().into(), lease.until_ms.into(), run_id.into(), now_ms.into()],
+        );
+        let row = self.db.query_one_raw(stmt).await?;
+        row.map(|r| r.try_get::<i32>("", "attempts").map(|n| n.max(0) as u32).map_err(ServiceError::from)).transpose()
+    }
+
+    /// Queues a run held by `owner` again for any worker, counting the attempt; false
+    /// when `owner` no longer holds it or it is no longer queued or in progress.
+    pub async fn requeue(&self, run_id: &str, owner: &str) -> ServiceResult<bool> {
+        let res = run::Entity::update_many()
+            .col_expr(run::Column::Status, Expr::value(RunStatus::Queued.as_str()))
+            .col_expr(run::Column::LeaseOwner, Expr::value(Option::<String>::None))
+            .col_expr(run::Column::LeaseExpiresAt, Expr::value(Option::<i64>::None))
+            .col_expr(run::Column::Attempts, sea_orm::sea_query::ExprTrait::add(Expr::col(run::Column::Attempts), 1))
+            .filter(run::Column::Id.eq(run_id))
+            .filter(run::Column::LeaseOwner.eq(owner))
+            .filter(run::Column::Status.is_in([RunStatus::Queued.as_str(), RunStatus::InProgress.as_str()]))
+            .exec(&self.db)
+            .await?;
+        Ok(res.rows_affected > 0)
+    }
+
     /// Runs whose holder's lease ran out before `now_ms` while they were not done.
     pub async fn lapsed(&self, now_ms: i64) -> ServiceResult<Vec<OwnedRun>> {
         let rows = run::Entity::find()
@@ -367,7 +427,7 @@ impl Store {
         Ok(())
     }
 
-    /// Writes a step's state.
+    /// Writes a step's state (not its metadata, which the engine never changes).
     pub async fn save_step(&self, project: &Project, s: &RunStep) -> ServiceResult<()> {
         let mut am = step_model(project.id(), s).into_active_model().reset_all();
         am.id = NotSet;
@@ -376,6 +436,7 @@ impl Store {
         am.thread_id = NotSet;
         am.assistant_id = NotSet;
         am.created_at = NotSet;
+        am.metadata = NotSet;
         step::Entity::update_many()
             .set(am)
             .filter(step::Column::ProjectId.eq(project.id()))

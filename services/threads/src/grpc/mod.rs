@@ -143,6 +143,8 @@ impl pb::thread_service_server::ThreadService for ThreadsService {
             refs.extend(m.file_refs(&format!("messages[{i}].")));
         }
         self.files.check(&caller, &refs).await?;
+        let stores = thread.tool_resources.as_ref().map(|r| r.vector_store_refs("tool_resources")).unwrap_or_default();
+        self.vector_stores.check(&caller, &project, &stores).await?;
         // Everything is checked: make the vector stores asked for.
         let made = self.vector_stores.make(&caller, &project, helpers).await?;
         if !made.is_empty() {
@@ -180,8 +182,10 @@ impl pb::thread_service_server::ThreadService for ThreadsService {
             let mut tool_resources = tool_resources;
             let helpers = VectorStoreRefs::take_helpers(&mut tool_resources, "tool_resources")?;
             t.tool_resources = convert::thread_tool_resources(tool_resources)?;
-            let refs = t.tool_resources.as_ref().map(|r| r.file_refs("tool_resources")).unwrap_or_default();
-            self.files.check(&caller, &refs).await?;
+            if let Some(r) = &t.tool_resources {
+                self.files.check(&caller, &r.file_refs("tool_resources")).await?;
+                self.vector_stores.check(&caller, &project, &r.vector_store_refs("tool_resources")).await?;
+            }
             let made = self.vector_stores.make(&caller, &project, helpers).await?;
             if !made.is_empty() {
                 let res = t.tool_resources.get_or_insert_with(ToolResources::default);
@@ -230,7 +234,7 @@ impl pb::thread_service_server::ThreadService for ThreadsService {
     ) -> Result<Response<pb::ListMessagesResponse>, Status> {
         let project = Project::of(&request)?;
         let pb::ListMessagesRequest { thread_id, page, run_id } = request.into_inner();
-        let page = PageRequest::from_pb(page, 20, 100)?;
+        let page = PageRequest::from_pb(page, 20, 100)?.cursors_of::<MessageId>()?;
         let result =
             self.store.list_messages(&project, &thread_id, run_id.as_deref().filter(|r| !r.is_empty()), &page).await?;
         // Messages only exist in existing threads (deleting a thread deletes them in

@@ -8,7 +8,7 @@ pub mod request;
 mod tests;
 
 use assistd_common::caller::Caller;
-use assistd_common::ids::{FileBatchId, VectorStoreId};
+use assistd_common::ids::{FileBatchId, FileId, VectorStoreId};
 use assistd_common::page::PageRequest;
 use assistd_common::{Project, ServiceError, ServiceResult, metadata, time};
 use assistd_proto::pb;
@@ -131,7 +131,7 @@ impl VectorStoresService {
         filter: Option<i32>,
         page: Option<pb::ListParams>,
     ) -> ServiceResult<pb::ListVectorStoreFilesResponse> {
-        let page = PageRequest::from_pb(page, 20, 100)?;
+        let page = PageRequest::from_pb(page, 20, 100)?.cursors_of::<FileId>()?;
         let status = convert::status_filter(filter);
         let result = self.store.list_files(project, vs, batch, status, &page).await?;
         let data: Vec<pb::VectorStoreFile> = result.data.into_iter().map(convert::file).collect();
@@ -189,7 +189,7 @@ impl pb::vector_store_service_server::VectorStoreService for VectorStoresService
         request: Request<pb::ListVectorStoresRequest>,
     ) -> Result<Response<pb::ListVectorStoresResponse>, Status> {
         let project = Project::of(&request)?;
-        let page = PageRequest::from_pb(request.into_inner().page, 20, 100)?;
+        let page = PageRequest::from_pb(request.into_inner().page, 20, 100)?.cursors_of::<VectorStoreId>()?;
         let result = self.store.list_stores(&project, &page).await?;
         let now = time::now_secs();
         let data: Vec<pb::VectorStore> =

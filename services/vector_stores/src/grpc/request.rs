@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use assistd_common::json::value_to_json;
+use assistd_common::tools::{MAX_SEARCH_QUERIES, MAX_SEARCH_QUERY_CHARS};
 use assistd_common::{ServiceError, ServiceResult};
 use assistd_proto::pb;
 use serde_json::{Map, Value};
@@ -180,6 +181,25 @@ pub fn search_options(
             "Invalid 'query': expected a non-empty string or array of strings.",
         ));
     }
+    if queries.len() > MAX_SEARCH_QUERIES {
+        return Err(ServiceError::invalid(
+            "query",
+            format!(
+                "Invalid 'query': array too long. Expected an array with maximum length {MAX_SEARCH_QUERIES}, but got an array with length {} instead.",
+                queries.len()
+            ),
+        ));
+    }
+    if let Some((i, q)) = queries.iter().enumerate().find(|(_, q)| q.chars().count() > MAX_SEARCH_QUERY_CHARS) {
+        let param = if queries.len() == 1 { "query".to_owned() } else { format!("query[{i}]") };
+        return Err(ServiceError::invalid(
+            param.clone(),
+            format!(
+                "Invalid '{param}': string too long. Expected a string with maximum length {MAX_SEARCH_QUERY_CHARS}, but got a string with length {} instead.",
+                q.chars().count()
+            ),
+        ));
+    }
     let max_results = match max_num_results {
         None => 10,
         Some(n) if (1..=50).contains(&n) => n as usize,
@@ -265,5 +285,20 @@ mod tests {
         assert!(search_options(vec!["q".into()], None, Some(bad), None).is_err());
         let ok = search_options(vec!["q".into()], None, None, None).unwrap();
         assert_eq!(ok.max_results, 10);
+    }
+
+    #[test]
+    fn search_query_limits() {
+        let many = vec!["q".to_owned(); MAX_SEARCH_QUERIES + 1];
+        let e = search_options(many, None, None, None).unwrap_err();
+        assert_eq!(e.param.as_deref(), Some("query"));
+        assert!(e.message.contains("array too long"), "{}", e.message);
+        assert!(search_options(vec!["q".to_owned(); MAX_SEARCH_QUERIES], None, None, None).is_ok());
+        let long = "é".repeat(MAX_SEARCH_QUERY_CHARS + 1);
+        let e = search_options(vec![long.clone()], None, None, None).unwrap_err();
+        assert_eq!(e.param.as_deref(), Some("query"));
+        let e = search_options(vec!["ok".into(), long], None, None, None).unwrap_err();
+        assert_eq!(e.param.as_deref(), Some("query[1]"));
+        assert!(search_options(vec!["é".repeat(MAX_SEARCH_QUERY_CHARS)], None, None, None).is_ok());
     }
 }
