@@ -26,6 +26,8 @@ class FakeLLM:
     def __init__(self) -> None:
         self.replies: deque[dict] = deque()
         self.requests: list[dict] = []
+        # answered when nothing is scripted
+        self.default: dict = {"text": DEFAULT_ANSWER}
         self.lock = threading.Lock()
         fake = self
 
@@ -40,7 +42,7 @@ class FakeLLM:
                 body = json.loads(self.rfile.read(length) or b"{}")
                 with fake.lock:
                     fake.requests.append(body)
-                    reply = fake.replies.popleft() if fake.replies else {"text": DEFAULT_ANSWER}
+                    reply = fake.replies.popleft() if fake.replies else fake.default
                 if self.path.rstrip("/") != "/v1/chat/completions":
                     self.send_response(404)
                     self.send_header("content-length", "0")
