@@ -15,7 +15,7 @@ Then it asserts:
   is still there;
 - 0 duplicate answers: no run has more than one completed assistant message;
 - no run failed because a replica died: a run whose worker dies is queued again (the
-  engine gives a run 3 drives), so ``failed`` runs are counted and must be 0;
+  engine gives a run 5 drives), so ``failed`` runs are counted and must be 0;
 - every thread is usable afterwards: one more run on each completes.
 
 Figures are printed as JSON (and written to ``--out``). ``scripts/faults`` runs it;
@@ -171,6 +171,7 @@ def main() -> int:
     args = ap.parse_args()
     rng = random.Random(args.seed)
 
+    began = time.monotonic()
     root = Path(tempfile.mkdtemp(prefix="assistd-faults-"))
     pg = PrivatePostgres(root)
     pg.start()
@@ -261,13 +262,15 @@ def main() -> int:
         figures["stuck"] = len(stuck)
 
         # Nothing acknowledged is lost; no run answered twice.
-        lost = duplicates = 0
+        lost = duplicates = resumed = 0
         for t, m, r in acknowledged:
             msgs = c.call("GET", f"/threads/{t}/messages?order=asc&limit=100")["data"]
             if not any(x["id"] == m for x in msgs):
                 lost += 1
-            done = [x for x in msgs if x.get("run_id") == r and x["role"] == "assistant" and x["status"] == "completed"]
-            duplicates += len(done) > 1
+            mine = [x for x in msgs if x.get("run_id") == r and x["role"] == "assistant"]
+            duplicates += sum(x["status"] == "completed" for x in mine) > 1
+            resumed += any(x["status"] == "incomplete" for x in mine)
+        figures["runs_resumed_after_a_death_mid_answer"] = resumed
         figures["lost"] = lost
         figures["duplicate_answers"] = duplicates
         figures["failed"] = counts.get("failed", 0)
@@ -292,6 +295,7 @@ def main() -> int:
         fake.close()
         pg.stop()
 
+    figures["total_s"] = round(time.monotonic() - began, 1)
     print(json.dumps(figures, indent=2))
     if args.out:
         args.out.write_text(json.dumps(figures, indent=2) + "\n")

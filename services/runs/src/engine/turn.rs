@@ -405,16 +405,23 @@ impl<'a> Exec<'a> {
         name: Option<String>,
         arguments: &str,
     ) -> ServiceResult<()> {
-        if self.message.is_some() {
-            // The text before the calls is a message of its own, finished now.
-            self.close_message(pb::MessageStatus::Completed, None, StepStatus::Completed, None).await?;
-        }
         if self.tools.is_none() {
             let step = self.new_step(StepDetails::ToolCalls { tool_calls: vec![] });
+            // Stored before the text before the calls is closed: a completed message
+            // with no later step is then always the end of an answer (the reaper
+            // relies on it when the worker dies here).
             self.engine.inner.store.insert_step(&self.project, &step).await?;
+            if self.message.is_some() {
+                // The text before the calls is a message of its own, finished now.
+                self.close_message(pb::MessageStatus::Completed, None, StepStatus::Completed, None).await?;
+            }
             self.emit.step("created", &step).await;
             self.emit.step("in_progress", &step).await;
             self.tools = Some(OpenTools { step, calls: vec![] });
+        }
+        if self.message.is_some() {
+            // Text between calls of one answer: a message of its own, finished now.
+            self.close_message(pb::MessageStatus::Completed, None, StepStatus::Completed, None).await?;
         }
         let Some(tools) = &mut self.tools else { return Ok(()) };
         let pos = match tools.calls.iter().position(|(i, _)| *i == index) {

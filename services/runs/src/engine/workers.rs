@@ -15,8 +15,8 @@ use crate::store::Lease;
 
 /// Most drives a run gets: a run whose worker died is queued again until it has been
 /// started this many times, then it fails (`server_error`).
-pub const MAX_ATTEMPTS: u32 = 3;
-use crate::domain::{Run, RunError, RunStatus, StepStatus};
+pub const MAX_ATTEMPTS: u32 = 5;
+use crate::domain::{Run, RunError, RunStatus, StepDetails, StepStatus};
 use crate::peers::Caller;
 
 impl Engine {
@@ -107,6 +107,23 @@ impl Engine {
     /// open is closed (its message `incomplete`, its step `failed`), and the next drive
     /// goes on from there with a new message.
     async fn requeue_abandoned(&self, project: &Project, mut run: Run, reaper: &Lease) -> ServiceResult<()> {
+        if self.answered(project, &run).await? {
+            // It died after its answer was written, before the run was marked done.
+            let now = time::now_secs();
+            for mut step in self.inner.store.all_steps(project, &run.id).await? {
+                if step.status == StepStatus::InProgress {
+                    step.finish(StepStatus::Completed, now);
+                    self.inner.store.save_step(project, &step).await?;
+                }
+            }
+            run.status = RunStatus::Completed;
+            run.completed_at = Some(now);
+            run.expires_at = None;
+            run.required_action = None;
+            let from = [RunStatus::Queued, RunStatus::InProgress];
+            self.inner.store.save_run(project, &run, &from, None, Some(&reaper.owner)).await?;
+            return Ok(());
+        }
         run.last_error = Some(RunError::server("The worker executing this step stopped; the run was queued again."));
         self.close_messages(project, &run, "run_failed").await?;
         self.end_open_steps(project, &run, StepStatus::Failed).await?;
@@ -114,6 +131,22 @@ impl Engine {
             self.inner.wake.notify_one();
         }
         Ok(())
+    }
+
+    /// Whether the run's answer is written: its last step writes a message that is
+    /// `completed` (the engine closes a message before the answer's end only once a
+    /// later step is stored).
+    async fn answered(&self, project: &Project, run: &Run) -> ServiceResult<bool> {
+        let steps = self.inner.store.all_steps(project, &run.id).await?;
+        let Some(StepDetails::MessageCreation { message_id }) = steps.last().map(|s| &s.details) else {
+            return Ok(false);
+        };
+        let caller = Caller::engine(project.clone());
+        match self.inner.peers.message(&caller, &run.thread_id, message_id).await {
+            Ok(message) => Ok(message.status == pb::MessageStatus::Completed as i32),
+            Err(e) if e.kind == assistd_common::error::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(e),
+        }
     }
 
     async fn end_abandoned(&self, project: &Project, mut run: Run, reaper: &Lease) -> ServiceResult<()> {

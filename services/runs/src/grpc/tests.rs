@@ -538,6 +538,64 @@ async fn a_run_whose_worker_died_is_queued_again_then_fails() {
 }
 
 #[tokio::test]
+async fn a_run_whose_worker_died_after_answering_is_completed_not_answered_again() {
+    for db in test_databases().await {
+        let w = world(&db.url, vec![Reply::text(&["a second answer"])], fast()).await;
+        let a = w.assistant("", vec![]).await;
+        let t = w.thread(&["hi"]).await;
+        let run = w.svc.create_run(request(P, create(&t, &a))).await.unwrap().into_inner();
+        let project = assistd_common::Project(P.into());
+        let (_, claimed) =
+            w.engine.store().claim(&lease("dead-worker", crate::engine::now_ms() - 1)).await.unwrap().unwrap();
+        // The dead worker wrote its whole answer (message completed, step still open)
+        // and died before it marked the run done.
+        let caller = crate::peers::Caller::engine(project.clone());
+        let answer = pb::Message {
+            id: assistd_common::ids::MessageId::generate().into_string(),
+            created_at: assistd_common::time::now_secs(),
+            thread_id: t.clone(),
+            assistant_id: Some(a.clone()),
+            run_id: Some(run.id.clone()),
+            ..Default::default()
+        };
+        w.engine.peers().create_run_message(&caller, &answer).await.unwrap();
+        let done = pb::UpdateRunMessageRequest {
+            thread_id: t.clone(),
+            message_id: answer.id.clone(),
+            status: pb::MessageStatus::Completed as i32,
+            content: vec![text("the answer")],
+            incomplete_reason: None,
+        };
+        w.engine.peers().update_run_message(&caller, done).await.unwrap();
+        let step = crate::domain::RunStep {
+            id: assistd_common::ids::StepId::generate().into_string(),
+            created_at: assistd_common::time::now_secs(),
+            run_id: run.id.clone(),
+            thread_id: t.clone(),
+            assistant_id: a.clone(),
+            status: crate::domain::StepStatus::InProgress,
+            details: crate::domain::StepDetails::MessageCreation { message_id: answer.id.clone() },
+            last_error: None,
+            expired_at: None,
+            cancelled_at: None,
+            failed_at: None,
+            completed_at: None,
+            usage: None,
+            metadata: Default::default(),
+        };
+        w.engine.store().insert_step(&project, &step).await.unwrap();
+        assert_eq!(claimed.id, run.id);
+        w.engine.reap().await.unwrap();
+        let after = w.get(&t, &run.id).await;
+        assert_eq!(after.status, pb::RunStatus::Completed as i32, "{}", db.backend);
+        assert_eq!(w.steps(&t, &run.id).await[0].status, pb::RunStepStatus::Completed as i32);
+        let answers: Vec<String> = w.messages(&t).await.iter().skip(1).map(text_of).collect();
+        assert_eq!(answers, ["the answer"], "answered once");
+        assert!(w.fake.requests().is_empty(), "no model call");
+    }
+}
+
+#[tokio::test]
 async fn a_requeued_run_keeps_what_its_dead_worker_finished() {
     for db in test_databases().await {
         // The first drive calls a function the client answers; the worker that takes
