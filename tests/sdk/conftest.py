@@ -347,3 +347,43 @@ def make_file(client):
         return client.files.create(file=(filename, content, "text/plain"), purpose=purpose, **kwargs)
 
     return upload
+
+
+@pytest.fixture(scope="session")
+def seeded(http) -> dict[str, str]:
+    """One object of every kind (in the default project), by the path parameter that
+    names it: a file indexed in a vector store, a file batch, an assistant, a thread
+    with a message, a finished run and its step, a pending upload."""
+
+    def ok(r: httpx2.Response) -> dict:
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    f = ok(http.post("/v1/files", files={"file": ("a.txt", b"project A's secret words"), "purpose": (None, "assistants")}))
+    vs = ok(http.post("/v1/vector_stores", json={"name": "A", "file_ids": [f["id"]]}))
+    deadline = time.monotonic() + 60
+    while ok(http.get(f"/v1/vector_stores/{vs['id']}"))["file_counts"]["completed"] != 1:
+        assert time.monotonic() < deadline, "file not indexed"
+        time.sleep(0.1)
+    batch = ok(http.post(f"/v1/vector_stores/{vs['id']}/file_batches", json={"file_ids": [f["id"]]}))
+    a = ok(http.post("/v1/assistants", json={"model": "gpt-4o", "name": "A"}))
+    t = ok(http.post("/v1/threads", json={"messages": [{"role": "user", "content": "hi"}]}))
+    run = ok(http.post(f"/v1/threads/{t['id']}/runs", json={"assistant_id": a["id"]}))
+    while run["status"] in ("queued", "in_progress"):
+        assert time.monotonic() < deadline, run
+        time.sleep(0.05)
+        run = ok(http.get(f"/v1/threads/{t['id']}/runs/{run['id']}"))
+    steps = ok(http.get(f"/v1/threads/{t['id']}/runs/{run['id']}/steps"))["data"]
+    msgs = ok(http.get(f"/v1/threads/{t['id']}/messages"))["data"]
+    upload = ok(http.post("/v1/uploads", json={"filename": "u.txt", "purpose": "assistants", "bytes": 3, "mime_type": "text/plain"}))
+    return {
+        "assistant_id": a["id"],
+        "thread_id": t["id"],
+        "message_id": msgs[0]["id"],
+        "run_id": run["id"],
+        "step_id": steps[0]["id"],
+        "file_id": f["id"],
+        "vector_store_id": vs["id"],
+        "batch_id": batch["id"],
+        "upload_id": upload["id"],
+    }

@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import time
 
 import httpx2
 import pytest
@@ -49,44 +48,6 @@ def other_key(server, database_url) -> str:
     cmd += ["--database-url", database_url] if database_url else ["--data-dir", str(server.data_dir)]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=True)
     return out.stdout.strip()
-
-
-@pytest.fixture(scope="module")
-def a_objects(http) -> dict[str, str]:
-    """One object of every kind in project A, by the path parameter that names it."""
-
-    def ok(r: httpx2.Response) -> dict:
-        assert r.status_code == 200, r.text
-        return r.json()
-
-    f = ok(http.post("/v1/files", files={"file": ("a.txt", b"project A's secret words"), "purpose": (None, "assistants")}))
-    vs = ok(http.post("/v1/vector_stores", json={"name": "A", "file_ids": [f["id"]]}))
-    deadline = time.monotonic() + 60
-    while ok(http.get(f"/v1/vector_stores/{vs['id']}"))["file_counts"]["completed"] != 1:
-        assert time.monotonic() < deadline, "file not indexed"
-        time.sleep(0.1)
-    batch = ok(http.post(f"/v1/vector_stores/{vs['id']}/file_batches", json={"file_ids": [f["id"]]}))
-    a = ok(http.post("/v1/assistants", json={"model": "gpt-4o", "name": "A"}))
-    t = ok(http.post("/v1/threads", json={"messages": [{"role": "user", "content": "hi"}]}))
-    run = ok(http.post(f"/v1/threads/{t['id']}/runs", json={"assistant_id": a["id"]}))
-    while run["status"] in ("queued", "in_progress"):
-        assert time.monotonic() < deadline, run
-        time.sleep(0.05)
-        run = ok(http.get(f"/v1/threads/{t['id']}/runs/{run['id']}"))
-    steps = ok(http.get(f"/v1/threads/{t['id']}/runs/{run['id']}/steps"))["data"]
-    msgs = ok(http.get(f"/v1/threads/{t['id']}/messages"))["data"]
-    upload = ok(http.post("/v1/uploads", json={"filename": "u.txt", "purpose": "assistants", "bytes": 3, "mime_type": "text/plain"}))
-    return {
-        "assistant_id": a["id"],
-        "thread_id": t["id"],
-        "message_id": msgs[0]["id"],
-        "run_id": run["id"],
-        "step_id": steps[0]["id"],
-        "file_id": f["id"],
-        "vector_store_id": vs["id"],
-        "batch_id": batch["id"],
-        "upload_id": upload["id"],
-    }
 
 
 def snapshot(http, ids: dict[str, str]) -> dict:
@@ -141,26 +102,26 @@ def minimal_body(op: dict, ids: dict[str, str]) -> dict:
 
 
 @pytest.mark.parametrize("method,path,op", OPERATIONS, ids=[f"{m} {p}" for m, p, _ in OPERATIONS])
-def test_another_projects_ids_are_not_found(server, http, other_key, a_objects, method, path, op):
-    url = PARAM.sub(lambda m: a_objects[m.group(1)], path)
-    before = snapshot(http, a_objects)
+def test_another_projects_ids_are_not_found(server, http, other_key, seeded, method, path, op):
+    url = PARAM.sub(lambda m: seeded[m.group(1)], path)
+    before = snapshot(http, seeded)
     b = httpx2.Client(base_url=server.root_url, headers={"Authorization": f"Bearer {other_key}"}, timeout=30,
                       event_hooks={"response": [server.validator]})
     with b:
         if "multipart/form-data" in op.get("requestBody", {}).get("content", {}):
             r = b.request(method, url, files={"data": ("p", b"abc")})
         elif method == "POST":
-            r = b.request(method, url, json=minimal_body(op, a_objects))
+            r = b.request(method, url, json=minimal_body(op, seeded))
         else:
             r = b.request(method, url)
     assert r.status_code == 404, f"{method} {url}: {r.status_code} {r.text}"
     assert r.json()["error"]["type"] == "invalid_request_error"
     assert "secret words" not in r.text
-    assert snapshot(http, a_objects) == before, f"{method} {url} changed project A's objects"
+    assert snapshot(http, seeded) == before, f"{method} {url} changed project A's objects"
 
 
-def test_lists_show_another_project_nothing(server, other_key, a_objects):
+def test_lists_show_another_project_nothing(server, other_key, seeded):
     with httpx2.Client(base_url=server.root_url, headers={"Authorization": f"Bearer {other_key}"}, timeout=30) as b:
         for path in ("/v1/assistants", "/v1/files", "/v1/vector_stores"):
             listed = [x["id"] for x in b.get(path).json()["data"]]
-            assert not set(listed) & set(a_objects.values()), path
+            assert not set(listed) & set(seeded.values()), path
