@@ -148,6 +148,8 @@ async fn bad_input_gets_openai_errors() {
         .unwrap();
     assert_eq!(res.status(), 400);
     assert_eq!(res.headers()["content-type"], "application/json");
+    // the body was not read: the connection closes, and the client is told so
+    assert_eq!(res.headers()["connection"], "close");
     assert_error(&res.json::<Value>().await.unwrap(), None);
 
     // A junk cursor is a 400 naming it, on every list.
@@ -226,18 +228,6 @@ async fn vector_store_references_are_checked_like_file_references() {
     }
 }
 
-fn slow_text(first: &str, pause: Duration, rest: &str) -> Reply {
-    Reply::Stream {
-        pieces: vec![
-            Piece::Text(first.into()),
-            Piece::Sleep(pause),
-            Piece::Text(rest.into()),
-            Piece::Finish("stop".into()),
-        ],
-        cut: false,
-    }
-}
-
 async fn get(s: &Server, path: &str) -> (Value, Option<u32>) {
     let res = http().get(s.url(path)).bearer_auth(KEY).send().await.unwrap();
     assert_eq!(res.status(), 200, "{path}");
@@ -247,7 +237,7 @@ async fn get(s: &Server, path: &str) -> (Value, Option<u32>) {
 
 #[tokio::test]
 async fn polled_objects_say_when_to_poll_again() {
-    let fake = FakeBackend::start(vec![slow_text("a", Duration::from_millis(1500), "b")]).await;
+    let fake = FakeBackend::start(vec![Reply::slow_text("a", Duration::from_millis(1500), "b")]).await;
     let s = Launch::serve().env("ASSISTD_LLM_BASE_URL", &fake.base_url).env("ASSISTD_EMBEDDINGS_MODEL", "none").start();
     let c = http();
     let (_, a) = call(c.post(s.url("/v1/assistants")).json(&json!({"model": "m"}))).await;

@@ -6,21 +6,9 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use assistd_runs::model::fake::{FakeBackend, Piece, Reply};
+use assistd_runs::model::fake::{FakeBackend, Reply};
 use common::{KEY, Launch, Server, call, http, test_databases};
 use serde_json::{Value, json};
-
-fn slow(first: &str, pause: Duration, rest: &str) -> Reply {
-    Reply::Stream {
-        pieces: vec![
-            Piece::Text(first.into()),
-            Piece::Sleep(pause),
-            Piece::Text(rest.into()),
-            Piece::Finish("stop".into()),
-        ],
-        cut: false,
-    }
-}
 
 async fn setup(s: &Server) -> (String, String) {
     let c = http();
@@ -74,9 +62,11 @@ async fn stream(s: &Server, thread: &str, assistant: &str) -> Vec<String> {
 #[tokio::test]
 async fn a_worker_killed_mid_run_leaves_its_run_to_another_worker() {
     for db in test_databases().await {
-        let fake =
-            FakeBackend::start(vec![slow("partial", Duration::from_secs(120), "never"), Reply::text(&["recovered"])])
-                .await;
+        let fake = FakeBackend::start(vec![
+            Reply::slow_text("partial", Duration::from_secs(120), "never"),
+            Reply::text(&["recovered"]),
+        ])
+        .await;
         let dir = tempfile::tempdir().unwrap();
         let lease = "1.5";
         let api = Launch::serve()
@@ -143,7 +133,7 @@ async fn a_worker_killed_mid_run_leaves_its_run_to_another_worker() {
 #[tokio::test]
 async fn a_client_that_goes_away_does_not_stop_its_run() {
     for db in test_databases().await {
-        let fake = FakeBackend::start(vec![slow("first ", Duration::from_millis(600), "second")]).await;
+        let fake = FakeBackend::start(vec![Reply::slow_text("first ", Duration::from_millis(600), "second")]).await;
         let s = Launch::serve().database(&db).env("ASSISTD_LLM_BASE_URL", &fake.base_url).start();
         let (a, t) = setup(&s).await;
         let mut res = http()
@@ -189,7 +179,7 @@ async fn a_client_that_goes_away_does_not_stop_its_run() {
 #[tokio::test]
 async fn sigterm_ends_runs_in_flight_instead_of_leaving_them_to_lapse() {
     for db in test_databases().await {
-        let fake = FakeBackend::start(vec![slow("partial", Duration::from_secs(120), "never")]).await;
+        let fake = FakeBackend::start(vec![Reply::slow_text("partial", Duration::from_secs(120), "never")]).await;
         let dir = tempfile::tempdir().unwrap();
         let mut s = Launch::serve()
             .database(&db)

@@ -5,6 +5,7 @@
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 
 use crate::errors::ApiError;
@@ -17,24 +18,36 @@ where
     S: Send + Sync,
     T: DeserializeOwned,
 {
-    type Rejection = ApiError;
+    type Rejection = Response;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let version = req.version();
         if declared_length(&req).is_some_and(|n| n > crate::routes::MAX_JSON_BODY as u64) {
-            return Err(too_large());
+            return Err(unread_body(version, too_large()));
         }
         let bytes = Bytes::from_request(req, state).await.map_err(|e| {
             let status = e.status();
             if status == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-                too_large()
+                unread_body(version, too_large())
             } else if is_body_timeout(&e) {
-                body_timeout()
+                unread_body(version, body_timeout())
             } else {
-                ApiError::new(status, format!("Could not read the request body: {e}"))
+                ApiError::new(status, format!("Could not read the request body: {e}")).into_response()
             }
         })?;
-        parse_json(&bytes).map(JsonBody)
+        parse_json(&bytes).map(JsonBody).map_err(IntoResponse::into_response)
     }
+}
+
+/// The answer to a request whose body is left unread: on HTTP/1 it also closes the
+/// connection (`Connection: close`), so that a client does not send its next request
+/// on a connection the server is about to drop.
+pub fn unread_body(version: axum::http::Version, error: ApiError) -> Response {
+    let mut res = error.into_response();
+    if version <= axum::http::Version::HTTP_11 {
+        res.headers_mut().insert(axum::http::header::CONNECTION, axum::http::HeaderValue::from_static("close"));
+    }
+    res
 }
 
 /// The request's `Content-Length`, if it declares one.
@@ -75,18 +88,20 @@ pub struct MultipartBody(pub axum::extract::Multipart);
 pub const MAX_MULTIPART_BODY: u64 = (512 << 20) + (1 << 20);
 
 impl<S: Send + Sync> FromRequest<S> for MultipartBody {
-    type Rejection = ApiError;
+    type Rejection = Response;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let version = req.version();
         if declared_length(&req).is_some_and(|n| n > MAX_MULTIPART_BODY) {
-            return Err(too_large());
+            return Err(unread_body(version, too_large()));
         }
         axum::extract::Multipart::from_request(req, state).await.map(MultipartBody).map_err(|e| {
-            ApiError::new(
+            let error = ApiError::new(
                 e.status(),
                 format!("The request body must be multipart/form-data with a boundary: {}", e.body_text()),
             )
-            .with_code("invalid_multipart")
+            .with_code("invalid_multipart");
+            unread_body(version, error)
         })
     }
 }

@@ -312,6 +312,27 @@ pub struct RunStep {
 }
 
 impl RunStep {
+    /// A new step of the run `run_id` (on `thread_id`, for `assistant_id`), in
+    /// progress since `now`.
+    pub fn open(id: String, run_id: &str, thread_id: &str, assistant_id: &str, details: StepDetails, now: i64) -> Self {
+        RunStep {
+            id,
+            created_at: now,
+            run_id: run_id.to_owned(),
+            thread_id: thread_id.to_owned(),
+            assistant_id: assistant_id.to_owned(),
+            status: StepStatus::InProgress,
+            details,
+            last_error: None,
+            expired_at: None,
+            cancelled_at: None,
+            failed_at: None,
+            completed_at: None,
+            usage: None,
+            metadata: Metadata::new(),
+        }
+    }
+
     /// Ends the step with `status` at `now`.
     pub fn finish(&mut self, status: StepStatus, now: i64) {
         self.status = status;

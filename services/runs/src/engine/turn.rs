@@ -4,7 +4,6 @@
 //! and steps are closed and the run is left in a state that says why.
 
 use assistd_common::ids::{CallId, MessageId, StepId};
-use assistd_common::metadata::Metadata;
 use assistd_common::{Project, ServiceResult, time};
 use assistd_proto::pb;
 use futures::StreamExt;
@@ -333,22 +332,8 @@ impl<'a> Exec<'a> {
     }
 
     fn new_step(&self, details: StepDetails) -> RunStep {
-        RunStep {
-            id: StepId::generate().into_string(),
-            created_at: time::now_secs(),
-            run_id: self.run.id.clone(),
-            thread_id: self.run.thread_id.clone(),
-            assistant_id: self.run.assistant_id.clone(),
-            status: StepStatus::InProgress,
-            details,
-            last_error: None,
-            expired_at: None,
-            cancelled_at: None,
-            failed_at: None,
-            completed_at: None,
-            usage: None,
-            metadata: Metadata::new(),
-        }
+        let r = &self.run;
+        RunStep::open(StepId::generate().into_string(), &r.id, &r.thread_id, &r.assistant_id, details, time::now_secs())
     }
 
     async fn open_message(&mut self) -> ServiceResult<()> {

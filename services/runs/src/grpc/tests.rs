@@ -118,6 +118,36 @@ impl World {
         s.map(|e| e.unwrap()).collect().await
     }
 
+    /// Streams `req` up to its first text delta: the rest of the stream, and the run id.
+    async fn stream_to_first_delta(&self, req: pb::CreateRunRequest) -> (super::RunEventStream, String) {
+        let mut s = self.svc.stream_run(request(P, req)).await.unwrap().into_inner();
+        let mut run_id = String::new();
+        while let Some(e) = s.next().await {
+            let e = e.unwrap();
+            if let Some(pb::run_event::Payload::Run(r)) = &e.payload {
+                run_id = r.id.clone();
+            }
+            if e.event == "thread.message.delta" {
+                break;
+            }
+        }
+        (s, run_id)
+    }
+
+    /// Writes an empty assistant message of `run_id`, as a run's worker does first.
+    async fn run_message(&self, thread_id: &str, assistant_id: &str, run_id: &str) -> pb::Message {
+        let message = pb::Message {
+            id: assistd_common::ids::MessageId::generate().into_string(),
+            created_at: assistd_common::time::now_secs(),
+            thread_id: thread_id.into(),
+            assistant_id: Some(assistant_id.into()),
+            run_id: Some(run_id.into()),
+            ..Default::default()
+        };
+        let caller = crate::peers::Caller::engine(assistd_common::Project(P.into()));
+        self.engine.peers().create_run_message(&caller, &message).await.unwrap()
+    }
+
     async fn get(&self, thread_id: &str, run_id: &str) -> pb::Run {
         let req = pb::GetRunRequest { thread_id: thread_id.into(), run_id: run_id.into() };
         self.svc.get_run(request(P, req)).await.unwrap().into_inner()
@@ -384,17 +414,7 @@ async fn cancel_while_streaming_and_while_waiting_for_outputs() {
         let w = world(&db.url, vec![slow, call("call_9", "f", &["{}"])], fast()).await;
         let a = w.assistant("", vec![function("f")]).await;
         let t = w.thread(&["hi"]).await;
-        let mut s = w.svc.stream_run(request(P, create(&t, &a))).await.unwrap().into_inner();
-        let mut run_id = String::new();
-        while let Some(e) = s.next().await {
-            let e = e.unwrap();
-            if let Some(pb::run_event::Payload::Run(r)) = &e.payload {
-                run_id = r.id.clone();
-            }
-            if e.event == "thread.message.delta" {
-                break;
-            }
-        }
+        let (s, run_id) = w.stream_to_first_delta(create(&t, &a)).await;
         let c = pb::CancelRunRequest { thread_id: t.clone(), run_id: run_id.clone() };
         let r = w.svc.cancel_run(request(P, c)).await.unwrap().into_inner();
         assert_eq!(r.status, pb::RunStatus::Cancelling as i32);
@@ -499,7 +519,6 @@ async fn a_run_whose_worker_died_is_queued_again_then_fails() {
         let a = w.assistant("", vec![]).await;
         let t = w.thread(&["hi"]).await;
         let run = w.svc.create_run(request(P, create(&t, &a))).await.unwrap().into_inner();
-        let caller = crate::peers::Caller::engine(assistd_common::Project(P.into()));
         for attempt in 1..=crate::engine::MAX_ATTEMPTS {
             // A worker claims it and dies at once: its lease is already over.
             let claimed =
@@ -507,15 +526,7 @@ async fn a_run_whose_worker_died_is_queued_again_then_fails() {
             assert_eq!(claimed.1.id, run.id);
             assert!(w.engine.store().claim(&lease("other", crate::engine::now_ms() + 10_000)).await.unwrap().is_none());
             // It had written its message but died before its step was stored.
-            let partial = pb::Message {
-                id: assistd_common::ids::MessageId::generate().into_string(),
-                created_at: assistd_common::time::now_secs(),
-                thread_id: t.clone(),
-                assistant_id: Some(a.clone()),
-                run_id: Some(run.id.clone()),
-                ..Default::default()
-            };
-            w.engine.peers().create_run_message(&caller, &partial).await.unwrap();
+            let partial = w.run_message(&t, &a, &run.id).await;
             w.engine.reap().await.unwrap();
             let m = w.messages(&t).await.into_iter().find(|m| m.id == partial.id).unwrap();
             assert_eq!(
@@ -550,15 +561,7 @@ async fn a_run_whose_worker_died_after_answering_is_completed_not_answered_again
         // The dead worker wrote its whole answer (message completed, step still open)
         // and died before it marked the run done.
         let caller = crate::peers::Caller::engine(project.clone());
-        let answer = pb::Message {
-            id: assistd_common::ids::MessageId::generate().into_string(),
-            created_at: assistd_common::time::now_secs(),
-            thread_id: t.clone(),
-            assistant_id: Some(a.clone()),
-            run_id: Some(run.id.clone()),
-            ..Default::default()
-        };
-        w.engine.peers().create_run_message(&caller, &answer).await.unwrap();
+        let answer = w.run_message(&t, &a, &run.id).await;
         let done = pb::UpdateRunMessageRequest {
             thread_id: t.clone(),
             message_id: answer.id.clone(),
@@ -567,22 +570,14 @@ async fn a_run_whose_worker_died_after_answering_is_completed_not_answered_again
             incomplete_reason: None,
         };
         w.engine.peers().update_run_message(&caller, done).await.unwrap();
-        let step = crate::domain::RunStep {
-            id: assistd_common::ids::StepId::generate().into_string(),
-            created_at: assistd_common::time::now_secs(),
-            run_id: run.id.clone(),
-            thread_id: t.clone(),
-            assistant_id: a.clone(),
-            status: crate::domain::StepStatus::InProgress,
-            details: crate::domain::StepDetails::MessageCreation { message_id: answer.id.clone() },
-            last_error: None,
-            expired_at: None,
-            cancelled_at: None,
-            failed_at: None,
-            completed_at: None,
-            usage: None,
-            metadata: Default::default(),
-        };
+        let step = crate::domain::RunStep::open(
+            assistd_common::ids::StepId::generate().into_string(),
+            &run.id,
+            &t,
+            &a,
+            crate::domain::StepDetails::MessageCreation { message_id: answer.id.clone() },
+            assistd_common::time::now_secs(),
+        );
         w.engine.store().insert_step(&project, &step).await.unwrap();
         assert_eq!(claimed.id, run.id);
         w.engine.reap().await.unwrap();
@@ -691,29 +686,11 @@ async fn waiting_for_outputs_too_long_expires_the_run() {
 #[tokio::test]
 async fn metadata_set_while_a_run_goes_on_is_kept() {
     for db in test_databases().await {
-        let slow = Reply::Stream {
-            pieces: vec![
-                Piece::Text("thinking".into()),
-                Piece::Sleep(Duration::from_millis(400)),
-                Piece::Text(" done".into()),
-                Piece::Finish("stop".into()),
-            ],
-            cut: false,
-        };
+        let slow = Reply::slow_text("thinking", Duration::from_millis(400), " done");
         let w = world(&db.url, vec![slow], fast()).await;
         let a = w.assistant("", vec![]).await;
         let t = w.thread(&["hi"]).await;
-        let mut s = w.svc.stream_run(request(P, create(&t, &a))).await.unwrap().into_inner();
-        let mut run_id = String::new();
-        while let Some(e) = s.next().await {
-            let e = e.unwrap();
-            if let Some(pb::run_event::Payload::Run(r)) = &e.payload {
-                run_id = r.id.clone();
-            }
-            if e.event == "thread.message.delta" {
-                break;
-            }
-        }
+        let (s, run_id) = w.stream_to_first_delta(create(&t, &a)).await;
         let modify = pb::ModifyRunRequest {
             thread_id: t.clone(),
             run_id: run_id.clone(),

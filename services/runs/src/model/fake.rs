@@ -67,6 +67,18 @@ impl Reply {
         Reply::Stream { pieces, cut: false }
     }
 
+    /// `first`, a pause of `pause`, then `rest` and `stop`: an answer a test can act
+    /// in the middle of.
+    pub fn slow_text(first: &str, pause: Duration, rest: &str) -> Self {
+        let pieces = vec![
+            Piece::Text(first.to_owned()),
+            Piece::Sleep(pause),
+            Piece::Text(rest.to_owned()),
+            Piece::Finish("stop".into()),
+        ];
+        Reply::Stream { pieces, cut: false }
+    }
+
     /// An HTTP error.
     pub fn error(status: u16, message: &str) -> Self {
         Reply::Error { status, message: message.into(), retry_after: None }
