@@ -123,6 +123,12 @@ async fn bad_input_gets_openai_errors() {
     let (st, ok) = call(c.post(&search).json(&json!({"query": vec!["q"; 10]}))).await;
     assert_eq!(st, 200, "{ok}");
 
+    // Huge metadata is refused by its rules, whatever its size.
+    let metadata: serde_json::Map<String, Value> = (0..100_000).map(|i| (format!("k{i}"), json!("v"))).collect();
+    let (st, e) = call(c.post(s.url("/v1/assistants")).json(&json!({"model": "m", "metadata": metadata}))).await;
+    assert_eq!(st, 400, "{e}");
+    assert_error(&e, Some("metadata"));
+
     // Deeply nested JSON is a parse error, not a crash.
     let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
     let body = format!("{{\"model\":\"m\",\"metadata\":{deep}}}");

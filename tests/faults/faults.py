@@ -16,6 +16,8 @@ Then it asserts:
 - 0 duplicate answers: no run has more than one completed assistant message;
 - no run failed because a replica died: a run whose worker dies is queued again (the
   engine gives a run 5 drives), so ``failed`` runs are counted and must be 0;
+- with the database stopped, a request answers 503 with ``Retry-After`` (which the
+  SDKs retry) within the pool's wait, and ``/readyz`` answers 503 within seconds;
 - every thread is usable afterwards: one more run on each completes.
 
 Figures are printed as JSON (and written to ``--out``). ``scripts/faults`` runs it;
@@ -276,6 +278,31 @@ def main() -> int:
         figures["failed"] = counts.get("failed", 0)
         figures["client_retries"] = c.retries
 
+        # With the database down: 503 with Retry-After within the pool's wait, and a
+        # bounded /readyz; with it back, the same requests succeed.
+        pg.stop()
+        raw = httpx.Client(base_url=base, headers={"authorization": f"Bearer {KEY}"}, timeout=30)
+        t0 = time.monotonic()
+        down = raw.get(f"/v1/assistants/{assistant['id']}")
+        figures["db_down_status"] = down.status_code
+        figures["db_down_answer_s"] = round(time.monotonic() - t0, 2)
+        figures["db_down_retry_after"] = down.headers.get("retry-after")
+        t0 = time.monotonic()
+        ready = raw.get("/readyz")
+        figures["db_down_readyz"] = ready.status_code
+        figures["db_down_readyz_s"] = round(time.monotonic() - t0, 2)
+        pg.start()
+        figures["db_back_status"] = c.call("GET", f"/assistants/{assistant['id']}") and 200
+        db_ok = (
+            figures["db_down_status"] == 503
+            and figures["db_down_retry_after"] is not None
+            and down.json()["error"]["type"] == "server_error"
+            and figures["db_down_answer_s"] < 10
+            and figures["db_down_readyz"] == 503
+            and figures["db_down_readyz_s"] < 10
+        )
+        figures["db_down_handled"] = db_ok
+
         # Every thread is usable afterwards.
         fake.default = {"text": ["ok"]}
         unusable = 0
@@ -300,7 +327,7 @@ def main() -> int:
     if args.out:
         args.out.write_text(json.dumps(figures, indent=2) + "\n")
     bad = {k: figures.get(k) for k in ("stuck", "lost", "duplicate_answers", "failed", "unusable_threads")}
-    if any(v for v in bad.values()):
+    if any(v for v in bad.values()) or not figures.get("db_down_handled"):
         print(f"faults: FAILED {bad}; logs in {root}", file=sys.stderr)
         return 1
     shutil.rmtree(root, ignore_errors=True)
