@@ -6,6 +6,8 @@
 
 pub mod errors;
 pub mod extract;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod middleware;
 pub mod openai;
 pub mod poll;

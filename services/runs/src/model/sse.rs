@@ -63,8 +63,38 @@ impl SseDecoder {
     }
 }
 
+/// The fuzzed property (`fuzz/fuzz_targets/sse_decoder.rs`, and the test that replays
+/// its regressions): the events of a stream do not depend on where the stream was cut.
+/// The input's first byte is the size of the pieces; the rest is the stream.
+#[doc(hidden)]
+pub fn assert_cut_invariant(data: &[u8]) {
+    let Some((cut, stream)) = data.split_first() else { return };
+    let whole = SseDecoder::default().push(stream);
+    let mut pieces = SseDecoder::default();
+    let mut events = Vec::new();
+    for chunk in stream.chunks(usize::from(*cut).max(1)) {
+        events.extend(pieces.push(chunk));
+    }
+    assert_eq!(events, whole, "events depend on where the stream was cut");
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn fuzz_regressions_are_handled() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz");
+        for dir in ["seeds/sse_decoder", "regressions/sse_decoder"] {
+            for entry in std::fs::read_dir(root.join(dir)).unwrap() {
+                let path = entry.unwrap().path();
+                if path.file_name().is_some_and(|f| f != ".keep") {
+                    assert_cut_invariant(&std::fs::read(&path).unwrap());
+                }
+            }
+        }
+        // a CR at a piece's end, then its LF in the next piece
+        assert_cut_invariant(b"\x05data: a\r\n\r\ndata: b\r\r");
+    }
+
     use super::*;
 
     #[test]

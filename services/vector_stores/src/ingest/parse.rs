@@ -84,6 +84,16 @@ const FORMATS: &[(&str, Format)] = &[
 /// The most bytes one part of a DOCX may inflate to (a guard against zip bombs).
 const MAX_DOCX_PART: u64 = 256 << 20;
 
+/// File names the fuzz target (`fuzz/fuzz_targets/parse_document.rs`) parses under.
+const FUZZ_NAMES: &[&str] = &["a.txt", "a.md", "a.html", "a.pdf", "a.docx", "a.json", "a.csv", "a.py", "a.xml"];
+
+/// One fuzz input: its first byte picks the file name, the rest is the file. The fuzz
+/// target and the test that replays its regressions both call this.
+pub fn parse_fuzz_input(data: &[u8]) -> Option<Result<String, ParseError>> {
+    let (pick, bytes) = data.split_first()?;
+    Some(parse(FUZZ_NAMES[usize::from(*pick) % FUZZ_NAMES.len()], bytes))
+}
+
 /// Whether a file of this name can be parsed (by its extension).
 pub fn is_supported(filename: &str) -> bool {
     format_of(filename).is_ok()
@@ -460,6 +470,26 @@ mod docx {
 
 #[cfg(test)]
 mod tests {
+
+    /// The fuzz target's seeds and every input it ever failed on (fuzz/regressions)
+    /// parse or fail cleanly: what the fuzzer found stays fixed.
+    #[test]
+    fn fuzz_regressions_are_handled() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz");
+        let mut n = 0;
+        for dir in ["seeds/parse_document", "regressions/parse_document"] {
+            for entry in std::fs::read_dir(root.join(dir)).unwrap() {
+                let path = entry.unwrap().path();
+                if path.file_name().is_some_and(|f| f == ".keep") {
+                    continue;
+                }
+                let _ = parse_fuzz_input(&std::fs::read(&path).unwrap());
+                n += 1;
+            }
+        }
+        assert!(n >= 6, "the seeds are missing");
+    }
+
     use super::*;
     use crate::ingest::fixtures;
 
