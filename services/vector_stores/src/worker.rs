@@ -150,8 +150,14 @@ impl Ingestor {
         Lease::for_next(&self.inner.owner, self.inner.cfg.lease)
     }
 
+    /// Claims files as this ingestor's workers do, without indexing them (tests).
+    #[cfg(test)]
+    pub(crate) async fn claim_now(&self) -> Vec<Claimed> {
+        self.inner.store.claim(&self.lease(), now_ms(), 10).await.unwrap()
+    }
+
     /// Indexes one claimed file and records how it ended.
-    async fn ingest(&self, c: Claimed) {
+    pub(crate) async fn ingest(&self, c: Claimed) {
         let started = Instant::now();
         let Claimed { project, file } = c;
         // The heartbeat renews the lease and notices a lost one (cancelled, detached).
@@ -198,12 +204,32 @@ impl Ingestor {
             Ok(true) => {
                 if failed {
                     self.drop_points(&project, &file).await;
+                } else {
+                    self.refresh_attributes(&project, &file).await;
                 }
                 metrics::counter!("assistd_ingest_files_total", "status" => status.as_str()).increment(1);
                 metrics::histogram!("assistd_ingest_seconds").record(started.elapsed().as_secs_f64());
             }
             Ok(false) => self.forget(&project, &file).await,
             Err(e) => tracing::warn!(error = %e, "recording the end of ingestion"),
+        }
+    }
+
+    /// The chunks were written with the attributes read when the file was claimed; a
+    /// client may have set others since (the service applies them to the chunks
+    /// indexed by then): the stored ones are applied to all of them.
+    async fn refresh_attributes(&self, project: &Project, file: &StoreFile) {
+        match self.inner.store.get_file(project, &file.vector_store_id, &file.file_id).await {
+            Ok(Some(now)) if now.attributes != file.attributes => {
+                let index = &self.inner.index;
+                if let Err(e) =
+                    index.set_attributes(project.id(), &file.vector_store_id, &file.file_id, &now.attributes).await
+                {
+                    tracing::warn!(error = %e, "applying a file's new attributes to its chunks");
+                }
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "reading a file's attributes"),
         }
     }
 

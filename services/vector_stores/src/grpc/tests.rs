@@ -278,6 +278,35 @@ async fn batches_count_from_the_start_and_cancel() {
 }
 
 #[tokio::test]
+async fn attributes_set_while_a_file_is_indexed_reach_its_chunks() {
+    for db in test_databases().await {
+        let w = world(&db.url, false).await;
+        let id = w.upload(P, "a.txt", b"The lighthouse keeper logs every passing ship.").await;
+        let vs = w.create_store(vec![id.clone()]).await;
+        // A worker takes the file (with its attributes as they are now)…
+        let claimed = w.ingestor.claim_now().await;
+        assert_eq!(claimed.len(), 1);
+        // …a client sets new ones while it is indexed…
+        let attributes = [("team".to_owned(), assistd_common::json::json_to_value(&serde_json::json!("blue")))];
+        let req = pb::UpdateVectorStoreFileAttributesRequest {
+            vector_store_id: vs.id.clone(),
+            file_id: id.clone(),
+            attributes: attributes.into_iter().collect(),
+        };
+        w.svc.update_vector_store_file_attributes(request(P, req)).await.unwrap();
+        // …and the chunks the worker writes end up with them.
+        for c in claimed {
+            w.ingestor.ingest(c).await;
+        }
+        let f = w.settled(&vs.id, &id).await;
+        assert_eq!(f.status, pb::VectorStoreFileStatus::Completed as i32, "{}", db.backend);
+        assert_eq!(f.attributes.len(), 1);
+        assert_eq!(w.search(&vs.id, "lighthouse", Some(eq("team", serde_json::json!("blue")))).await.len(), 1);
+        w.close().await;
+    }
+}
+
+#[tokio::test]
 async fn a_dead_workers_file_is_indexed_again() {
     for db in test_databases().await {
         let mut w = world(&db.url, false).await;
