@@ -23,6 +23,7 @@ where
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let version = req.version();
         if declared_length(&req).is_some_and(|n| n > crate::routes::MAX_JSON_BODY as u64) {
+            drain(req.into_body());
             return Err(unread_body(version, too_large()));
         }
         let bytes = Bytes::from_request(req, state).await.map_err(|e| {
@@ -37,6 +38,31 @@ where
         })?;
         parse_json(&bytes).map(JsonBody).map_err(IntoResponse::into_response)
     }
+}
+
+/// Most of a refused body read (and dropped) after the answer, and for how long.
+const DRAIN_BYTES: u64 = 64 << 20;
+const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Reads and drops what a client still sends of a body that was refused before it was
+/// read (up to [`DRAIN_BYTES`] within [`DRAIN_TIME`]), so that the client, still
+/// writing, gets to read the answer instead of a broken connection. The answer goes out
+/// at once; the connection closes when the draining ends.
+pub fn drain(body: axum::body::Body) {
+    use http_body_util::BodyExt;
+    tokio::spawn(async move {
+        let mut body = body;
+        let mut read = 0u64;
+        let _ = tokio::time::timeout(DRAIN_TIME, async {
+            while read < DRAIN_BYTES {
+                match body.frame().await {
+                    Some(Ok(frame)) => read += frame.data_ref().map_or(0, |d| d.len() as u64),
+                    _ => break,
+                }
+            }
+        })
+        .await;
+    });
 }
 
 /// The answer to a request whose body is left unread: on HTTP/1 it also closes the
@@ -93,7 +119,22 @@ impl<S: Send + Sync> FromRequest<S> for MultipartBody {
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let version = req.version();
         if declared_length(&req).is_some_and(|n| n > MAX_MULTIPART_BODY) {
+            drain(req.into_body());
             return Err(unread_body(version, too_large()));
+        }
+        let multipart = req
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.to_ascii_lowercase().starts_with("multipart/form-data") && v.contains("boundary="));
+        if !multipart {
+            drain(req.into_body());
+            let error = ApiError::new(
+                axum::http::StatusCode::BAD_REQUEST,
+                "The request body must be multipart/form-data with a boundary.",
+            )
+            .with_code("invalid_multipart");
+            return Err(unread_body(version, error));
         }
         axum::extract::Multipart::from_request(req, state).await.map(MultipartBody).map_err(|e| {
             let error = ApiError::new(
