@@ -60,6 +60,9 @@ pub struct ServerArgs {
     /// Seconds a request body may send nothing before it is cut off with 408 (a slow upload that keeps moving is never cut) [env: ASSISTD_BODY_TIMEOUT] [default: 30]
     #[arg(long, env = "ASSISTD_BODY_TIMEOUT", hide_env = true)]
     pub body_timeout: Option<f64>,
+    /// Seconds a connection may stay open with no request in flight (HTTP/2 and gRPC included) [env: ASSISTD_IDLE_TIMEOUT] [default: 300]
+    #[arg(long, env = "ASSISTD_IDLE_TIMEOUT", hide_env = true)]
+    pub idle_timeout: Option<f64>,
     /// Most connections open at once; more wait to be accepted [env: ASSISTD_MAX_CONNECTIONS] [default: 4096]
     #[arg(long, env = "ASSISTD_MAX_CONNECTIONS", hide_env = true)]
     pub max_connections: Option<usize>,
@@ -104,6 +107,8 @@ pub struct FileConfig {
     pub header_timeout: Option<f64>,
     /// body_timeout (seconds)
     pub body_timeout: Option<f64>,
+    /// idle_timeout (seconds)
+    pub idle_timeout: Option<f64>,
     /// max_connections
     pub max_connections: Option<usize>,
     /// model_map: a table of NAME = "[MODEL][@BACKEND]"
@@ -260,6 +265,9 @@ fn listener_limits(server: &ServerArgs, file: &FileConfig) -> anyhow::Result<cra
     }
     if let Some(v) = server.body_timeout.or(file.body_timeout) {
         limits.body_timeout = secs("body timeout", v)?;
+    }
+    if let Some(v) = server.idle_timeout.or(file.idle_timeout) {
+        limits.idle_timeout = secs("idle timeout", v)?;
     }
     if let Some(n) = server.max_connections.or(file.max_connections) {
         anyhow::ensure!(n >= 1, "max connections must be at least 1");

@@ -5,8 +5,10 @@
 //!   keep-alive connection that sends no next request;
 //! - a **request body** that delivers nothing for `body_timeout` is cut off (408): a
 //!   slow upload that keeps moving is never cut, however long it takes;
+//! - a connection with no request in flight for `idle_timeout` is closed gracefully
+//!   (GOAWAY on HTTP/2): gRPC channels reconnect on their next call;
 //! - **HTTP/2** connections are pinged every `h2_keep_alive` and dropped when a ping
-//!   goes unanswered, so dead peers do not pile up (gRPC channels may stay idle);
+//!   goes unanswered, so dead peers do not pile up;
 //! - at most `max_connections` are open at once; past that, new ones wait in the
 //!   kernel's accept queue until one closes.
 //!
@@ -14,7 +16,8 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use axum::Router;
@@ -22,8 +25,8 @@ use axum::body::Body;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
 use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 use tower_http::timeout::TimeoutBody;
 
@@ -35,6 +38,8 @@ pub struct Limits {
     pub header_timeout: Duration,
     /// Longest wait for the next piece of a request body.
     pub body_timeout: Duration,
+    /// How long a connection may stay open with no request in flight.
+    pub idle_timeout: Duration,
     /// HTTP/2 ping interval (a ping unanswered for as long drops the connection).
     pub h2_keep_alive: Duration,
     /// Most connections open at once.
@@ -46,6 +51,7 @@ impl Default for Limits {
         Self {
             header_timeout: Duration::from_secs(15),
             body_timeout: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(300),
             h2_keep_alive: Duration::from_secs(30),
             max_connections: 4096,
         }
@@ -72,13 +78,9 @@ pub async fn run(listen: &str, app: Router, grace: Duration, limits: &Limits) ->
         .keep_alive_interval(limits.h2_keep_alive)
         .keep_alive_timeout(limits.h2_keep_alive);
     let builder = Arc::new(builder);
-    let body_timeout = limits.body_timeout;
-    let service = hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
-        let req = req.map(|b| Body::new(TimeoutBody::new(body_timeout, b)));
-        app.clone().oneshot(req)
-    });
-    let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
-    let graceful = GracefulShutdown::new();
+    let max = limits.max_connections.clamp(1, Semaphore::MAX_PERMITS) as u32;
+    let permits = Arc::new(Semaphore::new(max as usize));
+    let stopping = CancellationToken::new();
     let stop = shutdown_signal();
     tokio::pin!(stop);
     loop {
@@ -102,25 +104,132 @@ pub async fn run(listen: &str, app: Router, grace: Duration, limits: &Limits) ->
         if let Err(e) = tcp.set_nodelay(true) {
             tracing::debug!(error = %e, "could not set TCP_NODELAY");
         }
-        let conn = builder.serve_connection_with_upgrades(TokioIo::new(tcp), service.clone()).into_owned();
-        let conn = graceful.watch(conn);
+        let activity = Arc::new(Activity::new());
+        let service = {
+            let (app, activity, body_timeout) = (app.clone(), activity.clone(), limits.body_timeout);
+            hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
+                let open = Activity::start(&activity);
+                let req = req.map(|b| Body::new(TimeoutBody::new(body_timeout, b)));
+                let answer = app.clone().oneshot(req);
+                async move {
+                    let res = answer.await?;
+                    Ok::<_, std::convert::Infallible>(res.map(|body| Body::new(Tracked { body, _open: open })))
+                }
+            })
+        };
+        let conn = builder.serve_connection_with_upgrades(TokioIo::new(tcp), service).into_owned();
+        let (stopping, idle_timeout) = (stopping.clone(), limits.idle_timeout);
         tokio::spawn(async move {
-            if let Err(e) = conn.await {
-                tracing::debug!(error = %e, "connection ended with an error");
+            let mut conn = std::pin::pin!(conn);
+            let mut closing = false;
+            loop {
+                tokio::select! {
+                    r = conn.as_mut() => {
+                        if let Err(e) = r {
+                            tracing::debug!(error = %e, "connection ended with an error");
+                        }
+                        break;
+                    }
+                    () = stopping.cancelled(), if !closing => {
+                        conn.as_mut().graceful_shutdown();
+                        closing = true;
+                    }
+                    () = activity.idle_for(idle_timeout), if !closing => {
+                        conn.as_mut().graceful_shutdown();
+                        closing = true;
+                    }
+                }
             }
             drop(permit);
         });
     }
     drop(listener);
     tracing::info!(grace_secs = grace.as_secs(), "shutting down: no new connections, draining open ones");
+    stopping.cancel();
     tokio::select! {
-        () = graceful.shutdown() => {}
+        // every connection has ended once all the permits are back
+        _ = permits.acquire_many(max) => {}
         () = tokio::time::sleep(grace) => {
             tracing::warn!("shutdown grace period over; closing the connections still open");
         }
     }
     tracing::info!("shut down");
     Ok(())
+}
+
+/// The requests in flight on one connection, and when the last one ended.
+struct Activity {
+    since: Instant,
+    open: AtomicUsize,
+    last_ms: AtomicU64,
+}
+
+/// One request in flight (until its response body is done or dropped).
+struct OpenRequest(Arc<Activity>);
+
+impl Activity {
+    fn new() -> Self {
+        Self { since: Instant::now(), open: AtomicUsize::new(0), last_ms: AtomicU64::new(0) }
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.since.elapsed().as_millis() as u64
+    }
+
+    fn start(this: &Arc<Self>) -> OpenRequest {
+        this.open.fetch_add(1, Ordering::SeqCst);
+        OpenRequest(this.clone())
+    }
+
+    /// Resolves once no request has been in flight for `limit`.
+    async fn idle_for(&self, limit: Duration) {
+        loop {
+            let wait = if self.open.load(Ordering::SeqCst) > 0 {
+                limit
+            } else {
+                let idle = Duration::from_millis(self.now_ms().saturating_sub(self.last_ms.load(Ordering::SeqCst)));
+                match limit.checked_sub(idle) {
+                    Some(left) if !left.is_zero() => left,
+                    _ => return,
+                }
+            };
+            tokio::time::sleep(wait).await;
+        }
+    }
+}
+
+impl Drop for OpenRequest {
+    fn drop(&mut self) {
+        self.0.last_ms.store(self.0.now_ms(), Ordering::SeqCst);
+        self.0.open.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// A response body that counts as a request in flight until it is done or dropped
+/// (an SSE stream is a request in flight for as long as it lasts).
+struct Tracked {
+    body: Body,
+    _open: OpenRequest,
+}
+
+impl http_body::Body for Tracked {
+    type Data = bytes::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        std::pin::Pin::new(&mut self.body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.body.size_hint()
+    }
 }
 
 async fn shutdown_signal() {

@@ -405,3 +405,66 @@ async fn a_worker_runs_file_search_and_says_what_it_needs_at_start() {
         assert_eq!(call0["file_search"]["results"][0]["file_name"], "handbook.txt", "{steps}");
     }
 }
+
+#[tokio::test]
+async fn idle_connections_close_but_long_streams_and_grpc_channels_go_on() {
+    let fake = FakeBackend::start(vec![Reply::slow_text("first", Duration::from_millis(2500), " last")]).await;
+    let s = Launch::serve()
+        .args(&["--idle-timeout", "1", "--header-timeout", "1"])
+        .env("ASSISTD_LLM_BASE_URL", &fake.base_url)
+        .start();
+
+    // An HTTP/2 (h2c) connection with nothing in flight gets GOAWAY and is closed (once
+    // the client answers the server's PING, as HTTP/2 clients do).
+    let mut h2 = TcpStream::connect(&s.addr).unwrap();
+    h2.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    h2.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n").unwrap();
+    h2.write_all(&[0, 0, 0, 4, 0, 0, 0, 0, 0]).unwrap(); // an empty SETTINGS frame
+    let start = Instant::now();
+    let mut goaway = None;
+    let mut head = [0u8; 9];
+    while h2.read_exact(&mut head).is_ok() {
+        let len = usize::from(head[0]) << 16 | usize::from(head[1]) << 8 | usize::from(head[2]);
+        let mut payload = vec![0u8; len];
+        if h2.read_exact(&mut payload).is_err() {
+            break;
+        }
+        match (head[3], head[4] & 1) {
+            (7, _) => goaway = goaway.or(Some(start.elapsed())),
+            (6, 0) => {
+                // PING: answer with an ACK carrying the same payload
+                let mut ack = vec![0, 0, 8, 6, 1, 0, 0, 0, 0];
+                ack.extend_from_slice(&payload);
+                let _ = h2.write_all(&ack);
+            }
+            _ => {}
+        }
+    }
+    let closed = start.elapsed();
+    let goaway = goaway.expect("a GOAWAY frame");
+    assert!(goaway < Duration::from_secs(4), "GOAWAY after {goaway:?}");
+    assert!(closed < Duration::from_secs(6), "an idle HTTP/2 connection stayed {closed:?}");
+
+    // A response that streams for longer than the idle limit is not cut.
+    let (_, a) = call(http().post(s.url("/v1/assistants")).json(&json!({"model": "m"}))).await;
+    let (_, t) =
+        call(http().post(s.url("/v1/threads")).json(&json!({"messages": [{"role": "user", "content": "hi"}]}))).await;
+    let res = http()
+        .post(s.url(&format!("/v1/threads/{}/runs", t["id"].as_str().unwrap())))
+        .bearer_auth(KEY)
+        .json(&json!({"assistant_id": a["id"], "stream": true}))
+        .send()
+        .await
+        .unwrap();
+    let body = res.text().await.unwrap();
+    assert!(body.contains("thread.run.completed") && body.ends_with("data: [DONE]\n\n"), "{body}");
+
+    // A gRPC channel whose connection was closed while idle connects again.
+    let ch = tonic::transport::Endpoint::from_shared(s.base.clone()).unwrap().connect().await.unwrap();
+    let mut health = tonic_health::pb::health_client::HealthClient::new(ch);
+    for _ in 0..2 {
+        let req = tonic_health::pb::HealthCheckRequest { service: String::new() };
+        health.check(req).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(1800)).await;
+    }
+}
