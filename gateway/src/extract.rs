@@ -76,6 +76,11 @@ pub fn unread_body(version: axum::http::Version, error: ApiError) -> Response {
     res
 }
 
+fn not_multipart(status: axum::http::StatusCode, detail: String) -> ApiError {
+    ApiError::new(status, format!("The request body must be multipart/form-data with a boundary{detail}."))
+        .with_code("invalid_multipart")
+}
+
 /// The request's `Content-Length`, if it declares one.
 pub fn declared_length(req: &Request) -> Option<u64> {
     req.headers().get(axum::http::header::CONTENT_LENGTH)?.to_str().ok()?.trim().parse().ok()
@@ -129,21 +134,13 @@ impl<S: Send + Sync> FromRequest<S> for MultipartBody {
             .is_some_and(|v| v.to_ascii_lowercase().starts_with("multipart/form-data") && v.contains("boundary="));
         if !multipart {
             drain(req.into_body());
-            let error = ApiError::new(
-                axum::http::StatusCode::BAD_REQUEST,
-                "The request body must be multipart/form-data with a boundary.",
-            )
-            .with_code("invalid_multipart");
+            let error = not_multipart(axum::http::StatusCode::BAD_REQUEST, String::new());
             return Err(unread_body(version, error));
         }
-        axum::extract::Multipart::from_request(req, state).await.map(MultipartBody).map_err(|e| {
-            let error = ApiError::new(
-                e.status(),
-                format!("The request body must be multipart/form-data with a boundary: {}", e.body_text()),
-            )
-            .with_code("invalid_multipart");
-            unread_body(version, error)
-        })
+        axum::extract::Multipart::from_request(req, state)
+            .await
+            .map(MultipartBody)
+            .map_err(|e| unread_body(version, not_multipart(e.status(), format!(": {}", e.body_text()))))
     }
 }
 

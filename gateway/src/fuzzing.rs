@@ -47,33 +47,20 @@ pub async fn multipart(data: &[u8]) {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use assistd_common::testing::fuzz_inputs;
 
-    fn inputs(target: &str) -> Vec<Vec<u8>> {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz");
-        let mut out = Vec::new();
-        for dir in ["seeds", "regressions"] {
-            for entry in std::fs::read_dir(root.join(dir).join(target)).unwrap() {
-                let path = entry.unwrap().path();
-                if path.file_name().is_some_and(|f| f != ".keep") {
-                    out.push(std::fs::read(&path).unwrap());
-                }
-            }
-        }
-        assert!(!out.is_empty(), "no seeds for {target}");
-        out
-    }
+    use super::*;
 
     #[test]
     fn request_json_regressions_are_handled() {
-        for data in inputs("request_json") {
+        for data in fuzz_inputs("request_json") {
             request_json(&data);
         }
     }
 
     #[tokio::test]
     async fn multipart_regressions_are_handled() {
-        for data in inputs("multipart") {
+        for data in fuzz_inputs("multipart") {
             multipart(&data).await;
         }
     }

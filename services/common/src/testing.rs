@@ -62,6 +62,24 @@ pub fn request<T>(project: &str, message: T) -> tonic::Request<T> {
     r
 }
 
+/// The inputs of fuzz target `target` kept in the repository: its seeds and the
+/// inputs it ever failed on (`fuzz/seeds/<target>`, `fuzz/regressions/<target>`), for
+/// the tests that replay them on stable Rust.
+pub fn fuzz_inputs(target: &str) -> Vec<Vec<u8>> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz");
+    let mut out = Vec::new();
+    for dir in ["seeds", "regressions"] {
+        for entry in std::fs::read_dir(root.join(dir).join(target)).expect("the fuzz directory") {
+            let path = entry.expect("a fuzz input").path();
+            if path.file_name().is_some_and(|f| f != ".keep") {
+                out.push(std::fs::read(&path).expect("a readable fuzz input"));
+            }
+        }
+    }
+    assert!(!out.is_empty(), "no seeds for fuzz target {target}");
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,13 +11,13 @@ use assistd_proto::pb;
 use tokio::sync::Semaphore;
 
 use super::{Emitter, Engine, now_ms};
+use crate::domain::{Run, RunError, RunStatus, StepDetails, StepStatus};
+use crate::peers::Caller;
 use crate::store::Lease;
 
 /// Most drives a run gets: a run whose worker died is queued again until it has been
 /// started this many times, then it fails (`server_error`).
 pub const MAX_ATTEMPTS: u32 = 5;
-use crate::domain::{Run, RunError, RunStatus, StepDetails, StepStatus};
-use crate::peers::Caller;
 
 impl Engine {
     /// Starts the reaper and, when `claim`, the workers on the runtime; they stop
@@ -109,15 +109,9 @@ impl Engine {
     async fn requeue_abandoned(&self, project: &Project, mut run: Run, reaper: &Lease) -> ServiceResult<()> {
         if self.answered(project, &run).await? {
             // It died after its answer was written, before the run was marked done.
-            let now = time::now_secs();
-            for mut step in self.inner.store.all_steps(project, &run.id).await? {
-                if step.status == StepStatus::InProgress {
-                    step.finish(StepStatus::Completed, now);
-                    self.inner.store.save_step(project, &step).await?;
-                }
-            }
+            self.end_open_steps(project, &run, StepStatus::Completed).await?;
             run.status = RunStatus::Completed;
-            run.completed_at = Some(now);
+            run.completed_at = Some(time::now_secs());
             run.expires_at = None;
             run.required_action = None;
             let from = [RunStatus::Queued, RunStatus::InProgress];

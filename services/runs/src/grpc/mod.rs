@@ -131,7 +131,7 @@ impl RunsService {
         })?;
         let peers = self.engine.peers();
         let assistant = peers.assistant(caller, checked.assistant_id()).await?;
-        peers.check_vector_stores(caller, &checked.vector_store_refs()).await?;
+        peers.check_vector_stores(caller, &checked.vector_store_refs()?).await?;
         // Everything is checked before the thread is made; the thread's own rules
         // are checked by the threads service, with `thread.` before their params.
         let thread = peers.create_thread(caller, thread.unwrap_or_default()).await.map_err(|mut e| {

@@ -155,12 +155,9 @@ impl Checked {
     }
 
     /// The vector stores the run's own `tool_resources` name, as `(param, id)`.
-    pub fn vector_store_refs(&self) -> Vec<(String, String)> {
-        let ids = self.params.tool_resources.as_ref().and_then(|r| r.file_search.as_ref());
-        ids.iter()
-            .flat_map(|f| f.vector_store_ids.iter().enumerate())
-            .map(|(i, id)| (format!("tool_resources.file_search.vector_store_ids[{i}]"), id.clone()))
-            .collect()
+    pub fn vector_store_refs(&self) -> ServiceResult<Vec<(String, String)>> {
+        let resources = self.params.tool_resources.clone().map(|r| tool_resources_from_pb(r, "tool_resources"));
+        Ok(resources.transpose()?.map(|r| r.vector_store_refs("tool_resources")).unwrap_or_default())
     }
 
     /// The queued run on `thread_id`, merged over `assistant`.

@@ -80,22 +80,16 @@ pub fn assert_cut_invariant(data: &[u8]) {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn fuzz_regressions_are_handled() {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz");
-        for dir in ["seeds/sse_decoder", "regressions/sse_decoder"] {
-            for entry in std::fs::read_dir(root.join(dir)).unwrap() {
-                let path = entry.unwrap().path();
-                if path.file_name().is_some_and(|f| f != ".keep") {
-                    assert_cut_invariant(&std::fs::read(&path).unwrap());
-                }
-            }
+        for data in assistd_common::testing::fuzz_inputs("sse_decoder") {
+            assert_cut_invariant(&data);
         }
         // a CR at a piece's end, then its LF in the next piece
         assert_cut_invariant(b"\x05data: a\r\n\r\ndata: b\r\r");
     }
-
-    use super::*;
 
     #[test]
     fn decodes_split_chunks_and_line_ends() {

@@ -470,28 +470,19 @@ mod docx {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+    use crate::ingest::fixtures;
 
     /// The fuzz target's seeds and every input it ever failed on (fuzz/regressions)
     /// parse or fail cleanly: what the fuzzer found stays fixed.
     #[test]
     fn fuzz_regressions_are_handled() {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz");
-        let mut n = 0;
-        for dir in ["seeds/parse_document", "regressions/parse_document"] {
-            for entry in std::fs::read_dir(root.join(dir)).unwrap() {
-                let path = entry.unwrap().path();
-                if path.file_name().is_some_and(|f| f == ".keep") {
-                    continue;
-                }
-                let _ = parse_fuzz_input(&std::fs::read(&path).unwrap());
-                n += 1;
-            }
+        let inputs = assistd_common::testing::fuzz_inputs("parse_document");
+        assert!(inputs.len() >= 6, "the seeds are missing");
+        for data in inputs {
+            let _ = parse_fuzz_input(&data);
         }
-        assert!(n >= 6, "the seeds are missing");
     }
-
-    use super::*;
-    use crate::ingest::fixtures;
 
     fn fixture(package: &str, path: &str) -> Vec<u8> {
         let path = fixtures::file(package, path);
