@@ -1,8 +1,11 @@
 //! One drive of a run: model calls streamed into a message and steps, until the run
 //! ends or waits for tool outputs. Whatever stops it (the end of the answer, a token
 //! budget, a backend error, a cancel, a lost lease, a storage error), the open message
-//! and steps are closed and the run is left in a state that says why.
+//! and steps are closed and the run is left in a state that says why; except when the
+//! database or a peer service is unavailable, when the run is left to the reaper, which
+//! queues it again once its lease lapses.
 
+use assistd_common::error::ErrorKind;
 use assistd_common::ids::{CallId, MessageId, StepId};
 use assistd_common::{Project, ServiceResult, time};
 use assistd_proto::pb;
@@ -109,6 +112,15 @@ impl<'a> Exec<'a> {
         let started = std::time::Instant::now();
         let end = match self.go().await {
             Ok(end) => end,
+            Err(e) if e.kind == ErrorKind::Unavailable => {
+                // The database or a peer service is unavailable (a restart): nothing is
+                // wrong with the run. It is left as it is; its lease lapses and the
+                // reaper queues it again, closing what this drive left open.
+                tracing::warn!(run_id = %self.run.id, error = %e.message, "a dependency is unavailable; leaving the run to be queued again");
+                self.emit.error(&e.message).await;
+                self.engine.unregister(&self.run.id);
+                return;
+            }
             Err(e) => {
                 tracing::error!(run_id = %self.run.id, error = %e.message, "run failed on an internal error");
                 self.emit.error(&e.message).await;
