@@ -134,6 +134,89 @@ impl ServiceError {
     }
 }
 
+/// A request field that is wrong, found while converting a message (IOx's
+/// `FieldViolation`). `field` is the path below the message converted
+/// (`function.name`); callers [`scope`](Self::scope) it as the error travels up, so
+/// the client's `param` is the full path (`tools[2].function.name`). `message` may
+/// name the field as [`PARAM`], which becomes the full path when the violation turns
+/// into a [`ServiceError`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct FieldViolation {
+    /// The path of the field at fault, relative to the message converted.
+    pub field: String,
+    /// What is wrong; [`PARAM`] stands for the field's full path.
+    pub message: String,
+    /// How the error is answered (400 unless the field asks for something not built).
+    pub kind: ErrorKind,
+    /// OpenAI's `code`.
+    pub code: String,
+}
+
+/// Stands for the field's full path in a [`FieldViolation`]'s message.
+pub const PARAM: &str = "{param}";
+
+impl FieldViolation {
+    /// A 400 for `field` (`code: invalid_value`).
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self { field: field.into(), message: message.into(), kind: ErrorKind::InvalidArgument, code: "invalid_value".into() }
+    }
+
+    /// `Missing required parameter: '<field>'.`
+    pub fn missing(field: impl Into<String>) -> Self {
+        Self::invalid(field, format!("Missing required parameter: '{PARAM}'."))
+    }
+
+    /// A 501: `field` asks for something assistd does not do yet.
+    pub fn unimplemented(field: impl Into<String>, what: &str) -> Self {
+        let e = ServiceError::unimplemented(what);
+        Self { field: field.into(), message: e.message, kind: e.kind, code: e.code.unwrap_or_default() }
+    }
+
+    /// Sets `code`.
+    pub fn with_code(mut self, code: impl Into<String>) -> Self {
+        self.code = code.into();
+        self
+    }
+
+    /// The violation as seen from the message that holds this one at `prefix`
+    /// (`tools` and `[2]` make `tools[2]`; `tools[2]` and `function.name` make
+    /// `tools[2].function.name`).
+    pub fn scope(mut self, prefix: &str) -> Self {
+        self.field = match (prefix.is_empty(), self.field.is_empty()) {
+            (true, _) => self.field,
+            (false, true) => prefix.to_owned(),
+            (false, false) if self.field.starts_with('[') => format!("{prefix}{}", self.field),
+            (false, false) => format!("{prefix}.{}", self.field),
+        };
+        self
+    }
+}
+
+impl From<FieldViolation> for ServiceError {
+    fn from(v: FieldViolation) -> Self {
+        let FieldViolation { field, message, kind, code } = v;
+        ServiceError::new(kind, message.replace(PARAM, &field)).with_param(field).with_code(code)
+    }
+}
+
+impl From<FieldViolation> for Status {
+    fn from(v: FieldViolation) -> Self {
+        ServiceError::from(v).into()
+    }
+}
+
+/// Scoping the violation of a conversion result.
+pub trait FieldViolationExt<T> {
+    /// See [`FieldViolation::scope`].
+    fn scope(self, prefix: &str) -> Result<T, FieldViolation>;
+}
+
+impl<T> FieldViolationExt<T> for Result<T, FieldViolation> {
+    fn scope(self, prefix: &str) -> Result<T, FieldViolation> {
+        self.map_err(|v| v.scope(prefix))
+    }
+}
+
 impl From<sea_orm::DbErr> for ServiceError {
     /// A database that is down, restarting or busy is a 503 the client may retry;
     /// anything else is an opaque 500.
@@ -202,5 +285,15 @@ mod tests {
         let detail = error_detail(&status).unwrap();
         assert_eq!(detail.param.as_deref(), Some("metadata"));
         assert_eq!(detail.http_status, Some(400));
+    }
+
+    #[test]
+    fn violations_scope_to_the_full_path() {
+        let v = FieldViolation::invalid("function.name", format!("Invalid '{PARAM}': bad.")).scope("[2]").scope("tools");
+        let e = ServiceError::from(v);
+        assert_eq!(e.param.as_deref(), Some("tools[2].function.name"));
+        assert_eq!(e.message, "Invalid 'tools[2].function.name': bad.");
+        let e = ServiceError::from(FieldViolation::missing("").scope("model"));
+        assert_eq!((e.param.as_deref(), e.message.as_str()), (Some("model"), "Missing required parameter: 'model'."));
     }
 }

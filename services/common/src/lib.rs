@@ -19,5 +19,5 @@ pub mod trace;
 pub mod vector_stores_ref;
 
 pub use auth::{Authenticator, Project};
-pub use error::{ServiceError, ServiceResult};
+pub use error::{FieldViolation, FieldViolationExt, ServiceError, ServiceResult};
 pub use lease::Lease;
