@@ -1,9 +1,11 @@
-//! The runs service's clients of the services it builds on: assistants (the run's
-//! definition) and threads (the conversation, and the messages a run writes). Calls
-//! act for a project: in one process the project travels in the request's extensions
-//! (the auth layer trusts it there, where no network request can put it); the
-//! caller's `authorization`, when there is one, is forwarded too, so calls that
-//! cross the network or reach the files service are authenticated as the caller.
+//! The runs engine's clients of the services it builds on: assistants (the run's
+//! definition), threads (the conversation, and the messages a run writes) and, when
+//! the process reaches one, vector stores (checked when a run names them, searched by
+//! the file_search tool). Calls act for a project: in one process the project travels
+//! in the request's extensions (the auth layer trusts it there, where no network
+//! request can put it); the caller's `authorization`, when there is one, is forwarded
+//! too, so calls that cross the network or reach the files service are authenticated
+//! as the caller.
 
 use assistd_common::channel::GrpcChannel;
 use assistd_common::vector_stores_ref::vector_store_found;
@@ -16,7 +18,8 @@ use tonic::metadata::MetadataValue;
 
 pub use assistd_common::caller::Caller;
 
-/// Clients of the assistants and threads services.
+/// Clients of the assistants, threads and (optionally) vector stores services, acting
+/// for a [`Caller`].
 #[derive(Clone)]
 pub struct Peers {
     assistants: AssistantServiceClient<GrpcChannel>,
@@ -58,13 +61,14 @@ impl Peers {
         })
     }
 
-    /// A vector store.
+    /// The vector store `id`, as the caller sees it (an error when there is no vector
+    /// stores service).
     pub async fn vector_store(&self, c: &Caller, id: &str) -> ServiceResult<pb::VectorStore> {
         let req = self.req(c, pb::GetVectorStoreRequest { vector_store_id: id.to_owned() });
         Ok(self.vs()?.get_vector_store(req).await.map_err(upstream)?.into_inner())
     }
 
-    /// Searches a vector store.
+    /// Searches a vector store (an error when there is no vector stores service).
     pub async fn search(
         &self,
         c: &Caller,
@@ -95,19 +99,19 @@ impl Peers {
         Ok(())
     }
 
-    /// The assistant.
+    /// The assistant `id` (a 404 when the caller has none).
     pub async fn assistant(&self, c: &Caller, id: &str) -> ServiceResult<pb::Assistant> {
         let req = self.req(c, pb::GetAssistantRequest { assistant_id: id.to_owned() });
         Ok(self.assistants.clone().get_assistant(req).await.map_err(upstream)?.into_inner())
     }
 
-    /// The thread.
+    /// The thread `id` (a 404 when the caller has none).
     pub async fn thread(&self, c: &Caller, id: &str) -> ServiceResult<pb::Thread> {
         let req = self.req(c, pb::GetThreadRequest { thread_id: id.to_owned() });
         Ok(self.threads.clone().get_thread(req).await.map_err(upstream)?.into_inner())
     }
 
-    /// Creates a thread.
+    /// Creates a thread (create-thread-and-run); its errors name params of the request.
     pub async fn create_thread(&self, c: &Caller, t: pb::CreateThreadRequest) -> ServiceResult<pb::Thread> {
         Ok(self.threads.clone().create_thread(self.req(c, t)).await.map_err(upstream)?.into_inner())
     }
@@ -154,7 +158,7 @@ impl Peers {
         }
     }
 
-    /// A message.
+    /// Message `id` of thread `thread_id`.
     pub async fn message(&self, c: &Caller, thread_id: &str, id: &str) -> ServiceResult<pb::Message> {
         let req = self.req(c, pb::GetMessageRequest { thread_id: thread_id.to_owned(), message_id: id.to_owned() });
         Ok(self.threads.clone().get_message(req).await.map_err(upstream)?.into_inner())

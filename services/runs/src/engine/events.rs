@@ -1,18 +1,109 @@
-//! The events a streamed run sends (`RunEvent`), and the sink they go to. A client
-//! that goes away closes the sink; the run goes on without it.
+//! What a streamed run tells its client ([`RunEvent`]: the run, its steps and the
+//! deltas of their tool calls as domain values; the messages and the thread as the
+//! threads service's records), and the sink they go to ([`Emitter`]). A client that
+//! goes away closes the sink; the run goes on without it. The transports turn the
+//! events into their wire form (`grpc::convert::event_to_pb`).
 
 use assistd_proto::pb;
 use tokio::sync::mpsc;
 
 use crate::domain::{Run, RunStep};
-use crate::grpc::convert::step_to_pb;
+
+/// The events of a run executing in this process, as a streaming client reads them;
+/// the last is [`RunEvent::Done`].
+pub type EventStream = futures::stream::BoxStream<'static, RunEvent>;
+
+/// One event of a streamed run, in the order the client receives them.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RunEvent {
+    /// `thread.created`: the thread a create-thread-and-run made for the run.
+    ThreadCreated(pb::Thread),
+    /// `thread.run.created`: the run as it was created (queued).
+    RunCreated(Run),
+    /// `thread.run.<status>`: the run as it now is.
+    Run(Run),
+    /// `thread.run.step.created`: a step the run opened.
+    StepCreated(RunStep),
+    /// `thread.run.step.<status>`: the step as it now is.
+    Step(RunStep),
+    /// `thread.run.step.delta`: a tool call of a step streaming in.
+    StepDelta(StepDelta),
+    /// `thread.message.<event>`: a message the run writes.
+    Message(MessageEvent, pb::Message),
+    /// `thread.message.delta`: text the run appended to its message's content part 0.
+    MessageText {
+        /// The message written.
+        message_id: String,
+        /// The text appended.
+        text: String,
+    },
+    /// `error`: the run met an error after the stream started (`server_error`).
+    Error(String),
+    /// `done`: the last event of the stream.
+    Done,
+}
+
+/// What happened to a message the run writes (`thread.message.<as_str>`). Messages are
+/// the threads service's records, so the event is said, not read from their status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MessageEvent {
+    /// The run opened the message.
+    Created,
+    /// The run started writing it (sent right after `Created`).
+    InProgress,
+    /// The run finished it.
+    Completed,
+    /// The run stopped before finishing it.
+    Incomplete,
+}
+
+impl MessageEvent {
+    /// The event's name after `thread.message.`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Created => "created",
+            Self::InProgress => "in_progress",
+            Self::Completed => "completed",
+            Self::Incomplete => "incomplete",
+        }
+    }
+}
+
+/// A piece of one tool call of a step, as the model streams it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StepDelta {
+    /// The step the call belongs to.
+    pub step_id: String,
+    /// The call's position in the step's tool calls.
+    pub index: u32,
+    /// What this piece adds.
+    pub call: CallDelta,
+}
+
+/// What a [`StepDelta`] adds to its tool call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallDelta {
+    /// A function call begins: its id and name (its arguments empty so far, no output).
+    FunctionOpened {
+        /// `call_…`
+        id: String,
+        /// The function called.
+        name: String,
+    },
+    /// A file_search call begins (its results come with the completed step).
+    FileSearchOpened {
+        /// `call_…`
+        id: String,
+    },
+    /// A fragment of a function call's arguments.
+    FunctionArguments(String),
+}
 
 /// Where a run's events go: a streaming client, or nowhere (a queued run). Events
 /// are boxed in the channel: a slot then costs a pointer, not the largest event.
 #[derive(Default)]
 pub struct Emitter {
-    tx: Option<mpsc::Sender<Box<pb::RunEvent>>>,
-    include: Vec<String>,
+    tx: Option<mpsc::Sender<Box<RunEvent>>>,
     /// Counted in `assistd_run_streams_open`.
     counted: bool,
 }
@@ -31,141 +122,79 @@ impl Emitter {
         Self::default()
     }
 
-    /// Events into `tx`; steps carry what `include` asks for.
-    pub fn to(tx: mpsc::Sender<Box<pb::RunEvent>>, include: Vec<String>) -> Self {
+    /// Events into `tx`.
+    pub fn to(tx: mpsc::Sender<Box<RunEvent>>) -> Self {
         metrics::gauge!("assistd_run_streams_open").increment(1.0);
-        Self { tx: Some(tx), include, counted: true }
+        Self { tx: Some(tx), counted: true }
     }
 
-    /// Whether a client is listening.
+    /// Whether a client is listening (events are only made when one is).
     pub fn is_open(&self) -> bool {
         self.tx.is_some()
     }
 
-    async fn send(&mut self, event: &str, payload: pb::run_event::Payload) {
-        if let Some(tx) = &self.tx {
-            let ev = pb::RunEvent { event: event.to_owned(), payload: Some(payload) };
-            if tx.send(Box::new(ev)).await.is_err() {
-                tracing::debug!("stream client went away; the run goes on");
-                self.tx = None;
-            }
+    /// Sends `event`; a client that went away stops the events, not the run.
+    pub(super) async fn send(&mut self, event: RunEvent) {
+        if let Some(tx) = &self.tx
+            && tx.send(Box::new(event)).await.is_err()
+        {
+            tracing::debug!("stream client went away; the run goes on");
+            self.tx = None;
         }
-    }
-
-    /// `thread.created`.
-    pub async fn thread(&mut self, t: pb::Thread) {
-        self.send("thread.created", pb::run_event::Payload::Thread(t)).await;
     }
 
     /// `thread.run.<status>` for the run as it is.
     pub async fn run(&mut self, r: &Run) {
-        self.run_as(&r.status.event_name(), r).await;
-    }
-
-    /// `event` with the run (e.g. `thread.run.created`).
-    pub async fn run_as(&mut self, event: &str, r: &Run) {
         if self.is_open() {
-            self.send(event, pb::run_event::Payload::Run(r.clone().into())).await;
+            self.send(RunEvent::Run(r.clone())).await;
         }
     }
 
-    /// `thread.run.step.<what>`.
-    pub async fn step(&mut self, what: &str, s: &RunStep) {
+    /// `thread.run.step.created`.
+    pub async fn step_created(&mut self, s: &RunStep) {
         if self.is_open() {
-            let step = step_to_pb(s.clone(), &self.include);
-            self.send(&format!("thread.run.step.{what}"), pb::run_event::Payload::RunStep(step)).await;
+            self.send(RunEvent::StepCreated(s.clone())).await;
         }
     }
 
-    /// `thread.run.step.delta`.
-    pub async fn step_delta(&mut self, d: pb::RunStepDelta) {
-        self.send("thread.run.step.delta", pb::run_event::Payload::RunStepDelta(d)).await;
+    /// `thread.run.step.<status>` for the step as it is.
+    pub async fn step(&mut self, s: &RunStep) {
+        if self.is_open() {
+            self.send(RunEvent::Step(s.clone())).await;
+        }
     }
 
-    /// `thread.message.<what>`.
-    pub async fn message(&mut self, what: &str, m: &pb::Message) {
+    /// `thread.run.step.delta`: `call` adds to call `index` of step `step_id`.
+    pub async fn step_delta(&mut self, step_id: &str, index: u32, call: CallDelta) {
         if self.is_open() {
-            self.send(&format!("thread.message.{what}"), pb::run_event::Payload::Message(m.clone())).await;
+            self.send(RunEvent::StepDelta(StepDelta { step_id: step_id.to_owned(), index, call })).await;
+        }
+    }
+
+    /// `thread.message.<event>`.
+    pub async fn message(&mut self, event: MessageEvent, m: &pb::Message) {
+        if self.is_open() {
+            self.send(RunEvent::Message(event, m.clone())).await;
         }
     }
 
     /// `thread.message.delta` with a text fragment of content part 0.
     pub async fn text_delta(&mut self, message_id: &str, text: &str) {
-        let delta = pb::MessageDelta {
-            id: message_id.to_owned(),
-            role: None,
-            content: vec![pb::MessageContentDelta {
-                index: 0,
-                part: Some(pb::message_content_delta::Part::Text(pb::TextDelta {
-                    value: Some(text.to_owned()),
-                    annotations: vec![],
-                })),
-            }],
-        };
-        self.send("thread.message.delta", pb::run_event::Payload::MessageDelta(delta)).await;
+        if self.is_open() {
+            self.send(RunEvent::MessageText { message_id: message_id.to_owned(), text: text.to_owned() }).await;
+        }
     }
 
     /// `error`, after the stream started.
     pub async fn error(&mut self, message: &str) {
-        let e = pb::ErrorEvent {
-            message: message.to_owned(),
-            r#type: "server_error".into(),
-            param: None,
-            code: Some("server_error".into()),
-        };
-        self.send("error", pb::run_event::Payload::Error(e)).await;
+        if self.is_open() {
+            self.send(RunEvent::Error(message.to_owned())).await;
+        }
     }
 
     /// `done`, the last event.
     pub async fn done(&mut self) {
-        self.send("done", pb::run_event::Payload::Done(pb::Done {})).await;
+        self.send(RunEvent::Done).await;
         self.tx = None;
-    }
-}
-
-/// The first delta of function call `index`: id, name, `arguments: ""`, `output: null`.
-pub fn function_call_opened(step_id: &str, index: u32, call_id: &str, name: &str) -> pb::RunStepDelta {
-    tool_delta(
-        step_id,
-        index,
-        Some(call_id.to_owned()),
-        pb::FunctionToolCallDelta { name: Some(name.to_owned()), arguments: Some(String::new()), output: None },
-    )
-}
-
-/// The first delta of file_search call `index` (its results come with the step).
-pub fn file_search_opened(step_id: &str, index: u32, call_id: &str) -> pb::RunStepDelta {
-    pb::RunStepDelta {
-        id: step_id.to_owned(),
-        step_details: Some(pb::RunStepDeltaDetails {
-            details: Some(pb::run_step_delta_details::Details::ToolCalls(pb::ToolCallsDelta {
-                tool_calls: vec![pb::ToolCallDelta {
-                    index,
-                    id: Some(call_id.to_owned()),
-                    call: Some(pb::tool_call_delta::Call::FileSearch(pb::FileSearchCallDelta::default())),
-                }],
-            })),
-        }),
-    }
-}
-
-/// A fragment of function call `index`'s arguments.
-pub fn function_arguments(step_id: &str, index: u32, fragment: &str) -> pb::RunStepDelta {
-    tool_delta(
-        step_id,
-        index,
-        None,
-        pb::FunctionToolCallDelta { name: None, arguments: Some(fragment.to_owned()), output: None },
-    )
-}
-
-fn tool_delta(step_id: &str, index: u32, id: Option<String>, f: pb::FunctionToolCallDelta) -> pb::RunStepDelta {
-    pb::RunStepDelta {
-        id: step_id.to_owned(),
-        step_details: Some(pb::RunStepDeltaDetails {
-            details: Some(pb::run_step_delta_details::Details::ToolCalls(pb::ToolCallsDelta {
-                tool_calls: vec![pb::ToolCallDelta { index, id, call: Some(pb::tool_call_delta::Call::Function(f)) }],
-            })),
-        }),
     }
 }

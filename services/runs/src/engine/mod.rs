@@ -6,14 +6,21 @@
 //! - [`Engine::spawn_workers`] claims queued runs from the database (bounded
 //!   concurrency) and reaps runs whose worker stopped renewing its lease, and runs
 //!   waiting for tool outputs past their `expires_at`.
-//! - [`Engine::create`], [`Engine::cancel`] and [`Engine::submit`] are the
-//!   state-changing operations of the API.
+//! - [`Engine::create`], [`Engine::create_streamed`], [`Engine::cancel`],
+//!   [`Engine::submit`] and [`Engine::submit_streamed`] are the state-changing
+//!   operations of the API (`ops.rs`); reads of runs and steps are in `reads.rs`.
+//!
+//! The engine speaks domain: runs, steps and the [`RunEvent`]s of a streamed run are
+//! plain Rust values, errors are [`assistd_common::ServiceError`]s; the records of its
+//! peers (threads, messages, assistants) stay as those services send them. The
+//! transports convert (`grpc/convert.rs`).
 
 pub mod events;
 pub mod file_search;
 pub mod models;
 mod ops;
 pub mod prompt;
+mod reads;
 mod turn;
 mod workers;
 
@@ -24,9 +31,9 @@ use std::time::Duration;
 use assistd_common::Project;
 use tokio_util::sync::CancellationToken;
 
-pub use self::events::Emitter;
+pub use self::events::{CallDelta, Emitter, EventStream, MessageEvent, RunEvent, StepDelta};
 pub use self::models::Models;
-pub use self::ops::{EventStream, NewRun};
+pub use self::ops::{NewRun, RunRequest, ToolOutput};
 pub use self::workers::MAX_ATTEMPTS;
 use crate::peers::Peers;
 use crate::store::Store;
@@ -94,16 +101,6 @@ impl Engine {
                 shutting_down: CancellationToken::new(),
             }),
         }
-    }
-
-    /// The store.
-    pub fn store(&self) -> &Store {
-        &self.inner.store
-    }
-
-    /// The peers.
-    pub fn peers(&self) -> &Peers {
-        &self.inner.peers
     }
 
     fn hold(&self) -> crate::store::Lease {

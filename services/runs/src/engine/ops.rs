@@ -1,56 +1,139 @@
-//! The state-changing operations of the API: create a run, cancel it, submit tool
-//! outputs. Each checks the run's state, writes the change with a guard on the stored
-//! status (so concurrent callers and workers cannot both win), then either streams
-//! the run from here or leaves it to the workers.
+//! The state-changing operations of the API: make a run from a checked request (on
+//! its thread, or on one made for it), start it, cancel it, submit tool outputs. Each
+//! checks the run's state, writes the change with a guard on the stored status (so
+//! concurrent callers and workers cannot both win), then either leaves the run to the
+//! workers or executes it here, streaming its events.
 
 use assistd_common::{Project, ServiceError, ServiceResult, time};
 use assistd_proto::pb;
 use tokio::sync::mpsc;
 
+use super::events::{EventStream, RunEvent};
 use super::{Emitter, Engine};
 use crate::domain::{Run, RunStatus, RunStep, StepDetails, StepStatus, StepToolCall};
 use crate::peers::Caller;
 
-/// Events of a streamed run, as the gRPC stream carries them.
-pub type EventStream = futures::stream::BoxStream<'static, Result<pb::RunEvent, tonic::Status>>;
-
-fn event_stream(rx: mpsc::Receiver<Box<pb::RunEvent>>) -> EventStream {
-    use futures::StreamExt;
-    tokio_stream::wrappers::ReceiverStream::new(rx).map(|e| Ok(*e)).boxed()
-}
-
 /// Room for events not yet read by a streaming client; a slow client slows its run.
 const STREAM_BUFFER: usize = 32;
 
-/// An event sent before a streamed run starts executing.
-enum Announce {
-    /// `thread.created`.
-    Thread(pb::Thread),
-    /// `event` with the run.
-    Run(&'static str, Run),
-    /// `thread.run.step.<what>`.
-    Step(&'static str, RunStep),
+/// A run request checked on its own rules, which the engine completes with its
+/// peers' records: the assistant (the run's parameters default to the assistant's)
+/// and the thread.
+pub trait RunRequest {
+    /// The assistant the run is for.
+    fn assistant_id(&self) -> &str;
+    /// The vector stores the request's own `tool_resources` name, as `(param, id)`.
+    fn vector_store_refs(&self) -> ServiceResult<Vec<(String, String)>>;
+    /// The queued run on `thread_id`, the request merged over `assistant`.
+    fn into_run(self, assistant: pb::Assistant, thread_id: String) -> ServiceResult<Run>;
 }
 
-/// A run to start, validated; the thread exists.
+/// A run ready to start, made by [`Engine::new_run`] or [`Engine::new_thread_and_run`]:
+/// checked against its assistant, on a thread that exists.
 pub struct NewRun {
     /// The run, queued.
-    pub run: Run,
+    run: Run,
     /// Messages to add to the thread first.
-    pub additional_messages: Vec<pb::NewMessage>,
+    additional_messages: Vec<pb::NewMessage>,
     /// A thread created for it (create-thread-and-run), to announce and to undo.
-    pub created_thread: Option<pb::Thread>,
+    created_thread: Option<pb::Thread>,
+}
+
+/// The output of one function call a run waits for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ToolOutput {
+    /// The call answered (`call_…`).
+    pub tool_call_id: String,
+    /// What the call returned, as the model will read it.
+    pub output: String,
+}
+
+/// Where a run that starts (or resumes) executes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Start {
+    /// On a worker: the run is stored queued.
+    Queue,
+    /// In this process at once, streaming: the run is stored in progress, leased here.
+    Here,
+}
+
+/// A run recorded as started (or resumed).
+struct Started {
+    /// The run as the client first sees it: queued.
+    announced: Run,
+    /// The run as stored: in progress when it executes here.
+    stored: Run,
+    /// The thread made for it (create-thread-and-run).
+    created_thread: Option<pb::Thread>,
 }
 
 impl Engine {
-    /// Starts a run: adds its messages, records it queued, and either hands it to the
-    /// workers (returns the run) or executes it here, streaming.
-    pub async fn create(
+    /// A run of the request's assistant on the existing thread `thread_id` (both must
+    /// exist for the caller); it adds `additional_messages` to the thread as it starts.
+    pub async fn new_run(
         &self,
         caller: &Caller,
-        new: NewRun,
-        stream: Option<Vec<String>>,
-    ) -> ServiceResult<(Run, Option<EventStream>)> {
+        thread_id: &str,
+        request: impl RunRequest,
+        additional_messages: Vec<pb::NewMessage>,
+    ) -> ServiceResult<NewRun> {
+        let peers = &self.inner.peers;
+        let (thread, assistant) =
+            tokio::try_join!(peers.thread(caller, thread_id), peers.assistant(caller, request.assistant_id()))?;
+        Ok(NewRun { run: request.into_run(assistant, thread.id)?, additional_messages, created_thread: None })
+    }
+
+    /// A run of the request's assistant on a thread made for it from `thread`
+    /// (create-thread-and-run). The assistant and the vector stores the request names
+    /// are checked before the thread is made; the thread's own rules are the threads
+    /// service's, their errors naming params under `thread.`. The thread is deleted
+    /// again when the run cannot be made on it.
+    pub async fn new_thread_and_run(
+        &self,
+        caller: &Caller,
+        request: impl RunRequest,
+        thread: pb::CreateThreadRequest,
+    ) -> ServiceResult<NewRun> {
+        let peers = &self.inner.peers;
+        let assistant = peers.assistant(caller, request.assistant_id()).await?;
+        peers.check_vector_stores(caller, &request.vector_store_refs()?).await?;
+        let thread = peers.create_thread(caller, thread).await.map_err(|mut e| {
+            e.param = e.param.map(|p| format!("thread.{p}"));
+            e
+        })?;
+        match request.into_run(assistant, thread.id.clone()) {
+            Ok(run) => Ok(NewRun { run, additional_messages: vec![], created_thread: Some(thread) }),
+            Err(e) => {
+                if let Err(d) = peers.delete_thread(caller, &thread.id).await {
+                    tracing::warn!(thread_id = %thread.id, error = %d.message, "could not undo a thread");
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Starts a run for the workers: adds its messages, records it queued, and
+    /// returns it.
+    pub async fn create(&self, caller: &Caller, new: NewRun) -> ServiceResult<Run> {
+        let started = self.start(caller, new, Start::Queue).await?;
+        self.inner.wake.notify_one();
+        Ok(started.announced)
+    }
+
+    /// Starts a run executing in this process at once: adds its messages, records it
+    /// in progress under this process's lease, and returns its events (the thread
+    /// made for it, `thread.run.created`, `thread.run.queued`, then the drive's).
+    pub async fn create_streamed(&self, caller: &Caller, new: NewRun) -> ServiceResult<EventStream> {
+        let Started { announced, stored, created_thread } = self.start(caller, new, Start::Here).await?;
+        let mut announce: Vec<RunEvent> = created_thread.into_iter().map(RunEvent::ThreadCreated).collect();
+        announce.push(RunEvent::RunCreated(announced.clone()));
+        announce.push(RunEvent::Run(announced));
+        Ok(self.stream_here(caller.project.clone(), stored, announce))
+    }
+
+    /// Adds the run's messages and records it as `start` says; a thread made for the
+    /// run is deleted again when the run cannot be recorded.
+    async fn start(&self, caller: &Caller, new: NewRun, start: Start) -> ServiceResult<Started> {
         let NewRun { run, additional_messages, created_thread } = new;
         let project = &caller.project;
         let undo = async |e: ServiceError| {
@@ -74,52 +157,33 @@ impl Engine {
                 return Err(e);
             }
         }
-        let hold = stream.is_some().then(|| self.hold());
-        // A streamed run starts at once, here: it is stored in progress already.
+        // A run that executes here starts at once: it is stored in progress already.
         let mut stored = run.clone();
-        if stream.is_some() {
+        let hold = (start == Start::Here).then(|| self.hold());
+        if hold.is_some() {
             stored.status = RunStatus::InProgress;
             stored.started_at = Some(time::now_secs());
         }
         if let Err(e) = self.inner.store.insert_run(project, &stored, hold.as_ref()).await {
             return Err(undo(e).await);
         }
-        let Some(include) = stream else {
-            self.inner.wake.notify_one();
-            return Ok((run, None));
-        };
-        let mut announce: Vec<Announce> = created_thread.into_iter().map(Announce::Thread).collect();
-        announce.push(Announce::Run("thread.run.created", run.clone()));
-        announce.push(Announce::Run("thread.run.queued", run.clone()));
-        let events = self.stream_here(project.clone(), stored, include, announce);
-        Ok((run, Some(events)))
+        Ok(Started { announced: run, stored, created_thread })
     }
 
     /// Executes `run` (stored in progress, leased here) in this process, streaming its
     /// events after `announce` (what the client learns before the run starts).
-    fn stream_here(&self, project: Project, run: Run, include: Vec<String>, announce: Vec<Announce>) -> EventStream {
+    fn stream_here(&self, project: Project, run: Run, announce: Vec<RunEvent>) -> EventStream {
+        use futures::StreamExt;
         let (tx, rx) = mpsc::channel(STREAM_BUFFER);
-        let mut emit = Emitter::to(tx, include);
+        let mut emit = Emitter::to(tx);
         let engine = self.clone();
         tokio::spawn(async move {
-            for a in announce {
-                match a {
-                    Announce::Thread(t) => emit.thread(t).await,
-                    Announce::Run(event, r) => emit.run_as(event, &r).await,
-                    Announce::Step(what, s) => emit.step(what, &s).await,
-                }
+            for event in announce {
+                emit.send(event).await;
             }
             engine.drive(project, run, emit).await;
         });
-        event_stream(rx)
-    }
-
-    async fn existing(&self, project: &Project, thread_id: &str, run_id: &str) -> ServiceResult<Run> {
-        self.inner
-            .store
-            .get_run(project, thread_id, run_id)
-            .await?
-            .ok_or_else(|| ServiceError::not_found("run", run_id))
+        tokio_stream::wrappers::ReceiverStream::new(rx).map(|e| *e).boxed()
     }
 
     /// Cancels a run. A run nobody executes (queued, or waiting for tool outputs)
@@ -127,7 +191,7 @@ impl Engine {
     /// stops it (at once in this process, at its next lease renewal elsewhere).
     pub async fn cancel(&self, project: &Project, thread_id: &str, run_id: &str) -> ServiceResult<Run> {
         for _ in 0..5 {
-            let mut run = self.existing(project, thread_id, run_id).await?;
+            let mut run = self.get_run(project, thread_id, run_id).await?;
             run.status.check_transition(RunStatus::Cancelling)?;
             let now = time::now_secs();
             match run.status {
@@ -176,19 +240,46 @@ impl Engine {
         Ok(())
     }
 
-    /// Records the outputs of the calls a run waits for and queues it again: for the
-    /// workers, or to execute here when `stream` is given (it then starts with the
-    /// completed tool step and `thread.run.queued`).
+    /// Records the outputs of the calls a run waits for and queues it again for the
+    /// workers; returns it.
     pub async fn submit(
         &self,
-        caller: &Caller,
+        project: &Project,
         thread_id: &str,
         run_id: &str,
-        outputs: Vec<pb::ToolOutput>,
-        stream: Option<Vec<String>>,
-    ) -> ServiceResult<(Run, Option<EventStream>)> {
-        let project = &caller.project;
-        let mut run = self.existing(project, thread_id, run_id).await?;
+        outputs: Vec<ToolOutput>,
+    ) -> ServiceResult<Run> {
+        let (started, _) = self.resume(project, thread_id, run_id, outputs, Start::Queue).await?;
+        self.inner.wake.notify_one();
+        Ok(started.announced)
+    }
+
+    /// Records the outputs of the calls a run waits for and resumes it in this process
+    /// at once; returns its events (the completed tool step, `thread.run.queued`, then
+    /// the drive's).
+    pub async fn submit_streamed(
+        &self,
+        project: &Project,
+        thread_id: &str,
+        run_id: &str,
+        outputs: Vec<ToolOutput>,
+    ) -> ServiceResult<EventStream> {
+        let (started, step) = self.resume(project, thread_id, run_id, outputs, Start::Here).await?;
+        let announce = vec![RunEvent::Step(step), RunEvent::Run(started.announced)];
+        Ok(self.stream_here(project.clone(), started.stored, announce))
+    }
+
+    /// Checks `outputs` against the calls the run waits for, completes its tool step
+    /// with them, and records the run as `start` says. Returns the run and the step.
+    async fn resume(
+        &self,
+        project: &Project,
+        thread_id: &str,
+        run_id: &str,
+        outputs: Vec<ToolOutput>,
+        start: Start,
+    ) -> ServiceResult<(Started, RunStep)> {
+        let mut run = self.get_run(project, thread_id, run_id).await?;
         if run.status != RunStatus::RequiresAction {
             return Err(ServiceError::precondition(format!(
                 "Runs in status \"{}\" do not accept tool outputs.",
@@ -251,22 +342,16 @@ impl Engine {
         run.status = RunStatus::Queued;
         run.required_action = None;
         run.expires_at = Some(now + crate::domain::REQUIRES_ACTION_TTL_SECS);
-        let hold = stream.is_some().then(|| self.hold());
-        // Streamed, it resumes here at once: stored in progress already.
+        // One that executes here resumes at once: stored in progress already.
         let mut stored = run.clone();
-        if stream.is_some() {
+        let hold = (start == Start::Here).then(|| self.hold());
+        if hold.is_some() {
             stored.status = RunStatus::InProgress;
         }
         if !self.inner.store.save_run(project, &stored, &[RunStatus::RequiresAction], hold.as_ref(), None).await? {
             return Err(ServiceError::precondition(format!("Run {run_id} is no longer waiting for tool outputs.")));
         }
         self.inner.store.save_step(project, &step).await?;
-        let Some(include) = stream else {
-            self.inner.wake.notify_one();
-            return Ok((run, None));
-        };
-        let announce = vec![Announce::Step("completed", step), Announce::Run("thread.run.queued", run.clone())];
-        let events = self.stream_here(project.clone(), stored, include, announce);
-        Ok((run, Some(events)))
+        Ok((Started { announced: run, stored, created_thread: None }, step))
     }
 }

@@ -12,7 +12,7 @@ use assistd_proto::pb;
 use futures::StreamExt;
 use tokio_util::sync::CancellationToken;
 
-use super::events::{self, Emitter};
+use super::events::{CallDelta, Emitter, MessageEvent};
 use super::{Engine, file_search, prompt};
 use crate::domain::{
     REQUIRES_ACTION_TTL_SECS, RequiredCall, Run, RunError, RunStatus, RunStep, SearchResult, StepDetails, StepStatus,
@@ -295,7 +295,7 @@ impl<'a> Exec<'a> {
             tools.step.details = StepDetails::ToolCalls { tool_calls: std::mem::take(&mut self.searched) };
             tools.step.finish(StepStatus::Completed, time::now_secs());
             self.engine.inner.store.save_step(&self.project, &tools.step).await?;
-            self.emit.step("completed", &tools.step).await;
+            self.emit.step(&tools.step).await;
             return Ok(None);
         }
         if self.message.is_none() {
@@ -373,10 +373,10 @@ impl<'a> Exec<'a> {
             peers.create_run_message(&caller, &m).await?;
             store.insert_step(&project, &s).await
         });
-        self.emit.step("created", &step).await;
-        self.emit.step("in_progress", &step).await;
-        self.emit.message("created", &message).await;
-        self.emit.message("in_progress", &message).await;
+        self.emit.step_created(&step).await;
+        self.emit.step(&step).await;
+        self.emit.message(MessageEvent::Created, &message).await;
+        self.emit.message(MessageEvent::InProgress, &message).await;
         self.message = Some(OpenMessage { step, message, text: String::new(), written: Some(written) });
         Ok(())
     }
@@ -412,8 +412,8 @@ impl<'a> Exec<'a> {
                 // The text before the calls is a message of its own, finished now.
                 self.close_message(pb::MessageStatus::Completed, None, StepStatus::Completed, None).await?;
             }
-            self.emit.step("created", &step).await;
-            self.emit.step("in_progress", &step).await;
+            self.emit.step_created(&step).await;
+            self.emit.step(&step).await;
             self.tools = Some(OpenTools { step, calls: vec![] });
         }
         if self.message.is_some() {
@@ -432,11 +432,11 @@ impl<'a> Exec<'a> {
                 let at = tools.calls.len() as u32;
                 let delta = if call.name == prompt::FILE_SEARCH && file_search::settings(&self.run.spec.tools).is_some()
                 {
-                    events::file_search_opened(&tools.step.id, at, &call.id)
+                    CallDelta::FileSearchOpened { id: call.id.clone() }
                 } else {
-                    events::function_call_opened(&tools.step.id, at, &call.id, &call.name)
+                    CallDelta::FunctionOpened { id: call.id.clone(), name: call.name.clone() }
                 };
-                self.emit.step_delta(delta).await;
+                self.emit.step_delta(&tools.step.id, at, delta).await;
                 tools.calls.push((index, call));
                 tools.calls.len() - 1
             }
@@ -450,7 +450,8 @@ impl<'a> Exec<'a> {
         if !arguments.is_empty() {
             call.arguments.push_str(arguments);
             if call.name != prompt::FILE_SEARCH || file_search::settings(&self.run.spec.tools).is_none() {
-                self.emit.step_delta(events::function_arguments(&tools.step.id, pos as u32, arguments)).await;
+                let fragment = CallDelta::FunctionArguments(arguments.to_owned());
+                self.emit.step_delta(&tools.step.id, pos as u32, fragment).await;
             }
         }
         Ok(())
@@ -483,13 +484,13 @@ impl<'a> Exec<'a> {
                 },
             )
             .await?;
-        self.emit
-            .message(if status == pb::MessageStatus::Completed { "completed" } else { "incomplete" }, &written)
-            .await;
+        let event =
+            if status == pb::MessageStatus::Completed { MessageEvent::Completed } else { MessageEvent::Incomplete };
+        self.emit.message(event, &written).await;
         open.step.finish(step_status, time::now_secs());
         open.step.last_error = error.cloned();
         self.engine.inner.store.save_step(&self.project, &open.step).await?;
-        self.emit.step(step_status.as_str(), &open.step).await;
+        self.emit.step(&open.step).await;
         Ok(())
     }
 
@@ -532,7 +533,7 @@ impl<'a> Exec<'a> {
             tools.step.finish(step_status, now);
             tools.step.last_error = error.clone();
             self.engine.inner.store.save_step(&self.project, &tools.step).await?;
-            self.emit.step(step_status.as_str(), &tools.step).await;
+            self.emit.step(&tools.step).await;
         }
         let run = &mut self.run;
         run.expires_at = None;
@@ -575,7 +576,7 @@ impl<'a> Exec<'a> {
         if let Some(mut step) = step {
             step.finish(StepStatus::Cancelled, now);
             self.engine.inner.store.save_step(&self.project, &step).await?;
-            self.emit.step("cancelled", &step).await;
+            self.emit.step(&step).await;
         }
         self.run.status = RunStatus::Cancelled;
         self.run.cancelled_at = Some(now);

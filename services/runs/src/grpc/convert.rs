@@ -1,5 +1,7 @@
-//! Domain → proto conversions of the runs service, and the parsing of run requests
-//! into a [`RunSpec`].
+//! Domain → proto conversions of the runs service: runs, steps (with the file_search
+//! result content only when `include[]` asks for it), and the events of a streamed run
+//! (`event_to_pb`, their names and payloads as the gateway sends them on). Requests
+//! are parsed in `request.rs`.
 
 use assistd_common::tools::{response_format_to_pb, tool_to_pb};
 use assistd_proto::pb;
@@ -7,8 +9,9 @@ use assistd_proto::pb;
 use crate::domain::{
     RequiredCall, Run, RunError, RunStatus, RunStep, StepDetails, StepStatus, StepToolCall, ToolChoiceSpec, Usage,
 };
+use crate::engine::{CallDelta, RunEvent, StepDelta};
 
-/// `include[]` value that adds file_search result content to steps.
+/// The one `include[]` value runs accept: it adds file_search result content to steps.
 pub const INCLUDE_SEARCH_CONTENT: &str = "step_details.tool_calls[*].file_search.results[*].content";
 
 fn status_to_pb(s: RunStatus) -> pb::RunStatus {
@@ -37,7 +40,7 @@ fn error_to_pb(e: RunError) -> pb::RunError {
     pb::RunError { code: e.code, message: e.message }
 }
 
-/// The proto tool choice.
+/// The proto form of a run's `tool_choice`.
 pub fn tool_choice_to_pb(c: ToolChoiceSpec) -> pb::ToolChoice {
     use pb::tool_choice::Choice;
     pb::ToolChoice {
@@ -157,7 +160,8 @@ pub fn tool_call_to_pb(c: StepToolCall, with_content: bool) -> pb::ToolCall {
     }
 }
 
-/// A proto step; `include` as the request gave it.
+/// A proto step; `include` as the request gave it (search result content only when it
+/// names [`INCLUDE_SEARCH_CONTENT`]).
 pub fn step_to_pb(s: RunStep, include: &[String]) -> pb::RunStep {
     let with_content = include.iter().any(|i| i == INCLUDE_SEARCH_CONTENT);
     let RunStep {
@@ -202,5 +206,180 @@ pub fn step_to_pb(s: RunStep, include: &[String]) -> pb::RunStep {
         completed_at,
         metadata: Some(pb::Metadata { entries: metadata.into_iter().collect() }),
         usage: usage.map(usage_to_pb),
+    }
+}
+
+/// The wire event of a streamed run; steps carry what `include` asks for.
+pub fn event_to_pb(e: RunEvent, include: &[String]) -> pb::RunEvent {
+    use pb::run_event::Payload;
+    let (event, payload) = match e {
+        RunEvent::ThreadCreated(t) => ("thread.created".to_owned(), Payload::Thread(t)),
+        RunEvent::RunCreated(r) => ("thread.run.created".to_owned(), Payload::Run(r.into())),
+        RunEvent::Run(r) => (r.status.event_name(), Payload::Run(r.into())),
+        RunEvent::StepCreated(s) => ("thread.run.step.created".to_owned(), Payload::RunStep(step_to_pb(s, include))),
+        RunEvent::Step(s) => {
+            (format!("thread.run.step.{}", s.status.as_str()), Payload::RunStep(step_to_pb(s, include)))
+        }
+        RunEvent::StepDelta(d) => ("thread.run.step.delta".to_owned(), Payload::RunStepDelta(step_delta_to_pb(d))),
+        RunEvent::Message(what, m) => (format!("thread.message.{}", what.as_str()), Payload::Message(m)),
+        RunEvent::MessageText { message_id, text } => (
+            "thread.message.delta".to_owned(),
+            Payload::MessageDelta(pb::MessageDelta {
+                id: message_id,
+                role: None,
+                content: vec![pb::MessageContentDelta {
+                    index: 0,
+                    part: Some(pb::message_content_delta::Part::Text(pb::TextDelta {
+                        value: Some(text),
+                        annotations: vec![],
+                    })),
+                }],
+            }),
+        ),
+        RunEvent::Error(message) => (
+            "error".to_owned(),
+            Payload::Error(pb::ErrorEvent {
+                message,
+                r#type: "server_error".into(),
+                param: None,
+                code: Some("server_error".into()),
+            }),
+        ),
+        RunEvent::Done => ("done".to_owned(), Payload::Done(pb::Done {})),
+    };
+    pb::RunEvent { event, payload: Some(payload) }
+}
+
+/// A step delta: one tool call's piece. An opened function call has `arguments: ""`
+/// and `output: null`; a fragment of arguments carries no id.
+fn step_delta_to_pb(d: StepDelta) -> pb::RunStepDelta {
+    use pb::tool_call_delta::Call;
+    let StepDelta { step_id, index, call } = d;
+    let (id, call) = match call {
+        CallDelta::FunctionOpened { id, name } => (
+            Some(id),
+            Call::Function(pb::FunctionToolCallDelta {
+                name: Some(name),
+                arguments: Some(String::new()),
+                output: None,
+            }),
+        ),
+        CallDelta::FileSearchOpened { id } => (Some(id), Call::FileSearch(pb::FileSearchCallDelta::default())),
+        CallDelta::FunctionArguments(fragment) => {
+            (None, Call::Function(pb::FunctionToolCallDelta { name: None, arguments: Some(fragment), output: None }))
+        }
+    };
+    pb::RunStepDelta {
+        id: step_id,
+        step_details: Some(pb::RunStepDeltaDetails {
+            details: Some(pb::run_step_delta_details::Details::ToolCalls(pb::ToolCallsDelta {
+                tool_calls: vec![pb::ToolCallDelta { index, id, call: Some(call) }],
+            })),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::SearchResult;
+    use crate::engine::MessageEvent;
+
+    fn delta(call: pb::ToolCallDelta) -> Option<pb::run_event::Payload> {
+        Some(pb::run_event::Payload::RunStepDelta(pb::RunStepDelta {
+            id: "step_1".into(),
+            step_details: Some(pb::RunStepDeltaDetails {
+                details: Some(pb::run_step_delta_details::Details::ToolCalls(pb::ToolCallsDelta {
+                    tool_calls: vec![call],
+                })),
+            }),
+        }))
+    }
+
+    fn step_delta(index: u32, call: CallDelta) -> pb::RunEvent {
+        event_to_pb(RunEvent::StepDelta(StepDelta { step_id: "step_1".into(), index, call }), &[])
+    }
+
+    #[test]
+    fn tool_call_deltas_on_the_wire() {
+        use pb::tool_call_delta::Call;
+        let opened = step_delta(0, CallDelta::FunctionOpened { id: "call_1".into(), name: "f".into() });
+        assert_eq!(opened.event, "thread.run.step.delta");
+        let f = pb::FunctionToolCallDelta { name: Some("f".into()), arguments: Some(String::new()), output: None };
+        let want = pb::ToolCallDelta { index: 0, id: Some("call_1".into()), call: Some(Call::Function(f)) };
+        assert_eq!(opened.payload, delta(want));
+
+        let fragment = step_delta(1, CallDelta::FunctionArguments("{\"a\":".into()));
+        let f = pb::FunctionToolCallDelta { name: None, arguments: Some("{\"a\":".into()), output: None };
+        assert_eq!(fragment.payload, delta(pb::ToolCallDelta { index: 1, id: None, call: Some(Call::Function(f)) }));
+
+        let search = step_delta(2, CallDelta::FileSearchOpened { id: "call_2".into() });
+        let fs = Call::FileSearch(pb::FileSearchCallDelta::default());
+        assert_eq!(search.payload, delta(pb::ToolCallDelta { index: 2, id: Some("call_2".into()), call: Some(fs) }));
+    }
+
+    #[test]
+    fn text_error_and_done_on_the_wire() {
+        let text = event_to_pb(RunEvent::MessageText { message_id: "msg_1".into(), text: "Hel".into() }, &[]);
+        assert_eq!(text.event, "thread.message.delta");
+        let part =
+            pb::message_content_delta::Part::Text(pb::TextDelta { value: Some("Hel".into()), annotations: vec![] });
+        let want = pb::MessageDelta {
+            id: "msg_1".into(),
+            role: None,
+            content: vec![pb::MessageContentDelta { index: 0, part: Some(part) }],
+        };
+        assert_eq!(text.payload, Some(pb::run_event::Payload::MessageDelta(want)));
+
+        let error = event_to_pb(RunEvent::Error("boom".into()), &[]);
+        assert_eq!(error.event, "error");
+        let want = pb::ErrorEvent {
+            message: "boom".into(),
+            r#type: "server_error".into(),
+            param: None,
+            code: Some("server_error".into()),
+        };
+        assert_eq!(error.payload, Some(pb::run_event::Payload::Error(want)));
+
+        let done = event_to_pb(RunEvent::Done, &[]);
+        assert_eq!((done.event.as_str(), done.payload), ("done", Some(pb::run_event::Payload::Done(pb::Done {}))));
+
+        let m = pb::Message { id: "msg_1".into(), ..Default::default() };
+        assert_eq!(event_to_pb(RunEvent::Message(MessageEvent::Incomplete, m), &[]).event, "thread.message.incomplete");
+    }
+
+    #[test]
+    fn step_events_are_named_by_status_and_carry_what_include_asks() {
+        let result =
+            SearchResult { file_id: "file_1".into(), file_name: "a.txt".into(), score: 0.5, text: "hi".into() };
+        let call = StepToolCall::FileSearch {
+            id: "call_1".into(),
+            arguments: "{}".into(),
+            ranker: "auto".into(),
+            score_threshold: 0.0,
+            results: vec![result],
+        };
+        let mut step = RunStep::open(
+            "step_1".into(),
+            "run_1",
+            "thread_1",
+            "asst_1",
+            StepDetails::ToolCalls { tool_calls: vec![call] },
+            1,
+        );
+        assert_eq!(event_to_pb(RunEvent::StepCreated(step.clone()), &[]).event, "thread.run.step.created");
+        assert_eq!(event_to_pb(RunEvent::Step(step.clone()), &[]).event, "thread.run.step.in_progress");
+        step.finish(StepStatus::Completed, 2);
+        let content = |e: pb::RunEvent| {
+            let Some(pb::run_event::Payload::RunStep(s)) = e.payload else { panic!("a step") };
+            let Some(pb::run_step_details::Details::ToolCalls(t)) = s.step_details.unwrap().details else { panic!() };
+            let Some(pb::tool_call::Call::FileSearch(f)) = t.tool_calls[0].call.clone() else { panic!() };
+            f.results[0].content.clone()
+        };
+        let plain = event_to_pb(RunEvent::Step(step.clone()), &[]);
+        assert_eq!(plain.event, "thread.run.step.completed");
+        assert!(content(plain).is_empty());
+        let with = event_to_pb(RunEvent::Step(step), &[INCLUDE_SEARCH_CONTENT.to_owned()]);
+        assert_eq!(content(with), [pb::FileSearchResultContent { text: "hi".into() }]);
     }
 }

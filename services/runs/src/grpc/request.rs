@@ -1,6 +1,7 @@
-//! Run creation requests → a validated [`NewRun`]: the request's parameters checked
-//! and merged over the assistant's (the run's model, instructions, tools, sampling and
-//! response format default to the assistant's).
+//! Run requests → domain values: the parameters of a new run checked on their own
+//! ([`Checked`]), then merged over the assistant's by the engine through
+//! [`RunRequest`] (the run's model, instructions, tools, sampling and response format
+//! default to the assistant's); tool outputs.
 
 use assistd_common::ids::RunId;
 use assistd_common::metadata::{self, Metadata};
@@ -15,45 +16,47 @@ use crate::domain::{
     MAX_RUN_TOOLS, REQUIRES_ACTION_TTL_SECS, Run, RunSpec, RunStatus, ToolChoiceSpec, Truncation, TruncationSpec,
     Usage, validate_token_limit,
 };
+use crate::engine::{RunRequest, ToolOutput};
 
 /// Longest instructions, in characters.
 const MAX_INSTRUCTIONS: usize = 256_000;
 
-/// The parameters common to create-run and create-thread-and-run.
+/// The parameters common to create-run and create-thread-and-run, as the request
+/// gave them; unset ones default to the assistant's.
 pub struct RunParams {
-    /// Assistant.
+    /// The assistant that runs (required).
     pub assistant_id: String,
-    /// Model override.
+    /// Replaces the assistant's model.
     pub model: Option<String>,
-    /// Reasoning effort override.
+    /// Replaces the assistant's reasoning effort.
     pub reasoning_effort: Option<String>,
-    /// Instructions override.
+    /// Replaces the assistant's instructions.
     pub instructions: Option<String>,
-    /// Appended instructions.
+    /// Appended to the instructions for this run only.
     pub additional_instructions: Option<String>,
-    /// Tools override.
+    /// Replaces the assistant's tools.
     pub tools: Option<pb::ToolList>,
-    /// Tool resources override.
+    /// Resources of the tools (create-thread-and-run only).
     pub tool_resources: Option<pb::ToolResources>,
-    /// Metadata.
+    /// The run's own metadata.
     pub metadata: Option<pb::Metadata>,
-    /// Temperature.
+    /// Sampling temperature, 0 to 2.
     pub temperature: Option<f64>,
-    /// Top p.
+    /// Nucleus sampling mass, 0 to 1.
     pub top_p: Option<f64>,
-    /// Budget.
+    /// Most prompt tokens one model call of the run may use.
     pub max_prompt_tokens: Option<i64>,
-    /// Budget.
+    /// Most completion tokens over the whole run.
     pub max_completion_tokens: Option<i64>,
-    /// Truncation.
+    /// Which thread messages the prompt keeps.
     pub truncation_strategy: Option<pb::TruncationStrategy>,
-    /// Tool choice.
+    /// Whether and which tool the model must call.
     pub tool_choice: Option<pb::ToolChoice>,
-    /// Parallel calls.
+    /// Whether the model may call several functions at once (default true).
     pub parallel_tool_calls: Option<bool>,
-    /// Response format.
+    /// Replaces the assistant's response format.
     pub response_format: Option<pb::ResponseFormat>,
-    /// include[].
+    /// `include[]`: what steps carry beyond the defaults.
     pub include: Vec<String>,
 }
 
@@ -148,20 +151,17 @@ pub fn check(params: RunParams) -> ServiceResult<Checked> {
     })
 }
 
-impl Checked {
-    /// The assistant id.
-    pub fn assistant_id(&self) -> &str {
+impl RunRequest for Checked {
+    fn assistant_id(&self) -> &str {
         &self.params.assistant_id
     }
 
-    /// The vector stores the run's own `tool_resources` name, as `(param, id)`.
-    pub fn vector_store_refs(&self) -> ServiceResult<Vec<(String, String)>> {
+    fn vector_store_refs(&self) -> ServiceResult<Vec<(String, String)>> {
         let resources = self.params.tool_resources.clone().map(|r| tool_resources_from_pb(r, "tool_resources"));
         Ok(resources.transpose()?.map(|r| r.vector_store_refs("tool_resources")).unwrap_or_default())
     }
 
-    /// The queued run on `thread_id`, merged over `assistant`.
-    pub fn into_run(self, assistant: pb::Assistant, thread_id: String) -> ServiceResult<Run> {
+    fn into_run(self, assistant: pb::Assistant, thread_id: String) -> ServiceResult<Run> {
         let Checked { params, tools, metadata, truncation, max_prompt_tokens, max_completion_tokens } = self;
         let tools = match tools {
             Some(t) => t,
@@ -209,4 +209,10 @@ impl Checked {
             incomplete_reason: None,
         })
     }
+}
+
+/// A tool output of a submit request.
+pub fn tool_output(o: pb::ToolOutput) -> ToolOutput {
+    let pb::ToolOutput { tool_call_id, output } = o;
+    ToolOutput { tool_call_id, output }
 }

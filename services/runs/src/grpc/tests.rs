@@ -24,6 +24,10 @@ const P: &str = "p";
 struct World {
     svc: RunsService,
     engine: Engine,
+    /// The engine's store, for what tests do behind the API (a dead worker's claims).
+    store: crate::store::Store,
+    /// The engine's peers, for what a dead worker wrote to the thread.
+    peers: Peers,
     assistants: assistd_assistants::AssistantsService,
     threads: assistd_threads::ThreadsService,
     fake: FakeBackend,
@@ -46,8 +50,9 @@ async fn world(url: &str, replies: Vec<Reply>, cfg: EngineConfig) -> World {
     );
     let fake = FakeBackend::start(replies).await;
     let backend = OpenAiCompatible::new(&fake.base_url, None).unwrap().with_retries(1, Duration::from_millis(5));
-    let engine = Engine::new(crate::store::Store::new(db), peers, Models::single(Arc::new(backend)), cfg);
-    World { svc: RunsService::new(engine.clone()), engine, assistants, threads, fake }
+    let store = crate::store::Store::new(db);
+    let engine = Engine::new(store.clone(), peers.clone(), Models::single(Arc::new(backend)), cfg);
+    World { svc: RunsService::new(engine.clone()), engine, store, peers, assistants, threads, fake }
 }
 
 fn lease(owner: &str, until_ms: i64) -> crate::store::Lease {
@@ -145,7 +150,7 @@ impl World {
             ..Default::default()
         };
         let caller = crate::peers::Caller::engine(assistd_common::Project(P.into()));
-        self.engine.peers().create_run_message(&caller, &message).await.unwrap()
+        self.peers.create_run_message(&caller, &message).await.unwrap()
     }
 
     async fn get(&self, thread_id: &str, run_id: &str) -> pb::Run {
@@ -521,10 +526,9 @@ async fn a_run_whose_worker_died_is_queued_again_then_fails() {
         let run = w.svc.create_run(request(P, create(&t, &a))).await.unwrap().into_inner();
         for attempt in 1..=crate::engine::MAX_ATTEMPTS {
             // A worker claims it and dies at once: its lease is already over.
-            let claimed =
-                w.engine.store().claim(&lease("dead-worker", crate::engine::now_ms() - 1)).await.unwrap().unwrap();
+            let claimed = w.store.claim(&lease("dead-worker", crate::engine::now_ms() - 1)).await.unwrap().unwrap();
             assert_eq!(claimed.1.id, run.id);
-            assert!(w.engine.store().claim(&lease("other", crate::engine::now_ms() + 10_000)).await.unwrap().is_none());
+            assert!(w.store.claim(&lease("other", crate::engine::now_ms() + 10_000)).await.unwrap().is_none());
             // It had written its message but died before its step was stored.
             let partial = w.run_message(&t, &a, &run.id).await;
             w.engine.reap().await.unwrap();
@@ -556,8 +560,7 @@ async fn a_run_whose_worker_died_after_answering_is_completed_not_answered_again
         let t = w.thread(&["hi"]).await;
         let run = w.svc.create_run(request(P, create(&t, &a))).await.unwrap().into_inner();
         let project = assistd_common::Project(P.into());
-        let (_, claimed) =
-            w.engine.store().claim(&lease("dead-worker", crate::engine::now_ms() - 1)).await.unwrap().unwrap();
+        let (_, claimed) = w.store.claim(&lease("dead-worker", crate::engine::now_ms() - 1)).await.unwrap().unwrap();
         // The dead worker wrote its whole answer (message completed, step still open)
         // and died before it marked the run done.
         let caller = crate::peers::Caller::engine(project.clone());
@@ -569,7 +572,7 @@ async fn a_run_whose_worker_died_after_answering_is_completed_not_answered_again
             content: vec![text("the answer")],
             incomplete_reason: None,
         };
-        w.engine.peers().update_run_message(&caller, done).await.unwrap();
+        w.peers.update_run_message(&caller, done).await.unwrap();
         let step = crate::domain::RunStep::open(
             assistd_common::ids::StepId::generate().into_string(),
             &run.id,
@@ -578,7 +581,7 @@ async fn a_run_whose_worker_died_after_answering_is_completed_not_answered_again
             crate::domain::StepDetails::MessageCreation { message_id: answer.id.clone() },
             assistd_common::time::now_secs(),
         );
-        w.engine.store().insert_step(&project, &step).await.unwrap();
+        w.store.insert_step(&project, &step).await.unwrap();
         assert_eq!(claimed.id, run.id);
         w.engine.reap().await.unwrap();
         let after = w.get(&t, &run.id).await;
@@ -608,7 +611,7 @@ async fn a_requeued_run_keeps_what_its_dead_worker_finished() {
         };
         // Submitted without a stream: the run is queued; a worker that dies takes it.
         w.svc.submit_tool_outputs(request(P, submit)).await.unwrap();
-        let dead = w.engine.store().claim(&lease("dead-worker", crate::engine::now_ms() - 1)).await.unwrap();
+        let dead = w.store.claim(&lease("dead-worker", crate::engine::now_ms() - 1)).await.unwrap();
         assert_eq!(dead.unwrap().1.id, run.id);
         w.engine.reap().await.unwrap();
         assert_eq!(w.get(&t, &run.id).await.status, pb::RunStatus::Queued as i32);
@@ -655,14 +658,10 @@ async fn waiting_for_outputs_too_long_expires_the_run() {
 
         // Ten minutes pass (the run's expires_at is moved into the past).
         let project = assistd_common::Project(P.into());
-        let mut stored = w.engine.store().get_run(&project, &t, &run.id).await.unwrap().unwrap();
+        let mut stored = w.store.get_run(&project, &t, &run.id).await.unwrap().unwrap();
         stored.expires_at = Some(assistd_common::time::now_secs() - 1);
         assert!(
-            w.engine
-                .store()
-                .save_run(&project, &stored, &[crate::domain::RunStatus::RequiresAction], None, None)
-                .await
-                .unwrap()
+            w.store.save_run(&project, &stored, &[crate::domain::RunStatus::RequiresAction], None, None).await.unwrap()
         );
         w.engine.reap().await.unwrap();
         let expired = w.get(&t, &run.id).await;
