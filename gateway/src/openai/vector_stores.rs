@@ -9,8 +9,8 @@ use std::collections::{BTreeMap, HashMap};
 use assistd_common::json::{json_to_value, value_to_json};
 use assistd_proto::pb;
 use prost_types::FieldMask;
-use serde::{Deserialize, Deserializer};
-use serde_json::{Map, Value, json};
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::{Map, Value};
 
 use super::common::{ChunkingStrategyIn, MetadataIn, double_option, metadata_from_pb, metadata_to_pb};
 use crate::errors::ApiError;
@@ -65,9 +65,13 @@ pub fn attributes_to_pb(a: AttributesIn) -> HashMap<String, prost_types::Value> 
     a.unwrap_or_default().into_iter().map(|(k, AttributeIn(v))| (k, json_to_value(&v))).collect()
 }
 
-/// Attributes as answered (`{}` when none).
-pub fn attributes_out(a: HashMap<String, prost_types::Value>) -> Value {
-    Value::Object(a.iter().map(|(k, v)| (k.clone(), value_to_json(v))).collect::<Map<_, _>>())
+/// `VectorStoreFileAttributes` as answered: `{}` when none, keys in sorted order;
+/// values are strings, numbers (whole numbers as integers) or booleans.
+pub type AttributesOut = BTreeMap<String, Value>;
+
+/// Attributes from proto.
+pub fn attributes_from_pb(a: HashMap<String, prost_types::Value>) -> AttributesOut {
+    a.into_iter().map(|(k, v)| (k, value_to_json(&v))).collect()
 }
 
 /// A chunking strategy as sent: the shared [`ChunkingStrategyIn`], but refusing keys
@@ -121,15 +125,15 @@ impl From<VectorStoreExpiresAfterIn> for pb::VectorStoreExpiresAfter {
 pub struct CreateVectorStoreIn {
     /// Files to add.
     pub file_ids: Option<Vec<String>>,
-    /// Name.
+    /// The store's name; answered as `""` when unset.
     pub name: Option<String>,
     /// Description (accepted; not part of the object).
     pub description: Option<String>,
-    /// Expiry policy.
+    /// Never expires when unset.
     pub expires_after: Option<VectorStoreExpiresAfterIn>,
     /// Chunking of `file_ids`.
     pub chunking_strategy: Option<ChunkingIn>,
-    /// Metadata.
+    /// String pairs (limits checked by the service); null reads as none.
     pub metadata: MetadataIn,
 }
 
@@ -152,13 +156,13 @@ impl CreateVectorStoreIn {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ModifyVectorStoreIn {
-    /// Name.
+    /// Null clears the name (answered as `""` then).
     #[serde(default, deserialize_with = "double_option")]
     pub name: Option<Option<String>>,
-    /// Expiry policy.
+    /// Null removes the expiry policy.
     #[serde(default, deserialize_with = "double_option")]
     pub expires_after: Option<Option<VectorStoreExpiresAfterIn>>,
-    /// Metadata.
+    /// Replaces the metadata as a whole; null clears it.
     #[serde(default, deserialize_with = "double_option")]
     pub metadata: Option<MetadataIn>,
 }
@@ -191,45 +195,104 @@ fn store_status(s: i32) -> &'static str {
     }
 }
 
-/// `file_counts` of a store or a batch (all five, zero when unset).
-pub fn file_counts_out(c: Option<pb::VectorStoreFileCounts>) -> Value {
-    let pb::VectorStoreFileCounts { in_progress, completed, failed, cancelled, total } = c.unwrap_or_default();
-    json!({"in_progress": in_progress, "completed": completed, "failed": failed, "cancelled": cancelled, "total": total})
+/// `file_counts` of a store or a batch (all five always present, zero when the
+/// service sent none).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct FileCountsOut {
+    /// Being indexed.
+    pub in_progress: i64,
+    /// Indexed.
+    pub completed: i64,
+    /// Failed to index.
+    pub failed: i64,
+    /// Cancelled before indexing finished.
+    pub cancelled: i64,
+    /// All files.
+    pub total: i64,
+}
+
+impl From<pb::VectorStoreFileCounts> for FileCountsOut {
+    fn from(c: pb::VectorStoreFileCounts) -> Self {
+        let pb::VectorStoreFileCounts { in_progress, completed, failed, cancelled, total } = c;
+        FileCountsOut { in_progress, completed, failed, cancelled, total }
+    }
+}
+
+/// `VectorStoreExpirationAfter` as answered.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct VectorStoreExpiresAfterOut {
+    /// `last_active_at`, the only anchor there is (also when the service sent none).
+    pub anchor: String,
+    /// Days after the anchor.
+    pub days: i32,
+}
+
+impl From<pb::VectorStoreExpiresAfter> for VectorStoreExpiresAfterOut {
+    fn from(e: pb::VectorStoreExpiresAfter) -> Self {
+        let pb::VectorStoreExpiresAfter { anchor, days } = e;
+        let anchor = if anchor.is_empty() { "last_active_at".to_owned() } else { anchor };
+        VectorStoreExpiresAfterOut { anchor, days }
+    }
 }
 
 /// `VectorStoreObject`. `name` is always a string (`""` when none was given: the
 /// spec makes it a required, non-nullable string); `expires_after` is left out when
 /// unset (optional and not nullable); `expires_at` and `last_active_at` are null then.
-pub fn vector_store_out(s: pb::VectorStore) -> Value {
-    let pb::VectorStore {
-        id,
-        created_at,
-        name,
-        usage_bytes,
-        file_counts,
-        status,
-        expires_after,
-        expires_at,
-        last_active_at,
-        metadata,
-    } = s;
-    let mut v = json!({
-        "id": id,
-        "object": "vector_store",
-        "created_at": created_at,
-        "name": name,
-        "usage_bytes": usage_bytes,
-        "file_counts": file_counts_out(file_counts),
-        "status": store_status(status),
-        "expires_at": expires_at,
-        "last_active_at": last_active_at,
-        "metadata": metadata_from_pb(metadata),
-    });
-    if let Some(pb::VectorStoreExpiresAfter { anchor, days }) = expires_after {
-        let anchor = if anchor.is_empty() { "last_active_at".to_owned() } else { anchor };
-        v["expires_after"] = json!({"anchor": anchor, "days": days});
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct VectorStoreOut {
+    /// `vs_…`.
+    pub id: String,
+    /// Always `vector_store`.
+    pub object: &'static str,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// `""` when none was given, never null.
+    pub name: String,
+    /// Bytes used by the indexed files.
+    pub usage_bytes: i64,
+    /// Files in each state.
+    pub file_counts: FileCountsOut,
+    /// `expired`, `in_progress` or `completed` (unknown values read as `in_progress`).
+    pub status: &'static str,
+    /// Absent when the store never expires (not nullable in the spec).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires_after: Option<VectorStoreExpiresAfterOut>,
+    /// Unix seconds; null when the store never expires.
+    pub expires_at: Option<i64>,
+    /// Unix seconds; null when never used.
+    pub last_active_at: Option<i64>,
+    /// `{}` when none.
+    pub metadata: BTreeMap<String, String>,
+}
+
+impl From<pb::VectorStore> for VectorStoreOut {
+    fn from(s: pb::VectorStore) -> Self {
+        let pb::VectorStore {
+            id,
+            created_at,
+            name,
+            usage_bytes,
+            file_counts,
+            status,
+            expires_after,
+            expires_at,
+            last_active_at,
+            metadata,
+        } = s;
+        VectorStoreOut {
+            id,
+            object: "vector_store",
+            created_at,
+            name,
+            usage_bytes,
+            file_counts: file_counts.unwrap_or_default().into(),
+            status: store_status(status),
+            expires_after: expires_after.map(Into::into),
+            expires_at,
+            last_active_at,
+            metadata: metadata_from_pb(metadata),
+        }
     }
-    v
 }
 
 // ---------------------------------------------------------------------------------
@@ -240,11 +303,11 @@ pub fn vector_store_out(s: pb::VectorStore) -> Value {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CreateVectorStoreFileIn {
-    /// The file.
+    /// The `file-…` id of an uploaded file.
     pub file_id: String,
     /// Chunking (auto when unset).
     pub chunking_strategy: Option<ChunkingIn>,
-    /// Attributes.
+    /// Values for search filters; none when unset or null.
     pub attributes: AttributesIn,
 }
 
@@ -348,86 +411,190 @@ fn file_status(s: i32) -> &'static str {
 }
 
 /// A chunking strategy as answered: `static` with its sizes (auto as the sizes it
-/// stands for, 800/400), or `other`. `None` when the service gave none.
-pub fn chunking_strategy_out(c: Option<pb::ChunkingStrategy>) -> Option<Value> {
+/// stands for, 800/400), or `other`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ChunkingStrategyOut {
+    /// `{"type": "static", "static": {…}}`.
+    Static {
+        /// The sizes.
+        r#static: StaticChunkingOut,
+    },
+    /// `{"type": "other"}`: indexed without a known strategy.
+    Other,
+}
+
+/// The sizes of a static chunking strategy, in tokens.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StaticChunkingOut {
+    /// Tokens per chunk.
+    pub max_chunk_size_tokens: i32,
+    /// Tokens shared by neighbouring chunks.
+    pub chunk_overlap_tokens: i32,
+}
+
+/// The chunking strategy of a file, `None` when the service gave none (the key is
+/// then left out).
+pub fn chunking_strategy_out(c: Option<pb::ChunkingStrategy>) -> Option<ChunkingStrategyOut> {
     use pb::chunking_strategy::Strategy;
-    let fixed = |max: i32, overlap: i32| json!({"type": "static", "static": {"max_chunk_size_tokens": max, "chunk_overlap_tokens": overlap}});
-    match c?.strategy? {
-        Strategy::Auto(_) => Some(fixed(800, 400)),
+    let fixed = |max_chunk_size_tokens, chunk_overlap_tokens| ChunkingStrategyOut::Static {
+        r#static: StaticChunkingOut { max_chunk_size_tokens, chunk_overlap_tokens },
+    };
+    let pb::ChunkingStrategy { strategy } = c?;
+    Some(match strategy? {
+        Strategy::Auto(pb::AutoChunking {}) => fixed(800, 400),
         Strategy::Static(pb::StaticChunking { max_chunk_size_tokens, chunk_overlap_tokens }) => {
-            Some(fixed(max_chunk_size_tokens, chunk_overlap_tokens))
+            fixed(max_chunk_size_tokens, chunk_overlap_tokens)
         }
-        Strategy::Other(_) => Some(json!({"type": "other"})),
-    }
+        Strategy::Other(pb::OtherChunking {}) => ChunkingStrategyOut::Other,
+    })
+}
+
+/// The `last_error` of a failed vector store file.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct VectorStoreFileErrorOut {
+    /// `server_error`, `unsupported_file` or `invalid_file` (any other code reads as
+    /// `server_error`).
+    pub code: String,
+    /// What went wrong, for people.
+    pub message: String,
 }
 
 /// `VectorStoreFileObject`. `last_error` is null unless the file failed (a code
-/// outside the spec's three reads as `server_error`).
-pub fn vector_store_file_out(f: pb::VectorStoreFile) -> Value {
-    let pb::VectorStoreFile {
-        id,
-        created_at,
-        vector_store_id,
-        usage_bytes,
-        status,
-        last_error,
-        chunking_strategy,
-        attributes,
-    } = f;
-    let status = file_status(status);
-    let last_error = match last_error {
-        Some(pb::VectorStoreFileError { code, message }) if status == "failed" => {
-            let code = match code.as_str() {
-                "server_error" | "unsupported_file" | "invalid_file" => code,
-                _ => "server_error".to_owned(),
-            };
-            json!({"code": code, "message": message})
+/// outside the spec's three reads as `server_error`); `chunking_strategy` is left out
+/// when the service gave none.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct VectorStoreFileOut {
+    /// The file's `file-…` id.
+    pub id: String,
+    /// Always `vector_store.file`.
+    pub object: &'static str,
+    /// Bytes used in the store (may differ from the file's size).
+    pub usage_bytes: i64,
+    /// Unix seconds when the file was attached.
+    pub created_at: i64,
+    /// The store.
+    pub vector_store_id: String,
+    /// `in_progress`, `completed`, `cancelled` or `failed` (unknown values read as
+    /// `in_progress`).
+    pub status: &'static str,
+    /// Null unless `status` is `failed`.
+    pub last_error: Option<VectorStoreFileErrorOut>,
+    /// Absent when the service gave none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chunking_strategy: Option<ChunkingStrategyOut>,
+    /// `{}` when none.
+    pub attributes: AttributesOut,
+}
+
+impl From<pb::VectorStoreFile> for VectorStoreFileOut {
+    fn from(f: pb::VectorStoreFile) -> Self {
+        let pb::VectorStoreFile {
+            id,
+            created_at,
+            vector_store_id,
+            usage_bytes,
+            status,
+            last_error,
+            chunking_strategy,
+            attributes,
+        } = f;
+        let status = file_status(status);
+        let last_error = match last_error {
+            Some(pb::VectorStoreFileError { code, message }) if status == "failed" => {
+                let code = match code.as_str() {
+                    "server_error" | "unsupported_file" | "invalid_file" => code,
+                    _ => "server_error".to_owned(),
+                };
+                Some(VectorStoreFileErrorOut { code, message })
+            }
+            _ => None,
+        };
+        VectorStoreFileOut {
+            id,
+            object: "vector_store.file",
+            usage_bytes,
+            created_at,
+            vector_store_id,
+            status,
+            last_error,
+            chunking_strategy: chunking_strategy_out(chunking_strategy),
+            attributes: attributes_from_pb(attributes),
         }
-        _ => Value::Null,
-    };
-    let mut v = json!({
-        "id": id,
-        "object": "vector_store.file",
-        "usage_bytes": usage_bytes,
-        "created_at": created_at,
-        "vector_store_id": vector_store_id,
-        "status": status,
-        "last_error": last_error,
-        "attributes": attributes_out(attributes),
-    });
-    if let Some(c) = chunking_strategy_out(chunking_strategy) {
-        v["chunking_strategy"] = c;
     }
-    v
 }
 
 /// `VectorStoreFileBatchObject` (object `vector_store.files_batch`, as the spec's enum
 /// and the SDK have it).
-pub fn file_batch_out(b: pb::VectorStoreFileBatch) -> Value {
-    let pb::VectorStoreFileBatch { id, created_at, vector_store_id, status, file_counts } = b;
-    json!({
-        "id": id,
-        "object": "vector_store.files_batch",
-        "created_at": created_at,
-        "vector_store_id": vector_store_id,
-        "status": file_status(status),
-        "file_counts": file_counts_out(file_counts),
-    })
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct VectorStoreFileBatchOut {
+    /// `vsfb_…`.
+    pub id: String,
+    /// Always `vector_store.files_batch`.
+    pub object: &'static str,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// The store.
+    pub vector_store_id: String,
+    /// `in_progress`, `completed`, `cancelled` or `failed` (unknown values read as
+    /// `in_progress`).
+    pub status: &'static str,
+    /// The batch's files in each state.
+    pub file_counts: FileCountsOut,
 }
 
-fn contents_out(c: Vec<pb::VectorStoreContent>) -> Vec<Value> {
-    c.into_iter().map(|pb::VectorStoreContent { text }| json!({"type": "text", "text": text})).collect()
+impl From<pb::VectorStoreFileBatch> for VectorStoreFileBatchOut {
+    fn from(b: pb::VectorStoreFileBatch) -> Self {
+        let pb::VectorStoreFileBatch { id, created_at, vector_store_id, status, file_counts } = b;
+        VectorStoreFileBatchOut {
+            id,
+            object: "vector_store.files_batch",
+            created_at,
+            vector_store_id,
+            status: file_status(status),
+            file_counts: file_counts.unwrap_or_default().into(),
+        }
+    }
+}
+
+/// A piece of text in a file content page or a search result.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TextContentOut {
+    /// Always `text`.
+    pub r#type: &'static str,
+    /// The text.
+    pub text: String,
+}
+
+impl From<pb::VectorStoreContent> for TextContentOut {
+    fn from(c: pb::VectorStoreContent) -> Self {
+        let pb::VectorStoreContent { text } = c;
+        TextContentOut { r#type: "text", text }
+    }
+}
+
+fn contents_out(c: Vec<pb::VectorStoreContent>) -> Vec<TextContentOut> {
+    c.into_iter().map(Into::into).collect()
 }
 
 /// `VectorStoreFileContentResponse`.
-pub fn file_content_out(r: pb::VectorStoreFileContentResponse) -> Value {
-    let pb::VectorStoreFileContentResponse { data, has_more, next_page } = r;
-    json!({
-        "object": "vector_store.file_content.page",
-        "data": contents_out(data),
-        "has_more": has_more,
-        "next_page": next_page,
-    })
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FileContentPageOut {
+    /// Always `vector_store.file_content.page`.
+    pub object: &'static str,
+    /// The parsed text, in order.
+    pub data: Vec<TextContentOut>,
+    /// Whether more pages follow.
+    pub has_more: bool,
+    /// Token of the next page; null when none.
+    pub next_page: Option<String>,
+}
+
+impl From<pb::VectorStoreFileContentResponse> for FileContentPageOut {
+    fn from(r: pb::VectorStoreFileContentResponse) -> Self {
+        let pb::VectorStoreFileContentResponse { data, has_more, next_page } = r;
+        FileContentPageOut { object: "vector_store.file_content.page", data: contents_out(data), has_more, next_page }
+    }
 }
 
 // ---------------------------------------------------------------------------------
@@ -457,7 +624,7 @@ pub struct SearchIn {
     pub max_num_results: Option<i32>,
     /// A `ComparisonFilter` or a `CompoundFilter`.
     pub filters: Option<Value>,
-    /// Ranking.
+    /// Ranker and score threshold (the service's defaults when unset).
     pub ranking_options: Option<SearchRankingOptionsIn>,
 }
 
@@ -586,34 +753,98 @@ pub fn filter_to_pb(param: &str, v: Value) -> Result<pb::SearchFilter, ApiError>
 }
 
 /// `VectorStoreSearchResultItem`.
-pub fn search_result_out(r: pb::VectorStoreSearchResult) -> Value {
-    let pb::VectorStoreSearchResult { file_id, filename, score, attributes, content } = r;
-    json!({
-        "file_id": file_id,
-        "filename": filename,
-        "score": score,
-        "attributes": attributes_out(attributes),
-        "content": contents_out(content),
-    })
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SearchResultOut {
+    /// The file's `file-…` id.
+    pub file_id: String,
+    /// The file's name.
+    pub filename: String,
+    /// Relevance, 0-1 (always a float: `0.0`, not `0`).
+    pub score: f64,
+    /// The file's attributes, `{}` when none.
+    pub attributes: AttributesOut,
+    /// The matching chunks (may be empty).
+    pub content: Vec<TextContentOut>,
+}
+
+impl From<pb::VectorStoreSearchResult> for SearchResultOut {
+    fn from(r: pb::VectorStoreSearchResult) -> Self {
+        let pb::VectorStoreSearchResult { file_id, filename, score, attributes, content } = r;
+        SearchResultOut {
+            file_id,
+            filename,
+            score,
+            attributes: attributes_from_pb(attributes),
+            content: contents_out(content),
+        }
+    }
 }
 
 /// `VectorStoreSearchResultsPage` (`search_query` is an array of strings, as the spec has it).
-pub fn search_page_out(r: pb::SearchVectorStoreResponse) -> Value {
-    let pb::SearchVectorStoreResponse { search_query, data, has_more, next_page } = r;
-    json!({
-        "object": "vector_store.search_results.page",
-        "search_query": search_query,
-        "data": data.into_iter().map(search_result_out).collect::<Vec<_>>(),
-        "has_more": has_more,
-        "next_page": next_page,
-    })
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SearchPageOut {
+    /// Always `vector_store.search_results.page`.
+    pub object: &'static str,
+    /// The queries searched (after rewriting, when asked).
+    pub search_query: Vec<String>,
+    /// The results, best first.
+    pub data: Vec<SearchResultOut>,
+    /// Whether more results follow.
+    pub has_more: bool,
+    /// Token of the next page; null when none.
+    pub next_page: Option<String>,
+}
+
+impl From<pb::SearchVectorStoreResponse> for SearchPageOut {
+    fn from(r: pb::SearchVectorStoreResponse) -> Self {
+        let pb::SearchVectorStoreResponse { search_query, data, has_more, next_page } = r;
+        SearchPageOut {
+            object: "vector_store.search_results.page",
+            search_query,
+            data: data.into_iter().map(Into::into).collect(),
+            has_more,
+            next_page,
+        }
+    }
 }
 
 #[cfg(test)]
 pub(crate) mod tests {
+    use serde_json::json;
+
     use super::*;
     use crate::extract::parse_json;
     use crate::openai::runs::tests::assert_required;
+
+    // The answers as a client reads them: JSON values.
+
+    fn json_of<T: Serialize>(v: T) -> Value {
+        serde_json::to_value(v).unwrap()
+    }
+
+    fn attributes_out(a: HashMap<String, prost_types::Value>) -> Value {
+        json_of(attributes_from_pb(a))
+    }
+
+    fn vector_store_out(s: pb::VectorStore) -> Value {
+        json_of(VectorStoreOut::from(s))
+    }
+
+    fn vector_store_file_out(f: pb::VectorStoreFile) -> Value {
+        json_of(VectorStoreFileOut::from(f))
+    }
+
+    fn file_batch_out(b: pb::VectorStoreFileBatch) -> Value {
+        json_of(VectorStoreFileBatchOut::from(b))
+    }
+
+    fn file_content_out(r: pb::VectorStoreFileContentResponse) -> Value {
+        json_of(FileContentPageOut::from(r))
+    }
+
+    fn search_page_out(r: pb::SearchVectorStoreResponse) -> Value {
+        json_of(SearchPageOut::from(r))
+    }
 
     // -----------------------------------------------------------------------------
     // A small validator for the subset of the spec's YAML and JSON Schema these
@@ -1043,7 +1274,7 @@ pub(crate) mod tests {
     fn lists_and_deletions() {
         use crate::openai::common::{DeletedOut, ListOut};
         let stores = ListOut::new(
-            vec![vector_store_out(store(None)), vector_store_out(store(None))],
+            vec![VectorStoreOut::from(store(None)), VectorStoreOut::from(store(None))],
             Some("vs_1".into()),
             Some("vs_1".into()),
             true,
@@ -1052,7 +1283,7 @@ pub(crate) mod tests {
         assert_schema(&v, "ListVectorStoresResponse", LIST_REQUIRED);
         assert_eq!(v["object"], "list");
         let files = ListOut::new(
-            vec![vector_store_file_out(file(pb::VectorStoreFileStatus::Completed))],
+            vec![VectorStoreFileOut::from(file(pb::VectorStoreFileStatus::Completed))],
             Some("file-1".into()),
             Some("file-1".into()),
             false,
@@ -1106,6 +1337,227 @@ pub(crate) mod tests {
         let v = file_content_out(pb::VectorStoreFileContentResponse::default());
         assert_schema(&v, "VectorStoreFileContentResponse", CONTENT_PAGE_REQUIRED);
         assert_eq!(v["next_page"], Value::Null);
+    }
+
+    /// Parses JSON the code before the typed structs answered for the same message.
+    fn old(s: &str) -> Value {
+        serde_json::from_str(s).unwrap()
+    }
+
+    #[test]
+    fn vector_store_answers_as_before() {
+        assert_eq!(
+            vector_store_out(pb::VectorStore::default()),
+            old(
+                r#"{"created_at":0,"expires_at":null,"file_counts":{"cancelled":0,"completed":0,"failed":0,"in_progress":0,"total":0},"id":"","last_active_at":null,"metadata":{},"name":"","object":"vector_store","status":"in_progress","usage_bytes":0}"#
+            )
+        );
+        let s = pb::VectorStore {
+            id: "vs_2".into(),
+            created_at: 10,
+            name: "docs".into(),
+            usage_bytes: 2048,
+            file_counts: Some(counts()),
+            status: pb::VectorStoreStatus::Completed as i32,
+            expires_after: Some(pb::VectorStoreExpiresAfter { anchor: String::new(), days: 3 }),
+            expires_at: Some(259_210),
+            last_active_at: Some(10),
+            metadata: Some(pb::Metadata { entries: [("k".to_owned(), "v".to_owned())].into() }),
+        };
+        assert_eq!(
+            vector_store_out(s),
+            old(
+                r#"{"created_at":10,"expires_after":{"anchor":"last_active_at","days":3},"expires_at":259210,"file_counts":{"cancelled":4,"completed":2,"failed":3,"in_progress":1,"total":10},"id":"vs_2","last_active_at":10,"metadata":{"k":"v"},"name":"docs","object":"vector_store","status":"completed","usage_bytes":2048}"#
+            )
+        );
+        let s = pb::VectorStore {
+            status: pb::VectorStoreStatus::Expired as i32,
+            expires_after: Some(pb::VectorStoreExpiresAfter { anchor: "other".into(), days: 0 }),
+            ..Default::default()
+        };
+        assert_eq!(
+            vector_store_out(s),
+            old(
+                r#"{"created_at":0,"expires_after":{"anchor":"other","days":0},"expires_at":null,"file_counts":{"cancelled":0,"completed":0,"failed":0,"in_progress":0,"total":0},"id":"","last_active_at":null,"metadata":{},"name":"","object":"vector_store","status":"expired","usage_bytes":0}"#
+            )
+        );
+        assert_eq!(
+            vector_store_out(pb::VectorStore { status: 99, ..Default::default() }),
+            vector_store_out(pb::VectorStore::default())
+        );
+    }
+
+    #[test]
+    fn vector_store_file_answers_as_before() {
+        assert_eq!(
+            vector_store_file_out(pb::VectorStoreFile::default()),
+            old(
+                r#"{"attributes":{},"created_at":0,"id":"","last_error":null,"object":"vector_store.file","status":"in_progress","usage_bytes":0,"vector_store_id":""}"#
+            )
+        );
+        let mut attributes = attrs(json!({"s": "x", "i": 2021, "f": 0.5, "neg": -3, "b": true, "whole": 2.0}));
+        attributes.insert("null".into(), prost_types::Value { kind: None });
+        let f = pb::VectorStoreFile {
+            id: "file-1".into(),
+            created_at: 3,
+            vector_store_id: "vs_1".into(),
+            usage_bytes: 5,
+            status: pb::VectorStoreFileStatus::Failed as i32,
+            last_error: Some(pb::VectorStoreFileError { code: "weird".into(), message: "m".into() }),
+            chunking_strategy: Some(pb::ChunkingStrategy {
+                strategy: Some(pb::chunking_strategy::Strategy::Auto(pb::AutoChunking {})),
+            }),
+            attributes,
+        };
+        assert_eq!(
+            vector_store_file_out(f),
+            old(
+                r#"{"attributes":{"b":true,"f":0.5,"i":2021,"neg":-3,"null":null,"s":"x","whole":2},"chunking_strategy":{"static":{"chunk_overlap_tokens":400,"max_chunk_size_tokens":800},"type":"static"},"created_at":3,"id":"file-1","last_error":{"code":"server_error","message":"m"},"object":"vector_store.file","status":"failed","usage_bytes":5,"vector_store_id":"vs_1"}"#
+            )
+        );
+        let f = pb::VectorStoreFile {
+            status: pb::VectorStoreFileStatus::Failed as i32,
+            last_error: Some(pb::VectorStoreFileError { code: "invalid_file".into(), message: String::new() }),
+            chunking_strategy: Some(pb::ChunkingStrategy {
+                strategy: Some(pb::chunking_strategy::Strategy::Static(pb::StaticChunking {
+                    max_chunk_size_tokens: 100,
+                    chunk_overlap_tokens: 0,
+                })),
+            }),
+            ..Default::default()
+        };
+        assert_eq!(
+            vector_store_file_out(f),
+            old(
+                r#"{"attributes":{},"chunking_strategy":{"static":{"chunk_overlap_tokens":0,"max_chunk_size_tokens":100},"type":"static"},"created_at":0,"id":"","last_error":{"code":"invalid_file","message":""},"object":"vector_store.file","status":"failed","usage_bytes":0,"vector_store_id":""}"#
+            )
+        );
+        // An error on a file that did not fail is not shown.
+        let f = pb::VectorStoreFile {
+            status: pb::VectorStoreFileStatus::Completed as i32,
+            last_error: Some(pb::VectorStoreFileError { code: "server_error".into(), message: "x".into() }),
+            chunking_strategy: Some(pb::ChunkingStrategy {
+                strategy: Some(pb::chunking_strategy::Strategy::Other(pb::OtherChunking {})),
+            }),
+            ..Default::default()
+        };
+        assert_eq!(
+            vector_store_file_out(f),
+            old(
+                r#"{"attributes":{},"chunking_strategy":{"type":"other"},"created_at":0,"id":"","last_error":null,"object":"vector_store.file","status":"completed","usage_bytes":0,"vector_store_id":""}"#
+            )
+        );
+        // A strategy message with no strategy in it: the key is left out.
+        let f = pb::VectorStoreFile {
+            status: pb::VectorStoreFileStatus::Cancelled as i32,
+            chunking_strategy: Some(pb::ChunkingStrategy { strategy: None }),
+            ..Default::default()
+        };
+        assert_eq!(
+            vector_store_file_out(f),
+            old(
+                r#"{"attributes":{},"created_at":0,"id":"","last_error":null,"object":"vector_store.file","status":"cancelled","usage_bytes":0,"vector_store_id":""}"#
+            )
+        );
+        let f = pb::VectorStoreFile {
+            status: 42,
+            last_error: Some(pb::VectorStoreFileError::default()),
+            ..Default::default()
+        };
+        assert_eq!(vector_store_file_out(f), vector_store_file_out(pb::VectorStoreFile::default()));
+    }
+
+    #[test]
+    fn batches_pages_and_search_answer_as_before() {
+        assert_eq!(
+            file_batch_out(pb::VectorStoreFileBatch::default()),
+            old(
+                r#"{"created_at":0,"file_counts":{"cancelled":0,"completed":0,"failed":0,"in_progress":0,"total":0},"id":"","object":"vector_store.files_batch","status":"in_progress","vector_store_id":""}"#
+            )
+        );
+        let b = pb::VectorStoreFileBatch {
+            id: "vsfb_1".into(),
+            created_at: 4,
+            vector_store_id: "vs_1".into(),
+            status: pb::VectorStoreFileStatus::Failed as i32,
+            file_counts: Some(pb::VectorStoreFileCounts {
+                in_progress: 0,
+                completed: 1,
+                failed: 1,
+                cancelled: 0,
+                total: 2,
+            }),
+        };
+        assert_eq!(
+            file_batch_out(b),
+            old(
+                r#"{"created_at":4,"file_counts":{"cancelled":0,"completed":1,"failed":1,"in_progress":0,"total":2},"id":"vsfb_1","object":"vector_store.files_batch","status":"failed","vector_store_id":"vs_1"}"#
+            )
+        );
+        assert_eq!(
+            file_batch_out(pb::VectorStoreFileBatch { status: 77, ..Default::default() }),
+            file_batch_out(pb::VectorStoreFileBatch::default())
+        );
+
+        assert_eq!(
+            file_content_out(pb::VectorStoreFileContentResponse::default()),
+            old(r#"{"data":[],"has_more":false,"next_page":null,"object":"vector_store.file_content.page"}"#)
+        );
+        let r = pb::VectorStoreFileContentResponse {
+            data: vec![pb::VectorStoreContent { text: "a".into() }, pb::VectorStoreContent { text: String::new() }],
+            has_more: true,
+            next_page: Some("p2".into()),
+        };
+        assert_eq!(
+            file_content_out(r),
+            old(
+                r#"{"data":[{"text":"a","type":"text"},{"text":"","type":"text"}],"has_more":true,"next_page":"p2","object":"vector_store.file_content.page"}"#
+            )
+        );
+
+        assert_eq!(
+            search_page_out(pb::SearchVectorStoreResponse::default()),
+            old(
+                r#"{"data":[],"has_more":false,"next_page":null,"object":"vector_store.search_results.page","search_query":[]}"#
+            )
+        );
+        // Scores stay floats (0.0 and 1.0, not 0 and 1); a NaN reads as null.
+        let r = pb::SearchVectorStoreResponse {
+            search_query: vec!["q1".into(), "q2".into()],
+            data: vec![
+                pb::VectorStoreSearchResult {
+                    file_id: "file-1".into(),
+                    filename: "a.txt".into(),
+                    score: 0.87,
+                    attributes: attrs(json!({"k": "v", "n": 1})),
+                    content: vec![pb::VectorStoreContent { text: "one".into() }],
+                },
+                pb::VectorStoreSearchResult {
+                    file_id: "file-2".into(),
+                    filename: String::new(),
+                    score: 0.0,
+                    attributes: HashMap::new(),
+                    content: vec![],
+                },
+                pb::VectorStoreSearchResult {
+                    file_id: "file-3".into(),
+                    filename: "c".into(),
+                    score: 1.0,
+                    ..Default::default()
+                },
+                pb::VectorStoreSearchResult { score: f64::NAN, ..Default::default() },
+            ],
+            has_more: true,
+            next_page: Some("n".into()),
+        };
+        let v = search_page_out(r);
+        assert_eq!(
+            v,
+            old(
+                r#"{"data":[{"attributes":{"k":"v","n":1},"content":[{"text":"one","type":"text"}],"file_id":"file-1","filename":"a.txt","score":0.87},{"attributes":{},"content":[],"file_id":"file-2","filename":"","score":0.0},{"attributes":{},"content":[],"file_id":"file-3","filename":"c","score":1.0},{"attributes":{},"content":[],"file_id":"","filename":"","score":null}],"has_more":true,"next_page":"n","object":"vector_store.search_results.page","search_query":["q1","q2"]}"#
+            )
+        );
+        assert!(v["data"][1]["score"].is_f64() && v["data"][2]["score"].is_f64(), "{v}");
     }
 
     // -----------------------------------------------------------------------------

@@ -7,7 +7,6 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
-use serde_json::Value;
 use tokio::io::AsyncWriteExt;
 use tokio_stream::wrappers::ReceiverStream;
 
@@ -16,7 +15,7 @@ use crate::Upstreams;
 use crate::errors::{ApiError, ApiResult};
 use crate::extract::{ListQuery, MultipartBody};
 use crate::openai::common::{DeletedOut, ListOut};
-use crate::openai::files::file_out;
+use crate::openai::files::FileOut;
 use assistd_proto::pb;
 
 /// Bytes per gRPC chunk message.
@@ -92,7 +91,7 @@ pub async fn create(
     State(up): State<Upstreams>,
     headers: HeaderMap,
     MultipartBody(mut mp): MultipartBody,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<FileOut>> {
     let mut purpose: Option<String> = None;
     let mut anchor: Option<String> = None;
     let mut seconds: Option<i64> = None;
@@ -189,7 +188,7 @@ pub async fn create(
             file
         }
     };
-    Ok(Json(file_out(file)))
+    Ok(Json(file.into()))
 }
 
 fn header_msg(
@@ -226,7 +225,7 @@ fn header_msg(
 }
 
 /// GET /v1/files
-pub async fn list(State(up): State<Upstreams>, headers: HeaderMap, q: ListQuery) -> ApiResult<Json<ListOut<Value>>> {
+pub async fn list(State(up): State<Upstreams>, headers: HeaderMap, q: ListQuery) -> ApiResult<Json<ListOut<FileOut>>> {
     if q.page.before.is_some() {
         return Err(ApiError::unknown("before"));
     }
@@ -234,7 +233,7 @@ pub async fn list(State(up): State<Upstreams>, headers: HeaderMap, q: ListQuery)
     let req = pb::ListFilesRequest { page: Some(q.page), purpose };
     let r =
         up.files().list_files(grpc_request(&headers, req)).await.map_err(status_error("GET /v1/files"))?.into_inner();
-    Ok(Json(ListOut::new(r.data.into_iter().map(file_out).collect(), r.first_id, r.last_id, r.has_more)))
+    Ok(Json(ListOut::new(r.data.into_iter().map(FileOut::from).collect(), r.first_id, r.last_id, r.has_more)))
 }
 
 /// GET /v1/files/{file_id}
@@ -242,10 +241,10 @@ pub async fn retrieve(
     State(up): State<Upstreams>,
     headers: HeaderMap,
     Path(file_id): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<FileOut>> {
     let req = pb::GetFileRequest { file_id };
     let f = up.files().get_file(grpc_request(&headers, req)).await.map_err(status_error("GET /v1/files/{file_id}"))?;
-    Ok(Json(file_out(f.into_inner())))
+    Ok(Json(f.into_inner().into()))
 }
 
 /// DELETE /v1/files/{file_id}

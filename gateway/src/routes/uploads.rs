@@ -3,14 +3,13 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
-use serde_json::Value;
 
 use super::files::{multipart_error, stream_field};
 use super::{grpc_request, status_error};
 use crate::Upstreams;
 use crate::errors::{ApiError, ApiResult};
 use crate::extract::{JsonBody, MultipartBody};
-use crate::openai::files::{CompleteUploadIn, CreateUploadIn, upload_out, upload_part_out};
+use crate::openai::files::{CompleteUploadIn, CreateUploadIn, UploadOut, UploadPartOut};
 use assistd_proto::pb;
 
 /// POST /v1/uploads
@@ -18,7 +17,7 @@ pub async fn create(
     State(up): State<Upstreams>,
     headers: HeaderMap,
     JsonBody(body): JsonBody<CreateUploadIn>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<UploadOut>> {
     let CreateUploadIn { filename, purpose, bytes, mime_type, expires_after } = body;
     let req = pb::CreateUploadRequest {
         filename,
@@ -28,7 +27,7 @@ pub async fn create(
         expires_after: expires_after.map(|e| pb::ExpiresAfter { anchor: e.anchor, seconds: e.seconds }),
     };
     let u = up.files().create_upload(grpc_request(&headers, req)).await.map_err(status_error("POST /v1/uploads"))?;
-    Ok(Json(upload_out(u.into_inner())))
+    Ok(Json(u.into_inner().into()))
 }
 
 fn part_chunk(b: bytes::Bytes) -> pb::AddUploadPartRequest {
@@ -41,7 +40,7 @@ pub async fn add_part(
     headers: HeaderMap,
     Path(upload_id): Path<String>,
     MultipartBody(mut mp): MultipartBody,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<UploadPartOut>> {
     let mut part = None;
     while let Some(field) = mp.next_field().await.map_err(multipart_error)? {
         let name = field.name().unwrap_or_default().to_owned();
@@ -73,7 +72,7 @@ pub async fn add_part(
     let part = part.ok_or_else(|| {
         ApiError::invalid("data", "Missing required parameter: 'data'.").with_code("missing_required_parameter")
     })?;
-    Ok(Json(upload_part_out(part)))
+    Ok(Json(part.into()))
 }
 
 /// POST /v1/uploads/{upload_id}/complete
@@ -82,14 +81,14 @@ pub async fn complete(
     headers: HeaderMap,
     Path(upload_id): Path<String>,
     JsonBody(body): JsonBody<CompleteUploadIn>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<UploadOut>> {
     let req = pb::CompleteUploadRequest { upload_id, part_ids: body.part_ids, md5: body.md5 };
     let u = up
         .files()
         .complete_upload(grpc_request(&headers, req))
         .await
         .map_err(status_error("POST /v1/uploads/{upload_id}/complete"))?;
-    Ok(Json(upload_out(u.into_inner())))
+    Ok(Json(u.into_inner().into()))
 }
 
 /// POST /v1/uploads/{upload_id}/cancel
@@ -97,14 +96,14 @@ pub async fn cancel(
     State(up): State<Upstreams>,
     headers: HeaderMap,
     Path(upload_id): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<UploadOut>> {
     let req = pb::CancelUploadRequest { upload_id };
     let u = up
         .files()
         .cancel_upload(grpc_request(&headers, req))
         .await
         .map_err(status_error("POST /v1/uploads/{upload_id}/cancel"))?;
-    Ok(Json(upload_out(u.into_inner())))
+    Ok(Json(u.into_inner().into()))
 }
 
 /// Reads and drops the rest of a multipart body (bounded by the route's body limit).

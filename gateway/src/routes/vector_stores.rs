@@ -5,16 +5,15 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
-use serde_json::Value;
 
 use super::{grpc_request, status_error};
 use crate::errors::ApiResult;
 use crate::extract::{JsonBody, ListQuery};
 use crate::openai::common::{DeletedOut, ListOut};
 use crate::openai::vector_stores::{
-    CreateFileBatchIn, CreateVectorStoreFileIn, CreateVectorStoreIn, ModifyVectorStoreIn, SearchIn,
-    UpdateVectorStoreFileAttributesIn, file_batch_out, file_content_out, file_status_filter, search_page_out,
-    vector_store_file_out, vector_store_out,
+    CreateFileBatchIn, CreateVectorStoreFileIn, CreateVectorStoreIn, FileContentPageOut, ModifyVectorStoreIn, SearchIn,
+    SearchPageOut, UpdateVectorStoreFileAttributesIn, VectorStoreFileBatchOut, VectorStoreFileOut, VectorStoreOut,
+    file_status_filter,
 };
 use crate::{Upstreams, poll};
 use assistd_proto::pb;
@@ -24,18 +23,22 @@ pub async fn create(
     State(up): State<Upstreams>,
     headers: HeaderMap,
     JsonBody(body): JsonBody<CreateVectorStoreIn>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<VectorStoreOut>> {
     let req = body.into_pb();
     let s = up
         .vector_stores()
         .create_vector_store(grpc_request(&headers, req))
         .await
         .map_err(status_error("POST /v1/vector_stores"))?;
-    Ok(Json(vector_store_out(s.into_inner())))
+    Ok(Json(s.into_inner().into()))
 }
 
 /// GET /v1/vector_stores
-pub async fn list(State(up): State<Upstreams>, headers: HeaderMap, q: ListQuery) -> ApiResult<Json<ListOut<Value>>> {
+pub async fn list(
+    State(up): State<Upstreams>,
+    headers: HeaderMap,
+    q: ListQuery,
+) -> ApiResult<Json<ListOut<VectorStoreOut>>> {
     let req = pb::ListVectorStoresRequest { page: Some(q.page) };
     let r = up
         .vector_stores()
@@ -43,7 +46,7 @@ pub async fn list(State(up): State<Upstreams>, headers: HeaderMap, q: ListQuery)
         .await
         .map_err(status_error("GET /v1/vector_stores"))?
         .into_inner();
-    Ok(Json(ListOut::new(r.data.into_iter().map(vector_store_out).collect(), r.first_id, r.last_id, r.has_more)))
+    Ok(Json(ListOut::new(r.data.into_iter().map(VectorStoreOut::from).collect(), r.first_id, r.last_id, r.has_more)))
 }
 
 /// GET /v1/vector_stores/{vector_store_id}
@@ -51,14 +54,14 @@ pub async fn retrieve(
     State(up): State<Upstreams>,
     headers: HeaderMap,
     Path(vector_store_id): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<VectorStoreOut>> {
     let req = pb::GetVectorStoreRequest { vector_store_id };
     let s = up
         .vector_stores()
         .get_vector_store(grpc_request(&headers, req))
         .await
         .map_err(status_error("GET /v1/vector_stores/{vector_store_id}"))?;
-    Ok(Json(vector_store_out(s.into_inner())))
+    Ok(Json(s.into_inner().into()))
 }
 
 /// POST /v1/vector_stores/{vector_store_id}
@@ -67,14 +70,14 @@ pub async fn modify(
     headers: HeaderMap,
     Path(vector_store_id): Path<String>,
     JsonBody(body): JsonBody<ModifyVectorStoreIn>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<VectorStoreOut>> {
     let req = body.into_pb(vector_store_id);
     let s = up
         .vector_stores()
         .modify_vector_store(grpc_request(&headers, req))
         .await
         .map_err(status_error("POST /v1/vector_stores/{vector_store_id}"))?;
-    Ok(Json(vector_store_out(s.into_inner())))
+    Ok(Json(s.into_inner().into()))
 }
 
 /// DELETE /v1/vector_stores/{vector_store_id}
@@ -98,14 +101,14 @@ pub async fn search(
     headers: HeaderMap,
     Path(vector_store_id): Path<String>,
     JsonBody(body): JsonBody<SearchIn>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<SearchPageOut>> {
     let req = body.into_pb(vector_store_id)?;
     let r = up
         .vector_stores()
         .search_vector_store(grpc_request(&headers, req))
         .await
         .map_err(status_error("POST /v1/vector_stores/{vector_store_id}/search"))?;
-    Ok(Json(search_page_out(r.into_inner())))
+    Ok(Json(r.into_inner().into()))
 }
 
 /// POST /v1/vector_stores/{vector_store_id}/files
@@ -114,14 +117,14 @@ pub async fn create_file(
     headers: HeaderMap,
     Path(vector_store_id): Path<String>,
     JsonBody(body): JsonBody<CreateVectorStoreFileIn>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<VectorStoreFileOut>> {
     let req = pb::CreateVectorStoreFileRequest { vector_store_id, file: Some(body.into_pb()) };
     let f = up
         .vector_stores()
         .create_vector_store_file(grpc_request(&headers, req))
         .await
         .map_err(status_error("POST /v1/vector_stores/{vector_store_id}/files"))?;
-    Ok(Json(vector_store_file_out(f.into_inner())))
+    Ok(Json(f.into_inner().into()))
 }
 
 /// GET /v1/vector_stores/{vector_store_id}/files
@@ -130,7 +133,7 @@ pub async fn list_files(
     headers: HeaderMap,
     Path(vector_store_id): Path<String>,
     q: ListQuery,
-) -> ApiResult<Json<ListOut<Value>>> {
+) -> ApiResult<Json<ListOut<VectorStoreFileOut>>> {
     let filter = file_status_filter(q.get("filter"))?;
     let req = pb::ListVectorStoreFilesRequest { vector_store_id, page: Some(q.page), filter };
     let r = up
@@ -139,7 +142,12 @@ pub async fn list_files(
         .await
         .map_err(status_error("GET /v1/vector_stores/{vector_store_id}/files"))?
         .into_inner();
-    Ok(Json(ListOut::new(r.data.into_iter().map(vector_store_file_out).collect(), r.first_id, r.last_id, r.has_more)))
+    Ok(Json(ListOut::new(
+        r.data.into_iter().map(VectorStoreFileOut::from).collect(),
+        r.first_id,
+        r.last_id,
+        r.has_more,
+    )))
 }
 
 /// GET /v1/vector_stores/{vector_store_id}/files/{file_id}
@@ -155,7 +163,7 @@ pub async fn retrieve_file(
         .await
         .map_err(status_error("GET /v1/vector_stores/{vector_store_id}/files/{file_id}"))?
         .into_inner();
-    Ok(([poll::header(poll::indexing(f.status))], Json(vector_store_file_out(f))).into_response())
+    Ok(([poll::header(poll::indexing(f.status))], Json(VectorStoreFileOut::from(f))).into_response())
 }
 
 /// POST /v1/vector_stores/{vector_store_id}/files/{file_id}
@@ -164,14 +172,14 @@ pub async fn update_file(
     headers: HeaderMap,
     Path((vector_store_id, file_id)): Path<(String, String)>,
     JsonBody(body): JsonBody<UpdateVectorStoreFileAttributesIn>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<VectorStoreFileOut>> {
     let req = body.into_pb(vector_store_id, file_id);
     let f = up
         .vector_stores()
         .update_vector_store_file_attributes(grpc_request(&headers, req))
         .await
         .map_err(status_error("POST /v1/vector_stores/{vector_store_id}/files/{file_id}"))?;
-    Ok(Json(vector_store_file_out(f.into_inner())))
+    Ok(Json(f.into_inner().into()))
 }
 
 /// DELETE /v1/vector_stores/{vector_store_id}/files/{file_id} (the file itself stays)
@@ -194,14 +202,14 @@ pub async fn file_content(
     State(up): State<Upstreams>,
     headers: HeaderMap,
     Path((vector_store_id, file_id)): Path<(String, String)>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<FileContentPageOut>> {
     let req = pb::GetVectorStoreFileContentRequest { vector_store_id, file_id };
     let r = up
         .vector_stores()
         .get_vector_store_file_content(grpc_request(&headers, req))
         .await
         .map_err(status_error("GET /v1/vector_stores/{vector_store_id}/files/{file_id}/content"))?;
-    Ok(Json(file_content_out(r.into_inner())))
+    Ok(Json(r.into_inner().into()))
 }
 
 /// POST /v1/vector_stores/{vector_store_id}/file_batches
@@ -210,14 +218,14 @@ pub async fn create_batch(
     headers: HeaderMap,
     Path(vector_store_id): Path<String>,
     JsonBody(body): JsonBody<CreateFileBatchIn>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<VectorStoreFileBatchOut>> {
     let req = body.into_pb(vector_store_id)?;
     let b = up
         .vector_stores()
         .create_file_batch(grpc_request(&headers, req))
         .await
         .map_err(status_error("POST /v1/vector_stores/{vector_store_id}/file_batches"))?;
-    Ok(Json(file_batch_out(b.into_inner())))
+    Ok(Json(b.into_inner().into()))
 }
 
 /// GET /v1/vector_stores/{vector_store_id}/file_batches/{batch_id}
@@ -233,7 +241,7 @@ pub async fn retrieve_batch(
         .await
         .map_err(status_error("GET /v1/vector_stores/{vector_store_id}/file_batches/{batch_id}"))?
         .into_inner();
-    Ok(([poll::header(poll::indexing(b.status))], Json(file_batch_out(b))).into_response())
+    Ok(([poll::header(poll::indexing(b.status))], Json(VectorStoreFileBatchOut::from(b))).into_response())
 }
 
 /// POST /v1/vector_stores/{vector_store_id}/file_batches/{batch_id}/cancel (the body,
@@ -242,14 +250,14 @@ pub async fn cancel_batch(
     State(up): State<Upstreams>,
     headers: HeaderMap,
     Path((vector_store_id, batch_id)): Path<(String, String)>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<VectorStoreFileBatchOut>> {
     let req = pb::CancelFileBatchRequest { vector_store_id, batch_id };
     let b = up
         .vector_stores()
         .cancel_file_batch(grpc_request(&headers, req))
         .await
         .map_err(status_error("POST /v1/vector_stores/{vector_store_id}/file_batches/{batch_id}/cancel"))?;
-    Ok(Json(file_batch_out(b.into_inner())))
+    Ok(Json(b.into_inner().into()))
 }
 
 /// GET /v1/vector_stores/{vector_store_id}/file_batches/{batch_id}/files
@@ -258,7 +266,7 @@ pub async fn list_batch_files(
     headers: HeaderMap,
     Path((vector_store_id, batch_id)): Path<(String, String)>,
     q: ListQuery,
-) -> ApiResult<Json<ListOut<Value>>> {
+) -> ApiResult<Json<ListOut<VectorStoreFileOut>>> {
     let filter = file_status_filter(q.get("filter"))?;
     let req = pb::ListFileBatchFilesRequest { vector_store_id, batch_id, page: Some(q.page), filter };
     let r = up
@@ -267,7 +275,12 @@ pub async fn list_batch_files(
         .await
         .map_err(status_error("GET /v1/vector_stores/{vector_store_id}/file_batches/{batch_id}/files"))?
         .into_inner();
-    Ok(Json(ListOut::new(r.data.into_iter().map(vector_store_file_out).collect(), r.first_id, r.last_id, r.has_more)))
+    Ok(Json(ListOut::new(
+        r.data.into_iter().map(VectorStoreFileOut::from).collect(),
+        r.first_id,
+        r.last_id,
+        r.has_more,
+    )))
 }
 
 #[cfg(test)]
@@ -278,7 +291,7 @@ mod tests {
     use axum::body::Body;
     use axum::http::{Request, StatusCode};
     use http_body_util::BodyExt;
-    use serde_json::json;
+    use serde_json::{Value, json};
     use tonic::{Response, Status};
     use tower::ServiceExt;
 
