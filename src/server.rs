@@ -328,9 +328,11 @@ pub async fn grpc_router(
         (None, Some((_, url))) => VectorStoreRefs::new(network(url)?),
         (None, None) => VectorStoreRefs::unavailable(),
     };
-    let assistants = assistd_assistants::AssistantsService::new(assistd_assistants::store::Store::new(conn.clone()))
-        .with_file_refs(file_refs.clone())
-        .with_vector_stores(vs_refs.clone());
+    let assistants = assistd_assistants::AssistantsService::new(
+        assistd_assistants::Assistants::new(assistd_assistants::store::Store::new(conn.clone()))
+            .with_file_refs(file_refs.clone())
+            .with_vector_stores(vs_refs.clone()),
+    );
     let threads = assistd_threads::ThreadsService::new(assistd_threads::store::Store::new(conn.clone()))
         .with_file_refs(file_refs.clone())
         .with_vector_stores(vs_refs);

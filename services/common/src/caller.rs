@@ -14,28 +14,39 @@ pub fn internal_authorization(token: Option<String>) -> Option<MetadataValue<ton
     token.and_then(|t| format!("Bearer {t}").parse().ok())
 }
 
-/// Who a call acts for.
+/// The header that names a client request in every log line and every call it leads
+/// to.
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+
+/// Who a call acts for, and the request it is part of.
 #[derive(Clone, Debug)]
 pub struct Caller {
-    /// The project.
     pub project: Project,
     /// The caller's `authorization` header, when a client made the call.
     pub authorization: Option<MetadataValue<tonic::metadata::Ascii>>,
+    /// The client request's `x-request-id`, passed on to every peer call.
+    pub request_id: Option<MetadataValue<tonic::metadata::Ascii>>,
 }
 
 impl Caller {
     /// A call for `project` by the engine itself (a worker, the reaper).
     pub fn engine(project: Project) -> Self {
-        Self { project, authorization: None }
+        Self { project, authorization: None, request_id: None }
     }
 
     /// A call on behalf of a client request.
     pub fn of(project: Project, metadata: &MetadataMap) -> Self {
-        Self { project, authorization: metadata.get("authorization").cloned() }
+        Self {
+            project,
+            authorization: metadata.get("authorization").cloned(),
+            request_id: metadata.get(REQUEST_ID_HEADER).cloned(),
+        }
     }
 
     /// A request carrying `msg` for this caller: the project in the extensions, the
-    /// caller's authorization, else the `internal` token and the project header.
+    /// caller's authorization, else the `internal` token and the project header; the
+    /// request id and the current trace context (`traceparent`). Every call from one
+    /// service to another is made through here.
     pub fn request<T>(&self, msg: T, internal: Option<&MetadataValue<tonic::metadata::Ascii>>) -> tonic::Request<T> {
         let mut req = tonic::Request::new(msg);
         req.extensions_mut().insert(self.project.clone());
@@ -50,6 +61,9 @@ impl Caller {
                 }
             }
             (None, None) => {}
+        }
+        if let Some(id) = &self.request_id {
+            req.metadata_mut().insert(REQUEST_ID_HEADER, id.clone());
         }
         crate::trace::inject_current(req.metadata_mut());
         req

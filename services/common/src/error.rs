@@ -158,7 +158,12 @@ pub const PARAM: &str = "{param}";
 impl FieldViolation {
     /// A 400 for `field` (`code: invalid_value`).
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { field: field.into(), message: message.into(), kind: ErrorKind::InvalidArgument, code: "invalid_value".into() }
+        Self {
+            field: field.into(),
+            message: message.into(),
+            kind: ErrorKind::InvalidArgument,
+            code: "invalid_value".into(),
+        }
     }
 
     /// `Missing required parameter: '<field>'.`
@@ -289,7 +294,8 @@ mod tests {
 
     #[test]
     fn violations_scope_to_the_full_path() {
-        let v = FieldViolation::invalid("function.name", format!("Invalid '{PARAM}': bad.")).scope("[2]").scope("tools");
+        let v =
+            FieldViolation::invalid("function.name", format!("Invalid '{PARAM}': bad.")).scope("[2]").scope("tools");
         let e = ServiceError::from(v);
         assert_eq!(e.param.as_deref(), Some("tools[2].function.name"));
         assert_eq!(e.message, "Invalid 'tools[2].function.name': bad.");

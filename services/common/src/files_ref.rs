@@ -1,12 +1,11 @@
 //! Checking that files referenced by another object exist, through the files
 //! service's gRPC API (never its tables), acting with the caller's credentials.
 
-use assistd_proto::pb;
-use assistd_proto::pb::file_service_client::FileServiceClient;
-use tonic::metadata::MetadataMap;
-
+use crate::caller::Caller;
 use crate::channel::GrpcChannel;
 use crate::error::{ErrorKind, ServiceError, ServiceResult};
+use assistd_proto::pb;
+use assistd_proto::pb::file_service_client::FileServiceClient;
 
 /// A client of the files service used to check references, if one is configured.
 #[derive(Clone, Default)]
@@ -26,16 +25,12 @@ impl FileRefs {
     }
 
     /// Fails with 400 naming the first `(param, file_id)` whose file does not exist
-    /// for the caller (whose `authorization` is taken from `caller`).
-    pub async fn check(&self, caller: &MetadataMap, refs: &[(String, String)]) -> ServiceResult<()> {
+    /// for the caller.
+    pub async fn check(&self, caller: &Caller, refs: &[(String, String)]) -> ServiceResult<()> {
         let Some(client) = &self.client else { return Ok(()) };
         let checks = refs.iter().map(|(param, file_id)| {
             let mut client = client.clone();
-            let mut req = tonic::Request::new(pb::GetFileRequest { file_id: file_id.clone() });
-            if let Some(auth) = caller.get("authorization") {
-                req.metadata_mut().insert("authorization", auth.clone());
-            }
-            crate::trace::inject_current(req.metadata_mut());
+            let req = caller.request(pb::GetFileRequest { file_id: file_id.clone() }, None);
             async move {
                 match client.get_file(req).await {
                     Ok(_) => Ok(()),

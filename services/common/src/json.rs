@@ -27,6 +27,16 @@ pub fn struct_to_json(s: &Struct) -> serde_json::Value {
     serde_json::Value::Object(s.fields.iter().map(|(k, v)| (k.clone(), value_to_json(v))).collect())
 }
 
+/// A protobuf `Struct` as a JSON object's map.
+pub fn struct_to_map(s: &Struct) -> serde_json::Map<String, serde_json::Value> {
+    s.fields.iter().map(|(k, v)| (k.clone(), value_to_json(v))).collect()
+}
+
+/// A JSON object's map as a protobuf `Struct`.
+pub fn map_to_struct(m: &serde_json::Map<String, serde_json::Value>) -> Struct {
+    Struct { fields: m.iter().map(|(k, v)| (k.clone(), json_to_value(v))).collect() }
+}
+
 /// JSON as a protobuf `Value`.
 pub fn json_to_value(v: &serde_json::Value) -> Value {
     let kind = match v {

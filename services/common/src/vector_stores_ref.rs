@@ -3,13 +3,12 @@
 //! vector_stores` helper of assistants and threads, and the thread's own store that
 //! message attachments for file_search go into (as OpenAI does).
 
-use assistd_proto::pb;
-use assistd_proto::pb::vector_store_service_client::VectorStoreServiceClient;
-use tonic::metadata::MetadataMap;
-
+use crate::caller::Caller;
 use crate::channel::GrpcChannel;
 use crate::error::{ErrorKind, ServiceError, ServiceResult};
-use crate::tools::MAX_VECTOR_STORES;
+use crate::tools::{MAX_VECTOR_STORES, NewVectorStore, ToolResources};
+use assistd_proto::pb;
+use assistd_proto::pb::vector_store_service_client::VectorStoreServiceClient;
 
 /// A client of the vector stores service, if one is reachable.
 #[derive(Clone, Default)]
@@ -34,29 +33,14 @@ impl VectorStoreRefs {
         })
     }
 
-    fn request<T>(caller: &MetadataMap, project: &crate::Project, msg: T) -> tonic::Request<T> {
-        let mut req = tonic::Request::new(msg);
-        req.extensions_mut().insert(project.clone());
-        if let Some(auth) = caller.get("authorization") {
-            req.metadata_mut().insert("authorization", auth.clone());
-        }
-        crate::trace::inject_current(req.metadata_mut());
-        req
-    }
-
     /// Fails with 400 naming the first `(param, vector_store_id)` whose store does not
     /// exist for the caller (a missing store and another project's look the same). No
     /// check when no vector stores service is reachable.
-    pub async fn check(
-        &self,
-        caller: &MetadataMap,
-        project: &crate::Project,
-        refs: &[(String, String)],
-    ) -> ServiceResult<()> {
+    pub async fn check(&self, caller: &Caller, refs: &[(String, String)]) -> ServiceResult<()> {
         let Some(client) = &self.client else { return Ok(()) };
         let checks = refs.iter().map(|(param, id)| {
             let mut client = client.clone();
-            let req = Self::request(caller, project, pb::GetVectorStoreRequest { vector_store_id: id.clone() });
+            let req = caller.request(pb::GetVectorStoreRequest { vector_store_id: id.clone() }, None);
             async move { vector_store_found(client.get_vector_store(req).await.map(drop), param, id) }
         });
         for r in futures::future::join_all(checks).await {
@@ -68,7 +52,7 @@ impl VectorStoreRefs {
     /// Takes the `vector_stores` helper out of `res` (checking that, with the ids
     /// given, there is at most one store), to be made with [`make`](Self::make) once
     /// the rest of the request is known to be good.
-    pub fn take_helpers(res: &mut Option<pb::ToolResources>, param: &str) -> ServiceResult<Vec<pb::NewVectorStore>> {
+    pub fn take_helpers(res: &mut Option<ToolResources>, param: &str) -> ServiceResult<Vec<NewVectorStore>> {
         let Some(fs) = res.as_mut().and_then(|r| r.file_search.as_mut()) else { return Ok(vec![]) };
         let helpers = std::mem::take(&mut fs.vector_stores);
         if helpers.len() + fs.vector_store_ids.len() > MAX_VECTOR_STORES {
@@ -83,58 +67,37 @@ impl VectorStoreRefs {
     }
 
     /// Creates the stores the helper asked for; their ids.
-    pub async fn make(
-        &self,
-        caller: &MetadataMap,
-        project: &crate::Project,
-        helpers: Vec<pb::NewVectorStore>,
-    ) -> ServiceResult<Vec<String>> {
+    pub async fn make(&self, caller: &Caller, helpers: Vec<NewVectorStore>) -> ServiceResult<Vec<String>> {
         let mut ids = Vec::new();
         for h in helpers {
             let mut client =
                 self.client("Creating vector stores through 'tool_resources.file_search.vector_stores'")?;
-            let req = pb::CreateVectorStoreRequest {
-                file_ids: h.file_ids,
-                chunking_strategy: h.chunking_strategy,
-                metadata: h.metadata,
-                ..Default::default()
-            };
-            let vs = client.create_vector_store(Self::request(caller, project, req)).await.map_err(upstream)?;
+            let pb::NewVectorStore { file_ids, chunking_strategy, metadata } = h.into();
+            let req = pb::CreateVectorStoreRequest { file_ids, chunking_strategy, metadata, ..Default::default() };
+            let vs = client.create_vector_store(caller.request(req, None)).await.map_err(upstream)?;
             ids.push(vs.into_inner().id);
         }
         Ok(ids)
     }
 
     /// Adds files to an existing store (as one batch).
-    pub async fn add_files(
-        &self,
-        caller: &MetadataMap,
-        project: &crate::Project,
-        vector_store_id: &str,
-        file_ids: Vec<String>,
-    ) -> ServiceResult<()> {
+    pub async fn add_files(&self, caller: &Caller, vector_store_id: &str, file_ids: Vec<String>) -> ServiceResult<()> {
         let mut client = self.client("Attaching files for file_search")?;
         let req =
             pb::CreateFileBatchRequest { vector_store_id: vector_store_id.to_owned(), file_ids, ..Default::default() };
-        client.create_file_batch(Self::request(caller, project, req)).await.map_err(upstream)?;
+        client.create_file_batch(caller.request(req, None)).await.map_err(upstream)?;
         Ok(())
     }
 
     /// Creates a thread's own store holding `file_ids`; its id.
-    pub async fn thread_store(
-        &self,
-        caller: &MetadataMap,
-        project: &crate::Project,
-        thread_id: &str,
-        file_ids: Vec<String>,
-    ) -> ServiceResult<String> {
+    pub async fn thread_store(&self, caller: &Caller, thread_id: &str, file_ids: Vec<String>) -> ServiceResult<String> {
         let mut client = self.client("Attaching files for file_search")?;
         let req = pb::CreateVectorStoreRequest {
             name: Some(format!("vector store for {thread_id}")),
             file_ids,
             ..Default::default()
         };
-        Ok(client.create_vector_store(Self::request(caller, project, req)).await.map_err(upstream)?.into_inner().id)
+        Ok(client.create_vector_store(caller.request(req, None)).await.map_err(upstream)?.into_inner().id)
     }
 }
 

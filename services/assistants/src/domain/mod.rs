@@ -3,6 +3,7 @@
 use assistd_common::metadata::{self, Metadata};
 use assistd_common::tools::{self, ResponseFormat, Tool, ToolResources};
 use assistd_common::{ServiceError, ServiceResult};
+use serde::{Deserialize, Serialize};
 
 /// Longest name.
 pub const MAX_NAME: usize = 256;
@@ -11,34 +12,29 @@ pub const MAX_DESCRIPTION: usize = 512;
 /// Longest instructions.
 pub const MAX_INSTRUCTIONS: usize = 256_000;
 
-/// An assistant.
-#[derive(Debug, Clone, PartialEq)]
+/// An assistant. Its serde form (without the keys) is what the store keeps, so a
+/// new field needs no column: an `Option` reads as `None` from older rows.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Assistant {
-    /// `asst_…`
+    /// `asst_…` (a column of its own).
+    #[serde(skip)]
     pub id: String,
-    /// Unix seconds.
+    /// Unix seconds (a column of its own).
+    #[serde(skip)]
     pub created_at: i64,
-    /// Name.
     pub name: Option<String>,
-    /// Description.
     pub description: Option<String>,
-    /// Model.
     pub model: String,
-    /// Instructions.
     pub instructions: Option<String>,
-    /// Tools.
+    #[serde(default)]
     pub tools: Vec<Tool>,
-    /// Tool resources.
     pub tool_resources: Option<ToolResources>,
-    /// Metadata.
+    #[serde(default)]
     pub metadata: Metadata,
-    /// Temperature.
     pub temperature: Option<f64>,
-    /// Top p.
     pub top_p: Option<f64>,
-    /// Response format.
     pub response_format: Option<ResponseFormat>,
-    /// Reasoning effort.
+    /// One of [`tools::REASONING_EFFORTS`].
     pub reasoning_effort: Option<String>,
 }
 
@@ -46,27 +42,16 @@ pub struct Assistant {
 /// For modify, `Some(None)` means "set to null".
 #[derive(Debug, Clone, Default)]
 pub struct AssistantPatch {
-    /// Model.
     pub model: Option<String>,
-    /// Name.
     pub name: Option<Option<String>>,
-    /// Description.
     pub description: Option<Option<String>>,
-    /// Instructions.
     pub instructions: Option<Option<String>>,
-    /// Tools.
     pub tools: Option<Vec<Tool>>,
-    /// Tool resources.
     pub tool_resources: Option<Option<ToolResources>>,
-    /// Metadata.
     pub metadata: Option<Metadata>,
-    /// Temperature.
     pub temperature: Option<Option<f64>>,
-    /// Top p.
     pub top_p: Option<Option<f64>>,
-    /// Response format.
     pub response_format: Option<Option<ResponseFormat>>,
-    /// Reasoning effort.
     pub reasoning_effort: Option<Option<String>>,
 }
 
@@ -110,21 +95,7 @@ impl AssistantPatch {
             return Err(ServiceError::invalid("model", "Missing required parameter: 'model'.")
                 .with_code("missing_required_parameter"));
         };
-        let mut a = Assistant {
-            id,
-            created_at,
-            name: None,
-            description: None,
-            model,
-            instructions: None,
-            tools: vec![],
-            tool_resources: None,
-            metadata: Metadata::new(),
-            temperature: None,
-            top_p: None,
-            response_format: None,
-            reasoning_effort: None,
-        };
+        let mut a = Assistant { id, created_at, model, ..Assistant::default() };
         self.apply_to(&mut a);
         Ok(a)
     }

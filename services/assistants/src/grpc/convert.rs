@@ -1,17 +1,15 @@
 //! Proto ⇄ domain conversions of the assistants service.
 
-use assistd_common::ServiceResult;
-use assistd_common::tools::{
-    MAX_ASSISTANT_TOOLS, response_format_from_pb, response_format_to_pb, tool_resources_from_pb, tool_resources_to_pb,
-    tool_to_pb, tools_from_pb,
-};
+use assistd_common::FieldViolation;
+use assistd_common::FieldViolationExt;
+use assistd_common::tools::{MAX_ASSISTANT_TOOLS, ResponseFormat, ToolResources, tools_from_pb};
 use assistd_proto::pb;
 
 use crate::domain::{Assistant, AssistantPatch};
 
 /// The fields of a request as a patch. `mask` names the fields given; `None` means
 /// "every set field" (create).
-pub fn patch_from_pb(fields: pb::AssistantFields, mask: Option<&[String]>) -> ServiceResult<AssistantPatch> {
+pub fn patch_from_pb(fields: pb::AssistantFields, mask: Option<&[String]>) -> Result<AssistantPatch, FieldViolation> {
     let pb::AssistantFields {
         model,
         name,
@@ -29,42 +27,30 @@ pub fn patch_from_pb(fields: pb::AssistantFields, mask: Option<&[String]>) -> Se
         Some(paths) => paths.iter().any(|p| p == field),
         None => is_set,
     };
-    let mut patch = AssistantPatch::default();
-    if given("model", model.is_some()) {
-        patch.model = model;
+    if mask.is_some() && given("model", false) && model.is_none() {
+        return Err(FieldViolation::invalid("model", "Invalid 'model': expected a string, but got null instead."));
     }
-    if given("name", name.is_some()) {
-        patch.name = Some(name);
-    }
-    if given("description", description.is_some()) {
-        patch.description = Some(description);
-    }
-    if given("instructions", instructions.is_some()) {
-        patch.instructions = Some(instructions);
-    }
-    if given("tools", !tools.is_empty()) {
-        patch.tools = Some(tools_from_pb(tools, "tools", MAX_ASSISTANT_TOOLS)?);
-    }
-    if given("tool_resources", tool_resources.is_some()) {
-        patch.tool_resources = Some(tool_resources.map(|r| tool_resources_from_pb(r, "tool_resources")).transpose()?);
-    }
-    if given("metadata", metadata.is_some()) {
-        patch.metadata = Some(metadata.map(|m| m.entries.into_iter().collect()).unwrap_or_default());
-    }
-    if given("temperature", temperature.is_some()) {
-        patch.temperature = Some(temperature);
-    }
-    if given("top_p", top_p.is_some()) {
-        patch.top_p = Some(top_p);
-    }
-    if given("response_format", response_format.is_some()) {
-        patch.response_format =
-            Some(response_format.map(|r| response_format_from_pb(r, "response_format")).transpose()?);
-    }
-    if given("reasoning_effort", reasoning_effort.is_some()) {
-        patch.reasoning_effort = Some(reasoning_effort);
-    }
-    Ok(patch)
+    let tools_given = given("tools", !tools.is_empty());
+    Ok(AssistantPatch {
+        model: model.filter(|_| given("model", true)),
+        name: given("name", name.is_some()).then_some(name),
+        description: given("description", description.is_some()).then_some(description),
+        instructions: given("instructions", instructions.is_some()).then_some(instructions),
+        tools: tools_given.then(|| tools_from_pb(tools, MAX_ASSISTANT_TOOLS)).transpose().scope("tools")?,
+        tool_resources: given("tool_resources", tool_resources.is_some())
+            .then(|| tool_resources.map(ToolResources::try_from).transpose())
+            .transpose()
+            .scope("tool_resources")?,
+        metadata: given("metadata", metadata.is_some())
+            .then(|| metadata.map(|m| m.entries.into_iter().collect()).unwrap_or_default()),
+        temperature: given("temperature", temperature.is_some()).then_some(temperature),
+        top_p: given("top_p", top_p.is_some()).then_some(top_p),
+        response_format: given("response_format", response_format.is_some())
+            .then(|| response_format.map(ResponseFormat::try_from).transpose())
+            .transpose()
+            .scope("response_format")?,
+        reasoning_effort: given("reasoning_effort", reasoning_effort.is_some()).then_some(reasoning_effort),
+    })
 }
 
 impl From<Assistant> for pb::Assistant {
@@ -91,12 +77,12 @@ impl From<Assistant> for pb::Assistant {
             description,
             model,
             instructions,
-            tools: tools.into_iter().map(tool_to_pb).collect(),
-            tool_resources: tool_resources.map(tool_resources_to_pb),
+            tools: tools.into_iter().map(Into::into).collect(),
+            tool_resources: tool_resources.map(Into::into),
             metadata: Some(pb::Metadata { entries: metadata.into_iter().collect() }),
             temperature,
             top_p,
-            response_format: response_format.map(response_format_to_pb),
+            response_format: response_format.map(Into::into),
             reasoning_effort,
         }
     }

@@ -10,7 +10,7 @@ use crate::store::Store;
 async fn service(url: &str) -> AssistantsService {
     let db = assistd_common::db::connect(url).await.unwrap();
     assistd_migrations::up(&db, assistd_migrations::Service::Assistants).await.unwrap();
-    AssistantsService::new(Store::new(db))
+    AssistantsService::new(crate::Assistants::new(Store::new(db)))
 }
 
 fn fields(model: &str) -> pb::AssistantFields {

@@ -1,6 +1,9 @@
-//! The `assistants` table. Every query starts from [`Store::scoped`], which applies
+//! Storage of assistants. Every query starts from [`Store::scoped`], which applies
 //! the project, so another project's assistant is indistinguishable from a missing one.
 
+pub mod entity;
+
+use assistd_common::json::{from_column as from_json, to_column as to_json};
 use assistd_common::page::{Page, PageRequest};
 use assistd_common::{Project, ServiceError, ServiceResult};
 use sea_orm::{
@@ -8,118 +11,25 @@ use sea_orm::{
 };
 
 use crate::domain::Assistant;
-
-/// The `assistants` entity.
-pub mod entity {
-    use sea_orm::entity::prelude::*;
-
-    /// One assistant. JSON columns hold the domain types' serde form.
-    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
-    #[sea_orm(table_name = "assistants")]
-    pub struct Model {
-        /// `asst_…`
-        #[sea_orm(primary_key, auto_increment = false)]
-        pub id: String,
-        /// Tenant.
-        pub project_id: String,
-        /// Unix seconds.
-        pub created_at: i64,
-        /// Name.
-        pub name: Option<String>,
-        /// Description.
-        pub description: Option<String>,
-        /// Model.
-        pub model: String,
-        /// Instructions.
-        pub instructions: Option<String>,
-        /// JSON array of tools.
-        pub tools: String,
-        /// JSON tool resources.
-        pub tool_resources: Option<String>,
-        /// JSON metadata object.
-        pub metadata: String,
-        /// Temperature.
-        pub temperature: Option<f64>,
-        /// Top p.
-        pub top_p: Option<f64>,
-        /// JSON response format.
-        pub response_format: Option<String>,
-        /// Reasoning effort.
-        pub reasoning_effort: Option<String>,
-    }
-
-    /// No relations.
-    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-    pub enum Relation {}
-
-    impl ActiveModelBehavior for ActiveModel {}
-}
-
 use entity::{ActiveModel, Column, Entity, Model};
 
-/// Storage of assistants.
+/// The assistants table.
 #[derive(Clone)]
 pub struct Store {
     db: DatabaseConnection,
 }
 
-use assistd_common::json::{from_column as from_json, to_column as to_json};
-
 impl TryFrom<Model> for Assistant {
     type Error = ServiceError;
 
     fn try_from(m: Model) -> ServiceResult<Self> {
-        let Model {
-            id,
-            project_id: _,
-            created_at,
-            name,
-            description,
-            model,
-            instructions,
-            tools,
-            tool_resources,
-            metadata,
-            temperature,
-            top_p,
-            response_format,
-            reasoning_effort,
-        } = m;
-        Ok(Assistant {
-            id,
-            created_at,
-            name,
-            description,
-            model,
-            instructions,
-            tools: from_json(&tools)?,
-            tool_resources: tool_resources.as_deref().map(from_json).transpose()?,
-            metadata: from_json(&metadata)?,
-            temperature,
-            top_p,
-            response_format: response_format.as_deref().map(from_json).transpose()?,
-            reasoning_effort,
-        })
+        let Model { id, project_id: _, created_at, body } = m;
+        Ok(Assistant { id, created_at, ..from_json(&body)? })
     }
 }
 
 fn to_model(project: &Project, a: &Assistant) -> Model {
-    Model {
-        id: a.id.clone(),
-        project_id: project.id().to_owned(),
-        created_at: a.created_at,
-        name: a.name.clone(),
-        description: a.description.clone(),
-        model: a.model.clone(),
-        instructions: a.instructions.clone(),
-        tools: to_json(&a.tools),
-        tool_resources: a.tool_resources.as_ref().map(to_json),
-        metadata: to_json(&a.metadata),
-        temperature: a.temperature,
-        top_p: a.top_p,
-        response_format: a.response_format.as_ref().map(to_json),
-        reasoning_effort: a.reasoning_effort.clone(),
-    }
+    Model { id: a.id.clone(), project_id: project.id().to_owned(), created_at: a.created_at, body: to_json(a) }
 }
 
 impl Store {
@@ -176,3 +86,6 @@ impl Store {
         Ok(res.rows_affected > 0)
     }
 }
+
+#[cfg(test)]
+mod tests;

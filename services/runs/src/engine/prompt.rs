@@ -81,7 +81,7 @@ pub fn functions(tools: &[Tool]) -> Vec<FunctionSpec> {
             Tool::Function { function } => Some(FunctionSpec {
                 name: function.name.clone(),
                 description: function.description.clone(),
-                parameters: function.parameters.clone(),
+                parameters: function.parameters.clone().map(serde_json::Value::Object),
                 strict: function.strict,
             }),
             Tool::FileSearch { .. } => Some(file_search_function()),

@@ -3,7 +3,6 @@
 //! (`event_to_pb`, their names and payloads as the gateway sends them on). Requests
 //! are parsed in `request.rs`.
 
-use assistd_common::tools::{response_format_to_pb, tool_to_pb};
 use assistd_proto::pb;
 
 use crate::domain::{
@@ -103,7 +102,7 @@ impl From<Run> for pb::Run {
             incomplete_details: incomplete_reason.map(|reason| pb::RunIncompleteDetails { reason }),
             instructions: spec.instructions_used(),
             model: spec.model,
-            tools: spec.tools.into_iter().map(tool_to_pb).collect(),
+            tools: spec.tools.into_iter().map(Into::into).collect(),
             metadata: Some(pb::Metadata { entries: metadata.into_iter().collect() }),
             usage: status.is_terminal().then(|| usage_to_pb(usage)),
             temperature: spec.temperature,
@@ -119,7 +118,7 @@ impl From<Run> for pb::Run {
             }),
             tool_choice: Some(tool_choice_to_pb(spec.tool_choice.unwrap_or_default())),
             parallel_tool_calls: spec.parallel_tool_calls,
-            response_format: spec.response_format.map(response_format_to_pb),
+            response_format: spec.response_format.map(Into::into),
             reasoning_effort: spec.reasoning_effort,
         }
     }

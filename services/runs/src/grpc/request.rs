@@ -6,10 +6,9 @@
 use assistd_common::ids::RunId;
 use assistd_common::metadata::{self, Metadata};
 use assistd_common::tools::{
-    Tool, response_format_from_pb, tool_resources_from_pb, tools_from_pb, validate_len, validate_range,
-    validate_reasoning_effort,
+    ResponseFormat, Tool, ToolResources, tools_from_pb, validate_len, validate_range, validate_reasoning_effort,
 };
-use assistd_common::{ServiceError, ServiceResult, time};
+use assistd_common::{FieldViolationExt, ServiceError, ServiceResult, time};
 use assistd_proto::pb;
 
 use crate::domain::{
@@ -130,7 +129,7 @@ pub fn check(params: RunParams) -> ServiceResult<Checked> {
     {
         return Err(ServiceError::invalid("model", "Invalid 'model': empty string."));
     }
-    let tools = params.tools.clone().map(|l| tools_from_pb(l.tools, "tools", MAX_RUN_TOOLS)).transpose()?;
+    let tools = params.tools.clone().map(|l| tools_from_pb(l.tools, MAX_RUN_TOOLS)).transpose().scope("tools")?;
     let metadata: Metadata = params.metadata.clone().map(|m| m.entries.into_iter().collect()).unwrap_or_default();
     metadata::validate("metadata", &metadata)?;
     for inc in &params.include {
@@ -157,22 +156,24 @@ impl RunRequest for Checked {
     }
 
     fn vector_store_refs(&self) -> ServiceResult<Vec<(String, String)>> {
-        let resources = self.params.tool_resources.clone().map(|r| tool_resources_from_pb(r, "tool_resources"));
-        Ok(resources.transpose()?.map(|r| r.vector_store_refs("tool_resources")).unwrap_or_default())
+        let resources = run_tool_resources(self.params.tool_resources.clone())?;
+        Ok(resources.map(|r| r.vector_store_refs("tool_resources")).unwrap_or_default())
     }
 
     fn into_run(self, assistant: pb::Assistant, thread_id: String) -> ServiceResult<Run> {
         let Checked { params, tools, metadata, truncation, max_prompt_tokens, max_completion_tokens } = self;
         let tools = match tools {
             Some(t) => t,
-            None => tools_from_pb(assistant.tools, "tools", usize::MAX)?,
+            None => tools_from_pb(assistant.tools, usize::MAX).scope("tools")?,
         };
         let tool_choice = tool_choice_from_pb(params.tool_choice, &tools)?;
-        let response_format = match params.response_format.or(assistant.response_format) {
-            Some(rf) => Some(response_format_from_pb(rf, "response_format")?),
-            None => None,
-        };
-        let tool_resources = params.tool_resources.map(|r| tool_resources_from_pb(r, "tool_resources")).transpose()?;
+        let response_format = params
+            .response_format
+            .or(assistant.response_format)
+            .map(ResponseFormat::try_from)
+            .transpose()
+            .scope("response_format")?;
+        let tool_resources = run_tool_resources(params.tool_resources)?;
         let now = time::now_secs();
         Ok(Run {
             id: RunId::generate().into_string(),
@@ -209,6 +210,19 @@ impl RunRequest for Checked {
             incomplete_reason: None,
         })
     }
+}
+
+/// A run's own tool resources. The `vector_stores` helper (make a store on the fly)
+/// is for assistants and threads; a run refuses it.
+fn run_tool_resources(res: Option<pb::ToolResources>) -> ServiceResult<Option<ToolResources>> {
+    let res = res.map(ToolResources::try_from).transpose().scope("tool_resources")?;
+    if res.as_ref().and_then(|r| r.file_search.as_ref()).is_some_and(|f| !f.vector_stores.is_empty()) {
+        return Err(ServiceError::unimplemented(
+            "Creating vector stores through 'tool_resources.file_search.vector_stores'",
+        )
+        .with_param("tool_resources.file_search.vector_stores"));
+    }
+    Ok(res)
 }
 
 /// A tool output of a submit request.

@@ -42,7 +42,9 @@ async fn world(url: &str, replies: Vec<Reply>, cfg: EngineConfig) -> World {
     ] {
         assistd_migrations::up(&db, s).await.unwrap();
     }
-    let assistants = assistd_assistants::AssistantsService::new(assistd_assistants::store::Store::new(db.clone()));
+    let assistants = assistd_assistants::AssistantsService::new(assistd_assistants::Assistants::new(
+        assistd_assistants::store::Store::new(db.clone()),
+    ));
     let threads = assistd_threads::ThreadsService::new(assistd_threads::store::Store::new(db.clone()));
     let peers = Peers::new(
         in_process(tonic::service::Routes::new(assistants.clone().into_server()).into_axum_router()),

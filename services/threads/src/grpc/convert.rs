@@ -1,7 +1,6 @@
 //! Proto ⇄ domain conversions of the threads service.
 
-use assistd_common::tools::{tool_resources_from_pb, tool_resources_to_pb};
-use assistd_common::{ServiceError, ServiceResult};
+use assistd_common::{FieldViolationExt, ServiceError, ServiceResult};
 use assistd_proto::pb;
 
 use crate::domain::{
@@ -14,7 +13,7 @@ impl From<Thread> for pb::Thread {
         pb::Thread {
             id,
             created_at,
-            tool_resources: tool_resources.map(tool_resources_to_pb),
+            tool_resources: tool_resources.map(Into::into),
             metadata: Some(pb::Metadata { entries: metadata.into_iter().collect() }),
         }
     }
@@ -24,7 +23,7 @@ impl From<Thread> for pb::Thread {
 pub fn thread_tool_resources(
     res: Option<pb::ToolResources>,
 ) -> ServiceResult<Option<assistd_common::tools::ToolResources>> {
-    res.map(|r| tool_resources_from_pb(r, "tool_resources")).transpose()
+    Ok(res.map(assistd_common::tools::ToolResources::try_from).transpose().scope("tool_resources")?)
 }
 
 fn role_from_pb(role: i32, param: &str) -> ServiceResult<Role> {

@@ -2,6 +2,7 @@
 
 pub mod convert;
 
+use assistd_common::caller::Caller;
 use assistd_common::files_ref::FileRefs;
 use assistd_common::ids::{MessageId, ThreadId};
 use assistd_common::metadata::{self, Metadata};
@@ -41,8 +42,7 @@ impl ThreadsService {
     /// when the thread's tool resources changed.
     async fn attach_for_search(
         &self,
-        caller: &tonic::metadata::MetadataMap,
-        project: &Project,
+        caller: &Caller,
         thread: &mut Thread,
         file_ids: Vec<String>,
     ) -> Result<bool, Status> {
@@ -55,12 +55,12 @@ impl ThreadsService {
             .and_then(|r| r.file_search.as_ref())
             .and_then(|f| f.vector_store_ids.first().cloned());
         if let Some(vs) = existing {
-            self.vector_stores.add_files(caller, project, &vs, file_ids).await?;
+            self.vector_stores.add_files(caller, &vs, file_ids).await?;
             return Ok(false);
         }
-        let vs = self.vector_stores.thread_store(caller, project, &thread.id, file_ids).await?;
+        let vs = self.vector_stores.thread_store(caller, &thread.id, file_ids).await?;
         let res = thread.tool_resources.get_or_insert_with(ToolResources::default);
-        res.file_search = Some(FileSearchResources { vector_store_ids: vec![vs] });
+        res.file_search = Some(FileSearchResources { vector_store_ids: vec![vs], ..Default::default() });
         Ok(true)
     }
 
@@ -112,8 +112,9 @@ fn in_mask(mask: &Option<prost_types::FieldMask>, field: &str) -> bool {
 impl pb::thread_service_server::ThreadService for ThreadsService {
     async fn create_thread(&self, request: Request<pb::CreateThreadRequest>) -> Result<Response<pb::Thread>, Status> {
         let project = Project::of(&request)?;
-        let caller = request.metadata().clone();
-        let pb::CreateThreadRequest { messages, mut tool_resources, metadata } = request.into_inner();
+        let caller = Caller::of(project.clone(), request.metadata());
+        let pb::CreateThreadRequest { messages, tool_resources, metadata } = request.into_inner();
+        let mut tool_resources = convert::thread_tool_resources(tool_resources)?;
         let helpers = VectorStoreRefs::take_helpers(&mut tool_resources, "tool_resources")?;
         if messages.len() > MAX_INITIAL_MESSAGES {
             return Err(ServiceError::invalid(
@@ -126,12 +127,8 @@ impl pb::thread_service_server::ThreadService for ThreadsService {
         }
         let metadata = metadata_of(metadata);
         metadata::validate("metadata", &metadata)?;
-        let mut thread = Thread {
-            id: ThreadId::generate().into_string(),
-            created_at: time::now_secs(),
-            tool_resources: convert::thread_tool_resources(tool_resources)?,
-            metadata,
-        };
+        let mut thread =
+            Thread { id: ThreadId::generate().into_string(), created_at: time::now_secs(), tool_resources, metadata };
         let new_messages = messages
             .into_iter()
             .enumerate()
@@ -144,15 +141,15 @@ impl pb::thread_service_server::ThreadService for ThreadsService {
         }
         self.files.check(&caller, &refs).await?;
         let stores = thread.tool_resources.as_ref().map(|r| r.vector_store_refs("tool_resources")).unwrap_or_default();
-        self.vector_stores.check(&caller, &project, &stores).await?;
+        self.vector_stores.check(&caller, &stores).await?;
         // Everything is checked: make the vector stores asked for.
-        let made = self.vector_stores.make(&caller, &project, helpers).await?;
+        let made = self.vector_stores.make(&caller, helpers).await?;
         if !made.is_empty() {
             let res = thread.tool_resources.get_or_insert_with(ToolResources::default);
             res.file_search.get_or_insert_with(Default::default).vector_store_ids.extend(made);
         }
         let for_search = search_attachments(new_messages.iter().flat_map(|m| m.attachments.iter()));
-        self.attach_for_search(&caller, &project, &mut thread, for_search).await?;
+        self.attach_for_search(&caller, &mut thread, for_search).await?;
         let messages: Vec<_> = new_messages
             .into_iter()
             .map(|m| m.into_message(MessageId::generate().into_string(), thread.id.clone(), thread.created_at))
@@ -170,7 +167,7 @@ impl pb::thread_service_server::ThreadService for ThreadsService {
 
     async fn modify_thread(&self, request: Request<pb::ModifyThreadRequest>) -> Result<Response<pb::Thread>, Status> {
         let project = Project::of(&request)?;
-        let caller = request.metadata().clone();
+        let caller = Caller::of(project.clone(), request.metadata());
         let pb::ModifyThreadRequest { thread_id, tool_resources, metadata, update_mask } = request.into_inner();
         let mut t = self.store.get_thread(&project, &thread_id).await?.ok_or_else(|| thread_not_found(&thread_id))?;
         if in_mask(&update_mask, "metadata") {
@@ -179,14 +176,14 @@ impl pb::thread_service_server::ThreadService for ThreadsService {
             t.metadata = m;
         }
         if in_mask(&update_mask, "tool_resources") {
-            let mut tool_resources = tool_resources;
+            let mut tool_resources = convert::thread_tool_resources(tool_resources)?;
             let helpers = VectorStoreRefs::take_helpers(&mut tool_resources, "tool_resources")?;
-            t.tool_resources = convert::thread_tool_resources(tool_resources)?;
+            t.tool_resources = tool_resources;
             if let Some(r) = &t.tool_resources {
                 self.files.check(&caller, &r.file_refs("tool_resources")).await?;
-                self.vector_stores.check(&caller, &project, &r.vector_store_refs("tool_resources")).await?;
+                self.vector_stores.check(&caller, &r.vector_store_refs("tool_resources")).await?;
             }
-            let made = self.vector_stores.make(&caller, &project, helpers).await?;
+            let made = self.vector_stores.make(&caller, helpers).await?;
             if !made.is_empty() {
                 let res = t.tool_resources.get_or_insert_with(ToolResources::default);
                 res.file_search.get_or_insert_with(Default::default).vector_store_ids.extend(made);
@@ -213,14 +210,14 @@ impl pb::thread_service_server::ThreadService for ThreadsService {
         request: Request<pb::CreateMessageRequest>,
     ) -> Result<Response<pb::Message>, Status> {
         let project = Project::of(&request)?;
-        let caller = request.metadata().clone();
+        let caller = Caller::of(project.clone(), request.metadata());
         let pb::CreateMessageRequest { thread_id, message } = request.into_inner();
         let new = convert::new_message_from_pb(message.unwrap_or_default(), "")?;
         let mut thread =
             self.store.get_thread(&project, &thread_id).await?.ok_or_else(|| thread_not_found(&thread_id))?;
         self.files.check(&caller, &new.file_refs("")).await?;
         let for_search = search_attachments(new.attachments.iter());
-        if self.attach_for_search(&caller, &project, &mut thread, for_search).await? {
+        if self.attach_for_search(&caller, &mut thread, for_search).await? {
             self.store.update_thread(&project, &thread).await?;
         }
         let m = new.into_message(MessageId::generate().into_string(), thread_id, time::now_secs());
