@@ -333,9 +333,11 @@ pub async fn grpc_router(
             .with_file_refs(file_refs.clone())
             .with_vector_stores(vs_refs.clone()),
     );
-    let threads = assistd_threads::ThreadsService::new(assistd_threads::store::Store::new(conn.clone()))
-        .with_file_refs(file_refs.clone())
-        .with_vector_stores(vs_refs);
+    let threads = assistd_threads::ThreadsService::new(
+        assistd_threads::Threads::new(assistd_threads::store::Store::new(conn.clone()))
+            .with_file_refs(file_refs.clone())
+            .with_vector_stores(vs_refs),
+    );
     // The runs engine calls the assistants and threads services: in process when they
     // are hosted here, else at their upstreams.
     let engine = if services.contains(&ServiceName::Runs) {

@@ -45,7 +45,9 @@ async fn world(url: &str, replies: Vec<Reply>, cfg: EngineConfig) -> World {
     let assistants = assistd_assistants::AssistantsService::new(assistd_assistants::Assistants::new(
         assistd_assistants::store::Store::new(db.clone()),
     ));
-    let threads = assistd_threads::ThreadsService::new(assistd_threads::store::Store::new(db.clone()));
+    let threads = assistd_threads::ThreadsService::new(assistd_threads::Threads::new(
+        assistd_threads::store::Store::new(db.clone()),
+    ));
     let peers = Peers::new(
         in_process(tonic::service::Routes::new(assistants.clone().into_server()).into_axum_router()),
         in_process(tonic::service::Routes::new(threads.clone().into_server()).into_axum_router()),

@@ -59,10 +59,11 @@ fn content_from_pb(c: pb::MessageContent, param: &str) -> ServiceResult<Content>
     })
 }
 
-/// A proto new message, validated; `param` is its position prefix (`""` or `messages[0].`).
+/// A proto new message (its rules are checked by the operation that takes it);
+/// `param` is its position prefix (`""` or `messages[0].`).
 pub fn new_message_from_pb(m: pb::NewMessage, param: &str) -> ServiceResult<NewMessage> {
     let pb::NewMessage { role, content, attachments, metadata } = m;
-    let msg = NewMessage {
+    Ok(NewMessage {
         role: role_from_pb(role, &format!("{param}role"))?,
         content: content
             .into_iter()
@@ -74,9 +75,7 @@ pub fn new_message_from_pb(m: pb::NewMessage, param: &str) -> ServiceResult<NewM
             .map(|pb::Attachment { file_id, tools }| Attachment { file_id, tools })
             .collect(),
         metadata: metadata.map(|m| m.entries.into_iter().collect()).unwrap_or_default(),
-    };
-    msg.validate(param)?;
-    Ok(msg)
+    })
 }
 
 fn content_to_pb(c: Content) -> pb::MessageContent {

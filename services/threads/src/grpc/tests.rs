@@ -10,7 +10,7 @@ use crate::store::Store;
 async fn service(url: &str) -> ThreadsService {
     let db = assistd_common::db::connect(url).await.unwrap();
     assistd_migrations::up(&db, assistd_migrations::Service::Threads).await.unwrap();
-    ThreadsService::new(Store::new(db))
+    ThreadsService::new(crate::Threads::new(Store::new(db)))
 }
 
 fn user(text: &str) -> pb::NewMessage {
@@ -98,7 +98,7 @@ async fn thread_lifecycle_and_cascade() {
         // the messages are gone from storage too, not only hidden
         let conn = assistd_common::db::connect(&db.url).await.unwrap();
         use sea_orm::{EntityTrait, PaginatorTrait};
-        assert_eq!(crate::store::message::Entity::find().count(&conn).await.unwrap(), 0);
+        assert_eq!(crate::store::entity::message::Entity::find().count(&conn).await.unwrap(), 0);
     }
 }
 

@@ -1,5 +1,8 @@
 //! The `threads` and `messages` tables, always scoped to a project.
 
+pub mod entity;
+
+use assistd_common::json::{from_column as from_json, to_column as to_json};
 use assistd_common::page::{Page, PageRequest};
 use assistd_common::{Project, ServiceError, ServiceResult};
 use sea_orm::{
@@ -8,82 +11,7 @@ use sea_orm::{
 };
 
 use crate::domain::{Message, MessageStatus, Role, Thread};
-
-/// The `threads` entity.
-pub mod thread {
-    use sea_orm::entity::prelude::*;
-
-    /// One thread.
-    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
-    #[sea_orm(table_name = "threads")]
-    pub struct Model {
-        /// `thread_…`
-        #[sea_orm(primary_key, auto_increment = false)]
-        pub id: String,
-        /// Tenant.
-        pub project_id: String,
-        /// Unix seconds.
-        pub created_at: i64,
-        /// JSON tool resources.
-        pub tool_resources: Option<String>,
-        /// JSON metadata.
-        pub metadata: String,
-    }
-
-    /// No relations.
-    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-    pub enum Relation {}
-
-    impl ActiveModelBehavior for ActiveModel {}
-}
-
-/// The `messages` entity.
-pub mod message {
-    use sea_orm::entity::prelude::*;
-
-    /// One message.
-    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
-    #[sea_orm(table_name = "messages")]
-    pub struct Model {
-        /// `msg_…`
-        #[sea_orm(primary_key, auto_increment = false)]
-        pub id: String,
-        /// Tenant.
-        pub project_id: String,
-        /// Thread.
-        pub thread_id: String,
-        /// Unix seconds.
-        pub created_at: i64,
-        /// Status.
-        pub status: String,
-        /// Why incomplete.
-        pub incomplete_reason: Option<String>,
-        /// Unix seconds.
-        pub completed_at: Option<i64>,
-        /// Unix seconds.
-        pub incomplete_at: Option<i64>,
-        /// Role.
-        pub role: String,
-        /// JSON content parts.
-        pub content: String,
-        /// Assistant.
-        pub assistant_id: Option<String>,
-        /// Run.
-        pub run_id: Option<String>,
-        /// JSON attachments.
-        pub attachments: String,
-        /// JSON metadata.
-        pub metadata: String,
-    }
-
-    /// No relations.
-    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-    pub enum Relation {}
-
-    impl ActiveModelBehavior for ActiveModel {}
-}
-
-use assistd_common::json::{from_column as from_json, to_column as to_json};
+use entity::{message, thread};
 
 impl TryFrom<thread::Model> for Thread {
     type Error = ServiceError;
