@@ -19,7 +19,11 @@ pub struct Files {
 impl Files {
     /// A client over `channel`.
     pub fn new(channel: GrpcChannel) -> Self {
-        Self { client: FileServiceClient::new(channel).max_decoding_message_size(64 << 20), internal: None }
+        Self {
+            client: FileServiceClient::new(channel)
+                .max_decoding_message_size(assistd_common::channel::MAX_GRPC_MESSAGE),
+            internal: None,
+        }
     }
 
     /// Authenticates the service's own calls (ingestion workers) with the

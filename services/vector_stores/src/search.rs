@@ -52,6 +52,36 @@ pub struct Found {
     pub score: f64,
 }
 
+/// The options of a client's search of one store, checked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SearchOptions {
+    /// The queries as given (blank ones left out).
+    pub queries: Vec<String>,
+    /// Most results (1-50, default 10).
+    pub max_results: usize,
+    /// Minimum score (0-1).
+    pub score_threshold: f64,
+    /// Whether to rewrite the queries (see [`rewrite`]).
+    pub rewrite: bool,
+}
+
+/// What a client's search answers: the queries run and what they found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SearchResults {
+    /// The queries as run (rewritten when asked).
+    pub search_query: Vec<String>,
+    /// Best first.
+    pub data: Vec<SearchResult>,
+}
+
+/// A chunk found, with its file's name.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SearchResult {
+    pub found: Found,
+    /// The name learned while indexing (empty if unknown).
+    pub filename: String,
+}
+
 /// Which lists a search uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {

@@ -7,12 +7,13 @@ use assistd_proto::pb::file_service_server::FileService;
 
 use super::FilesService;
 use crate::blobs::Blobs;
+use crate::ops::Files;
 use crate::store::Store;
 
 async fn service(url: &str, dir: &std::path::Path) -> FilesService {
     let db = assistd_common::db::connect(url).await.unwrap();
     assistd_migrations::up(&db, assistd_migrations::Service::Files).await.unwrap();
-    FilesService::new(Store::new(db), Blobs::open(&format!("file://{}", dir.display())).unwrap())
+    FilesService::new(Files::new(Store::new(db), Blobs::open(&format!("file://{}", dir.display())).unwrap()))
 }
 
 #[tokio::test]
@@ -76,7 +77,7 @@ async fn expired_files_and_uploads_are_swept() {
         let key = crate::store::file_blob_key(&project, "file-exp");
         let body =
             futures::stream::iter(vec![Ok::<_, assistd_common::ServiceError>(bytes::Bytes::from_static(b"bye"))]);
-        svc.blobs.put_stream(&key, body, 100, "file").await.unwrap();
+        svc.ops.blobs.put_stream(&key, body, 100, "file").await.unwrap();
         let file = crate::domain::File {
             id: "file-exp".into(),
             bytes: 3,
@@ -84,11 +85,11 @@ async fn expired_files_and_uploads_are_swept() {
             expires_at: Some(now + 3600),
             filename: "e.txt".into(),
             purpose: "assistants".into(),
-            status: "processed".into(),
+            status: crate::domain::FileStatus::Processed,
             status_details: None,
             content_type: "text/plain".into(),
         };
-        svc.store.insert_file(&project, &file, &key).await.unwrap();
+        svc.ops.store.insert_file(&project, &file, &key).await.unwrap();
         let u = svc
             .create_upload(request(
                 "p",
@@ -103,10 +104,10 @@ async fn expired_files_and_uploads_are_swept() {
             .await
             .unwrap()
             .into_inner();
-        assert_eq!(svc.sweep_expired(now).await.unwrap(), 0);
+        assert_eq!(svc.ops.sweep_expired(now).await.unwrap(), 0);
         assert!(svc.get_file(request("p", pb::GetFileRequest { file_id: "file-exp".into() })).await.is_ok());
-        assert_eq!(svc.sweep_expired(now + 3601).await.unwrap(), 2, "{}", db.backend);
-        assert!(svc.blobs.get_stream(&key).await.is_err(), "the bytes are gone");
+        assert_eq!(svc.ops.sweep_expired(now + 3601).await.unwrap(), 2, "{}", db.backend);
+        assert!(svc.ops.blobs.get_stream(&key).await.is_err(), "the bytes are gone");
         let err =
             svc.cancel_upload(request("p", pb::CancelUploadRequest { upload_id: u.id.clone() })).await.unwrap_err();
         assert_eq!(err.code(), tonic::Code::FailedPrecondition);

@@ -1,124 +1,24 @@
-//! The `files`, `uploads` and `upload_parts` tables, always scoped to a project.
+//! The `files`, `uploads` and `upload_parts` tables, always scoped to a project
+//! (but for the expiry sweeper's queries, which cover every project).
+
+pub mod entity;
 
 use assistd_common::page::{Page, PageRequest};
-use assistd_common::{Project, ServiceResult};
+use assistd_common::{Project, ServiceError, ServiceResult};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, Condition, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter, Select};
 
-use crate::domain::{File, Upload, UploadPart};
+use crate::domain::{File, UnknownStatus, Upload, UploadPart, UploadStatus};
+use entity::{file, part, upload};
 
-/// The `files` entity.
-pub mod file {
-    use sea_orm::entity::prelude::*;
-
-    /// One file.
-    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
-    #[sea_orm(table_name = "files")]
-    pub struct Model {
-        /// `file-…`
-        #[sea_orm(primary_key, auto_increment = false)]
-        pub id: String,
-        /// Tenant.
-        pub project_id: String,
-        /// Unix seconds.
-        pub created_at: i64,
-        /// Size.
-        pub bytes: i64,
-        /// Name.
-        pub filename: String,
-        /// Purpose.
-        pub purpose: String,
-        /// Status.
-        pub status: String,
-        /// Status details.
-        pub status_details: Option<String>,
-        /// Unix seconds.
-        pub expires_at: Option<i64>,
-        /// MIME type.
-        pub content_type: String,
-        /// Blob key.
-        pub blob_key: String,
-    }
-
-    /// No relations.
-    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-    pub enum Relation {}
-
-    impl ActiveModelBehavior for ActiveModel {}
+fn status<S: std::str::FromStr<Err = UnknownStatus>>(what: &str, stored: &str) -> ServiceResult<S> {
+    stored.parse().map_err(|e| ServiceError::internal(what, e))
 }
 
-/// The `uploads` entity.
-pub mod upload {
-    use sea_orm::entity::prelude::*;
+impl TryFrom<file::Model> for File {
+    type Error = ServiceError;
 
-    /// One upload.
-    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
-    #[sea_orm(table_name = "uploads")]
-    pub struct Model {
-        /// `upload_…`
-        #[sea_orm(primary_key, auto_increment = false)]
-        pub id: String,
-        /// Tenant.
-        pub project_id: String,
-        /// Unix seconds.
-        pub created_at: i64,
-        /// Name.
-        pub filename: String,
-        /// Expected size.
-        pub bytes: i64,
-        /// Purpose.
-        pub purpose: String,
-        /// MIME type.
-        pub mime_type: String,
-        /// Status.
-        pub status: String,
-        /// Unix seconds.
-        pub expires_at: i64,
-        /// File expiry seconds.
-        pub file_expires_after: Option<i64>,
-        /// Created file.
-        pub file_id: Option<String>,
-    }
-
-    /// No relations.
-    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-    pub enum Relation {}
-
-    impl ActiveModelBehavior for ActiveModel {}
-}
-
-/// The `upload_parts` entity.
-pub mod part {
-    use sea_orm::entity::prelude::*;
-
-    /// One part.
-    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
-    #[sea_orm(table_name = "upload_parts")]
-    pub struct Model {
-        /// `part_…`
-        #[sea_orm(primary_key, auto_increment = false)]
-        pub id: String,
-        /// Tenant.
-        pub project_id: String,
-        /// Upload.
-        pub upload_id: String,
-        /// Unix seconds.
-        pub created_at: i64,
-        /// Size.
-        pub bytes: i64,
-        /// Blob key.
-        pub blob_key: String,
-    }
-
-    /// No relations.
-    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-    pub enum Relation {}
-
-    impl ActiveModelBehavior for ActiveModel {}
-}
-
-impl From<file::Model> for File {
-    fn from(m: file::Model) -> Self {
+    fn try_from(m: file::Model) -> ServiceResult<Self> {
         let file::Model {
             id,
             project_id: _,
@@ -126,21 +26,37 @@ impl From<file::Model> for File {
             bytes,
             filename,
             purpose,
-            status,
+            status: s,
             status_details,
             expires_at,
             content_type,
             blob_key: _,
         } = m;
-        File { id, bytes, created_at, expires_at, filename, purpose, status, status_details, content_type }
+        let status = status("file", &s)?;
+        Ok(File { id, bytes, created_at, expires_at, filename, purpose, status, status_details, content_type })
     }
 }
 
-impl From<upload::Model> for Upload {
-    fn from(m: upload::Model) -> Self {
+impl TryFrom<upload::Model> for Upload {
+    type Error = ServiceError;
+
+    fn try_from(m: upload::Model) -> ServiceResult<Self> {
         let upload::Model {
             id,
             project_id: _,
+            created_at,
+            filename,
+            bytes,
+            purpose,
+            mime_type,
+            status: s,
+            expires_at,
+            file_expires_after,
+            file_id,
+        } = m;
+        let status = status("upload", &s)?;
+        Ok(Upload {
+            id,
             created_at,
             filename,
             bytes,
@@ -150,8 +66,7 @@ impl From<upload::Model> for Upload {
             expires_at,
             file_expires_after,
             file_id,
-        } = m;
-        Upload { id, created_at, filename, bytes, purpose, mime_type, status, expires_at, file_expires_after, file_id }
+        })
     }
 }
 
@@ -165,6 +80,11 @@ impl From<part::Model> for UploadPart {
 /// The blob key of a file.
 pub fn file_blob_key(project: &Project, file_id: &str) -> String {
     format!("files/{}/{file_id}", project.id())
+}
+
+/// The blob key of an upload's part.
+pub fn part_blob_key(project: &Project, upload_id: &str, part_id: &str) -> String {
+    format!("uploads/{}/{upload_id}/{part_id}", project.id())
 }
 
 /// Storage of files and uploads.
@@ -195,7 +115,7 @@ impl Store {
             bytes: f.bytes,
             filename: f.filename.clone(),
             purpose: f.purpose.clone(),
-            status: f.status.clone(),
+            status: f.status.as_str().to_owned(),
             status_details: f.status_details.clone(),
             expires_at: f.expires_at,
             content_type: f.content_type.clone(),
@@ -207,10 +127,15 @@ impl Store {
 
     /// The file and its blob key, if it exists and has not expired.
     pub async fn get_file(&self, project: &Project, id: &str, now: i64) -> ServiceResult<Option<(File, String)>> {
-        Ok(Self::files(project, now).filter(file::Column::Id.eq(id)).one(&self.db).await?.map(|m| {
-            let key = m.blob_key.clone();
-            (File::from(m), key)
-        }))
+        Self::files(project, now)
+            .filter(file::Column::Id.eq(id))
+            .one(&self.db)
+            .await?
+            .map(|m| {
+                let key = m.blob_key.clone();
+                Ok((File::try_from(m)?, key))
+            })
+            .transpose()
     }
 
     /// A page of files, optionally of one purpose.
@@ -226,7 +151,8 @@ impl Store {
             q = q.filter(file::Column::Purpose.eq(p));
         }
         let rows = page.apply(q, file::Column::Id).all(&self.db).await?;
-        Ok(page.finish(rows.into_iter().map(File::from).collect()))
+        let rows = rows.into_iter().map(File::try_from).collect::<ServiceResult<Vec<_>>>()?;
+        Ok(page.finish(rows))
     }
 
     /// Deletes a file row; returns its blob key when there was one.
@@ -252,7 +178,7 @@ impl Store {
             bytes: u.bytes,
             purpose: u.purpose.clone(),
             mime_type: u.mime_type.clone(),
-            status: u.status.clone(),
+            status: u.status.as_str().to_owned(),
             expires_at: u.expires_at,
             file_expires_after: u.file_expires_after,
             file_id: u.file_id.clone(),
@@ -263,12 +189,13 @@ impl Store {
 
     /// The upload, if it exists in the project.
     pub async fn get_upload(&self, project: &Project, id: &str) -> ServiceResult<Option<Upload>> {
-        Ok(upload::Entity::find()
+        upload::Entity::find()
             .filter(upload::Column::ProjectId.eq(project.id()))
             .filter(upload::Column::Id.eq(id))
             .one(&self.db)
             .await?
-            .map(Upload::from))
+            .map(Upload::try_from)
+            .transpose()
     }
 
     /// Moves an upload from `from` status to `to` (and sets its file); false when it
@@ -277,18 +204,18 @@ impl Store {
         &self,
         project: &Project,
         id: &str,
-        from: &str,
-        to: &str,
+        from: UploadStatus,
+        to: UploadStatus,
         file_id: Option<&str>,
     ) -> ServiceResult<bool> {
-        let mut q = upload::Entity::update_many().col_expr(upload::Column::Status, Expr::value(to));
+        let mut q = upload::Entity::update_many().col_expr(upload::Column::Status, Expr::value(to.as_str()));
         if let Some(f) = file_id {
             q = q.col_expr(upload::Column::FileId, Expr::value(f));
         }
         let res = q
             .filter(upload::Column::ProjectId.eq(project.id()))
             .filter(upload::Column::Id.eq(id))
-            .filter(upload::Column::Status.eq(from))
+            .filter(upload::Column::Status.eq(from.as_str()))
             .exec(&self.db)
             .await?;
         Ok(res.rows_affected > 0)
@@ -353,7 +280,7 @@ impl Store {
     pub async fn expired_uploads(&self, now: i64, limit: u64) -> ServiceResult<Vec<(String, String)>> {
         use sea_orm::QuerySelect;
         Ok(upload::Entity::find()
-            .filter(upload::Column::Status.eq(crate::domain::upload_status::PENDING))
+            .filter(upload::Column::Status.eq(UploadStatus::Pending.as_str()))
             .filter(upload::Column::ExpiresAt.lte(now))
             .limit(limit)
             .all(&self.db)

@@ -1,5 +1,10 @@
 //! The vector stores service's own types: stores, their files and file batches, the
-//! chunking of a file and the rules on file attributes.
+//! requests that make and change them (checked by `grpc/request.rs` with the rules
+//! here, or by the operations where a rule needs the stored state), the chunking of a
+//! file and the rules on file attributes and expiry.
+
+use std::fmt;
+use std::str::FromStr;
 
 use assistd_common::metadata::Metadata;
 use assistd_common::{ServiceError, ServiceResult};
@@ -26,7 +31,6 @@ pub struct VectorStore {
     pub id: String,
     /// Unix seconds.
     pub created_at: i64,
-    /// Name.
     pub name: Option<String>,
     /// Days after last activity it expires, if it does.
     pub expires_after_days: Option<i32>,
@@ -34,7 +38,6 @@ pub struct VectorStore {
     pub expires_at: Option<i64>,
     /// Unix seconds of the last use.
     pub last_active_at: i64,
-    /// Metadata.
     pub metadata: Metadata,
 }
 
@@ -57,9 +60,7 @@ pub struct FileCounts {
     pub in_progress: i64,
     /// Indexed.
     pub completed: i64,
-    /// Failed.
     pub failed: i64,
-    /// Cancelled.
     pub cancelled: i64,
 }
 
@@ -83,7 +84,6 @@ impl FileCounts {
 /// A store with what its files say about it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoreView {
-    /// The store.
     pub store: VectorStore,
     /// Its files by state.
     pub counts: FileCounts,
@@ -94,7 +94,7 @@ pub struct StoreView {
 /// A store's status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StoreStatus {
-    /// Expired.
+    /// Past its `expires_at`.
     Expired,
     /// Some files are being indexed.
     InProgress,
@@ -138,18 +138,33 @@ impl FileStatus {
             Self::Cancelled => "cancelled",
         }
     }
+}
 
-    /// Parses a stored name.
-    pub fn parse(s: &str) -> Option<Self> {
-        Some(match s {
+impl FromStr for FileStatus {
+    type Err = UnknownStatus;
+
+    fn from_str(s: &str) -> Result<Self, UnknownStatus> {
+        Ok(match s {
             "in_progress" => Self::InProgress,
             "completed" => Self::Completed,
             "failed" => Self::Failed,
             "cancelled" => Self::Cancelled,
-            _ => return None,
+            _ => return Err(UnknownStatus(s.to_owned())),
         })
     }
 }
+
+/// A status name that [`FileStatus`] does not have.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownStatus(pub String);
+
+impl fmt::Display for UnknownStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "unknown status '{}'", self.0)
+    }
+}
+
+impl std::error::Error for UnknownStatus {}
 
 /// Why a file failed to index.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -226,7 +241,6 @@ pub struct StoreFile {
     pub file_id: String,
     /// Unix seconds when it was attached.
     pub created_at: i64,
-    /// Status.
     pub status: FileStatus,
     /// Why it failed.
     pub last_error: Option<FileError>,
@@ -256,7 +270,6 @@ pub struct FileBatch {
 /// A batch with its files' counts.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BatchView {
-    /// The batch.
     pub batch: FileBatch,
     /// Its files by state.
     pub counts: FileCounts,
@@ -274,6 +287,93 @@ impl BatchView {
             FileStatus::Failed
         } else {
             FileStatus::Completed
+        }
+    }
+}
+
+/// `expires_after` as a request gives it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExpiresAfter {
+    /// What the expiry counts from; only `last_active_at` is accepted.
+    pub anchor: String,
+    pub days: i32,
+}
+
+impl ExpiresAfter {
+    /// The days, checked (1 to [`MAX_EXPIRY_DAYS`]).
+    pub fn checked(&self) -> ServiceResult<i32> {
+        if self.anchor != "last_active_at" {
+            return Err(ServiceError::invalid(
+                "expires_after.anchor",
+                format!(
+                    "Invalid 'expires_after.anchor': expected 'last_active_at', but got '{}' instead.",
+                    self.anchor
+                ),
+            ));
+        }
+        if !(1..=MAX_EXPIRY_DAYS).contains(&self.days) {
+            return Err(ServiceError::invalid(
+                "expires_after.days",
+                format!(
+                    "Invalid 'expires_after.days': integer below minimum value or above maximum value. Expected a value between 1 and {MAX_EXPIRY_DAYS}, but got {} instead.",
+                    self.days
+                ),
+            ));
+        }
+        Ok(self.days)
+    }
+}
+
+/// A vector store to create, checked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewVectorStore {
+    pub name: Option<String>,
+    /// Files to attach at once (distinct, at most [`MAX_CREATE_FILES`]).
+    pub file_ids: Vec<String>,
+    /// How those files are chunked.
+    pub chunking: Chunking,
+    /// Days after last activity it expires, if it does.
+    pub expires_after_days: Option<i32>,
+    pub metadata: Metadata,
+}
+
+/// What a modify request changes; `None` leaves a field alone. The expiry and the
+/// metadata are checked against the store as found.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StoreUpdate {
+    /// The new name (`Some(None)` clears it).
+    pub name: Option<Option<String>>,
+    /// The new expiry policy (`Some(None)` removes it).
+    pub expires_after: Option<Option<ExpiresAfter>>,
+    /// The new metadata, replacing all of it.
+    pub metadata: Option<Metadata>,
+}
+
+/// A file to attach to a store, checked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewStoreFile {
+    /// The `file-…` id (its existence is checked with the files service).
+    pub file_id: String,
+    pub chunking: Chunking,
+    /// Attributes for filters (see [`validate_attributes`]).
+    pub attributes: Map<String, Value>,
+}
+
+impl NewStoreFile {
+    /// The file as attached to store `vector_store_id` at `now` (by batch `batch_id`
+    /// if any): in progress until a worker has indexed it.
+    pub fn attach(self, vector_store_id: &str, batch_id: Option<&str>, now: i64) -> StoreFile {
+        let NewStoreFile { file_id, chunking, attributes } = self;
+        StoreFile {
+            vector_store_id: vector_store_id.to_owned(),
+            file_id,
+            created_at: now,
+            status: FileStatus::InProgress,
+            last_error: None,
+            usage_bytes: 0,
+            chunking,
+            attributes,
+            batch_id: batch_id.map(str::to_owned),
         }
     }
 }
@@ -346,6 +446,14 @@ mod tests {
         assert!(validate_attributes("attributes", &long).is_err());
         let many: Map<String, Value> = (0..17).map(|i| (format!("k{i}"), Value::Bool(true))).collect();
         assert!(validate_attributes("attributes", &many).is_err());
+    }
+
+    #[test]
+    fn status_names() {
+        for s in [FileStatus::InProgress, FileStatus::Completed, FileStatus::Failed, FileStatus::Cancelled] {
+            assert_eq!(s.as_str().parse::<FileStatus>(), Ok(s));
+        }
+        assert_eq!("done".parse::<FileStatus>(), Err(UnknownStatus("done".into())));
     }
 
     #[test]

@@ -1,11 +1,21 @@
-//! Domain → protobuf: vector stores, their files, batches and search results.
+//! Domain → protobuf: vector stores, their files, batches and search results (and
+//! the one request value that needs no check, `expires_after`; the others are
+//! `request.rs`'s).
 
 use assistd_common::json::json_to_value;
+use assistd_common::page::Page;
 use assistd_proto::pb;
 use serde_json::{Map, Value};
 
-use crate::domain::{BatchView, Chunking, FileCounts, FileStatus, StoreFile, StoreStatus, StoreView};
-use crate::search::Found;
+use crate::domain::{BatchView, Chunking, ExpiresAfter, FileCounts, FileStatus, StoreFile, StoreStatus, StoreView};
+use crate::search::{Found, SearchResult, SearchResults};
+
+impl From<pb::VectorStoreExpiresAfter> for ExpiresAfter {
+    fn from(e: pb::VectorStoreExpiresAfter) -> Self {
+        let pb::VectorStoreExpiresAfter { anchor, days } = e;
+        ExpiresAfter { anchor, days }
+    }
+}
 
 /// Attributes as protobuf values.
 pub fn attributes(a: &Map<String, Value>) -> std::collections::HashMap<String, prost_types::Value> {
@@ -63,6 +73,18 @@ pub fn store(v: StoreView, now: i64) -> pb::VectorStore {
     }
 }
 
+/// A page of stores as the API shows them at `now`.
+pub fn stores_page(p: Page<StoreView>, now: i64) -> pb::ListVectorStoresResponse {
+    let Page { data, has_more } = p;
+    let data: Vec<pb::VectorStore> = data.into_iter().map(|v| store(v, now)).collect();
+    pb::ListVectorStoresResponse {
+        first_id: data.first().map(|s| s.id.clone()),
+        last_id: data.last().map(|s| s.id.clone()),
+        has_more,
+        data,
+    }
+}
+
 fn chunking(c: Chunking) -> pb::ChunkingStrategy {
     pb::ChunkingStrategy {
         strategy: Some(pb::chunking_strategy::Strategy::Static(pb::StaticChunking {
@@ -110,9 +132,32 @@ pub fn batch(v: BatchView) -> pb::VectorStoreFileBatch {
     }
 }
 
-/// A search result.
-pub fn found(f: Found, filename: String) -> pb::VectorStoreSearchResult {
-    let Found { vector_store_id: _, file_id, position: _, text, attributes: a, score } = f;
+/// A page of a store's (or a batch's) files.
+pub fn files_page(p: Page<StoreFile>) -> pb::ListVectorStoreFilesResponse {
+    let Page { data, has_more } = p;
+    let data: Vec<pb::VectorStoreFile> = data.into_iter().map(file).collect();
+    pb::ListVectorStoreFilesResponse {
+        first_id: data.first().map(|f| f.id.clone()),
+        last_id: data.last().map(|f| f.id.clone()),
+        has_more,
+        data,
+    }
+}
+
+/// What a search found.
+pub fn search_results(r: SearchResults) -> pb::SearchVectorStoreResponse {
+    let SearchResults { search_query, data } = r;
+    pb::SearchVectorStoreResponse {
+        search_query,
+        data: data.into_iter().map(found).collect(),
+        has_more: false,
+        next_page: None,
+    }
+}
+
+fn found(r: SearchResult) -> pb::VectorStoreSearchResult {
+    let SearchResult { found, filename } = r;
+    let Found { vector_store_id: _, file_id, position: _, text, attributes: a, score } = found;
     pb::VectorStoreSearchResult {
         file_id,
         filename,

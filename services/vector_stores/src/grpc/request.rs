@@ -1,16 +1,120 @@
-//! Requests in: protobuf → validated domain values (chunking, attributes, expiry,
-//! search filters and options), with OpenAI-style errors naming the parameter.
+//! Requests in: protobuf → checked domain values (new stores, files and batches,
+//! store updates, chunking, attributes, search filters and options), with
+//! OpenAI-style errors naming the parameter. A request's own rules are checked here,
+//! in the order the fields come; what needs the stored state is the operations'.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use assistd_common::json::value_to_json;
+use assistd_common::metadata::{self, Metadata};
 use assistd_common::tools::{MAX_SEARCH_QUERIES, MAX_SEARCH_QUERY_CHARS};
 use assistd_common::{ServiceError, ServiceResult};
 use assistd_proto::pb;
 use serde_json::{Map, Value};
 
-use crate::domain::{Chunking, MAX_EXPIRY_DAYS, validate_attributes};
+use crate::domain::{
+    Chunking, ExpiresAfter, MAX_BATCH_FILES, MAX_CREATE_FILES, NewStoreFile, NewVectorStore, StoreUpdate,
+    validate_attributes,
+};
 use crate::index::{AttrFilter, Scalar};
+use crate::search::SearchOptions;
+
+fn metadata_of(m: Option<pb::Metadata>) -> Metadata {
+    m.map(|m| m.entries.into_iter().collect()).unwrap_or_default()
+}
+
+/// A create-store request, checked: metadata, expiry, file ids, chunking.
+pub fn new_store(r: pb::CreateVectorStoreRequest) -> ServiceResult<NewVectorStore> {
+    let pb::CreateVectorStoreRequest {
+        name,
+        description: _,
+        file_ids: ids,
+        chunking_strategy,
+        expires_after,
+        metadata,
+    } = r;
+    let metadata = metadata_of(metadata);
+    metadata::validate("metadata", &metadata)?;
+    let expires_after_days = expires_after.map(ExpiresAfter::from).as_ref().map(ExpiresAfter::checked).transpose()?;
+    let file_ids = file_ids("file_ids", ids, 0, MAX_CREATE_FILES)?;
+    let chunking = chunking("chunking_strategy", chunking_strategy)?;
+    Ok(NewVectorStore { name, file_ids, chunking, expires_after_days, metadata })
+}
+
+/// What a modify request changes: a field changes when the request sets it or its
+/// `update_mask` names it (named and unset means null). The expiry and the metadata
+/// are checked by the operation, once the store is found.
+pub fn store_update(
+    name: Option<String>,
+    expires_after: Option<pb::VectorStoreExpiresAfter>,
+    metadata: Option<pb::Metadata>,
+    update_mask: Option<prost_types::FieldMask>,
+) -> StoreUpdate {
+    let paths = update_mask.map(|m| m.paths).unwrap_or_default();
+    let named = |p: &str| paths.iter().any(|x| x == p);
+    StoreUpdate {
+        name: (name.is_some() || named("name")).then_some(name),
+        expires_after: (expires_after.is_some() || named("expires_after"))
+            .then(|| expires_after.map(ExpiresAfter::from)),
+        metadata: (metadata.is_some() || named("metadata")).then(|| metadata_of(metadata)),
+    }
+}
+
+/// A file to attach, checked: its id, chunking and attributes, their params under
+/// `prefix` (`""` for a single file, `files[2].` in a batch).
+pub fn new_file(prefix: &str, f: pb::NewVectorStoreFile) -> ServiceResult<NewStoreFile> {
+    let pb::NewVectorStoreFile { file_id, chunking_strategy, attributes: attrs } = f;
+    if file_id.is_empty() {
+        return Err(ServiceError::invalid(
+            format!("{prefix}file_id"),
+            format!("Missing required parameter: '{prefix}file_id'."),
+        ));
+    }
+    let chunking = chunking(&format!("{prefix}chunking_strategy"), chunking_strategy)?;
+    let attributes = attributes(&format!("{prefix}attributes"), attrs)?;
+    Ok(NewStoreFile { file_id, chunking, attributes })
+}
+
+/// The files of a create-batch request, checked: either `file_ids` (sharing one
+/// chunking and one set of attributes) or `files` (each with its own), not both;
+/// a file named twice is attached once.
+pub fn batch_files(
+    ids: Vec<String>,
+    files: Vec<pb::NewVectorStoreFile>,
+    attrs: HashMap<String, prost_types::Value>,
+    chunking_strategy: Option<pb::ChunkingStrategy>,
+) -> ServiceResult<Vec<NewStoreFile>> {
+    match (ids.is_empty(), files.is_empty()) {
+        (false, true) => {
+            let ids = file_ids("file_ids", ids, 1, MAX_BATCH_FILES)?;
+            let chunking = chunking("chunking_strategy", chunking_strategy)?;
+            let attributes = attributes("attributes", attrs)?;
+            Ok(ids
+                .into_iter()
+                .map(|file_id| NewStoreFile { file_id, chunking, attributes: attributes.clone() })
+                .collect())
+        }
+        (true, false) => {
+            if files.len() > MAX_BATCH_FILES {
+                return Err(ServiceError::invalid(
+                    "files",
+                    format!("Invalid 'files': at most {MAX_BATCH_FILES} files, but got {}.", files.len()),
+                ));
+            }
+            let mut seen = HashSet::new();
+            let mut out = Vec::new();
+            for (i, f) in files.into_iter().enumerate() {
+                let f = new_file(&format!("files[{i}]."), f)?;
+                if seen.insert(f.file_id.clone()) {
+                    out.push(f);
+                }
+            }
+            Ok(out)
+        }
+        (true, true) => Err(ServiceError::invalid("file_ids", "Missing required parameter: 'file_ids' or 'files'.")),
+        (false, false) => Err(ServiceError::invalid("files", "Give either 'file_ids' or 'files', not both.")),
+    }
+}
 
 /// The chunking of `strategy` (auto when unset).
 pub fn chunking(param: &str, strategy: Option<pb::ChunkingStrategy>) -> ServiceResult<Chunking> {
@@ -32,26 +136,6 @@ pub fn attributes(param: &str, attrs: HashMap<String, prost_types::Value>) -> Se
     Ok(map)
 }
 
-/// The days of a validated `expires_after`.
-pub fn expiry_days(e: &pb::VectorStoreExpiresAfter) -> ServiceResult<i32> {
-    if e.anchor != "last_active_at" {
-        return Err(ServiceError::invalid(
-            "expires_after.anchor",
-            format!("Invalid 'expires_after.anchor': expected 'last_active_at', but got '{}' instead.", e.anchor),
-        ));
-    }
-    if !(1..=MAX_EXPIRY_DAYS).contains(&e.days) {
-        return Err(ServiceError::invalid(
-            "expires_after.days",
-            format!(
-                "Invalid 'expires_after.days': integer below minimum value or above maximum value. Expected a value between 1 and {MAX_EXPIRY_DAYS}, but got {} instead.",
-                e.days
-            ),
-        ));
-    }
-    Ok(e.days)
-}
-
 /// Checks a list of file ids: non-empty strings, no more than `max`, no duplicates kept.
 pub fn file_ids(param: &str, ids: Vec<String>, min: usize, max: usize) -> ServiceResult<Vec<String>> {
     if ids.len() < min || ids.len() > max {
@@ -63,7 +147,7 @@ pub fn file_ids(param: &str, ids: Vec<String>, min: usize, max: usize) -> Servic
             ),
         ));
     }
-    let mut seen = std::collections::HashSet::new();
+    let mut seen = HashSet::new();
     let mut out = Vec::with_capacity(ids.len());
     for (i, id) in ids.into_iter().enumerate() {
         if id.is_empty() {
@@ -153,19 +237,6 @@ fn comparison(param: &str, c: pb::ComparisonFilter) -> ServiceResult<AttrFilter>
         T::In => AttrFilter::In(key, list(&value)?),
         T::Nin => AttrFilter::Nin(key, list(&value)?),
     })
-}
-
-/// Validated search options.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SearchOptions {
-    /// The queries as given.
-    pub queries: Vec<String>,
-    /// Most results (1-50, default 10).
-    pub max_results: usize,
-    /// Minimum score (0-1).
-    pub score_threshold: f64,
-    /// Whether to rewrite the queries.
-    pub rewrite: bool,
 }
 
 /// Checks the options of a search.

@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 use super::VectorStoresService;
 use crate::index::VectorIndex;
 use crate::index::edge::EdgeIndex;
+use crate::ops::VectorStores;
 use crate::peers::Files;
 use crate::search::Searcher;
 use crate::store::{Lease, Store};
@@ -43,10 +44,10 @@ async fn world(url: &str, start_workers: bool) -> World {
     for s in [assistd_migrations::Service::Files, assistd_migrations::Service::VectorStores] {
         assistd_migrations::up(&db, s).await.unwrap();
     }
-    let files_svc = assistd_files::FilesService::new(
+    let files_svc = assistd_files::FilesService::new(assistd_files::Files::new(
         assistd_files::store::Store::new(db.clone()),
         assistd_files::blobs::Blobs::open("memory://").unwrap(),
-    );
+    ));
     let channel = in_process(tonic::service::Routes::new(files_svc.into_server()).into_axum_router());
     let dir = tempfile::tempdir().unwrap();
     let index = Arc::new(EdgeIndex::open(dir.path(), None).unwrap());
@@ -56,7 +57,7 @@ async fn world(url: &str, start_workers: bool) -> World {
     let stop = CancellationToken::new();
     let workers = if start_workers { vec![ingestor.spawn(stop.clone())] } else { vec![] };
     let searcher = Searcher::new(index.clone(), None);
-    let svc = VectorStoresService::new(store.clone(), peer, ingestor.clone(), searcher);
+    let svc = VectorStoresService::new(VectorStores::new(store.clone(), peer, ingestor.clone(), searcher));
     World { svc, files: FileServiceClient::new(channel), index, store, ingestor, stop, workers, _dir: dir }
 }
 

@@ -16,7 +16,6 @@ pub mod store {
         pub project_id: String,
         /// Unix seconds.
         pub created_at: i64,
-        /// Name.
         pub name: Option<String>,
         /// Description (accepted, never returned).
         pub description: Option<String>,

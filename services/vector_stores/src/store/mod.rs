@@ -44,7 +44,6 @@ pub enum Outcome {
         /// The file's name.
         filename: String,
     },
-    /// Failed.
     Failed(FileError),
 }
 
@@ -98,8 +97,7 @@ impl TryFrom<file::Model> for StoreFile {
             vector_store_id,
             file_id,
             created_at,
-            status: FileStatus::parse(&status)
-                .ok_or_else(|| ServiceError::internal("vector store file", format!("unknown status {status}")))?,
+            status: status.parse().map_err(|e| ServiceError::internal("vector store file", e))?,
             last_error: last_error.as_deref().map(from_json).transpose()?,
             usage_bytes,
             chunking: from_json(&chunking)?,
@@ -262,7 +260,7 @@ impl Store {
             .all(&self.db)
             .await?;
         for (id, status, n, bytes) in rows {
-            let (Some(id), Some(status)) = (id, FileStatus::parse(&status)) else { continue };
+            let (Some(id), Ok(status)) = (id, status.parse::<FileStatus>()) else { continue };
             let entry = out.entry(id).or_default();
             entry.0.add(status, n);
             if status == FileStatus::Completed {
