@@ -4,7 +4,7 @@
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
+use serde::Serialize;
 use tonic::Code;
 
 /// An error answered to a REST client.
@@ -12,12 +12,29 @@ use tonic::Code;
 pub struct ApiError {
     /// HTTP status.
     pub status: StatusCode,
-    /// Message.
+    /// What went wrong, for people.
     pub message: String,
     /// Parameter at fault.
     pub param: Option<String>,
     /// Machine-readable code.
     pub code: Option<String>,
+}
+
+/// OpenAI's `Error` object: the `error` of an error body, and the data of an SSE
+/// `error` event. `param` and `code` are null when unset.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ErrorOut {
+    pub message: String,
+    /// `invalid_request_error`, `rate_limit_error` or `server_error`.
+    pub r#type: String,
+    pub param: Option<String>,
+    pub code: Option<String>,
+}
+
+/// An error response's body: `{"error": {…}}`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ErrorBodyOut {
+    pub error: ErrorOut,
 }
 
 impl ApiError {
@@ -84,9 +101,19 @@ impl ApiError {
         }
     }
 
+    /// The `Error` object.
+    pub fn to_out(&self) -> ErrorOut {
+        ErrorOut {
+            message: self.message.clone(),
+            r#type: self.error_type().to_owned(),
+            param: self.param.clone(),
+            code: self.code.clone(),
+        }
+    }
+
     /// The JSON body.
-    pub fn body(&self) -> serde_json::Value {
-        json!({"error": {"message": self.message, "type": self.error_type(), "param": self.param, "code": self.code}})
+    pub fn body(&self) -> ErrorBodyOut {
+        ErrorBodyOut { error: self.to_out() }
     }
 
     /// A gRPC status from a service, as an API error. `what` names the call for 501s.

@@ -2,16 +2,20 @@
 //! `RunStepObject`, and the SSE events of a streamed run (`RunStepDeltaObject`,
 //! `MessageDeltaObject`, `Error`, `[DONE]`).
 
+use std::collections::BTreeMap;
+
+use assistd_common::tools::{ResponseFormat, Tool, ToolResources};
 use assistd_proto::pb;
-use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use super::common::{
-    MetadataIn, ResponseFormatIn, ToolIn, ToolResourcesIn, double_option, metadata_from_pb, metadata_to_pb,
-    response_format_out, tool_out,
+    FileIdOut, MetadataIn, RankingOptionsOut, ResponseFormatOut, ToolOut, double_option, metadata_from_pb,
+    metadata_to_pb,
 };
-use super::threads::{CreateThreadIn, MessageIn, message_out, thread_out};
-use crate::errors::ApiError;
+use super::threads::{CreateThreadIn, IncompleteDetailsOut, MessageIn, MessageOut, ThreadOut};
+use super::vector_stores::TextContentOut;
+use crate::errors::{ApiError, ErrorOut};
 
 /// The `include[]` value that asks for file search result content.
 pub const INCLUDE_FILE_SEARCH_CONTENT: &str = "step_details.tool_calls[*].file_search.results[*].content";
@@ -20,7 +24,6 @@ pub const INCLUDE_FILE_SEARCH_CONTENT: &str = "step_details.tool_calls[*].file_s
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CreateRunIn {
-    /// The assistant.
     pub assistant_id: String,
     /// Model override.
     #[serde(default)]
@@ -39,14 +42,11 @@ pub struct CreateRunIn {
     pub additional_messages: Option<Vec<MessageIn>>,
     /// Tools override (`[]` means no tools; absent or null means the assistant's).
     #[serde(default)]
-    pub tools: Option<Vec<ToolIn>>,
-    /// Metadata.
+    pub tools: Option<Vec<Tool>>,
     #[serde(default)]
     pub metadata: MetadataIn,
-    /// Temperature.
     #[serde(default)]
     pub temperature: Option<f64>,
-    /// Top p.
     #[serde(default)]
     pub top_p: Option<f64>,
     /// Answer with server-sent events.
@@ -58,7 +58,6 @@ pub struct CreateRunIn {
     /// Completion token budget.
     #[serde(default)]
     pub max_completion_tokens: Option<i64>,
-    /// Truncation.
     #[serde(default)]
     pub truncation_strategy: Option<TruncationIn>,
     /// Tool choice: a keyword or an object (checked in conversion).
@@ -67,9 +66,8 @@ pub struct CreateRunIn {
     /// Parallel function calls.
     #[serde(default)]
     pub parallel_tool_calls: Option<bool>,
-    /// Response format.
     #[serde(default)]
-    pub response_format: Option<ResponseFormatIn>,
+    pub response_format: Option<ResponseFormat>,
 }
 
 impl CreateRunIn {
@@ -116,7 +114,7 @@ impl CreateRunIn {
             truncation_strategy: truncation_strategy.map(TruncationIn::into_pb).transpose()?,
             tool_choice: tool_choice.map(tool_choice_to_pb).transpose()?,
             parallel_tool_calls,
-            response_format: response_format.map(|r| r.into_pb("response_format")).transpose()?,
+            response_format: response_format.map(pb::ResponseFormat::from),
             include,
         };
         Ok((req, stream.unwrap_or(false)))
@@ -127,7 +125,6 @@ impl CreateRunIn {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CreateThreadAndRunIn {
-    /// The assistant.
     pub assistant_id: String,
     /// The thread to create.
     #[serde(default)]
@@ -140,17 +137,14 @@ pub struct CreateThreadAndRunIn {
     pub instructions: Option<String>,
     /// Tools override (`[]` means no tools; absent or null means the assistant's).
     #[serde(default)]
-    pub tools: Option<Vec<ToolIn>>,
+    pub tools: Option<Vec<Tool>>,
     /// Tool resources override.
     #[serde(default)]
-    pub tool_resources: Option<ToolResourcesIn>,
-    /// Metadata.
+    pub tool_resources: Option<ToolResources>,
     #[serde(default)]
     pub metadata: MetadataIn,
-    /// Temperature.
     #[serde(default)]
     pub temperature: Option<f64>,
-    /// Top p.
     #[serde(default)]
     pub top_p: Option<f64>,
     /// Answer with server-sent events.
@@ -162,7 +156,6 @@ pub struct CreateThreadAndRunIn {
     /// Completion token budget.
     #[serde(default)]
     pub max_completion_tokens: Option<i64>,
-    /// Truncation.
     #[serde(default)]
     pub truncation_strategy: Option<TruncationIn>,
     /// Tool choice: a keyword or an object (checked in conversion).
@@ -171,9 +164,8 @@ pub struct CreateThreadAndRunIn {
     /// Parallel function calls.
     #[serde(default)]
     pub parallel_tool_calls: Option<bool>,
-    /// Response format.
     #[serde(default)]
-    pub response_format: Option<ResponseFormatIn>,
+    pub response_format: Option<ResponseFormat>,
 }
 
 impl CreateThreadAndRunIn {
@@ -203,7 +195,7 @@ impl CreateThreadAndRunIn {
             model,
             instructions,
             tools: tools_to_pb(tools),
-            tool_resources: tool_resources.map(Into::into),
+            tool_resources: tool_resources.map(pb::ToolResources::from),
             metadata: metadata.map(|m| metadata_to_pb(Some(m))),
             temperature,
             top_p,
@@ -212,7 +204,7 @@ impl CreateThreadAndRunIn {
             truncation_strategy: truncation_strategy.map(TruncationIn::into_pb).transpose()?,
             tool_choice: tool_choice.map(tool_choice_to_pb).transpose()?,
             parallel_tool_calls,
-            response_format: response_format.map(|r| r.into_pb("response_format")).transpose()?,
+            response_format: response_format.map(pb::ResponseFormat::from),
         };
         Ok((req, stream.unwrap_or(false)))
     }
@@ -222,7 +214,6 @@ impl CreateThreadAndRunIn {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SubmitToolOutputsIn {
-    /// The outputs.
     pub tool_outputs: Vec<ToolOutputIn>,
     /// Answer with server-sent events.
     #[serde(default)]
@@ -296,8 +287,8 @@ impl TruncationIn {
 }
 
 /// Tools to proto: `None` (absent or null) keeps the assistant's, `Some([])` means none.
-pub fn tools_to_pb(tools: Option<Vec<ToolIn>>) -> Option<pb::ToolList> {
-    tools.map(|t| pb::ToolList { tools: t.into_iter().map(Into::into).collect() })
+pub fn tools_to_pb(tools: Option<Vec<Tool>>) -> Option<pb::ToolList> {
+    tools.map(|t| pb::ToolList { tools: t.into_iter().map(pb::Tool::from).collect() })
 }
 
 /// `AssistantsApiToolChoiceOption` to proto: `"none"`, `"auto"`, `"required"`, or
@@ -364,29 +355,67 @@ pub fn tool_choice_to_pb(v: Value) -> Result<pb::ToolChoice, ApiError> {
     Ok(pb::ToolChoice { choice: Some(choice) })
 }
 
-/// A tool choice as answered (`"auto"` when unset).
-pub fn tool_choice_out(t: Option<pb::ToolChoice>) -> Value {
-    use pb::tool_choice::Choice;
-    match t.and_then(|t| t.choice) {
-        Some(Choice::None(_)) => Value::String("none".into()),
-        Some(Choice::Auto(_)) | None => Value::String("auto".into()),
-        Some(Choice::Required(_)) => Value::String("required".into()),
-        Some(Choice::Function(pb::FunctionToolChoice { name })) => {
-            json!({"type": "function", "function": {"name": name}})
-        }
-        Some(Choice::FileSearch(_)) => json!({"type": "file_search"}),
-        Some(Choice::CodeInterpreter(_)) => json!({"type": "code_interpreter"}),
+/// A tool choice as answered: `"none"`, `"auto"` (also when unset) or `"required"`,
+/// or an object with a `type`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum ToolChoiceOut {
+    /// `none`, `auto` or `required`.
+    Keyword(&'static str),
+    Object(ToolChoiceObjectOut),
+}
+
+/// The object forms of [`ToolChoiceOut`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ToolChoiceObjectOut {
+    Function { function: FunctionNameOut },
+    FileSearch,
+    CodeInterpreter,
+}
+
+/// The function a tool choice names: `{"name": …}`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FunctionNameOut {
+    pub name: String,
+}
+
+impl From<Option<pb::ToolChoice>> for ToolChoiceOut {
+    fn from(t: Option<pb::ToolChoice>) -> Self {
+        use pb::tool_choice::Choice;
+        let object = match t.and_then(|t| t.choice) {
+            Some(Choice::None(pb::ToolChoiceNone {})) => return ToolChoiceOut::Keyword("none"),
+            Some(Choice::Auto(pb::ToolChoiceAuto {})) | None => return ToolChoiceOut::Keyword("auto"),
+            Some(Choice::Required(pb::ToolChoiceRequired {})) => return ToolChoiceOut::Keyword("required"),
+            Some(Choice::Function(pb::FunctionToolChoice { name })) => {
+                ToolChoiceObjectOut::Function { function: FunctionNameOut { name } }
+            }
+            Some(Choice::FileSearch(pb::ToolChoiceFileSearch {})) => ToolChoiceObjectOut::FileSearch,
+            Some(Choice::CodeInterpreter(pb::ToolChoiceCodeInterpreter {})) => ToolChoiceObjectOut::CodeInterpreter,
+        };
+        ToolChoiceOut::Object(object)
     }
 }
 
-/// A truncation strategy as answered (`{"type": "auto", "last_messages": null}` when unset).
-pub fn truncation_out(t: Option<pb::TruncationStrategy>) -> Value {
-    let (kind, last_messages) = t.map(|t| (t.r#type, t.last_messages)).unwrap_or_default();
-    let kind = match pb::TruncationType::try_from(kind) {
-        Ok(pb::TruncationType::LastMessages) => "last_messages",
-        _ => "auto",
-    };
-    json!({"type": kind, "last_messages": last_messages})
+/// `TruncationObject` as answered (`{"type": "auto", "last_messages": null}` when
+/// unset).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TruncationOut {
+    /// `auto` or `last_messages` (unknown values read as `auto`).
+    pub r#type: &'static str,
+    /// With `last_messages`: how many; null otherwise.
+    pub last_messages: Option<i32>,
+}
+
+impl From<Option<pb::TruncationStrategy>> for TruncationOut {
+    fn from(t: Option<pb::TruncationStrategy>) -> Self {
+        let pb::TruncationStrategy { r#type, last_messages } = t.unwrap_or_default();
+        let r#type = match pb::TruncationType::try_from(r#type) {
+            Ok(pb::TruncationType::LastMessages) => "last_messages",
+            _ => "auto",
+        };
+        TruncationOut { r#type, last_messages }
+    }
 }
 
 /// The status string of a run.
@@ -415,365 +444,759 @@ pub fn step_status_str(status: i32) -> &'static str {
     }
 }
 
-fn error_out(e: Option<pb::RunError>) -> Value {
-    e.map_or(Value::Null, |e| json!({"code": e.code, "message": e.message}))
+/// The `last_error` of a run or a run step.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunErrorOut {
+    /// `server_error`, `rate_limit_exceeded`, `invalid_prompt`, …
+    pub code: String,
+    pub message: String,
 }
 
-fn usage_out(u: Option<pb::Usage>) -> Value {
-    u.map_or(Value::Null, |u| {
-        json!({"prompt_tokens": u.prompt_tokens, "completion_tokens": u.completion_tokens, "total_tokens": u.total_tokens})
-    })
+impl From<pb::RunError> for RunErrorOut {
+    fn from(e: pb::RunError) -> Self {
+        let pb::RunError { code, message } = e;
+        RunErrorOut { code, message }
+    }
 }
 
-fn required_action_out(a: Option<pb::RequiredAction>) -> Value {
-    match a.and_then(|a| a.action) {
-        Some(pb::required_action::Action::SubmitToolOutputs(s)) => json!({
-            "type": "submit_tool_outputs",
-            "submit_tool_outputs": {
-                "tool_calls": s.tool_calls.into_iter().map(|c| {
-                    let f = c.function.unwrap_or_default();
-                    json!({"id": c.id, "type": "function", "function": {"name": f.name, "arguments": f.arguments}})
-                }).collect::<Vec<_>>(),
-            },
-        }),
-        None => Value::Null,
+/// Token usage of a run or a run step.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct UsageOut {
+    pub prompt_tokens: i64,
+    pub completion_tokens: i64,
+    pub total_tokens: i64,
+}
+
+impl From<pb::Usage> for UsageOut {
+    fn from(u: pb::Usage) -> Self {
+        let pb::Usage { prompt_tokens, completion_tokens, total_tokens } = u;
+        UsageOut { prompt_tokens, completion_tokens, total_tokens }
+    }
+}
+
+/// A run's `required_action`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum RequiredActionOut {
+    SubmitToolOutputs { submit_tool_outputs: SubmitToolOutputsOut },
+}
+
+/// The function calls a run waits on.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SubmitToolOutputsOut {
+    pub tool_calls: Vec<RequiredToolCallOut>,
+}
+
+/// `RunToolCallObject`: a function call the client runs.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RequiredToolCallOut {
+    /// `call_…`, the id the output is submitted with.
+    pub id: String,
+    /// Always `function`.
+    pub r#type: &'static str,
+    pub function: FunctionCallArgsOut,
+}
+
+/// The function and arguments (JSON text, as the model wrote them) of a call.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FunctionCallArgsOut {
+    pub name: String,
+    pub arguments: String,
+}
+
+impl RequiredActionOut {
+    /// The action of a run; `None` (answered as null) when there is none.
+    fn from_pb(a: Option<pb::RequiredAction>) -> Option<Self> {
+        match a?.action? {
+            pb::required_action::Action::SubmitToolOutputs(pb::SubmitToolOutputsAction { tool_calls }) => {
+                let tool_calls = tool_calls
+                    .into_iter()
+                    .map(|pb::RequiredToolCall { id, function }| {
+                        let pb::FunctionCall { name, arguments } = function.unwrap_or_default();
+                        RequiredToolCallOut {
+                            id,
+                            r#type: "function",
+                            function: FunctionCallArgsOut { name, arguments },
+                        }
+                    })
+                    .collect();
+                Some(RequiredActionOut::SubmitToolOutputs { submit_tool_outputs: SubmitToolOutputsOut { tool_calls } })
+            }
+        }
     }
 }
 
 /// `RunObject`. The proto's `reasoning_effort` is not part of it and is left out.
-pub fn run_out(r: pb::Run) -> Value {
-    let pb::Run {
-        id,
-        created_at,
-        thread_id,
-        assistant_id,
-        status,
-        required_action,
-        last_error,
-        expires_at,
-        started_at,
-        cancelled_at,
-        failed_at,
-        completed_at,
-        incomplete_details,
-        model,
-        instructions,
-        tools,
-        metadata,
-        usage,
-        temperature,
-        top_p,
-        max_prompt_tokens,
-        max_completion_tokens,
-        truncation_strategy,
-        tool_choice,
-        parallel_tool_calls,
-        response_format,
-        reasoning_effort: _,
-    } = r;
-    json!({
-        "id": id,
-        "object": "thread.run",
-        "created_at": created_at,
-        "thread_id": thread_id,
-        "assistant_id": assistant_id,
-        "status": run_status_str(status),
-        "required_action": required_action_out(required_action),
-        "last_error": error_out(last_error),
-        "expires_at": expires_at,
-        "started_at": started_at,
-        "cancelled_at": cancelled_at,
-        "failed_at": failed_at,
-        "completed_at": completed_at,
-        "incomplete_details": incomplete_details.map(|d| json!({"reason": d.reason})),
-        "model": model,
-        "instructions": instructions,
-        "tools": tools.into_iter().map(tool_out).collect::<Vec<_>>(),
-        "metadata": metadata_from_pb(metadata),
-        "usage": usage_out(usage),
-        "temperature": temperature,
-        "top_p": top_p,
-        "max_prompt_tokens": max_prompt_tokens,
-        "max_completion_tokens": max_completion_tokens,
-        "truncation_strategy": truncation_out(truncation_strategy),
-        "tool_choice": tool_choice_out(tool_choice),
-        "parallel_tool_calls": parallel_tool_calls,
-        "response_format": response_format_out(response_format),
-    })
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunOut {
+    /// `run_…`.
+    pub id: String,
+    /// Always `thread.run`.
+    pub object: &'static str,
+    /// Unix seconds.
+    pub created_at: i64,
+    pub thread_id: String,
+    pub assistant_id: String,
+    /// See [`run_status_str`].
+    pub status: &'static str,
+    /// Null unless the run is `requires_action`.
+    pub required_action: Option<RequiredActionOut>,
+    /// Null unless the run failed.
+    pub last_error: Option<RunErrorOut>,
+    /// Unix seconds.
+    pub expires_at: Option<i64>,
+    /// Unix seconds.
+    pub started_at: Option<i64>,
+    /// Unix seconds.
+    pub cancelled_at: Option<i64>,
+    /// Unix seconds.
+    pub failed_at: Option<i64>,
+    /// Unix seconds.
+    pub completed_at: Option<i64>,
+    /// Null unless the run is incomplete.
+    pub incomplete_details: Option<IncompleteDetailsOut>,
+    pub model: String,
+    pub instructions: String,
+    pub tools: Vec<ToolOut>,
+    /// `{}` when none.
+    pub metadata: BTreeMap<String, String>,
+    /// Null until the run ends.
+    pub usage: Option<UsageOut>,
+    pub temperature: Option<f64>,
+    pub top_p: Option<f64>,
+    pub max_prompt_tokens: Option<i64>,
+    pub max_completion_tokens: Option<i64>,
+    pub truncation_strategy: TruncationOut,
+    pub tool_choice: ToolChoiceOut,
+    pub parallel_tool_calls: bool,
+    /// `"auto"` when unset.
+    pub response_format: ResponseFormatOut,
 }
 
-fn ranking_out(r: Option<pb::FileSearchRankingOptions>) -> Value {
-    r.map(|r| json!({"ranker": r.ranker.unwrap_or_else(|| "auto".into()), "score_threshold": r.score_threshold}))
-        .unwrap_or_else(|| json!({"ranker": "default_2024_08_21", "score_threshold": 0.0}))
-}
-
-fn file_search_result_out(r: pb::FileSearchResult) -> Value {
-    let pb::FileSearchResult { file_id, file_name, score, content } = r;
-    let mut o = Map::new();
-    o.insert("file_id".into(), file_id.into());
-    o.insert("file_name".into(), file_name.into());
-    o.insert("score".into(), score.into());
-    if !content.is_empty() {
-        o.insert(
-            "content".into(),
-            content.into_iter().map(|c| json!({"type": "text", "text": c.text})).collect::<Vec<_>>().into(),
-        );
-    }
-    Value::Object(o)
-}
-
-fn code_output_out(o: pb::CodeInterpreterOutput) -> Option<Value> {
-    use pb::code_interpreter_output::Output;
-    Some(match o.output? {
-        Output::Logs(logs) => json!({"type": "logs", "logs": logs}),
-        Output::Image(f) => json!({"type": "image", "image": {"file_id": f.file_id}}),
-    })
-}
-
-fn tool_call_out(c: pb::ToolCall) -> Option<Value> {
-    use pb::tool_call::Call;
-    let id = c.id;
-    Some(match c.call? {
-        Call::Function(pb::FunctionToolCall { name, arguments, output }) => json!({
-            "id": id, "type": "function", "function": {"name": name, "arguments": arguments, "output": output},
-        }),
-        Call::FileSearch(pb::FileSearchCall { ranking_options, results }) => json!({
-            "id": id,
-            "type": "file_search",
-            "file_search": {
-                "ranking_options": ranking_out(ranking_options),
-                "results": results.into_iter().map(file_search_result_out).collect::<Vec<_>>(),
-            },
-        }),
-        Call::CodeInterpreter(pb::CodeInterpreterCall { input, outputs }) => json!({
-            "id": id,
-            "type": "code_interpreter",
-            "code_interpreter": {"input": input, "outputs": outputs.into_iter().filter_map(code_output_out).collect::<Vec<_>>()},
-        }),
-    })
-}
-
-/// A run step's `type` and `step_details` (an unset oneof reads as no tool calls).
-fn step_details_out(d: Option<pb::RunStepDetails>) -> (&'static str, Value) {
-    use pb::run_step_details::Details;
-    match d.and_then(|d| d.details) {
-        Some(Details::MessageCreation(m)) => {
-            ("message_creation", json!({"type": "message_creation", "message_creation": {"message_id": m.message_id}}))
+impl From<pb::Run> for RunOut {
+    fn from(r: pb::Run) -> Self {
+        let pb::Run {
+            id,
+            created_at,
+            thread_id,
+            assistant_id,
+            status,
+            required_action,
+            last_error,
+            expires_at,
+            started_at,
+            cancelled_at,
+            failed_at,
+            completed_at,
+            incomplete_details,
+            model,
+            instructions,
+            tools,
+            metadata,
+            usage,
+            temperature,
+            top_p,
+            max_prompt_tokens,
+            max_completion_tokens,
+            truncation_strategy,
+            tool_choice,
+            parallel_tool_calls,
+            response_format,
+            reasoning_effort: _,
+        } = r;
+        RunOut {
+            id,
+            object: "thread.run",
+            created_at,
+            thread_id,
+            assistant_id,
+            status: run_status_str(status),
+            required_action: RequiredActionOut::from_pb(required_action),
+            last_error: last_error.map(Into::into),
+            expires_at,
+            started_at,
+            cancelled_at,
+            failed_at,
+            completed_at,
+            incomplete_details: incomplete_details
+                .map(|pb::RunIncompleteDetails { reason }| IncompleteDetailsOut { reason }),
+            model,
+            instructions,
+            tools: tools.into_iter().map(ToolOut::from).collect(),
+            metadata: metadata_from_pb(metadata),
+            usage: usage.map(Into::into),
+            temperature,
+            top_p,
+            max_prompt_tokens,
+            max_completion_tokens,
+            truncation_strategy: truncation_strategy.into(),
+            tool_choice: tool_choice.into(),
+            parallel_tool_calls,
+            response_format: response_format.into(),
         }
-        Some(Details::ToolCalls(t)) => (
-            "tool_calls",
-            json!({"type": "tool_calls", "tool_calls": t.tool_calls.into_iter().filter_map(tool_call_out).collect::<Vec<_>>()}),
-        ),
-        None => ("tool_calls", json!({"type": "tool_calls", "tool_calls": []})),
+    }
+}
+
+/// A file_search result of a run step. `content` is left out when empty (it is
+/// only given when `include[]` asks for it).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FileSearchResultOut {
+    pub file_id: String,
+    pub file_name: String,
+    /// Relevance, 0-1.
+    pub score: f64,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub content: Vec<TextContentOut>,
+}
+
+impl From<pb::FileSearchResult> for FileSearchResultOut {
+    fn from(r: pb::FileSearchResult) -> Self {
+        let pb::FileSearchResult { file_id, file_name, score, content } = r;
+        let content = content
+            .into_iter()
+            .map(|pb::FileSearchResultContent { text }| TextContentOut { r#type: "text", text })
+            .collect();
+        FileSearchResultOut { file_id, file_name, score, content }
+    }
+}
+
+/// A code_interpreter output: `{"type": "logs", "logs": …}` or
+/// `{"type": "image", "image": {"file_id": …}}`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum CodeOutputOut {
+    Logs { logs: String },
+    Image { image: FileIdOut },
+}
+
+impl CodeOutputOut {
+    /// `None` for an unset output (left out of the list).
+    fn from_pb(o: pb::CodeInterpreterOutput) -> Option<Self> {
+        use pb::code_interpreter_output::Output;
+        Some(match o.output? {
+            Output::Logs(logs) => CodeOutputOut::Logs { logs },
+            Output::Image(f) => CodeOutputOut::Image { image: f.into() },
+        })
+    }
+}
+
+/// A tool call of a run step (`RunStepDetailsToolCalls…Object`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ToolCallOut {
+    /// `call_…`.
+    pub id: String,
+    #[serde(flatten)]
+    pub call: ToolCallKindOut,
+}
+
+/// The `type` of a tool call and what it did.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ToolCallKindOut {
+    Function { function: FunctionCallOut },
+    FileSearch { file_search: FileSearchCallOut },
+    CodeInterpreter { code_interpreter: CodeInterpreterCallOut },
+}
+
+/// A function call: `output` is null until submitted.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FunctionCallOut {
+    pub name: String,
+    /// JSON text, as the model wrote it.
+    pub arguments: String,
+    pub output: Option<String>,
+}
+
+/// A file_search call: the ranking options used (see [`RankingOptionsOut`]) and
+/// the results.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FileSearchCallOut {
+    pub ranking_options: RankingOptionsOut,
+    pub results: Vec<FileSearchResultOut>,
+}
+
+/// A code_interpreter call: the code run and what it printed or drew.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CodeInterpreterCallOut {
+    pub input: String,
+    pub outputs: Vec<CodeOutputOut>,
+}
+
+impl ToolCallOut {
+    /// `None` for a call of unknown kind (left out of the list).
+    fn from_pb(c: pb::ToolCall) -> Option<Self> {
+        use pb::tool_call::Call;
+        let pb::ToolCall { id, call } = c;
+        let call = match call? {
+            Call::Function(pb::FunctionToolCall { name, arguments, output }) => {
+                ToolCallKindOut::Function { function: FunctionCallOut { name, arguments, output } }
+            }
+            Call::FileSearch(pb::FileSearchCall { ranking_options, results }) => ToolCallKindOut::FileSearch {
+                file_search: FileSearchCallOut {
+                    ranking_options: ranking_options.into(),
+                    results: results.into_iter().map(Into::into).collect(),
+                },
+            },
+            Call::CodeInterpreter(pb::CodeInterpreterCall { input, outputs }) => ToolCallKindOut::CodeInterpreter {
+                code_interpreter: CodeInterpreterCallOut {
+                    input,
+                    outputs: outputs.into_iter().filter_map(CodeOutputOut::from_pb).collect(),
+                },
+            },
+        };
+        Some(ToolCallOut { id, call })
+    }
+}
+
+/// A run step's `step_details`; unset details read as no tool calls.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum StepDetailsOut {
+    MessageCreation { message_creation: MessageCreationOut },
+    ToolCalls { tool_calls: Vec<ToolCallOut> },
+}
+
+/// The message a step wrote.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MessageCreationOut {
+    pub message_id: String,
+}
+
+impl StepDetailsOut {
+    /// The step's `type`, which repeats the details' `type`.
+    fn kind(&self) -> &'static str {
+        match self {
+            StepDetailsOut::MessageCreation { .. } => "message_creation",
+            StepDetailsOut::ToolCalls { .. } => "tool_calls",
+        }
+    }
+}
+
+impl From<Option<pb::RunStepDetails>> for StepDetailsOut {
+    fn from(d: Option<pb::RunStepDetails>) -> Self {
+        use pb::run_step_details::Details;
+        match d.and_then(|d| d.details) {
+            Some(Details::MessageCreation(pb::MessageCreationDetails { message_id })) => {
+                StepDetailsOut::MessageCreation { message_creation: MessageCreationOut { message_id } }
+            }
+            Some(Details::ToolCalls(pb::ToolCallsDetails { tool_calls })) => StepDetailsOut::ToolCalls {
+                tool_calls: tool_calls.into_iter().filter_map(ToolCallOut::from_pb).collect(),
+            },
+            None => StepDetailsOut::ToolCalls { tool_calls: vec![] },
+        }
     }
 }
 
 /// `RunStepObject`.
-pub fn run_step_out(s: pb::RunStep) -> Value {
-    let pb::RunStep {
-        id,
-        created_at,
-        assistant_id,
-        thread_id,
-        run_id,
-        status,
-        step_details,
-        last_error,
-        expired_at,
-        cancelled_at,
-        failed_at,
-        completed_at,
-        metadata,
-        usage,
-    } = s;
-    let (kind, details) = step_details_out(step_details);
-    json!({
-        "id": id,
-        "object": "thread.run.step",
-        "created_at": created_at,
-        "assistant_id": assistant_id,
-        "thread_id": thread_id,
-        "run_id": run_id,
-        "type": kind,
-        "status": step_status_str(status),
-        "step_details": details,
-        "last_error": error_out(last_error),
-        "expired_at": expired_at,
-        "cancelled_at": cancelled_at,
-        "failed_at": failed_at,
-        "completed_at": completed_at,
-        "metadata": metadata_from_pb(metadata),
-        "usage": usage_out(usage),
-    })
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunStepOut {
+    /// `step_…`.
+    pub id: String,
+    /// Always `thread.run.step`.
+    pub object: &'static str,
+    /// Unix seconds.
+    pub created_at: i64,
+    pub assistant_id: String,
+    pub thread_id: String,
+    pub run_id: String,
+    /// `message_creation` or `tool_calls`, as `step_details`.
+    pub r#type: &'static str,
+    /// See [`step_status_str`].
+    pub status: &'static str,
+    pub step_details: StepDetailsOut,
+    /// Null unless the step failed.
+    pub last_error: Option<RunErrorOut>,
+    /// Unix seconds.
+    pub expired_at: Option<i64>,
+    /// Unix seconds.
+    pub cancelled_at: Option<i64>,
+    /// Unix seconds.
+    pub failed_at: Option<i64>,
+    /// Unix seconds.
+    pub completed_at: Option<i64>,
+    /// `{}` when none.
+    pub metadata: BTreeMap<String, String>,
+    /// Null until the step ends.
+    pub usage: Option<UsageOut>,
 }
 
-/// Inserts `key: value` when `value` is set.
-fn put<T: Into<Value>>(o: &mut Map<String, Value>, key: &str, value: Option<T>) {
-    if let Some(v) = value {
-        o.insert(key.into(), v.into());
+impl From<pb::RunStep> for RunStepOut {
+    fn from(s: pb::RunStep) -> Self {
+        let pb::RunStep {
+            id,
+            created_at,
+            assistant_id,
+            thread_id,
+            run_id,
+            status,
+            step_details,
+            last_error,
+            expired_at,
+            cancelled_at,
+            failed_at,
+            completed_at,
+            metadata,
+            usage,
+        } = s;
+        let step_details = StepDetailsOut::from(step_details);
+        RunStepOut {
+            id,
+            object: "thread.run.step",
+            created_at,
+            assistant_id,
+            thread_id,
+            run_id,
+            r#type: step_details.kind(),
+            status: step_status_str(status),
+            step_details,
+            last_error: last_error.map(Into::into),
+            expired_at,
+            cancelled_at,
+            failed_at,
+            completed_at,
+            metadata: metadata_from_pb(metadata),
+            usage: usage.map(Into::into),
+        }
     }
 }
 
-fn tool_call_delta_out(c: pb::ToolCallDelta) -> Option<Value> {
-    use pb::tool_call_delta::Call;
-    let pb::ToolCallDelta { index, id, call } = c;
-    let first = id.is_some();
-    let mut o = Map::new();
-    o.insert("index".into(), index.into());
-    put(&mut o, "id", id);
-    match call? {
-        Call::Function(pb::FunctionToolCallDelta { name, arguments, output }) => {
-            let mut f = Map::new();
-            // The first fragment of a call (the one naming the function) carries
-            // `output: null`, as OpenAI's do; later ones only what changed.
-            let output = match output {
-                Some(out) => Some(Value::String(out)),
-                None if name.is_some() => Some(Value::Null),
-                None => None,
-            };
-            put(&mut f, "name", name);
-            put(&mut f, "arguments", arguments);
-            put(&mut f, "output", output);
-            o.insert("type".into(), "function".into());
-            o.insert("function".into(), Value::Object(f));
-        }
-        Call::CodeInterpreter(pb::CodeInterpreterCallDelta { input, outputs }) => {
-            use pb::code_interpreter_output_delta::Output;
-            let mut ci = Map::new();
-            put(&mut ci, "input", input);
-            if first || !outputs.is_empty() {
-                let outputs: Vec<Value> = outputs
-                    .into_iter()
-                    .filter_map(|out| {
-                        Some(match out.output? {
-                            Output::Logs(logs) => json!({"index": out.index, "type": "logs", "logs": logs}),
-                            Output::Image(f) => {
-                                json!({"index": out.index, "type": "image", "image": {"file_id": f.file_id}})
-                            }
+// ---------------------------------------------------------------------------------
+// Stream deltas: only what changed; unset fields are left out.
+// ---------------------------------------------------------------------------------
+
+/// `RunStepDeltaObject`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunStepDeltaOut {
+    /// The step's `step_…` id.
+    pub id: String,
+    /// Always `thread.run.step.delta`.
+    pub object: &'static str,
+    pub delta: StepDeltaOut,
+}
+
+/// What changed in a step: `{}` when nothing did.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StepDeltaOut {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub step_details: Option<StepDetailsDeltaOut>,
+}
+
+/// The changed `step_details` of a step.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum StepDetailsDeltaOut {
+    MessageCreation { message_creation: MessageCreationDeltaOut },
+    ToolCalls { tool_calls: Vec<ToolCallDeltaOut> },
+}
+
+/// The message a step writes, once known.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MessageCreationDeltaOut {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message_id: Option<String>,
+}
+
+/// A fragment of a tool call; `id` only in the call's first fragment.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ToolCallDeltaOut {
+    /// The call's position in the step.
+    pub index: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    #[serde(flatten)]
+    pub call: ToolCallDeltaKindOut,
+}
+
+/// The `type` of a tool call fragment and what changed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ToolCallDeltaKindOut {
+    Function { function: FunctionCallDeltaOut },
+    CodeInterpreter { code_interpreter: CodeInterpreterCallDeltaOut },
+    FileSearch { file_search: FileSearchCallDeltaOut },
+}
+
+/// A fragment of a function call. The first fragment (the one naming the function)
+/// carries `output: null`, as OpenAI's do; later ones only what changed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FunctionCallDeltaOut {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// More JSON text of the arguments.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub arguments: Option<String>,
+    /// Absent: unchanged; `Some(None)`: null.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output: Option<Option<String>>,
+}
+
+/// A fragment of a code_interpreter call; `outputs` is present in the first
+/// fragment and whenever outputs were added.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CodeInterpreterCallDeltaOut {
+    /// More of the code.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub input: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outputs: Option<Vec<CodeOutputDeltaOut>>,
+}
+
+/// A code_interpreter output added, with its position.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CodeOutputDeltaOut {
+    pub index: u32,
+    #[serde(flatten)]
+    pub output: CodeOutputOut,
+}
+
+/// A fragment of a file_search call.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FileSearchCallDeltaOut {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ranking_options: Option<RankingOptionsOut>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub results: Vec<FileSearchResultOut>,
+}
+
+impl ToolCallDeltaOut {
+    /// `None` for a fragment of unknown kind (left out of the list).
+    fn from_pb(c: pb::ToolCallDelta) -> Option<Self> {
+        use pb::tool_call_delta::Call;
+        let pb::ToolCallDelta { index, id, call } = c;
+        let first = id.is_some();
+        let call = match call? {
+            Call::Function(pb::FunctionToolCallDelta { name, arguments, output }) => {
+                let output = match output {
+                    Some(out) => Some(Some(out)),
+                    None if name.is_some() => Some(None),
+                    None => None,
+                };
+                ToolCallDeltaKindOut::Function { function: FunctionCallDeltaOut { name, arguments, output } }
+            }
+            Call::CodeInterpreter(pb::CodeInterpreterCallDelta { input, outputs }) => {
+                use pb::code_interpreter_output_delta::Output;
+                let outputs = (first || !outputs.is_empty()).then(|| {
+                    outputs
+                        .into_iter()
+                        .filter_map(|pb::CodeInterpreterOutputDelta { index, output }| {
+                            let output = match output? {
+                                Output::Logs(logs) => CodeOutputOut::Logs { logs },
+                                Output::Image(f) => CodeOutputOut::Image { image: f.into() },
+                            };
+                            Some(CodeOutputDeltaOut { index, output })
                         })
-                    })
-                    .collect();
-                ci.insert("outputs".into(), outputs.into());
+                        .collect()
+                });
+                ToolCallDeltaKindOut::CodeInterpreter {
+                    code_interpreter: CodeInterpreterCallDeltaOut { input, outputs },
+                }
             }
-            o.insert("type".into(), "code_interpreter".into());
-            o.insert("code_interpreter".into(), Value::Object(ci));
-        }
-        Call::FileSearch(pb::FileSearchCallDelta { ranking_options, results }) => {
-            let mut fs = Map::new();
-            if let Some(r) = ranking_options {
-                fs.insert("ranking_options".into(), ranking_out(Some(r)));
+            Call::FileSearch(pb::FileSearchCallDelta { ranking_options, results }) => {
+                ToolCallDeltaKindOut::FileSearch {
+                    file_search: FileSearchCallDeltaOut {
+                        ranking_options: ranking_options.map(|r| Some(r).into()),
+                        results: results.into_iter().map(Into::into).collect(),
+                    },
+                }
             }
-            if !results.is_empty() {
-                fs.insert("results".into(), results.into_iter().map(file_search_result_out).collect::<Vec<_>>().into());
+        };
+        Some(ToolCallDeltaOut { index, id, call })
+    }
+}
+
+impl From<pb::RunStepDelta> for RunStepDeltaOut {
+    fn from(d: pb::RunStepDelta) -> Self {
+        use pb::run_step_delta_details::Details;
+        let pb::RunStepDelta { id, step_details } = d;
+        let step_details = match step_details.and_then(|s| s.details) {
+            Some(Details::MessageCreation(pb::MessageCreationDelta { message_id })) => {
+                Some(StepDetailsDeltaOut::MessageCreation { message_creation: MessageCreationDeltaOut { message_id } })
             }
-            o.insert("type".into(), "file_search".into());
-            o.insert("file_search".into(), Value::Object(fs));
+            Some(Details::ToolCalls(pb::ToolCallsDelta { tool_calls })) => Some(StepDetailsDeltaOut::ToolCalls {
+                tool_calls: tool_calls.into_iter().filter_map(ToolCallDeltaOut::from_pb).collect(),
+            }),
+            None => None,
+        };
+        RunStepDeltaOut { id, object: "thread.run.step.delta", delta: StepDeltaOut { step_details } }
+    }
+}
+
+/// `MessageDeltaObject`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MessageDeltaOut {
+    /// The message's `msg_…` id.
+    pub id: String,
+    /// Always `thread.message.delta`.
+    pub object: &'static str,
+    pub delta: MessageDeltaBodyOut,
+}
+
+/// What changed in a message.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MessageDeltaBodyOut {
+    /// `user` or `assistant`; absent when unchanged (or unknown).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub role: Option<&'static str>,
+    pub content: Vec<ContentDeltaOut>,
+}
+
+/// A fragment of a content part, with the part's position.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ContentDeltaOut {
+    pub index: u32,
+    #[serde(flatten)]
+    pub part: ContentPartDeltaOut,
+}
+
+/// The `type` of a content part fragment and what changed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ContentPartDeltaOut {
+    Text {
+        text: TextDeltaOut,
+    },
+    ImageFile {
+        image_file: ImageFileDeltaOut,
+    },
+    ImageUrl {
+        image_url: ImageUrlDeltaOut,
+    },
+    Refusal {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        refusal: Option<String>,
+    },
+}
+
+/// More text, and the annotations added (always present, maybe empty).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TextDeltaOut {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+    pub annotations: Vec<AnnotationDeltaOut>,
+}
+
+/// A fragment of an uploaded image part.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ImageFileDeltaOut {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+/// A fragment of an image URL part.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ImageUrlDeltaOut {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+/// An annotation added to a text part, with its position.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AnnotationDeltaOut {
+    pub index: u32,
+    #[serde(flatten)]
+    pub kind: AnnotationDeltaKindOut,
+    /// The annotated span's text.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub start_index: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub end_index: Option<u32>,
+}
+
+/// The `type` of an annotation fragment and its file; one of unknown kind reads as
+/// a citation without a file.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum AnnotationDeltaKindOut {
+    FilePath {
+        file_path: FileIdOut,
+    },
+    FileCitation {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        file_citation: Option<FileIdOut>,
+    },
+}
+
+impl From<pb::AnnotationDelta> for AnnotationDeltaOut {
+    fn from(a: pb::AnnotationDelta) -> Self {
+        use pb::annotation_delta::Kind;
+        let pb::AnnotationDelta { index, text, start_index, end_index, kind } = a;
+        let kind = match kind {
+            Some(Kind::FilePath(f)) => AnnotationDeltaKindOut::FilePath { file_path: f.into() },
+            Some(Kind::FileCitation(f)) => AnnotationDeltaKindOut::FileCitation { file_citation: Some(f.into()) },
+            None => AnnotationDeltaKindOut::FileCitation { file_citation: None },
+        };
+        AnnotationDeltaOut { index, kind, text, start_index, end_index }
+    }
+}
+
+impl ContentDeltaOut {
+    /// `None` for an unset part (left out of the list).
+    fn from_pb(c: pb::MessageContentDelta) -> Option<Self> {
+        use pb::message_content_delta::Part;
+        let pb::MessageContentDelta { index, part } = c;
+        let part = match part? {
+            Part::Text(pb::TextDelta { value, annotations }) => ContentPartDeltaOut::Text {
+                text: TextDeltaOut { value, annotations: annotations.into_iter().map(Into::into).collect() },
+            },
+            Part::ImageFile(pb::ImageFileDelta { file_id, detail }) => {
+                ContentPartDeltaOut::ImageFile { image_file: ImageFileDeltaOut { file_id, detail } }
+            }
+            Part::ImageUrl(pb::ImageUrlDelta { url, detail }) => {
+                ContentPartDeltaOut::ImageUrl { image_url: ImageUrlDeltaOut { url, detail } }
+            }
+            Part::Refusal(pb::RefusalDelta { refusal }) => ContentPartDeltaOut::Refusal { refusal },
+        };
+        Some(ContentDeltaOut { index, part })
+    }
+}
+
+impl From<pb::MessageDelta> for MessageDeltaOut {
+    fn from(d: pb::MessageDelta) -> Self {
+        let pb::MessageDelta { id, role, content } = d;
+        let role = role.and_then(|r| match pb::MessageRole::try_from(r) {
+            Ok(pb::MessageRole::User) => Some("user"),
+            Ok(pb::MessageRole::Assistant) => Some("assistant"),
+            _ => None,
+        });
+        MessageDeltaOut {
+            id,
+            object: "thread.message.delta",
+            delta: MessageDeltaBodyOut {
+                role,
+                content: content.into_iter().filter_map(ContentDeltaOut::from_pb).collect(),
+            },
         }
     }
-    Some(Value::Object(o))
 }
 
-/// `RunStepDeltaObject`: only what changed; unset fields are left out.
-pub fn run_step_delta_out(d: pb::RunStepDelta) -> Value {
-    use pb::run_step_delta_details::Details;
-    let mut delta = Map::new();
-    match d.step_details.and_then(|s| s.details) {
-        Some(Details::MessageCreation(m)) => {
-            let mut mc = Map::new();
-            put(&mut mc, "message_id", m.message_id);
-            delta.insert("step_details".into(), json!({"type": "message_creation", "message_creation": mc}));
-        }
-        Some(Details::ToolCalls(t)) => {
-            let calls: Vec<Value> = t.tool_calls.into_iter().filter_map(tool_call_delta_out).collect();
-            delta.insert("step_details".into(), json!({"type": "tool_calls", "tool_calls": calls}));
-        }
-        None => {}
+/// The bare `Error` object of an `error` event (`type` `server_error` when the
+/// service gave none).
+impl From<pb::ErrorEvent> for ErrorOut {
+    fn from(e: pb::ErrorEvent) -> Self {
+        let pb::ErrorEvent { message, r#type, param, code } = e;
+        let r#type = if r#type.is_empty() { "server_error".to_owned() } else { r#type };
+        ErrorOut { message, r#type, param, code }
     }
-    json!({"id": d.id, "object": "thread.run.step.delta", "delta": delta})
-}
-
-fn annotation_delta_out(a: pb::AnnotationDelta) -> Value {
-    use pb::annotation_delta::Kind;
-    let pb::AnnotationDelta { index, text, start_index, end_index, kind } = a;
-    let mut o = Map::new();
-    o.insert("index".into(), index.into());
-    match kind {
-        Some(Kind::FilePath(f)) => {
-            o.insert("type".into(), "file_path".into());
-            o.insert("file_path".into(), json!({"file_id": f.file_id}));
-        }
-        Some(Kind::FileCitation(f)) => {
-            o.insert("type".into(), "file_citation".into());
-            o.insert("file_citation".into(), json!({"file_id": f.file_id}));
-        }
-        None => {
-            o.insert("type".into(), "file_citation".into());
-        }
-    }
-    put(&mut o, "text", text);
-    put(&mut o, "start_index", start_index);
-    put(&mut o, "end_index", end_index);
-    Value::Object(o)
-}
-
-fn content_delta_out(c: pb::MessageContentDelta) -> Option<Value> {
-    use pb::message_content_delta::Part;
-    let index = c.index;
-    Some(match c.part? {
-        Part::Text(pb::TextDelta { value, annotations }) => {
-            let mut t = Map::new();
-            put(&mut t, "value", value);
-            t.insert(
-                "annotations".into(),
-                annotations.into_iter().map(annotation_delta_out).collect::<Vec<_>>().into(),
-            );
-            json!({"index": index, "type": "text", "text": t})
-        }
-        Part::ImageFile(pb::ImageFileDelta { file_id, detail }) => {
-            let mut f = Map::new();
-            put(&mut f, "file_id", file_id);
-            put(&mut f, "detail", detail);
-            json!({"index": index, "type": "image_file", "image_file": f})
-        }
-        Part::ImageUrl(pb::ImageUrlDelta { url, detail }) => {
-            let mut u = Map::new();
-            put(&mut u, "url", url);
-            put(&mut u, "detail", detail);
-            json!({"index": index, "type": "image_url", "image_url": u})
-        }
-        Part::Refusal(pb::RefusalDelta { refusal }) => {
-            let mut o = Map::new();
-            o.insert("index".into(), index.into());
-            o.insert("type".into(), "refusal".into());
-            put(&mut o, "refusal", refusal);
-            Value::Object(o)
-        }
-    })
-}
-
-/// `MessageDeltaObject`: only what changed; unset fields are left out.
-pub fn message_delta_out(d: pb::MessageDelta) -> Value {
-    let pb::MessageDelta { id, role, content } = d;
-    let mut delta = Map::new();
-    let role = role.and_then(|r| match pb::MessageRole::try_from(r) {
-        Ok(pb::MessageRole::User) => Some("user"),
-        Ok(pb::MessageRole::Assistant) => Some("assistant"),
-        _ => None,
-    });
-    put(&mut delta, "role", role);
-    delta.insert("content".into(), content.into_iter().filter_map(content_delta_out).collect::<Vec<_>>().into());
-    json!({"id": id, "object": "thread.message.delta", "delta": delta})
-}
-
-/// The bare `Error` object of an `error` event.
-pub fn error_event_out(e: pb::ErrorEvent) -> Value {
-    let pb::ErrorEvent { message, r#type, param, code } = e;
-    let r#type = if r#type.is_empty() { "server_error".to_owned() } else { r#type };
-    json!({"message": message, "type": r#type, "param": param, "code": code})
 }
 
 /// The data of the `done` event: the literal `[DONE]`, not JSON.
 pub const DONE_DATA: &str = "[DONE]";
+
+/// Compact JSON text of an event's data. The event types serialize infallibly (no
+/// maps with non-string keys, no custom serializers that fail); should one ever
+/// fail, the error is logged and the data is `{}`.
+pub fn event_data<T: Serialize>(data: &T) -> String {
+    serde_json::to_string(data).unwrap_or_else(|e| {
+        tracing::error!(error = %e, "event data did not serialize");
+        "{}".to_owned()
+    })
+}
 
 /// A run event as an SSE `event:` name and `data:` text (compact JSON, or `[DONE]`).
 /// `None` for an event without a payload.
@@ -781,26 +1204,50 @@ pub fn event_out(ev: pb::RunEvent) -> Option<(String, String)> {
     use pb::run_event::Payload;
     let pb::RunEvent { event, payload } = ev;
     let (default_name, data) = match payload? {
-        Payload::Thread(t) => ("thread.created", thread_out(t)),
-        Payload::Run(r) => ("thread.run.created", run_out(r)),
-        Payload::RunStep(s) => ("thread.run.step.created", run_step_out(s)),
-        Payload::RunStepDelta(d) => ("thread.run.step.delta", run_step_delta_out(d)),
-        Payload::Message(m) => ("thread.message.created", message_out(m)),
-        Payload::MessageDelta(d) => ("thread.message.delta", message_delta_out(d)),
-        Payload::Error(e) => ("error", error_event_out(e)),
-        Payload::Done(_) => {
+        Payload::Thread(t) => ("thread.created", event_data(&ThreadOut::from(t))),
+        Payload::Run(r) => ("thread.run.created", event_data(&RunOut::from(r))),
+        Payload::RunStep(s) => ("thread.run.step.created", event_data(&RunStepOut::from(s))),
+        Payload::RunStepDelta(d) => ("thread.run.step.delta", event_data(&RunStepDeltaOut::from(d))),
+        Payload::Message(m) => ("thread.message.created", event_data(&MessageOut::from(m))),
+        Payload::MessageDelta(d) => ("thread.message.delta", event_data(&MessageDeltaOut::from(d))),
+        Payload::Error(e) => ("error", event_data(&ErrorOut::from(e))),
+        Payload::Done(pb::Done {}) => {
             let name = if event.is_empty() { "done".to_owned() } else { event };
             return Some((name, DONE_DATA.to_owned()));
         }
     };
     let name = if event.is_empty() { default_name.to_owned() } else { event };
-    Some((name, data.to_string()))
+    Some((name, data))
 }
 
 #[cfg(test)]
 pub(crate) mod tests {
+    use serde_json::json;
+
     use super::*;
     use crate::extract::parse_json;
+
+    // The answers as a client reads them: JSON values.
+
+    fn json_of<T: Serialize>(v: T) -> Value {
+        serde_json::to_value(v).unwrap()
+    }
+
+    fn run_out(r: pb::Run) -> Value {
+        json_of(RunOut::from(r))
+    }
+
+    fn run_step_out(s: pb::RunStep) -> Value {
+        json_of(RunStepOut::from(s))
+    }
+
+    fn tool_choice_out(t: Option<pb::ToolChoice>) -> Value {
+        json_of(ToolChoiceOut::from(t))
+    }
+
+    fn truncation_out(t: Option<pb::TruncationStrategy>) -> Value {
+        json_of(TruncationOut::from(t))
+    }
 
     /// The top-level `required` keys of a schema in the OpenAI spec, read from
     /// `shared/openai-spec/assistants-openapi.yaml` (found from the crate upwards, or

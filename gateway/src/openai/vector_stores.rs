@@ -7,12 +7,13 @@
 use std::collections::{BTreeMap, HashMap};
 
 use assistd_common::json::{json_to_value, value_to_json};
+use assistd_common::tools::ChunkingStrategy;
 use assistd_proto::pb;
 use prost_types::FieldMask;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 
-use super::common::{ChunkingStrategyIn, MetadataIn, double_option, metadata_from_pb, metadata_to_pb};
+use super::common::{MetadataIn, double_option, metadata_from_pb, metadata_to_pb};
 use crate::errors::ApiError;
 
 // ---------------------------------------------------------------------------------
@@ -74,10 +75,10 @@ pub fn attributes_from_pb(a: HashMap<String, prost_types::Value>) -> AttributesO
     a.into_iter().map(|(k, v)| (k, value_to_json(&v))).collect()
 }
 
-/// A chunking strategy as sent: the shared [`ChunkingStrategyIn`], but refusing keys
+/// A chunking strategy as sent: the shared [`ChunkingStrategy`], but refusing keys
 /// beside `type` in `{"type": "auto"}` (the spec's `additionalProperties: false`).
 #[derive(Debug)]
-pub struct ChunkingIn(pub ChunkingStrategyIn);
+pub struct ChunkingIn(pub ChunkingStrategy);
 
 impl<'de> Deserialize<'de> for ChunkingIn {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -88,13 +89,13 @@ impl<'de> Deserialize<'de> for ChunkingIn {
         {
             return Err(D::Error::unknown_field(k, &["type"]));
         }
-        ChunkingStrategyIn::deserialize(Value::Object(o)).map(ChunkingIn).map_err(D::Error::custom)
+        ChunkingStrategy::deserialize(Value::Object(o)).map(ChunkingIn).map_err(D::Error::custom)
     }
 }
 
 impl From<ChunkingIn> for pb::ChunkingStrategy {
     fn from(c: ChunkingIn) -> Self {
-        c.0.into()
+        pb::ChunkingStrategy::from(c.0)
     }
 }
 

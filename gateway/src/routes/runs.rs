@@ -15,14 +15,14 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures::{Stream, StreamExt};
 use prost_types::FieldMask;
-use serde_json::Value;
 
 use super::{grpc_request, status_error};
 use crate::errors::{ApiError, ApiResult};
 use crate::extract::{IncludeQuery, JsonBody, ListQuery};
 use crate::openai::common::{ListOut, metadata_to_pb};
 use crate::openai::runs::{
-    CreateRunIn, CreateThreadAndRunIn, DONE_DATA, ModifyRunIn, SubmitToolOutputsIn, event_out, run_out, run_step_out,
+    CreateRunIn, CreateThreadAndRunIn, DONE_DATA, ModifyRunIn, RunOut, RunStepOut, SubmitToolOutputsIn, event_data,
+    event_out,
 };
 use crate::{Upstreams, poll};
 use assistd_proto::pb;
@@ -43,7 +43,7 @@ pub async fn create_thread_and_run(
         return stream_reply(res, WHAT).await;
     }
     let r = up.runs().create_thread_and_run(grpc_request(&headers, req)).await.map_err(status_error(WHAT))?;
-    Ok(Json(run_out(r.into_inner())).into_response())
+    Ok(Json(RunOut::from(r.into_inner())).into_response())
 }
 
 /// POST /v1/threads/{thread_id}/runs
@@ -61,7 +61,7 @@ pub async fn create(
         return stream_reply(res, WHAT).await;
     }
     let r = up.runs().create_run(grpc_request(&headers, req)).await.map_err(status_error(WHAT))?;
-    Ok(Json(run_out(r.into_inner())).into_response())
+    Ok(Json(RunOut::from(r.into_inner())).into_response())
 }
 
 /// GET /v1/threads/{thread_id}/runs
@@ -70,7 +70,7 @@ pub async fn list(
     headers: HeaderMap,
     Path(thread_id): Path<String>,
     q: ListQuery,
-) -> ApiResult<Json<ListOut<Value>>> {
+) -> ApiResult<Json<ListOut<RunOut>>> {
     let req = pb::ListRunsRequest { thread_id, page: Some(q.page) };
     let r = up
         .runs()
@@ -78,7 +78,7 @@ pub async fn list(
         .await
         .map_err(status_error("GET /v1/threads/{thread_id}/runs"))?
         .into_inner();
-    Ok(Json(ListOut::new(r.data.into_iter().map(run_out).collect(), r.first_id, r.last_id, r.has_more)))
+    Ok(Json(ListOut::new(r.data.into_iter().map(RunOut::from).collect(), r.first_id, r.last_id, r.has_more)))
 }
 
 /// GET /v1/threads/{thread_id}/runs/{run_id}
@@ -94,7 +94,7 @@ pub async fn retrieve(
         .await
         .map_err(status_error("GET /v1/threads/{thread_id}/runs/{run_id}"))?
         .into_inner();
-    Ok(([poll::header(poll::run(r.status))], Json(run_out(r))).into_response())
+    Ok(([poll::header(poll::run(r.status))], Json(RunOut::from(r))).into_response())
 }
 
 /// POST /v1/threads/{thread_id}/runs/{run_id}
@@ -103,7 +103,7 @@ pub async fn modify(
     headers: HeaderMap,
     Path((thread_id, run_id)): Path<(String, String)>,
     JsonBody(body): JsonBody<ModifyRunIn>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<RunOut>> {
     let paths = if body.metadata.is_some() { vec!["metadata".to_owned()] } else { vec![] };
     let req = pb::ModifyRunRequest {
         thread_id,
@@ -116,7 +116,7 @@ pub async fn modify(
         .modify_run(grpc_request(&headers, req))
         .await
         .map_err(status_error("POST /v1/threads/{thread_id}/runs/{run_id}"))?;
-    Ok(Json(run_out(r.into_inner())))
+    Ok(Json(RunOut::from(r.into_inner())))
 }
 
 /// POST /v1/threads/{thread_id}/runs/{run_id}/cancel (the body, if any, is ignored:
@@ -125,14 +125,14 @@ pub async fn cancel(
     State(up): State<Upstreams>,
     headers: HeaderMap,
     Path((thread_id, run_id)): Path<(String, String)>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<RunOut>> {
     let req = pb::CancelRunRequest { thread_id, run_id };
     let r = up
         .runs()
         .cancel_run(grpc_request(&headers, req))
         .await
         .map_err(status_error("POST /v1/threads/{thread_id}/runs/{run_id}/cancel"))?;
-    Ok(Json(run_out(r.into_inner())))
+    Ok(Json(RunOut::from(r.into_inner())))
 }
 
 /// POST /v1/threads/{thread_id}/runs/{run_id}/submit_tool_outputs
@@ -149,7 +149,7 @@ pub async fn submit_tool_outputs(
         return stream_reply(res, WHAT).await;
     }
     let r = up.runs().submit_tool_outputs(grpc_request(&headers, req)).await.map_err(status_error(WHAT))?;
-    Ok(Json(run_out(r.into_inner())).into_response())
+    Ok(Json(RunOut::from(r.into_inner())).into_response())
 }
 
 /// GET /v1/threads/{thread_id}/runs/{run_id}/steps
@@ -158,7 +158,7 @@ pub async fn list_steps(
     headers: HeaderMap,
     Path((thread_id, run_id)): Path<(String, String)>,
     q: ListQuery,
-) -> ApiResult<Json<ListOut<Value>>> {
+) -> ApiResult<Json<ListOut<RunStepOut>>> {
     let include = q.include();
     let req = pb::ListRunStepsRequest { thread_id, run_id, page: Some(q.page), include };
     let r = up
@@ -167,7 +167,7 @@ pub async fn list_steps(
         .await
         .map_err(status_error("GET /v1/threads/{thread_id}/runs/{run_id}/steps"))?
         .into_inner();
-    Ok(Json(ListOut::new(r.data.into_iter().map(run_step_out).collect(), r.first_id, r.last_id, r.has_more)))
+    Ok(Json(ListOut::new(r.data.into_iter().map(RunStepOut::from).collect(), r.first_id, r.last_id, r.has_more)))
 }
 
 /// GET /v1/threads/{thread_id}/runs/{run_id}/steps/{step_id}
@@ -184,7 +184,7 @@ pub async fn retrieve_step(
         .await
         .map_err(status_error("GET /v1/threads/{thread_id}/runs/{run_id}/steps/{step_id}"))?
         .into_inner();
-    Ok(([poll::header(poll::step(s.status))], Json(run_step_out(s))).into_response())
+    Ok(([poll::header(poll::step(s.status))], Json(RunStepOut::from(s))).into_response())
 }
 
 /// The reply to a streaming rpc: an error before the first event is a plain JSON
@@ -231,9 +231,8 @@ where
                     }
                 }
                 Err(status) => {
-                    let err = ApiError::from_status(&status, what).body();
-                    let bare = err.get("error").cloned().unwrap_or(err);
-                    yield Ok(Event::default().event("error").data(bare.to_string()));
+                    let bare = ApiError::from_status(&status, what).to_out();
+                    yield Ok(Event::default().event("error").data(event_data(&bare)));
                     break;
                 }
             }
@@ -250,6 +249,7 @@ mod tests {
     use super::*;
     use http_body_util::BodyExt;
     use pb::run_event::Payload;
+    use serde_json::Value;
 
     async fn body_of(res: Response) -> String {
         let bytes = res.into_body().collect().await.unwrap().to_bytes();

@@ -4,14 +4,13 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use prost_types::FieldMask;
-use serde_json::Value;
 
 use super::{grpc_request, status_error};
 use crate::Upstreams;
 use crate::errors::ApiResult;
 use crate::extract::{JsonBody, ListQuery};
 use crate::openai::common::{DeletedOut, ListOut, metadata_to_pb};
-use crate::openai::threads::{CreateThreadIn, MessageIn, ModifyMessageIn, ModifyThreadIn, message_out, thread_out};
+use crate::openai::threads::{CreateThreadIn, MessageIn, MessageOut, ModifyMessageIn, ModifyThreadIn, ThreadOut};
 use assistd_proto::pb;
 
 /// POST /v1/threads
@@ -19,10 +18,10 @@ pub async fn create(
     State(up): State<Upstreams>,
     headers: HeaderMap,
     JsonBody(body): JsonBody<CreateThreadIn>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<ThreadOut>> {
     let req = body.into_pb()?;
     let t = up.threads().create_thread(grpc_request(&headers, req)).await.map_err(status_error("POST /v1/threads"))?;
-    Ok(Json(thread_out(t.into_inner())))
+    Ok(Json(t.into_inner().into()))
 }
 
 /// GET /v1/threads/{thread_id}
@@ -30,14 +29,14 @@ pub async fn retrieve(
     State(up): State<Upstreams>,
     headers: HeaderMap,
     Path(thread_id): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<ThreadOut>> {
     let req = pb::GetThreadRequest { thread_id };
     let t = up
         .threads()
         .get_thread(grpc_request(&headers, req))
         .await
         .map_err(status_error("GET /v1/threads/{thread_id}"))?;
-    Ok(Json(thread_out(t.into_inner())))
+    Ok(Json(t.into_inner().into()))
 }
 
 /// POST /v1/threads/{thread_id}
@@ -46,7 +45,7 @@ pub async fn modify(
     headers: HeaderMap,
     Path(thread_id): Path<String>,
     JsonBody(body): JsonBody<ModifyThreadIn>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<ThreadOut>> {
     let ModifyThreadIn { tool_resources, metadata } = body;
     let mut paths = Vec::new();
     if tool_resources.is_some() {
@@ -57,7 +56,7 @@ pub async fn modify(
     }
     let req = pb::ModifyThreadRequest {
         thread_id,
-        tool_resources: tool_resources.flatten().map(Into::into),
+        tool_resources: tool_resources.flatten().map(pb::ToolResources::from),
         metadata: metadata.map(metadata_to_pb),
         update_mask: Some(FieldMask { paths }),
     };
@@ -66,7 +65,7 @@ pub async fn modify(
         .modify_thread(grpc_request(&headers, req))
         .await
         .map_err(status_error("POST /v1/threads/{thread_id}"))?;
-    Ok(Json(thread_out(t.into_inner())))
+    Ok(Json(t.into_inner().into()))
 }
 
 /// DELETE /v1/threads/{thread_id}
@@ -90,14 +89,14 @@ pub async fn create_message(
     headers: HeaderMap,
     Path(thread_id): Path<String>,
     JsonBody(body): JsonBody<MessageIn>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<MessageOut>> {
     let req = pb::CreateMessageRequest { thread_id, message: Some(body.into_pb("")?) };
     let m = up
         .threads()
         .create_message(grpc_request(&headers, req))
         .await
         .map_err(status_error("POST /v1/threads/{thread_id}/messages"))?;
-    Ok(Json(message_out(m.into_inner())))
+    Ok(Json(m.into_inner().into()))
 }
 
 /// GET /v1/threads/{thread_id}/messages
@@ -106,7 +105,7 @@ pub async fn list_messages(
     headers: HeaderMap,
     Path(thread_id): Path<String>,
     q: ListQuery,
-) -> ApiResult<Json<ListOut<Value>>> {
+) -> ApiResult<Json<ListOut<MessageOut>>> {
     let run_id = q.get("run_id").map(str::to_owned);
     let req = pb::ListMessagesRequest { thread_id, page: Some(q.page), run_id };
     let r = up
@@ -115,7 +114,7 @@ pub async fn list_messages(
         .await
         .map_err(status_error("GET /v1/threads/{thread_id}/messages"))?
         .into_inner();
-    Ok(Json(ListOut::new(r.data.into_iter().map(message_out).collect(), r.first_id, r.last_id, r.has_more)))
+    Ok(Json(ListOut::new(r.data.into_iter().map(Into::into).collect(), r.first_id, r.last_id, r.has_more)))
 }
 
 /// GET /v1/threads/{thread_id}/messages/{message_id}
@@ -123,14 +122,14 @@ pub async fn retrieve_message(
     State(up): State<Upstreams>,
     headers: HeaderMap,
     Path((thread_id, message_id)): Path<(String, String)>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<MessageOut>> {
     let req = pb::GetMessageRequest { thread_id, message_id };
     let m = up
         .threads()
         .get_message(grpc_request(&headers, req))
         .await
         .map_err(status_error("GET /v1/threads/{thread_id}/messages/{message_id}"))?;
-    Ok(Json(message_out(m.into_inner())))
+    Ok(Json(m.into_inner().into()))
 }
 
 /// POST /v1/threads/{thread_id}/messages/{message_id}
@@ -139,7 +138,7 @@ pub async fn modify_message(
     headers: HeaderMap,
     Path((thread_id, message_id)): Path<(String, String)>,
     JsonBody(body): JsonBody<ModifyMessageIn>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<MessageOut>> {
     let paths = if body.metadata.is_some() { vec!["metadata".to_owned()] } else { vec![] };
     let req = pb::ModifyMessageRequest {
         thread_id,
@@ -152,7 +151,7 @@ pub async fn modify_message(
         .modify_message(grpc_request(&headers, req))
         .await
         .map_err(status_error("POST /v1/threads/{thread_id}/messages/{message_id}"))?;
-    Ok(Json(message_out(m.into_inner())))
+    Ok(Json(m.into_inner().into()))
 }
 
 /// DELETE /v1/threads/{thread_id}/messages/{message_id}
