@@ -122,7 +122,6 @@ pub struct Settings {
     pub listen: String,
     /// Data directory.
     pub data_dir: PathBuf,
-    /// Database URL.
     pub database_url: String,
     /// Blob store URL.
     pub object_store: String,
@@ -148,7 +147,6 @@ pub struct Settings {
     pub ingest: assistd_vector_stores::worker::IngestConfig,
     /// Whether this process executes queued runs.
     pub workers: bool,
-    /// Model map.
     pub model_map: Vec<ModelRoute>,
     /// The listener's timeouts and connection cap.
     pub limits: crate::listener::Limits,

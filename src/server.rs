@@ -238,7 +238,104 @@ pub struct Grpc {
     pub index: Option<std::sync::Arc<dyn assistd_vector_stores::index::VectorIndex>>,
 }
 
-/// The gRPC router of `services`, with auth, plus health and reflection.
+/// Where a service is reached from this process.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Place {
+    /// Hosted here: called in process.
+    Here,
+    /// At an upstream (`--upstream NAME=URL`).
+    Remote(String),
+    /// Neither: what needs it fails clearly, or does without.
+    Absent,
+}
+
+/// Where every service is, decided once from the services hosted and the upstreams.
+#[derive(Debug, Clone)]
+pub struct Placement {
+    hosted: Vec<ServiceName>,
+    remote: Vec<(ServiceName, String)>,
+}
+
+impl Placement {
+    /// `hosted` here, the others at their upstream in `remote` when they have one.
+    pub fn new(hosted: &[ServiceName], remote: &[(ServiceName, String)]) -> Self {
+        Self { hosted: hosted.to_vec(), remote: remote.to_vec() }
+    }
+
+    /// Where `name` is.
+    pub fn of(&self, name: ServiceName) -> Place {
+        if self.hosts(name) {
+            return Place::Here;
+        }
+        match self.remote.iter().find(|(n, _)| *n == name) {
+            Some((_, url)) => Place::Remote(url.clone()),
+            None => Place::Absent,
+        }
+    }
+
+    /// Whether `name` is hosted here.
+    pub fn hosts(&self, name: ServiceName) -> bool {
+        self.hosted.contains(&name)
+    }
+}
+
+/// The channel to each service that is reachable, built in the order the services
+/// depend on each other (files, vector stores, assistants and threads, runs): a hosted
+/// service is added with its router (called in process, through the same auth and
+/// observation layers as a network call), a remote one by its URL.
+struct Channels {
+    placement: Placement,
+    guard: Box<dyn Fn(Router) -> Router + Send + Sync>,
+    reached: Vec<(ServiceName, GrpcChannel)>,
+}
+
+impl Channels {
+    /// Adds the channel to `name`: in process to `hosted` (its router) when it is
+    /// hosted here, else at its upstream, else none.
+    fn reach(&mut self, name: ServiceName, hosted: Option<Router>) -> anyhow::Result<()> {
+        let channel = match (self.placement.of(name), hosted) {
+            (Place::Here, Some(router)) => in_process((self.guard)(router)),
+            (Place::Here, None) => anyhow::bail!("the {} service is hosted here but was not built", name.name()),
+            (Place::Remote(url), _) => network(&url)?,
+            (Place::Absent, _) => return Ok(()),
+        };
+        self.reached.push((name, channel));
+        Ok(())
+    }
+
+    /// The channel to `name`, if it is reachable.
+    fn get(&self, name: ServiceName) -> Option<GrpcChannel> {
+        self.reached.iter().find(|(n, _)| *n == name).map(|(_, c)| c.clone())
+    }
+
+    /// The channel to `name`, which `user` cannot work without.
+    fn require(&self, user: ServiceName, name: ServiceName) -> anyhow::Result<GrpcChannel> {
+        self.get(name).with_context(|| {
+            format!("the {} service needs --upstream {1}=URL (the {1} service)", user.name(), name.name())
+        })
+    }
+}
+
+fn router_of<S>(server: S) -> Router
+where
+    S: tower::Service<
+            http::Request<tonic::body::Body>,
+            Response = http::Response<tonic::body::Body>,
+            Error = std::convert::Infallible,
+        > + tonic::server::NamedService
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    S::Future: Send + 'static,
+{
+    tonic::service::Routes::new(server).into_axum_router()
+}
+
+/// The gRPC router of `services`, with auth, plus health and reflection. Where each
+/// service is (here, at an upstream, absent) is decided once, by [`Placement`]; the
+/// services are built in dependency order, each given the channels of the peers it
+/// calls, then mounted.
 pub async fn grpc_router(
     settings: &Settings,
     services: &[ServiceName],
@@ -251,29 +348,30 @@ pub async fn grpc_router(
             "no API key is configured: authentication is off (set ASSISTD_API_KEYS or run `assistd keys create`)"
         );
     }
-    let max = assistd_gateway::MAX_GRPC_MESSAGE;
+    let max = assistd_common::channel::MAX_GRPC_MESSAGE;
     let auth_layer = mw::from_fn_with_state(auth.clone(), grpc_auth);
-    let observe_layer = mw::from_fn(assistd_gateway::middleware::grpc_observe);
-    // The services' router, with auth and observation, as both the in-process files
-    // channel and the served router use it.
-    let guarded = |router: Router| router.layer(auth_layer.clone()).layer(observe_layer.clone());
+    let observe_layer = mw::from_fn(assistd_common::observe::grpc_observe);
+    // The services' router, with auth and observation, as both the in-process
+    // channels and the served router use it.
+    let guarded = move |router: Router| router.layer(auth_layer.clone()).layer(observe_layer.clone());
+    let placement = Placement::new(services, remote);
+    let internal_token = || assistd_common::auth::internal_token(&settings.api_keys);
+    let mut channels = Channels { placement: placement.clone(), guard: Box::new(guarded.clone()), reached: vec![] };
 
-    // The files service, when hosted here, also answers the other services' checks of
-    // file references, in process; otherwise they go to its upstream, if given.
-    let files = if services.contains(&ServiceName::Files) {
+    // Files: the others check file references (and vector stores read files) through it.
+    let files = if placement.hosts(ServiceName::Files) {
         let blobs = assistd_files::blobs::Blobs::open(&settings.object_store).map_err(anyhow::Error::msg)?;
-        let files = assistd_files::FilesService::new(assistd_files::store::Store::new(conn.clone()), blobs);
+        let ops = assistd_files::Files::new(assistd_files::store::Store::new(conn.clone()), blobs);
+        let files = assistd_files::FilesService::new(ops);
         files.clone().spawn_sweeper(std::time::Duration::from_secs(60));
         Some(files)
     } else {
         None
     };
-    let file_refs = match (&files, remote.iter().find(|(n, _)| *n == ServiceName::Files)) {
-        (Some(f), _) => {
-            FileRefs::new(in_process(guarded(tonic::service::Routes::new(f.clone().into_server()).into_axum_router())))
-        }
-        (None, Some((_, url))) => FileRefs::new(network(url)?),
-        (None, None) => {
+    channels.reach(ServiceName::Files, files.clone().map(|f| router_of(f.into_server())))?;
+    let file_refs = match channels.get(ServiceName::Files) {
+        Some(c) => FileRefs::new(c),
+        None => {
             if services.iter().any(|s| matches!(s, ServiceName::Assistants | ServiceName::Threads)) {
                 tracing::warn!(
                     "files service not reachable (no --upstream files=URL): file ids in messages and tool resources are not checked"
@@ -282,28 +380,12 @@ pub async fn grpc_router(
             FileRefs::unchecked()
         }
     };
-    // A service this process hosts is called in process, else at its upstream.
-    let peer = |user: ServiceName, name: ServiceName, local: Router| -> anyhow::Result<GrpcChannel> {
-        if services.contains(&name) {
-            return Ok(in_process(guarded(local)));
-        }
-        match remote.iter().find(|(n, _)| *n == name) {
-            Some((_, url)) => network(url),
-            None => {
-                anyhow::bail!("the {} service needs --upstream {1}=URL (the {1} service)", user.name(), name.name())
-            }
-        }
-    };
-    // The vector stores service reads files through the files service and indexes
-    // them with its own workers in this process.
-    let vector_stores = if services.contains(&ServiceName::VectorStores) {
-        let files_router = match &files {
-            Some(f) => tonic::service::Routes::new(f.clone().into_server()).into_axum_router(),
-            None => Router::new(),
-        };
-        let files_channel = peer(ServiceName::VectorStores, ServiceName::Files, files_router)?;
-        let files = assistd_vector_stores::peers::Files::new(files_channel)
-            .with_internal_token(assistd_common::auth::internal_token(&settings.api_keys));
+
+    // Vector stores: read files through the files service and index them with their
+    // own workers in this process.
+    let vector_stores = if placement.hosts(ServiceName::VectorStores) {
+        let files_channel = channels.require(ServiceName::VectorStores, ServiceName::Files)?;
+        let files = assistd_vector_stores::peers::Files::new(files_channel).with_internal_token(internal_token());
         let embedder = crate::vectors::embedder(settings).await?;
         let index = crate::vectors::index(settings, embedder.as_ref()).await?;
         let store = assistd_vector_stores::store::Store::new(conn.clone());
@@ -315,52 +397,47 @@ pub async fn grpc_router(
             settings.ingest.clone(),
         );
         let searcher = assistd_vector_stores::search::Searcher::new(index, embedder);
-        Some((assistd_vector_stores::VectorStoresService::new(store, files, ingestor.clone(), searcher), ingestor))
+        let ops = assistd_vector_stores::VectorStores::new(store, files, ingestor.clone(), searcher);
+        Some((assistd_vector_stores::VectorStoresService::new(ops), ingestor))
     } else {
         None
     };
+    channels
+        .reach(ServiceName::VectorStores, vector_stores.as_ref().map(|(v, _)| router_of(v.clone().into_server())))?;
     // Assistants and threads make vector stores (the tool_resources helper, the
     // thread's store for attachments) through the vector stores service.
-    let vs_refs = match (&vector_stores, remote.iter().find(|(n, _)| *n == ServiceName::VectorStores)) {
-        (Some((v, _)), _) => VectorStoreRefs::new(in_process(guarded(
-            tonic::service::Routes::new(v.clone().into_server()).into_axum_router(),
-        ))),
-        (None, Some((_, url))) => VectorStoreRefs::new(network(url)?),
-        (None, None) => VectorStoreRefs::unavailable(),
-    };
-    let assistants = assistd_assistants::AssistantsService::new(
-        assistd_assistants::Assistants::new(assistd_assistants::store::Store::new(conn.clone()))
-            .with_file_refs(file_refs.clone())
-            .with_vector_stores(vs_refs.clone()),
-    );
-    let threads = assistd_threads::ThreadsService::new(
-        assistd_threads::Threads::new(assistd_threads::store::Store::new(conn.clone()))
-            .with_file_refs(file_refs.clone())
-            .with_vector_stores(vs_refs),
-    );
-    // The runs engine calls the assistants and threads services: in process when they
-    // are hosted here, else at their upstreams.
-    let engine = if services.contains(&ServiceName::Runs) {
-        let peers = assistd_runs::peers::Peers::new(
-            peer(
-                ServiceName::Runs,
-                ServiceName::Assistants,
-                tonic::service::Routes::new(assistants.clone().into_server()).into_axum_router(),
-            )?,
-            peer(
-                ServiceName::Runs,
-                ServiceName::Threads,
-                tonic::service::Routes::new(threads.clone().into_server()).into_axum_router(),
-            )?,
+    let vs_refs =
+        channels.get(ServiceName::VectorStores).map_or_else(VectorStoreRefs::unavailable, VectorStoreRefs::new);
+
+    let assistants = placement.hosts(ServiceName::Assistants).then(|| {
+        assistd_assistants::AssistantsService::new(
+            assistd_assistants::Assistants::new(assistd_assistants::store::Store::new(conn.clone()))
+                .with_file_refs(file_refs.clone())
+                .with_vector_stores(vs_refs.clone()),
         )
-        .with_internal_token(assistd_common::auth::internal_token(&settings.api_keys));
+    });
+    channels.reach(ServiceName::Assistants, assistants.clone().map(|a| router_of(a.into_server())))?;
+    let threads = placement.hosts(ServiceName::Threads).then(|| {
+        assistd_threads::ThreadsService::new(
+            assistd_threads::Threads::new(assistd_threads::store::Store::new(conn.clone()))
+                .with_file_refs(file_refs.clone())
+                .with_vector_stores(vs_refs.clone()),
+        )
+    });
+    channels.reach(ServiceName::Threads, threads.clone().map(|t| router_of(t.into_server())))?;
+
+    // Runs: the engine calls the assistants and threads services, and the vector
+    // stores service for file_search.
+    let engine = if placement.hosts(ServiceName::Runs) {
+        let peers = assistd_runs::peers::Peers::new(
+            channels.require(ServiceName::Runs, ServiceName::Assistants)?,
+            channels.require(ServiceName::Runs, ServiceName::Threads)?,
+        )
+        .with_internal_token(internal_token());
         // file_search needs the vector stores service; without it runs fail that call.
-        let peers = match (&vector_stores, remote.iter().find(|(n, _)| *n == ServiceName::VectorStores)) {
-            (Some((v, _)), _) => peers.with_vector_stores(in_process(guarded(
-                tonic::service::Routes::new(v.clone().into_server()).into_axum_router(),
-            ))),
-            (None, Some((_, url))) => peers.with_vector_stores(network(url)?),
-            (None, None) => {
+        let peers = match channels.get(ServiceName::VectorStores) {
+            Some(c) => peers.with_vector_stores(c),
+            None => {
                 tracing::warn!(
                     "vector stores service not reachable (no --upstream vector_stores=URL): runs cannot use file_search"
                 );
@@ -376,35 +453,28 @@ pub async fn grpc_router(
     } else {
         None
     };
+
+    // Mount what is hosted here.
     let mut routes = tonic::service::Routes::default();
-    for s in services {
-        routes = match s {
-            ServiceName::Assistants => routes.add_service(
-                assistants.clone().into_server().max_decoding_message_size(max).max_encoding_message_size(max),
-            ),
-            ServiceName::Threads => routes.add_service(
-                threads.clone().into_server().max_decoding_message_size(max).max_encoding_message_size(max),
-            ),
-            ServiceName::Files => match &files {
-                Some(f) => routes
-                    .add_service(f.clone().into_server().max_decoding_message_size(max).max_encoding_message_size(max)),
-                None => routes,
-            },
-            ServiceName::Runs => match &engine {
-                Some(e) => routes.add_service(
-                    assistd_runs::RunsService::new(e.clone())
-                        .into_server()
-                        .max_decoding_message_size(max)
-                        .max_encoding_message_size(max),
-                ),
-                None => routes,
-            },
-            ServiceName::VectorStores => match &vector_stores {
-                Some((v, _)) => routes
-                    .add_service(v.clone().into_server().max_decoding_message_size(max).max_encoding_message_size(max)),
-                None => routes,
-            },
+    macro_rules! mount {
+        ($server:expr) => {
+            routes = routes.add_service($server.max_decoding_message_size(max).max_encoding_message_size(max))
         };
+    }
+    if let Some(a) = &assistants {
+        mount!(a.clone().into_server());
+    }
+    if let Some(t) = &threads {
+        mount!(t.clone().into_server());
+    }
+    if let Some(f) = &files {
+        mount!(f.clone().into_server());
+    }
+    if let Some(e) = &engine {
+        mount!(assistd_runs::RunsService::new(e.clone()).into_server());
+    }
+    if let Some((v, _)) = &vector_stores {
+        mount!(v.clone().into_server());
     }
     let (reporter, health) = tonic_health::server::health_reporter();
     for s in services {
@@ -549,5 +619,16 @@ mod tests {
         assert!(!is_loopback("0.0.0.0:8080"));
         assert_eq!(redact("postgres://u:secret@h/db"), "postgres://u:***@h/db");
         assert_eq!(ServiceName::parse("vector_stores"), Some(ServiceName::VectorStores));
+    }
+
+    #[test]
+    fn each_service_has_one_place() {
+        let p = Placement::new(&[ServiceName::Runs], &[(ServiceName::Assistants, "http://a:1".into())]);
+        assert_eq!(p.of(ServiceName::Runs), Place::Here);
+        assert_eq!(p.of(ServiceName::Assistants), Place::Remote("http://a:1".into()));
+        assert_eq!(p.of(ServiceName::Threads), Place::Absent);
+        // Hosting wins over an upstream given for the same service.
+        let p = Placement::new(&[ServiceName::Files], &[(ServiceName::Files, "http://f:1".into())]);
+        assert_eq!(p.of(ServiceName::Files), Place::Here);
     }
 }

@@ -103,3 +103,93 @@ async fn quiet_logs_still_export_spans() {
         spans.iter().map(|s| &s.name).collect::<Vec<_>>()
     );
 }
+
+/// The split shape: the gateway, the assistants service and the files service are
+/// three processes. Creating an assistant whose tool resources name a file makes the
+/// assistants service check the file with the files service, so one REST request
+/// gives one trace of three spans across three processes: gateway → assistants →
+/// files, each a child of the one before, all carrying the request's id.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn split_mode_traces_gateway_to_service_to_service() {
+    let collector = Collector::default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tonic::transport::Server::builder()
+        .add_service(TraceServiceServer::new(collector.clone()))
+        .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener));
+    let collector_task = tokio::spawn(server);
+    let traced = |l: Launch| {
+        l.env("OTEL_EXPORTER_OTLP_ENDPOINT", &format!("http://{addr}")).env("OTEL_BSP_SCHEDULE_DELAY", "100").start()
+    };
+
+    let mut files = traced(Launch::serve().args(&["--only", "files"]));
+    let files_up = format!("files={}", files.base);
+    let mut assistants = traced(Launch::serve().args(&["--only", "assistants", "--upstream", &files_up]));
+    let assistants_up = format!("assistants={}", assistants.base);
+    // the gateway needs an upstream for every service; only these two are called
+    let unused = "http://127.0.0.1:9";
+    let (threads_up, runs_up, vs_up) =
+        (format!("threads={unused}"), format!("runs={unused}"), format!("vector_stores={unused}"));
+    let mut gateway = traced(Launch::command(&[
+        "gateway",
+        "--upstream",
+        &assistants_up,
+        "--upstream",
+        &files_up,
+        "--upstream",
+        &threads_up,
+        "--upstream",
+        &runs_up,
+        "--upstream",
+        &vs_up,
+    ]));
+
+    let c = http();
+    let form = reqwest::multipart::Form::new()
+        .text("purpose", "assistants")
+        .part("file", reqwest::multipart::Part::bytes(b"traced".to_vec()).file_name("t.txt"));
+    let (st, f) = call(c.post(gateway.url("/v1/files")).multipart(form)).await;
+    assert_eq!(st, 200, "{f}");
+    let body = json!({"model": "m", "tool_resources": {"code_interpreter": {"file_ids": [f["id"]]}}});
+    let res = c.post(gateway.url("/v1/assistants")).bearer_auth(common::KEY).json(&body).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let request_id = res.headers()["x-request-id"].to_str().unwrap().to_owned();
+
+    for s in [&mut gateway, &mut assistants, &mut files] {
+        assert!(s.terminate().success(), "{}", s.logs());
+    }
+    let find =
+        |name: &str| collector.spans.lock().unwrap().iter().filter(|s| s.name == name).cloned().collect::<Vec<_>>();
+    for _ in 0..50 {
+        if !find("assistd.v1.FileService/GetFile").is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    collector_task.abort();
+    let names: Vec<String> = collector.spans.lock().unwrap().iter().map(|s| s.name.clone()).collect();
+    let one = |name: &str| {
+        let mut found = find(name);
+        assert_eq!(found.len(), 1, "one {name} span; got {names:?}");
+        found.remove(0)
+    };
+    let http_span = one("POST /v1/assistants");
+    let create = one("assistd.v1.AssistantService/CreateAssistant");
+    let check = one("assistd.v1.FileService/GetFile");
+    assert!(http_span.parent_span_id.is_empty(), "the gateway span is the root");
+    assert_eq!(create.trace_id, http_span.trace_id, "the assistants service continues the gateway's trace");
+    assert_eq!(create.parent_span_id, http_span.span_id);
+    assert_eq!(check.trace_id, http_span.trace_id, "the files service continues the same trace");
+    assert_eq!(check.parent_span_id, create.span_id);
+    let attr = |span: &Span, key: &str| {
+        span.attributes.iter().find(|a| a.key == key).and_then(|a| a.value.clone()).and_then(|v| v.value).map(|v| {
+            match v {
+                opentelemetry_proto::tonic::common::v1::any_value::Value::StringValue(s) => s,
+                other => format!("{other:?}"),
+            }
+        })
+    };
+    for span in [&http_span, &create, &check] {
+        assert_eq!(attr(span, "request_id").as_deref(), Some(request_id.as_str()), "{}", span.name);
+    }
+}

@@ -16,8 +16,7 @@ pub mod routes;
 use assistd_common::channel::GrpcChannel;
 use assistd_proto::pb;
 
-/// Largest gRPC message the gateway sends or accepts.
-pub const MAX_GRPC_MESSAGE: usize = 64 * 1024 * 1024;
+pub use assistd_common::channel::MAX_GRPC_MESSAGE;
 
 /// Channels to the five services.
 #[derive(Clone)]

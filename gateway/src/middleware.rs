@@ -7,21 +7,39 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
+use assistd_common::caller::REQUEST_ID_HEADER;
+
 use crate::errors::ApiError;
 
 /// The id of the current request, in its extensions.
 #[derive(Debug, Clone)]
 pub struct RequestId(pub String);
 
-/// Gives every request a unique id and every response an `x-request-id` header.
+/// Gives every request an id, in its extensions, in its `x-request-id` header (which
+/// the gateway passes on to the services it calls) and in the response's
+/// `x-request-id` header. A REST request always gets a new one; a gRPC call keeps the
+/// one its caller sent (the gateway's, a peer service's), so one client request has
+/// one id in every process it reaches.
 pub async fn request_id(mut req: Request, next: Next) -> Response {
-    let id = format!("req_{}", assistd_common::ids::new_ulid());
+    let kept = is_grpc(req.uri().path())
+        .then(|| req.headers().get(REQUEST_ID_HEADER).and_then(|v| v.to_str().ok()).filter(|v| valid_request_id(v)))
+        .flatten()
+        .map(str::to_owned);
+    let id = kept.unwrap_or_else(|| format!("req_{}", assistd_common::ids::new_ulid()));
     req.extensions_mut().insert(RequestId(id.clone()));
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        req.headers_mut().insert(REQUEST_ID_HEADER, v);
+    }
     let mut res = next.run(req).await;
     if let Ok(v) = HeaderValue::from_str(&id) {
-        res.headers_mut().insert("x-request-id", v);
+        res.headers_mut().insert(REQUEST_ID_HEADER, v);
     }
     res
+}
+
+/// An id a caller may pass on: short, printable ASCII.
+fn valid_request_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 128 && id.bytes().all(|b| b.is_ascii_graphic())
 }
 
 /// 404 for unknown routes, in OpenAI's words.
@@ -47,7 +65,8 @@ fn is_grpc(path: &str) -> bool {
 /// (`GET /v1/threads/{thread_id}`), the parent of the gRPC spans of the calls it makes
 /// (an incoming `traceparent` header continues the caller's trace), and records
 /// `assistd_http_requests_total` and `assistd_http_request_duration_seconds` by
-/// method, route template and status. gRPC paths are left to [`grpc_observe`].
+/// method, route template and status. gRPC paths are left to the services' own observation
+/// (`assistd_common::observe::grpc_observe`).
 pub async fn http_observe(req: Request, next: Next) -> Response {
     use tracing::Instrument;
     if is_grpc(req.uri().path()) {
@@ -78,41 +97,5 @@ pub async fn http_observe(req: Request, next: Next) -> Response {
     let labels = [("method", method), ("route", route), ("status", status.to_string())];
     metrics::counter!("assistd_http_requests_total", &labels).increment(1);
     metrics::histogram!("assistd_http_request_duration_seconds", &labels).record(elapsed);
-    res
-}
-
-/// Observes each gRPC call once — direct ones and the gateway's in-process ones: runs
-/// it in a server span named `service/method`, child of the caller's trace context
-/// from the `traceparent` metadata, and records `assistd_grpc_requests_total` and
-/// `assistd_grpc_request_duration_seconds` by service, method and code. The code is
-/// the one sent with the response headers (errors); calls that end with trailers
-/// count as `Ok`. For a server stream the duration runs to the first response headers.
-pub async fn grpc_observe(req: Request, next: Next) -> Response {
-    use tracing::Instrument;
-    let start = Instant::now();
-    let path = req.uri().path().trim_start_matches('/').to_owned();
-    let (service, method) = path.split_once('/').unwrap_or((path.as_str(), ""));
-    let span = tracing::info_span!(
-        "grpc call",
-        otel.name = %path,
-        otel.kind = "server",
-        rpc.system = "grpc",
-        rpc.service = %service,
-        rpc.method = %method,
-        trace_id = tracing::field::Empty,
-    );
-    assistd_common::trace::set_parent_from(&span, req.headers());
-    assistd_common::trace::record_trace_id(&span);
-    let res = next.run(req).instrument(span).await;
-    let code = res
-        .headers()
-        .get("grpc-status")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<i32>().ok())
-        .map(|c| format!("{:?}", tonic::Code::from_i32(c)))
-        .unwrap_or_else(|| "Ok".to_owned());
-    let labels = [("service", service.to_owned()), ("method", method.to_owned()), ("code", code)];
-    metrics::counter!("assistd_grpc_requests_total", &labels).increment(1);
-    metrics::histogram!("assistd_grpc_request_duration_seconds", &labels).record(start.elapsed().as_secs_f64());
     res
 }

@@ -18,7 +18,6 @@ pub use sea_orm_migration::MigratorTrait;
 pub enum Service {
     /// API keys.
     Auth,
-    /// Assistants.
     Assistants,
     /// Threads and messages.
     Threads,

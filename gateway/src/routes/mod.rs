@@ -19,14 +19,20 @@ use crate::errors::ApiError;
 /// Largest JSON body accepted.
 pub const MAX_JSON_BODY: usize = 32 * 1024 * 1024;
 
-/// A gRPC request carrying the caller's credentials.
+/// A gRPC request for a REST request with `headers`: the caller's credentials, the
+/// request's id (`x-request-id`) and the current trace context (`traceparent`), as
+/// every call between services carries (`assistd_common::caller::Caller::request`).
 pub fn grpc_request<T>(headers: &HeaderMap, message: T) -> tonic::Request<T> {
+    use assistd_common::caller::REQUEST_ID_HEADER;
     let mut req = tonic::Request::new(message);
-    if let Some(v) = headers.get(axum::http::header::AUTHORIZATION)
-        && let Ok(v) = tonic::metadata::MetadataValue::try_from(v.as_bytes())
-    {
-        req.metadata_mut().insert("authorization", v);
+    for name in [axum::http::header::AUTHORIZATION.as_str(), REQUEST_ID_HEADER] {
+        if let Some(v) = headers.get(name)
+            && let Ok(v) = tonic::metadata::MetadataValue::try_from(v.as_bytes())
+        {
+            req.metadata_mut().insert(name, v);
+        }
     }
+    assistd_common::trace::inject_current(req.metadata_mut());
     req
 }
 

@@ -3,6 +3,10 @@
 
 use tower::util::BoxCloneSyncService;
 
+/// The largest gRPC message any service or client of this workspace sends or accepts
+/// (a file part, a page of file content).
+pub const MAX_GRPC_MESSAGE: usize = 64 * 1024 * 1024;
+
 /// Boxed error.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 

@@ -11,7 +11,9 @@ pub mod ids;
 pub mod json;
 pub mod lease;
 pub mod metadata;
+pub mod observe;
 pub mod page;
+#[cfg(feature = "testing")]
 pub mod testing;
 pub mod time;
 pub mod tools;

@@ -48,7 +48,6 @@ where
     Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
 }
 
-/// file_search settings.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileSearchSettings {
@@ -179,7 +178,7 @@ impl Serialize for ResponseFormat {
 impl<'de> Deserialize<'de> for ResponseFormat {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         #[derive(Deserialize)]
-        #[serde(untagged)]
+        #[serde(untagged, expecting = "'auto' or an object with a 'type'")]
         enum Form {
             Keyword(String),
             Object(ResponseFormatObject),
@@ -232,6 +231,10 @@ impl ToolResources {
             .collect()
     }
 }
+
+/// The `include[]` value of run and run step requests that asks for the content of
+/// file_search results.
+pub const INCLUDE_FILE_SEARCH_CONTENT: &str = "step_details.tool_calls[*].file_search.results[*].content";
 
 /// Reasoning effort values the API accepts.
 pub const REASONING_EFFORTS: &[&str] = &["none", "minimal", "low", "medium", "high", "xhigh", "max"];

@@ -37,7 +37,7 @@ fn upstream(s: tonic::Status) -> ServiceError {
 impl Peers {
     /// Clients over these channels.
     pub fn new(assistants: GrpcChannel, threads: GrpcChannel) -> Self {
-        let max = 64 << 20;
+        let max = assistd_common::channel::MAX_GRPC_MESSAGE;
         Self {
             assistants: AssistantServiceClient::new(assistants).max_decoding_message_size(max),
             threads: ThreadServiceClient::new(threads).max_decoding_message_size(max).max_encoding_message_size(max),

@@ -22,9 +22,7 @@ pub enum ToolChoiceSpec {
         /// Its name.
         name: String,
     },
-    /// file_search.
     FileSearch,
-    /// code_interpreter.
     CodeInterpreter,
 }
 
@@ -54,27 +52,21 @@ pub struct RunSpec {
     pub instructions: String,
     /// Appended to the instructions.
     pub additional_instructions: Option<String>,
-    /// Tools.
     pub tools: Vec<Tool>,
     /// Tool resources of create-thread-and-run.
     pub tool_resources: Option<ToolResources>,
-    /// Temperature.
     pub temperature: Option<f64>,
-    /// Top p.
     pub top_p: Option<f64>,
     /// Prompt token budget.
     pub max_prompt_tokens: Option<u32>,
     /// Completion token budget over the whole run.
     pub max_completion_tokens: Option<u32>,
-    /// Truncation.
     pub truncation: TruncationSpec,
     /// Tool choice; none given means auto.
     pub tool_choice: Option<ToolChoiceSpec>,
     /// Parallel function calls.
     pub parallel_tool_calls: bool,
-    /// Response format.
     pub response_format: Option<ResponseFormat>,
-    /// Reasoning effort.
     pub reasoning_effort: Option<String>,
     /// `include[]`.
     #[serde(default)]
@@ -97,9 +89,7 @@ impl RunSpec {
 /// Tokens used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Usage {
-    /// Prompt tokens.
     pub prompt_tokens: u64,
-    /// Completion tokens.
     pub completion_tokens: u64,
 }
 
@@ -149,11 +139,9 @@ pub struct Run {
     pub thread_id: String,
     /// Assistant.
     pub assistant_id: String,
-    /// Status.
     pub status: RunStatus,
     /// Parameters.
     pub spec: RunSpec,
-    /// Metadata.
     pub metadata: Metadata,
     /// Unix seconds.
     pub started_at: Option<i64>,
@@ -182,7 +170,6 @@ pub enum StepStatus {
     InProgress,
     /// Its run was cancelled.
     Cancelled,
-    /// Failed.
     Failed,
     /// Done.
     Completed,
@@ -244,11 +231,8 @@ pub enum StepToolCall {
         id: String,
         /// The model's arguments.
         arguments: String,
-        /// Ranker.
         ranker: String,
-        /// Score threshold.
         score_threshold: f64,
-        /// Results.
         results: Vec<SearchResult>,
     },
 }
@@ -291,9 +275,7 @@ pub struct RunStep {
     pub thread_id: String,
     /// Assistant.
     pub assistant_id: String,
-    /// Status.
     pub status: StepStatus,
-    /// Details.
     pub details: StepDetails,
     /// Why it failed.
     pub last_error: Option<RunError>,
@@ -307,7 +289,6 @@ pub struct RunStep {
     pub completed_at: Option<i64>,
     /// Tokens, once done.
     pub usage: Option<Usage>,
-    /// Metadata.
     pub metadata: Metadata,
 }
 

@@ -3,15 +3,13 @@
 //! (`event_to_pb`, their names and payloads as the gateway sends them on). Requests
 //! are parsed in `request.rs`.
 
+use assistd_common::tools::INCLUDE_FILE_SEARCH_CONTENT;
 use assistd_proto::pb;
 
 use crate::domain::{
     RequiredCall, Run, RunError, RunStatus, RunStep, StepDetails, StepStatus, StepToolCall, ToolChoiceSpec, Usage,
 };
 use crate::engine::{CallDelta, RunEvent, StepDelta};
-
-/// The one `include[]` value runs accept: it adds file_search result content to steps.
-pub const INCLUDE_SEARCH_CONTENT: &str = "step_details.tool_calls[*].file_search.results[*].content";
 
 fn status_to_pb(s: RunStatus) -> pb::RunStatus {
     match s {
@@ -160,9 +158,9 @@ pub fn tool_call_to_pb(c: StepToolCall, with_content: bool) -> pb::ToolCall {
 }
 
 /// A proto step; `include` as the request gave it (search result content only when it
-/// names [`INCLUDE_SEARCH_CONTENT`]).
+/// names [`INCLUDE_FILE_SEARCH_CONTENT`]).
 pub fn step_to_pb(s: RunStep, include: &[String]) -> pb::RunStep {
-    let with_content = include.iter().any(|i| i == INCLUDE_SEARCH_CONTENT);
+    let with_content = include.iter().any(|i| i == INCLUDE_FILE_SEARCH_CONTENT);
     let RunStep {
         id,
         created_at,
@@ -378,7 +376,7 @@ mod tests {
         let plain = event_to_pb(RunEvent::Step(step.clone()), &[]);
         assert_eq!(plain.event, "thread.run.step.completed");
         assert!(content(plain).is_empty());
-        let with = event_to_pb(RunEvent::Step(step), &[INCLUDE_SEARCH_CONTENT.to_owned()]);
+        let with = event_to_pb(RunEvent::Step(step), &[INCLUDE_FILE_SEARCH_CONTENT.to_owned()]);
         assert_eq!(content(with), [pb::FileSearchResultContent { text: "hi".into() }]);
     }
 }

@@ -16,7 +16,6 @@ use futures::Stream;
 use tonic::{Request, Response, Status};
 
 use self::convert::{event_to_pb, step_to_pb};
-use self::request::RunParams;
 use crate::engine::{Engine, EventStream, NewRun};
 use crate::peers::Caller;
 
@@ -41,45 +40,8 @@ impl RunsService {
     }
 
     async fn new_run(&self, caller: &Caller, r: pb::CreateRunRequest) -> Result<NewRun, Status> {
-        let pb::CreateRunRequest {
-            thread_id,
-            assistant_id,
-            model,
-            reasoning_effort,
-            instructions,
-            additional_instructions,
-            additional_messages,
-            tools,
-            metadata,
-            temperature,
-            top_p,
-            max_prompt_tokens,
-            max_completion_tokens,
-            truncation_strategy,
-            tool_choice,
-            parallel_tool_calls,
-            response_format,
-            include,
-        } = r;
-        let checked = request::check(RunParams {
-            assistant_id,
-            model,
-            reasoning_effort,
-            instructions,
-            additional_instructions,
-            tools,
-            tool_resources: None,
-            metadata,
-            temperature,
-            top_p,
-            max_prompt_tokens,
-            max_completion_tokens,
-            truncation_strategy,
-            tool_choice,
-            parallel_tool_calls,
-            response_format,
-            include,
-        })?;
+        let (thread_id, params, additional_messages) = request::create_run(r);
+        let checked = request::check(params)?;
         if additional_messages.len() > 32 {
             return Err(ServiceError::invalid(
                 "additional_messages",
@@ -91,43 +53,9 @@ impl RunsService {
     }
 
     async fn new_thread_and_run(&self, caller: &Caller, r: pb::CreateThreadAndRunRequest) -> Result<NewRun, Status> {
-        let pb::CreateThreadAndRunRequest {
-            assistant_id,
-            thread,
-            model,
-            instructions,
-            tools,
-            tool_resources,
-            metadata,
-            temperature,
-            top_p,
-            max_prompt_tokens,
-            max_completion_tokens,
-            truncation_strategy,
-            tool_choice,
-            parallel_tool_calls,
-            response_format,
-        } = r;
-        let checked = request::check(RunParams {
-            assistant_id,
-            model,
-            reasoning_effort: None,
-            instructions,
-            additional_instructions: None,
-            tools,
-            tool_resources,
-            metadata,
-            temperature,
-            top_p,
-            max_prompt_tokens,
-            max_completion_tokens,
-            truncation_strategy,
-            tool_choice,
-            parallel_tool_calls,
-            response_format,
-            include: vec![],
-        })?;
-        Ok(self.engine.new_thread_and_run(caller, checked, thread.unwrap_or_default()).await?)
+        let (params, thread) = request::create_thread_and_run(r);
+        let checked = request::check(params)?;
+        Ok(self.engine.new_thread_and_run(caller, checked, thread).await?)
     }
 }
 

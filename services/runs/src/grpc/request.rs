@@ -6,7 +6,8 @@
 use assistd_common::ids::RunId;
 use assistd_common::metadata::{self, Metadata};
 use assistd_common::tools::{
-    ResponseFormat, Tool, ToolResources, tools_from_pb, validate_len, validate_range, validate_reasoning_effort,
+    INCLUDE_FILE_SEARCH_CONTENT, ResponseFormat, Tool, ToolResources, tools_from_pb, validate_len, validate_range,
+    validate_reasoning_effort,
 };
 use assistd_common::{FieldViolationExt, ServiceError, ServiceResult, time};
 use assistd_proto::pb;
@@ -57,6 +58,91 @@ pub struct RunParams {
     pub response_format: Option<pb::ResponseFormat>,
     /// `include[]`: what steps carry beyond the defaults.
     pub include: Vec<String>,
+}
+
+/// A create-run request as its thread, its parameters and the messages to add first.
+pub fn create_run(r: pb::CreateRunRequest) -> (String, RunParams, Vec<pb::NewMessage>) {
+    let pb::CreateRunRequest {
+        thread_id,
+        assistant_id,
+        model,
+        reasoning_effort,
+        instructions,
+        additional_instructions,
+        additional_messages,
+        tools,
+        metadata,
+        temperature,
+        top_p,
+        max_prompt_tokens,
+        max_completion_tokens,
+        truncation_strategy,
+        tool_choice,
+        parallel_tool_calls,
+        response_format,
+        include,
+    } = r;
+    let params = RunParams {
+        assistant_id,
+        model,
+        reasoning_effort,
+        instructions,
+        additional_instructions,
+        tools,
+        tool_resources: None,
+        metadata,
+        temperature,
+        top_p,
+        max_prompt_tokens,
+        max_completion_tokens,
+        truncation_strategy,
+        tool_choice,
+        parallel_tool_calls,
+        response_format,
+        include,
+    };
+    (thread_id, params, additional_messages)
+}
+
+/// A create-thread-and-run request as its parameters and the thread to create.
+pub fn create_thread_and_run(r: pb::CreateThreadAndRunRequest) -> (RunParams, pb::CreateThreadRequest) {
+    let pb::CreateThreadAndRunRequest {
+        assistant_id,
+        thread,
+        model,
+        instructions,
+        tools,
+        tool_resources,
+        metadata,
+        temperature,
+        top_p,
+        max_prompt_tokens,
+        max_completion_tokens,
+        truncation_strategy,
+        tool_choice,
+        parallel_tool_calls,
+        response_format,
+    } = r;
+    let params = RunParams {
+        assistant_id,
+        model,
+        reasoning_effort: None,
+        instructions,
+        additional_instructions: None,
+        tools,
+        tool_resources,
+        metadata,
+        temperature,
+        top_p,
+        max_prompt_tokens,
+        max_completion_tokens,
+        truncation_strategy,
+        tool_choice,
+        parallel_tool_calls,
+        response_format,
+        include: vec![],
+    };
+    (params, thread.unwrap_or_default())
 }
 
 /// The request's own rules, checked before anything is read or written.
@@ -133,10 +219,10 @@ pub fn check(params: RunParams) -> ServiceResult<Checked> {
     let metadata: Metadata = params.metadata.clone().map(|m| m.entries.into_iter().collect()).unwrap_or_default();
     metadata::validate("metadata", &metadata)?;
     for inc in &params.include {
-        if inc != super::convert::INCLUDE_SEARCH_CONTENT {
+        if inc != INCLUDE_FILE_SEARCH_CONTENT {
             return Err(ServiceError::invalid(
                 "include",
-                format!("Invalid value: '{inc}'. Supported values are: '{}'.", super::convert::INCLUDE_SEARCH_CONTENT),
+                format!("Invalid value: '{inc}'. Supported values are: '{}'.", INCLUDE_FILE_SEARCH_CONTENT),
             ));
         }
     }

@@ -16,15 +16,12 @@ use serde_json::{Value, json};
 /// A piece of a scripted streamed answer.
 #[derive(Debug, Clone)]
 pub enum Piece {
-    /// Text.
     Text(String),
     /// A tool call fragment (`id`/`name` on the first).
     ToolCall {
         /// Position.
         index: u32,
-        /// Id.
         id: Option<String>,
-        /// Name.
         name: Option<String>,
         /// Arguments fragment.
         arguments: String,
@@ -51,7 +48,6 @@ pub enum Reply {
     Error {
         /// HTTP status.
         status: u16,
-        /// Message.
         message: String,
         /// `retry-after` header.
         retry_after: Option<u32>,

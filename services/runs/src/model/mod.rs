@@ -41,11 +41,9 @@ pub enum ChatMessage {
 /// A part of a user message.
 #[derive(Debug, Clone, PartialEq)]
 pub enum UserPart {
-    /// Text.
     Text(String),
     /// An image by URL (or data URL), with its detail.
     ImageUrl {
-        /// URL.
         url: String,
         /// auto, low, high.
         detail: Option<String>,
@@ -66,9 +64,7 @@ pub struct ToolCall {
 /// A function offered to the model.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FunctionSpec {
-    /// Name.
     pub name: String,
-    /// Description.
     pub description: Option<String>,
     /// JSON Schema of the arguments.
     pub parameters: Option<Value>,
@@ -129,12 +125,7 @@ pub enum ChatEvent {
         arguments: String,
     },
     /// Token counts (usually last).
-    Usage {
-        /// Prompt tokens.
-        prompt_tokens: u64,
-        /// Completion tokens.
-        completion_tokens: u64,
-    },
+    Usage { prompt_tokens: u64, completion_tokens: u64 },
     /// Why the model stopped: `stop`, `length`, `tool_calls`, `content_filter`.
     Finish(String),
 }

@@ -20,7 +20,6 @@ pub mod run {
         pub assistant_id: String,
         /// Unix seconds.
         pub created_at: i64,
-        /// Status.
         pub status: String,
         /// The thread id while active (unique: one active run per thread).
         pub active_thread: Option<String>,
@@ -84,7 +83,6 @@ pub mod step {
         pub assistant_id: String,
         /// Unix seconds.
         pub created_at: i64,
-        /// Status.
         pub status: String,
         /// JSON `StepDetails`.
         pub details: String,

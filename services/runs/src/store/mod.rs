@@ -403,7 +403,10 @@ impl Store {
         let rows = run::Entity::find()
             .filter(run::Column::LeaseOwner.is_not_null())
             .filter(run::Column::LeaseExpiresAt.lt(now_ms))
-            .filter(run::Column::Status.is_in(["queued", "in_progress", "cancelling"]))
+            .filter(
+                run::Column::Status
+                    .is_in([RunStatus::Queued, RunStatus::InProgress, RunStatus::Cancelling].map(RunStatus::as_str)),
+            )
             .order_by_asc(run::Column::Id)
             .all(&self.db)
             .await?;
@@ -413,7 +416,7 @@ impl Store {
     /// Runs waiting for tool outputs past their `expires_at`.
     pub async fn overdue(&self, now: i64) -> ServiceResult<Vec<OwnedRun>> {
         let rows = run::Entity::find()
-            .filter(run::Column::Status.eq("requires_action"))
+            .filter(run::Column::Status.eq(RunStatus::RequiresAction.as_str()))
             .filter(run::Column::ExpiresAt.lt(now))
             .order_by_asc(run::Column::Id)
             .all(&self.db)

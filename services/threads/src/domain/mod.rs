@@ -19,9 +19,7 @@ pub struct Thread {
     pub id: String,
     /// Unix seconds.
     pub created_at: i64,
-    /// Tool resources.
     pub tool_resources: Option<ToolResources>,
-    /// Metadata.
     pub metadata: Metadata,
 }
 
@@ -100,7 +98,6 @@ pub enum Content {
         /// The image.
         image_url: ImageUrl,
     },
-    /// Text.
     Text {
         /// The text.
         text: Text,
@@ -115,7 +112,6 @@ pub enum Content {
 /// An uploaded image.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ImageFile {
-    /// File id.
     pub file_id: String,
     /// auto, low, high.
     pub detail: Option<String>,
@@ -124,7 +120,6 @@ pub struct ImageFile {
 /// An image by URL.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ImageUrl {
-    /// URL.
     pub url: String,
     /// auto, low, high.
     pub detail: Option<String>,
@@ -135,7 +130,6 @@ pub struct ImageUrl {
 pub struct Text {
     /// The text.
     pub value: String,
-    /// Annotations.
     pub annotations: Vec<Annotation>,
 }
 
@@ -157,7 +151,6 @@ pub struct Annotation {
 /// A file attached to a message.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Attachment {
-    /// File id.
     pub file_id: String,
     /// `code_interpreter`, `file_search`.
     pub tools: Vec<String>,
@@ -172,7 +165,6 @@ pub struct Message {
     pub created_at: i64,
     /// Thread.
     pub thread_id: String,
-    /// Status.
     pub status: MessageStatus,
     /// Why incomplete.
     pub incomplete_reason: Option<String>,
@@ -180,30 +172,22 @@ pub struct Message {
     pub completed_at: Option<i64>,
     /// Unix seconds.
     pub incomplete_at: Option<i64>,
-    /// Role.
     pub role: Role,
-    /// Content.
     pub content: Vec<Content>,
     /// Assistant.
     pub assistant_id: Option<String>,
     /// Run.
     pub run_id: Option<String>,
-    /// Attachments.
     pub attachments: Vec<Attachment>,
-    /// Metadata.
     pub metadata: Metadata,
 }
 
 /// A message to add, validated.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewMessage {
-    /// Role.
     pub role: Role,
-    /// Content.
     pub content: Vec<Content>,
-    /// Attachments.
     pub attachments: Vec<Attachment>,
-    /// Metadata.
     pub metadata: Metadata,
 }
 

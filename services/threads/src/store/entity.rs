@@ -45,7 +45,6 @@ pub mod message {
         pub thread_id: String,
         /// Unix seconds.
         pub created_at: i64,
-        /// Status.
         pub status: String,
         /// Why incomplete.
         pub incomplete_reason: Option<String>,
@@ -53,7 +52,6 @@ pub mod message {
         pub completed_at: Option<i64>,
         /// Unix seconds.
         pub incomplete_at: Option<i64>,
-        /// Role.
         pub role: String,
         /// JSON content parts.
         pub content: String,
