@@ -14,6 +14,11 @@ Contract with the binary (DESIGN.md §8):
   written to ``<tmp>/stderr.log`` (``<tmp>/data`` is the data dir);
 * at the end of the session it gets SIGTERM, and SIGKILL 10 s later.
 
+With ``ASSISTD_SDK_SPLIT=1`` (PostgreSQL only: the processes share its database)
+the server is the split shape instead: ``assistd serve --only <service>`` for each
+of the five services, each given the upstreams it calls, and ``assistd gateway``
+in front of them, which the clients talk to.
+
 Every response under /v1 that the ``client`` and ``http`` fixtures receive is
 checked by ``spec_validate.ResponseValidator`` (schema, x-request-id).
 """
@@ -171,6 +176,55 @@ def _stop(process: subprocess.Popen) -> int | None:
         return process.poll()
 
 
+# The split shape: each service in its own process, with the upstreams it calls.
+SPLIT_SERVICES = [
+    ("files", []),
+    ("vector_stores", ["files"]),
+    ("assistants", ["files", "vector_stores"]),
+    ("threads", ["files", "vector_stores"]),
+    ("runs", ["assistants", "threads", "vector_stores"]),
+]
+
+
+def _upstream_args(urls: dict[str, str], names) -> list[str]:
+    return [arg for n in names for arg in ("--upstream", f"{n}={urls[n]}")]
+
+
+def _start_split_services(binary: str, env: dict[str, str], tmp_dir: Path) -> tuple[list, dict[str, str]]:
+    """Starts the five services of the split shape; their processes and URLs."""
+    processes, urls = [], {}
+    for name, needs in SPLIT_SERVICES:
+        data_dir = tmp_dir / f"data-{name}"
+        data_dir.mkdir()
+        command = [binary, "serve", "--only", name, "--listen", "127.0.0.1:0", "--data-dir", str(data_dir)]
+        command += _upstream_args(urls, needs)
+        log = tmp_dir / f"stderr-{name}.log"
+        process = subprocess.Popen(
+            command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=open(log, "wb"), env=env
+        )
+        atexit.register(_stop, process)
+        processes.append(process)
+        lines: "queue.Queue[str | None]" = queue.Queue()
+        threading.Thread(target=_read_lines, args=(process.stdout, lines), daemon=True).start()
+        address = None
+        deadline = time.monotonic() + STARTUP_TIMEOUT_S
+        while address is None and time.monotonic() < deadline:
+            try:
+                line = lines.get(timeout=0.5)
+            except queue.Empty:
+                continue
+            if line is None:
+                break
+            match = LISTENING_RE.match(line.strip())
+            address = match.group(1) if match else None
+        if address is None:
+            for p in processes:
+                _stop(p)
+            pytest.fail(f"assistd serve --only {name} did not start; stderr tail:\n{_tail(log)}", pytrace=False)
+        urls[name] = f"http://{address}"
+    return processes, urls
+
+
 def _read_lines(stream, sink: "queue.Queue[str | None]") -> None:
     for raw in iter(stream.readline, b""):
         sink.put(raw.decode("utf-8", errors="replace").rstrip("\r\n"))
@@ -196,6 +250,13 @@ def server(tmp_path_factory, database_url, server_extra_env) -> Server:
     stderr_path = tmp_dir / "stderr.log"
     command = [str(binary_path), "serve", "--listen", "127.0.0.1:0", "--data-dir", str(data_dir)]
     env = _server_env(database_url, server_extra_env)
+    split_services: list[subprocess.Popen] = []
+    if os.environ.get("ASSISTD_SDK_SPLIT") == "1":
+        if not database_url:
+            pytest.fail("ASSISTD_SDK_SPLIT=1 needs ASSISTD_TEST_DATABASE_URL (the services share one database)", pytrace=False)
+        split_services, urls = _start_split_services(str(binary_path), env, tmp_dir)
+        command = [str(binary_path), "gateway", "--listen", "127.0.0.1:0", "--data-dir", str(data_dir)]
+        command += _upstream_args(urls, [n for n, _ in SPLIT_SERVICES])
 
     stderr_file = open(stderr_path, "wb")
     process = subprocess.Popen(
@@ -263,6 +324,8 @@ def server(tmp_path_factory, database_url, server_extra_env) -> Server:
         yield srv
     finally:
         code = _stop(process)
+        for service in split_services:
+            _stop(service)
         stderr_file.close()
         reader.join(timeout=2)
         while True:
