@@ -3,8 +3,10 @@
 //! and know nothing of how isolation is done; [`local::LocalSandbox`] runs sessions in
 //! bubblewrap on this machine.
 
+pub mod grpc;
 pub mod limits;
 pub mod local;
+pub mod remote;
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -14,15 +16,20 @@ pub use limits::Limits;
 /// Whose session: a thread (runs) or a container (responses), within a project. Two keys
 /// never share a session or its files.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct SessionKey(String);
+pub struct SessionKey {
+    pub project: String,
+    pub owner: String,
+}
 
 impl SessionKey {
     pub fn new(project: &str, owner: &str) -> Self {
-        Self(format!("{project}/{owner}"))
+        Self { project: project.to_owned(), owner: owner.to_owned() }
     }
+}
 
-    pub fn as_str(&self) -> &str {
-        &self.0
+impl std::fmt::Display for SessionKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.project, self.owner)
     }
 }
 

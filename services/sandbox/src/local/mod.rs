@@ -71,8 +71,7 @@ impl LocalSandbox {
 #[async_trait]
 impl Sandbox for LocalSandbox {
     async fn execute(&self, cell: Cell) -> SandboxResult<Execution> {
-        let span =
-            tracing::info_span!("sandbox.execute", session = cell.session.as_str(), outcome = tracing::field::Empty);
+        let span = tracing::info_span!("sandbox.execute", session = %cell.session, outcome = tracing::field::Empty);
         let started = Instant::now();
         let result = self.inner.execute(cell).instrument(span.clone()).await;
         let outcome = match &result {
