@@ -21,18 +21,13 @@ pub const MAX_JSON_BODY: usize = 32 * 1024 * 1024;
 
 /// A gRPC request for a REST request with `headers`: the caller's credentials, the
 /// request's id (`x-request-id`) and the current trace context (`traceparent`), as
-/// every call between services carries (`assistd_common::caller::Caller::request`).
+/// every call between services carries: both are written by `assistd_common::caller::outgoing`.
 pub fn grpc_request<T>(headers: &HeaderMap, message: T) -> tonic::Request<T> {
-    use assistd_common::caller::REQUEST_ID_HEADER;
+    use assistd_common::caller::{REQUEST_ID_HEADER, outgoing};
+    let value =
+        |name: &str| headers.get(name).and_then(|v| tonic::metadata::MetadataValue::try_from(v.as_bytes()).ok());
     let mut req = tonic::Request::new(message);
-    for name in [axum::http::header::AUTHORIZATION.as_str(), REQUEST_ID_HEADER] {
-        if let Some(v) = headers.get(name)
-            && let Ok(v) = tonic::metadata::MetadataValue::try_from(v.as_bytes())
-        {
-            req.metadata_mut().insert(name, v);
-        }
-    }
-    assistd_common::trace::inject_current(req.metadata_mut());
+    outgoing(req.metadata_mut(), value(axum::http::header::AUTHORIZATION.as_str()), None, value(REQUEST_ID_HEADER));
     req
 }
 

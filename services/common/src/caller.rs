@@ -50,22 +50,34 @@ impl Caller {
     pub fn request<T>(&self, msg: T, internal: Option<&MetadataValue<tonic::metadata::Ascii>>) -> tonic::Request<T> {
         let mut req = tonic::Request::new(msg);
         req.extensions_mut().insert(self.project.clone());
-        match (&self.authorization, internal) {
-            (Some(auth), _) => {
-                req.metadata_mut().insert("authorization", auth.clone());
-            }
-            (None, Some(token)) => {
-                req.metadata_mut().insert("authorization", token.clone());
-                if let Ok(p) = self.project.id().parse() {
-                    req.metadata_mut().insert(crate::auth::PROJECT_HEADER, p);
-                }
-            }
-            (None, None) => {}
-        }
-        if let Some(id) = &self.request_id {
-            req.metadata_mut().insert(REQUEST_ID_HEADER, id.clone());
-        }
-        crate::trace::inject_current(req.metadata_mut());
+        let project = match (&self.authorization, internal) {
+            (None, Some(_)) => self.project.id().parse().ok(),
+            _ => None,
+        };
+        let authorization = self.authorization.as_ref().or(internal).cloned();
+        outgoing(req.metadata_mut(), authorization, project, self.request_id.clone());
         req
     }
+}
+
+/// The metadata of every call from one service to another, and of the gateway's calls
+/// to the services: who calls (`authorization`; with the internal token, the project it
+/// acts for), the client request's `x-request-id`, and the current trace context
+/// (`traceparent`). [`Caller::request`] and the gateway's requests both write it here.
+pub fn outgoing(
+    metadata: &mut MetadataMap,
+    authorization: Option<MetadataValue<tonic::metadata::Ascii>>,
+    project: Option<MetadataValue<tonic::metadata::Ascii>>,
+    request_id: Option<MetadataValue<tonic::metadata::Ascii>>,
+) {
+    if let Some(auth) = authorization {
+        metadata.insert("authorization", auth);
+    }
+    if let Some(p) = project {
+        metadata.insert(crate::auth::PROJECT_HEADER, p);
+    }
+    if let Some(id) = request_id {
+        metadata.insert(REQUEST_ID_HEADER, id);
+    }
+    crate::trace::inject_current(metadata);
 }
