@@ -69,6 +69,45 @@ pub struct ServerArgs {
     /// Model map: NAME=[MODEL][@BACKEND] entries, comma-separated; runs of model NAME go to BACKEND (a base URL, or `embedded`; default the chat backend) asking for MODEL (default NAME) [env: ASSISTD_MODEL_MAP]
     #[arg(long, env = "ASSISTD_MODEL_MAP", hide_env = true)]
     pub model_map: Option<String>,
+    /// code_interpreter's sandbox: local (bubblewrap in this process), remote (--upstream sandbox=URL) or off [env: ASSISTD_SANDBOX] [default: local]
+    #[arg(long, env = "ASSISTD_SANDBOX", hide_env = true)]
+    pub sandbox: Option<SandboxMode>,
+    /// The sandbox sessions' Python: a virtualenv made by scripts/setup-sandbox [env: ASSISTD_SANDBOX_PYTHON] [default: ~/.cache/assistd/sandbox; /var/cache/assistd/sandbox for root]
+    #[arg(long, env = "ASSISTD_SANDBOX_PYTHON", hide_env = true)]
+    pub sandbox_python: Option<PathBuf>,
+    /// Seconds one code_interpreter cell may run [env: ASSISTD_SANDBOX_TIMEOUT] [default: 30]
+    #[arg(long, env = "ASSISTD_SANDBOX_TIMEOUT", hide_env = true)]
+    pub sandbox_timeout: Option<f64>,
+    /// Address space of each sandbox process, in MiB [env: ASSISTD_SANDBOX_MEMORY_MB] [default: 2048]
+    #[arg(long, env = "ASSISTD_SANDBOX_MEMORY_MB", hide_env = true)]
+    pub sandbox_memory_mb: Option<u64>,
+    /// Sandbox sessions open at once in this process [env: ASSISTD_SANDBOX_SESSIONS] [default: 32]
+    #[arg(long, env = "ASSISTD_SANDBOX_SESSIONS", hide_env = true)]
+    pub sandbox_sessions: Option<usize>,
+    /// Seconds an unused sandbox session is kept [env: ASSISTD_SANDBOX_IDLE] [default: 1200]
+    #[arg(long, env = "ASSISTD_SANDBOX_IDLE", hide_env = true)]
+    pub sandbox_idle: Option<f64>,
+}
+
+/// Where code_interpreter runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum SandboxMode {
+    /// Sessions in bubblewrap, hosted by this process.
+    #[default]
+    Local,
+    /// The sandbox service at `--upstream sandbox=URL`.
+    Remote,
+    /// None: code_interpreter calls fail with a clear error.
+    Off,
+}
+
+/// The sandbox's settings.
+#[derive(Debug, Clone)]
+pub struct SandboxSettings {
+    pub mode: SandboxMode,
+    pub python: PathBuf,
+    pub limits: assistd_sandbox::Limits,
 }
 
 /// The config file: the same names as the flags, in snake_case.
@@ -113,6 +152,14 @@ pub struct FileConfig {
     pub max_connections: Option<usize>,
     /// model_map: a table of NAME = "[MODEL][@BACKEND]"
     pub model_map: Option<std::collections::BTreeMap<String, String>>,
+    pub sandbox: Option<SandboxMode>,
+    pub sandbox_python: Option<PathBuf>,
+    /// sandbox_timeout (seconds)
+    pub sandbox_timeout: Option<f64>,
+    pub sandbox_memory_mb: Option<u64>,
+    pub sandbox_sessions: Option<usize>,
+    /// sandbox_idle (seconds)
+    pub sandbox_idle: Option<f64>,
 }
 
 /// Resolved settings.
@@ -150,6 +197,7 @@ pub struct Settings {
     pub model_map: Vec<ModelRoute>,
     /// The listener's timeouts and connection cap.
     pub limits: crate::listener::Limits,
+    pub sandbox: SandboxSettings,
 }
 
 /// One entry of the model map: runs of model `name` go to `backend` (a base URL, or
@@ -206,6 +254,7 @@ impl Settings {
         let engine = engine_config(server, &file)?;
         let limits = listener_limits(server, &file)?;
         let ingest = ingest_config(server, &file)?;
+        let sandbox = sandbox_settings(server, &file)?;
         let model_map = match &server.model_map {
             Some(m) => parse_model_map(m)?,
             None => file
@@ -248,8 +297,40 @@ impl Settings {
             workers: !server.no_workers,
             model_map,
             limits,
+            sandbox,
         })
     }
+}
+
+fn sandbox_settings(server: &ServerArgs, file: &FileConfig) -> anyhow::Result<SandboxSettings> {
+    let mut limits = assistd_sandbox::Limits::default();
+    let secs = |name: &str, v: f64| -> anyhow::Result<std::time::Duration> {
+        anyhow::ensure!(v > 0.0 && v.is_finite(), "the {name} must be a positive number of seconds");
+        Ok(std::time::Duration::from_secs_f64(v))
+    };
+    if let Some(v) = server.sandbox_timeout.or(file.sandbox_timeout) {
+        limits.wall_time = secs("sandbox timeout", v)?;
+    }
+    if let Some(v) = server.sandbox_idle.or(file.sandbox_idle) {
+        limits.idle = secs("sandbox idle time", v)?;
+    }
+    if let Some(v) = server.sandbox_memory_mb.or(file.sandbox_memory_mb) {
+        anyhow::ensure!(v >= 64, "the sandbox memory must be at least 64 MiB");
+        limits.memory_bytes = v << 20;
+    }
+    if let Some(v) = server.sandbox_sessions.or(file.sandbox_sessions) {
+        anyhow::ensure!(v >= 1, "the sandbox needs at least one session");
+        limits.max_sessions = v;
+    }
+    Ok(SandboxSettings {
+        mode: server.sandbox.or(file.sandbox).unwrap_or_default(),
+        python: server
+            .sandbox_python
+            .clone()
+            .or_else(|| file.sandbox_python.clone())
+            .unwrap_or_else(assistd_sandbox::local::default_python),
+        limits,
+    })
 }
 
 fn listener_limits(server: &ServerArgs, file: &FileConfig) -> anyhow::Result<crate::listener::Limits> {

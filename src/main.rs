@@ -152,7 +152,11 @@ fn parse_upstreams(upstreams: &[String]) -> anyhow::Result<Vec<(ServiceName, Str
 }
 
 async fn serve(settings: Settings, only: Vec<ServiceName>, remote: Vec<(ServiceName, String)>) -> anyhow::Result<()> {
-    let services = ServiceName::or_all(&only);
+    let mut services = ServiceName::or_all(&only);
+    // The sandbox is hosted when asked for by name, or with everything when it is local.
+    if only.is_empty() && settings.sandbox.mode != config::SandboxMode::Local {
+        services.retain(|s| *s != ServiceName::Sandbox);
+    }
     let conn = server::open_db(&settings, &services).await?;
     let server::Grpc { router: grpc, auth_on, engine, ingestor, index } =
         server::grpc_router(&settings, &services, &conn, &remote).await?;
@@ -217,6 +221,9 @@ fn worker_services(settings: &Settings, remote: &[(ServiceName, String)]) -> any
     let upstream = |s: ServiceName| remote.iter().any(|(n, _)| *n == s);
     let mut services = vec![ServiceName::Runs];
     services.extend([ServiceName::Assistants, ServiceName::Threads].into_iter().filter(|s| !upstream(*s)));
+    if !upstream(ServiceName::Sandbox) && settings.sandbox.mode == config::SandboxMode::Local {
+        services.push(ServiceName::Sandbox);
+    }
     if !upstream(ServiceName::VectorStores) {
         anyhow::ensure!(
             settings.qdrant_url.is_some(),

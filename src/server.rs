@@ -36,11 +36,14 @@ pub enum ServiceName {
     /// VectorStoreService.
     #[value(name = "vector_stores", alias = "vector-stores")]
     VectorStores,
+    /// SandboxService (code_interpreter's sessions).
+    Sandbox,
 }
 
 impl ServiceName {
     /// Every service.
-    pub const ALL: [ServiceName; 5] = [Self::Assistants, Self::Threads, Self::Runs, Self::Files, Self::VectorStores];
+    pub const ALL: [ServiceName; 6] =
+        [Self::Assistants, Self::Threads, Self::Runs, Self::Files, Self::VectorStores, Self::Sandbox];
 
     /// `only`, or every service when it is empty (as `--only` is read).
     pub fn or_all(only: &[ServiceName]) -> Vec<ServiceName> {
@@ -55,6 +58,7 @@ impl ServiceName {
             Self::Runs => "assistd.v1.RunService",
             Self::Files => "assistd.v1.FileService",
             Self::VectorStores => "assistd.v1.VectorStoreService",
+            Self::Sandbox => "assistd.v1.SandboxService",
         }
     }
 
@@ -66,6 +70,7 @@ impl ServiceName {
             Self::Files => &[Migrated::Files],
             Self::Runs => &[Migrated::Runs],
             Self::VectorStores => &[Migrated::VectorStores],
+            Self::Sandbox => &[],
         }
     }
 
@@ -77,10 +82,11 @@ impl ServiceName {
             Self::Runs => "runs",
             Self::Files => "files",
             Self::VectorStores => "vector_stores",
+            Self::Sandbox => "sandbox",
         }
     }
 
-    /// Parses `assistants`, `threads`, `runs`, `files`, `vector_stores`.
+    /// Parses `assistants`, `threads`, `runs`, `files`, `vector_stores`, `sandbox`.
     pub fn parse(s: &str) -> Option<Self> {
         <Self as clap::ValueEnum>::from_str(s, true).ok()
     }
@@ -426,8 +432,16 @@ pub async fn grpc_router(
     });
     channels.reach(ServiceName::Threads, threads.clone().map(|t| router_of(t.into_server())))?;
 
-    // Runs: the engine calls the assistants and threads services, and the vector
-    // stores service for file_search.
+    // The sandbox: code_interpreter's sessions, in bubblewrap here.
+    let sandbox = placement.hosts(ServiceName::Sandbox).then(|| {
+        let s = &settings.sandbox;
+        let local = assistd_sandbox::local::LocalSandbox::new(None, &s.python, s.limits.clone());
+        assistd_sandbox::grpc::SandboxServer::new(std::sync::Arc::new(local))
+    });
+    channels.reach(ServiceName::Sandbox, sandbox.clone().map(|s| router_of(s.into_server())))?;
+
+    // Runs: the engine calls the assistants and threads services, the vector stores
+    // service for file_search and the sandbox for code_interpreter.
     let engine = if placement.hosts(ServiceName::Runs) {
         let peers = assistd_runs::peers::Peers::new(
             channels.require(ServiceName::Runs, ServiceName::Assistants)?,
@@ -441,6 +455,19 @@ pub async fn grpc_router(
                 tracing::warn!(
                     "vector stores service not reachable (no --upstream vector_stores=URL): runs cannot use file_search"
                 );
+                peers
+            }
+        };
+        let peers = match channels.get(ServiceName::Sandbox) {
+            Some(c) => peers.with_sandbox(std::sync::Arc::new(assistd_sandbox::remote::RemoteSandbox::new(
+                c,
+                assistd_common::caller::internal_authorization(internal_token()),
+            ))),
+            None => {
+                if settings.sandbox.mode == crate::config::SandboxMode::Remote {
+                    anyhow::bail!("ASSISTD_SANDBOX=remote needs --upstream sandbox=URL (the sandbox service)");
+                }
+                tracing::warn!("no sandbox (ASSISTD_SANDBOX=off): runs cannot use code_interpreter");
                 peers
             }
         };
@@ -475,6 +502,9 @@ pub async fn grpc_router(
     }
     if let Some((v, _)) = &vector_stores {
         mount!(v.clone().into_server());
+    }
+    if let Some(s) = &sandbox {
+        mount!(s.clone().into_server());
     }
     let (reporter, health) = tonic_health::server::health_reporter();
     for s in services {

@@ -221,3 +221,28 @@ async fn migrate_then_serve() {
         assert!(help.contains(flag), "serve --help lacks {flag}");
     }
 }
+
+#[tokio::test]
+async fn the_sandbox_serves_on_its_own() {
+    use assistd_proto::pb;
+    use tonic::metadata::MetadataValue;
+    let s = Launch::serve().args(&["--only", "sandbox"]).start();
+    let channel = tonic::transport::Endpoint::from_shared(s.base.clone()).unwrap().connect().await.unwrap();
+    let mut client = pb::sandbox_service_client::SandboxServiceClient::new(channel);
+    let cell = |code: &str| {
+        let mut r = tonic::Request::new(pb::ExecuteRequest {
+            session: "thread_1".into(),
+            code: code.into(),
+            ..Default::default()
+        });
+        r.metadata_mut().insert("authorization", MetadataValue::try_from(format!("Bearer {KEY}")).unwrap());
+        r
+    };
+    let r = client.execute(cell("x = 20 + 22\nprint(x)")).await.unwrap().into_inner();
+    assert_eq!((r.outcome, r.logs.as_str()), (pb::CellOutcome::Completed as i32, "42\n"), "{}", s.logs());
+    let r = client.execute(cell("x")).await.unwrap().into_inner();
+    assert_eq!(r.logs, "42\n", "the session kept its state");
+    let anonymous = pb::ExecuteRequest { session: "thread_1".into(), code: "1".into(), ..Default::default() };
+    let e = client.execute(anonymous).await.unwrap_err();
+    assert_eq!(e.code(), tonic::Code::Unauthenticated);
+}

@@ -14,6 +14,9 @@ use assistd_proto::pb;
 use assistd_proto::pb::assistant_service_client::AssistantServiceClient;
 use assistd_proto::pb::thread_service_client::ThreadServiceClient;
 use assistd_proto::pb::vector_store_service_client::VectorStoreServiceClient;
+use std::sync::Arc;
+
+use assistd_sandbox::Sandbox;
 use tonic::metadata::MetadataValue;
 
 pub use assistd_common::caller::Caller;
@@ -28,6 +31,8 @@ pub struct Peers {
     vector_stores: Option<VectorStoreServiceClient<GrpcChannel>>,
     /// `Bearer <internal token>`, for the engine's own calls across the network.
     internal: Option<MetadataValue<tonic::metadata::Ascii>>,
+    /// code_interpreter's sandbox (none: code_interpreter fails).
+    sandbox: Option<Arc<dyn Sandbox>>,
 }
 
 fn upstream(s: tonic::Status) -> ServiceError {
@@ -43,6 +48,7 @@ impl Peers {
             threads: ThreadServiceClient::new(threads).max_decoding_message_size(max).max_encoding_message_size(max),
             vector_stores: None,
             internal: None,
+            sandbox: None,
         }
     }
 
@@ -50,6 +56,22 @@ impl Peers {
     pub fn with_vector_stores(mut self, channel: GrpcChannel) -> Self {
         self.vector_stores = Some(VectorStoreServiceClient::new(channel).max_decoding_message_size(64 << 20));
         self
+    }
+
+    /// Lets runs execute code_interpreter calls in `sandbox`.
+    pub fn with_sandbox(mut self, sandbox: Arc<dyn Sandbox>) -> Self {
+        self.sandbox = Some(sandbox);
+        self
+    }
+
+    /// The sandbox, or the error a code_interpreter call gets without one.
+    pub fn sandbox(&self) -> ServiceResult<&Arc<dyn Sandbox>> {
+        self.sandbox.as_ref().ok_or_else(|| {
+            ServiceError::new(
+                assistd_common::error::ErrorKind::FailedPrecondition,
+                "code_interpreter is unavailable: this server has no sandbox (ASSISTD_SANDBOX=off, or give --upstream sandbox=URL)",
+            )
+        })
     }
 
     fn vs(&self) -> ServiceResult<VectorStoreServiceClient<GrpcChannel>> {
