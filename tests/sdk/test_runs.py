@@ -62,9 +62,13 @@ def test_create_and_poll_answers(client, assistant, llm):
 def test_polling_follows_openai_poll_after_ms(client, assistant, llm):
     # The SDK's create_and_poll sleeps as long as `openai-poll-after-ms` says (5 s in
     # the Node SDK and 1 s in this one without it); a quick run is seen done at once.
+    # The model answers over ~0.3 s, so the first retrieval sees the run still working
+    # (an instant answer could finish first, as it did in split mode).
+    llm.script({"text": ["Hel", "lo."], "sleep": 0.075})
     thread = client.beta.threads.create(messages=[{"role": "user", "content": "Say hello."}])
     run = client.beta.threads.runs.with_raw_response.create(thread_id=thread.id, assistant_id=assistant.id).parse()
     raw = client.beta.threads.runs.with_raw_response.retrieve(thread_id=thread.id, run_id=run.id)
+    assert raw.parse().status in ("queued", "in_progress")
     assert int(raw.headers["openai-poll-after-ms"]) <= 250
     start = time.monotonic()
     done = client.beta.threads.runs.poll(run.id, thread_id=thread.id)
