@@ -458,6 +458,11 @@ pub async fn grpc_router(
                 peers
             }
         };
+        // code_interpreter reads and writes files through the files service.
+        let peers = match channels.get(ServiceName::Files) {
+            Some(c) => peers.with_files(c),
+            None => peers,
+        };
         let peers = match channels.get(ServiceName::Sandbox) {
             Some(c) => peers.with_sandbox(std::sync::Arc::new(assistd_sandbox::remote::RemoteSandbox::new(
                 c,

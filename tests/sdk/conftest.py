@@ -16,7 +16,7 @@ Contract with the binary (DESIGN.md §8):
 
 With ``ASSISTD_SDK_SPLIT=1`` (PostgreSQL only: the processes share its database)
 the server is the split shape instead: ``assistd serve --only <service>`` for each
-of the five services, each given the upstreams it calls, and ``assistd gateway``
+of the six services (the sandbox too), each given the upstreams it calls, and ``assistd gateway``
 in front of them, which the clients talk to.
 
 Every response under /v1 that the ``client`` and ``http`` fixtures receive is
@@ -178,12 +178,15 @@ def _stop(process: subprocess.Popen) -> int | None:
 
 # The split shape: each service in its own process, with the upstreams it calls.
 SPLIT_SERVICES = [
+    ("sandbox", []),
     ("files", []),
     ("vector_stores", ["files"]),
     ("assistants", ["files", "vector_stores"]),
     ("threads", ["files", "vector_stores"]),
-    ("runs", ["assistants", "threads", "vector_stores"]),
+    ("runs", ["assistants", "threads", "vector_stores", "files", "sandbox"]),
 ]
+# What the gateway reaches (the sandbox serves the runs service only).
+GATEWAY_UPSTREAMS = ["files", "vector_stores", "assistants", "threads", "runs"]
 
 
 def _upstream_args(urls: dict[str, str], names) -> list[str]:
@@ -191,7 +194,7 @@ def _upstream_args(urls: dict[str, str], names) -> list[str]:
 
 
 def _start_split_services(binary: str, env: dict[str, str], tmp_dir: Path) -> tuple[list, dict[str, str]]:
-    """Starts the five services of the split shape; their processes and URLs."""
+    """Starts the six services of the split shape; their processes and URLs."""
     processes, urls = [], {}
     for name, needs in SPLIT_SERVICES:
         data_dir = tmp_dir / f"data-{name}"
@@ -256,7 +259,7 @@ def server(tmp_path_factory, database_url, server_extra_env) -> Server:
             pytest.fail("ASSISTD_SDK_SPLIT=1 needs ASSISTD_TEST_DATABASE_URL (the services share one database)", pytrace=False)
         split_services, urls = _start_split_services(str(binary_path), env, tmp_dir)
         command = [str(binary_path), "gateway", "--listen", "127.0.0.1:0", "--data-dir", str(data_dir)]
-        command += _upstream_args(urls, [n for n, _ in SPLIT_SERVICES])
+        command += _upstream_args(urls, GATEWAY_UPSTREAMS)
 
     stderr_file = open(stderr_path, "wb")
     process = subprocess.Popen(

@@ -281,3 +281,27 @@ def test_stream_errors_before_the_first_byte_are_json(http):
     r = http.post("/v1/threads/thread_nope/runs", json={"assistant_id": "asst_nope", "stream": True})
     assert r.status_code == 404
     assert r.json()["error"]["type"] == "invalid_request_error"
+
+
+def test_uploaded_images_reach_the_model_as_data_urls(client, assistant, llm):
+    png = bytes.fromhex(
+        "89504e470d0a1a0a0000000d4948445200000001000000010806000000" "1f15c4890000000d49444154789c6360f8cf00000301010018dd8db00000000049454e44ae426082"
+    )
+    image = client.files.create(file=("dot.png", png), purpose="vision")
+    text = client.files.create(file=("notes.txt", b"not an image"), purpose="vision")
+    thread = client.beta.threads.create(messages=[{"role": "user", "content": [
+        {"type": "text", "text": "What is in these?"},
+        {"type": "image_file", "image_file": {"file_id": image.id, "detail": "low"}},
+        {"type": "image_file", "image_file": {"file_id": text.id}},
+        {"type": "image_url", "image_url": {"url": "https://example.com/cat.png"}},
+    ]}])
+    llm.script({"text": ["A dot."]})
+    run = client.beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant.id, poll_interval_ms=50)
+    assert run.status == "completed"
+    user = [m for m in llm.last_request()["messages"] if m["role"] == "user"][-1]["content"]
+    import base64
+    assert user[0] == {"type": "text", "text": "What is in these?"}
+    assert user[1] == {"type": "image_url", "image_url": {
+        "url": "data:image/png;base64," + base64.b64encode(png).decode(), "detail": "low"}}
+    assert user[2]["type"] == "text" and "notes.txt is not a png" in user[2]["text"]
+    assert user[3] == {"type": "image_url", "image_url": {"url": "https://example.com/cat.png", "detail": "auto"}}

@@ -220,6 +220,7 @@ fn header_msg(
             purpose: purpose.to_owned(),
             expires_after,
             content_type,
+            tool_output: false,
         })),
     })
 }

@@ -6,6 +6,7 @@ pub mod caller;
 pub mod channel;
 pub mod db;
 pub mod error;
+pub mod files_client;
 pub mod files_ref;
 pub mod ids;
 pub mod json;

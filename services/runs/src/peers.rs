@@ -8,6 +8,7 @@
 //! as the caller.
 
 use assistd_common::channel::GrpcChannel;
+use assistd_common::files_client::Files;
 use assistd_common::vector_stores_ref::vector_store_found;
 use assistd_common::{ServiceError, ServiceResult};
 use assistd_proto::pb;
@@ -33,6 +34,8 @@ pub struct Peers {
     internal: Option<MetadataValue<tonic::metadata::Ascii>>,
     /// code_interpreter's sandbox (none: code_interpreter fails).
     sandbox: Option<Arc<dyn Sandbox>>,
+    /// The files service, for code_interpreter's input and output files.
+    files: Option<Files>,
 }
 
 fn upstream(s: tonic::Status) -> ServiceError {
@@ -49,7 +52,26 @@ impl Peers {
             vector_stores: None,
             internal: None,
             sandbox: None,
+            files: None,
         }
+    }
+
+    /// Lets code_interpreter read input files and store what it made through this
+    /// channel to the files service.
+    pub fn with_files(mut self, channel: GrpcChannel) -> Self {
+        self.files = Some(Files::new(channel).with_internal_authorization(self.internal.clone()));
+        self
+    }
+
+    /// The files service's client, or the error a code_interpreter call gets without one.
+    pub fn files(&self) -> ServiceResult<Files> {
+        let files = self.files.clone().ok_or_else(|| {
+            ServiceError::new(
+                assistd_common::error::ErrorKind::FailedPrecondition,
+                "code_interpreter is unavailable: this process does not reach the files service (give --upstream files=URL)",
+            )
+        })?;
+        Ok(files)
     }
 
     /// Lets runs search vector stores (the file_search tool) through this channel.
@@ -103,6 +125,7 @@ impl Peers {
     /// deployment's internal token (see `assistd_common::auth::internal_token`).
     pub fn with_internal_token(mut self, token: Option<String>) -> Self {
         self.internal = assistd_common::caller::internal_authorization(token);
+        self.files = self.files.map(|f| f.with_internal_authorization(self.internal.clone()));
         self
     }
 

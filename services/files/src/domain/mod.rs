@@ -16,12 +16,14 @@ pub const MAX_PART_BYTES: u64 = 64 * 1024 * 1024;
 pub const UPLOAD_TTL_SECS: i64 = 3600;
 /// Purposes `POST /files` accepts.
 pub const FILE_PURPOSES: &[&str] = &["assistants", "batch", "fine-tune", "vision", "user_data", "evals"];
+/// The purpose of files a tool made (only the services' own uploads carry it).
+pub const TOOL_OUTPUT_PURPOSE: &str = "assistants_output";
 /// Purposes `POST /uploads` accepts.
 pub const UPLOAD_PURPOSES: &[&str] = &["assistants", "batch", "fine-tune", "vision"];
 /// Purposes a file object may carry.
 pub const OBJECT_PURPOSES: &[&str] = &[
     "assistants",
-    "assistants_output",
+    TOOL_OUTPUT_PURPOSE,
     "batch",
     "batch_output",
     "fine-tune",
@@ -225,6 +227,13 @@ impl NewFile {
         };
         let content_type = content_type.filter(|c| !c.is_empty() && c != "application/octet-stream");
         Ok(Self { filename, purpose, ttl, content_type })
+    }
+
+    /// A file a tool made (purpose `assistants_output`, no expiry).
+    pub fn tool_output(filename: String, content_type: Option<String>) -> ServiceResult<Self> {
+        validate_filename(&filename, "file")?;
+        let content_type = content_type.filter(|c| !c.is_empty() && c != "application/octet-stream");
+        Ok(Self { filename, purpose: TOOL_OUTPUT_PURPOSE.to_owned(), ttl: None, content_type })
     }
 }
 

@@ -60,7 +60,10 @@ impl TryFrom<pb::UploadFileHeader> for NewFile {
     type Error = ServiceError;
 
     fn try_from(h: pb::UploadFileHeader) -> Result<Self, ServiceError> {
-        let pb::UploadFileHeader { filename, purpose, expires_after, content_type } = h;
+        let pb::UploadFileHeader { filename, purpose, expires_after, content_type, tool_output } = h;
+        if tool_output {
+            return NewFile::tool_output(filename, content_type);
+        }
         NewFile::new(filename, purpose, expires_after.map(Into::into), content_type)
     }
 }

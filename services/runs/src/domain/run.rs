@@ -210,6 +210,22 @@ pub struct SearchResult {
     pub text: String,
 }
 
+/// One output of a code_interpreter call.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum CodeOutput {
+    /// What the code printed (stdout and stderr, a traceback, or why it stopped).
+    Logs {
+        /// The text.
+        logs: String,
+    },
+    /// A figure it drew, stored as a file.
+    Image {
+        /// `file-…` (purpose `assistants_output`).
+        file_id: String,
+    },
+}
+
 /// A tool call of a step.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -235,13 +251,35 @@ pub enum StepToolCall {
         score_threshold: f64,
         results: Vec<SearchResult>,
     },
+    /// A code_interpreter call.
+    CodeInterpreter {
+        /// `call_…`
+        id: String,
+        /// The code run.
+        input: String,
+        /// What it produced.
+        outputs: Vec<CodeOutput>,
+        /// The files it wrote under `/mnt/data`, stored (for `sandbox:` links; not
+        /// shown in the API's step).
+        #[serde(default)]
+        files: Vec<CodeFile>,
+    },
+}
+
+/// A file a code_interpreter call wrote, stored as a file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CodeFile {
+    /// Its path under `/mnt/data`.
+    pub path: String,
+    /// `file-…` (purpose `assistants_output`).
+    pub file_id: String,
 }
 
 impl StepToolCall {
     /// The call id.
     pub fn id(&self) -> &str {
         match self {
-            Self::Function { id, .. } | Self::FileSearch { id, .. } => id,
+            Self::Function { id, .. } | Self::FileSearch { id, .. } | Self::CodeInterpreter { id, .. } => id,
         }
     }
 }

@@ -7,7 +7,7 @@
 use assistd_proto::pb;
 use tokio::sync::mpsc;
 
-use crate::domain::{Run, RunStep};
+use crate::domain::{CodeOutput, Run, RunStep};
 
 /// The events of a run executing in this process, as a streaming client reads them;
 /// the last is [`RunEvent::Done`].
@@ -30,12 +30,24 @@ pub enum RunEvent {
     StepDelta(StepDelta),
     /// `thread.message.<event>`: a message the run writes.
     Message(MessageEvent, pb::Message),
-    /// `thread.message.delta`: text the run appended to its message's content part 0.
+    /// `thread.message.delta`: text the run appended to its message's text part (at
+    /// `index`, after the images the message shows).
     MessageText {
         /// The message written.
         message_id: String,
+        /// The text part's position in the content.
+        index: u32,
         /// The text appended.
         text: String,
+    },
+    /// `thread.message.delta`: an image code_interpreter drew, shown in the message.
+    MessageImage {
+        /// The message written.
+        message_id: String,
+        /// The image part's position in the content.
+        index: u32,
+        /// `file-…`
+        file_id: String,
     },
     /// `error`: the run met an error after the stream started (`server_error`).
     Error(String),
@@ -97,6 +109,15 @@ pub enum CallDelta {
     },
     /// A fragment of a function call's arguments.
     FunctionArguments(String),
+    /// A code_interpreter call begins (its input empty so far, no outputs).
+    CodeOpened {
+        /// `call_…`
+        id: String,
+    },
+    /// A fragment of a code_interpreter call's code.
+    CodeInput(String),
+    /// What a code_interpreter call produced, once it ran.
+    CodeOutputs(Vec<CodeOutput>),
 }
 
 /// Where a run's events go: a streaming client, or nowhere (a queued run). Events
@@ -178,10 +199,19 @@ impl Emitter {
         }
     }
 
-    /// `thread.message.delta` with a text fragment of content part 0.
-    pub async fn text_delta(&mut self, message_id: &str, text: &str) {
+    /// `thread.message.delta` with a text fragment of content part `index`.
+    pub async fn text_delta(&mut self, message_id: &str, index: u32, text: &str) {
         if self.is_open() {
-            self.send(RunEvent::MessageText { message_id: message_id.to_owned(), text: text.to_owned() }).await;
+            let (message_id, text) = (message_id.to_owned(), text.to_owned());
+            self.send(RunEvent::MessageText { message_id, index, text }).await;
+        }
+    }
+
+    /// `thread.message.delta` with image `file_id` as content part `index`.
+    pub async fn image_delta(&mut self, message_id: &str, index: u32, file_id: &str) {
+        if self.is_open() {
+            let (message_id, file_id) = (message_id.to_owned(), file_id.to_owned());
+            self.send(RunEvent::MessageImage { message_id, index, file_id }).await;
         }
     }
 

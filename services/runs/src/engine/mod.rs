@@ -15,8 +15,10 @@
 //! peers (threads, messages, assistants) stay as those services send them. The
 //! transports convert (`grpc/convert.rs`).
 
+pub mod code;
 pub mod events;
 pub mod file_search;
+pub mod images;
 pub mod models;
 mod ops;
 pub mod prompt;

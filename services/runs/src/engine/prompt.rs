@@ -7,7 +7,8 @@ use assistd_common::tools::{ResponseFormat, Tool};
 use assistd_proto::pb;
 use serde_json::json;
 
-use crate::domain::{Run, RunStep, StepDetails, StepToolCall, ToolChoiceSpec, Truncation};
+use crate::domain::{CodeOutput, Run, RunStep, StepDetails, StepToolCall, ToolChoiceSpec, Truncation};
+use crate::engine::images::{ImageInput, ImageInputs};
 use crate::model::{ChatMessage, ChatRequest, FunctionSpec, ToolCall, ToolChoice, UserPart};
 
 /// The prompt does not fit `max_prompt_tokens` even with every droppable message gone.
@@ -53,7 +54,16 @@ fn text_of(m: &pb::Message) -> String {
         .join("\n")
 }
 
-fn thread_message(m: &pb::Message) -> Option<ChatMessage> {
+/// What the prompt needs besides the run, the thread and the steps.
+#[derive(Debug, Default)]
+pub struct Inputs<'a> {
+    /// The names of the files code_interpreter finds in `/mnt/data`.
+    pub code_files: Vec<String>,
+    /// The uploaded images of the thread's user messages.
+    pub images: Option<&'a ImageInputs>,
+}
+
+fn thread_message(m: &pb::Message, images: Option<&ImageInputs>) -> Option<ChatMessage> {
     if m.role == pb::MessageRole::Assistant as i32 {
         let text = text_of(m);
         return (!text.is_empty()).then_some(ChatMessage::Assistant { content: Some(text), tool_calls: vec![] });
@@ -66,7 +76,13 @@ fn thread_message(m: &pb::Message) -> Option<ChatMessage> {
             Some(pb::message_content::Part::ImageUrl(u)) => {
                 Some(UserPart::ImageUrl { url: u.url.clone(), detail: u.detail.clone() })
             }
-            // Uploaded images would need the file's bytes as a data URL; not sent yet.
+            Some(pb::message_content::Part::ImageFile(f)) => match images.and_then(|i| i.get(&f.file_id)) {
+                Some(ImageInput::Data(url)) => Some(UserPart::ImageUrl { url: url.clone(), detail: f.detail.clone() }),
+                Some(ImageInput::Unreadable(why)) => {
+                    Some(UserPart::Text(format!("[image {} could not be shown: {why}]", f.file_id)))
+                }
+                None => None,
+            },
             _ => None,
         })
         .collect();
@@ -77,16 +93,15 @@ fn thread_message(m: &pb::Message) -> Option<ChatMessage> {
 pub fn functions(tools: &[Tool]) -> Vec<FunctionSpec> {
     tools
         .iter()
-        .filter_map(|t| match t {
-            Tool::Function { function } => Some(FunctionSpec {
+        .map(|t| match t {
+            Tool::Function { function } => FunctionSpec {
                 name: function.name.clone(),
                 description: function.description.clone(),
                 parameters: function.parameters.clone().map(serde_json::Value::Object),
                 strict: function.strict,
-            }),
-            Tool::FileSearch { .. } => Some(file_search_function()),
-            // code_interpreter is accepted but not offered yet.
-            Tool::CodeInterpreter => None,
+            },
+            Tool::FileSearch { .. } => file_search_function(),
+            Tool::CodeInterpreter => code_interpreter_function(),
         })
         .collect()
 }
@@ -121,6 +136,55 @@ pub fn file_search_function() -> FunctionSpec {
     }
 }
 
+/// Name of the function that stands for the code_interpreter tool.
+pub const CODE_INTERPRETER: &str = "code_interpreter";
+
+/// The code_interpreter tool as the function the model sees: it writes Python, the
+/// engine runs it in the thread's sandbox session and answers with what it printed.
+pub fn code_interpreter_function() -> FunctionSpec {
+    FunctionSpec {
+        name: CODE_INTERPRETER.into(),
+        description: Some(
+            "Run Python 3 code in a stateful session (variables persist between calls) with numpy, pandas, \
+             matplotlib and sympy, and no internet access. The value of the last expression and \
+             everything printed come back; matplotlib figures are shown to the user. The user's \
+             files are in /mnt/data; save files you make there and link them as \
+             sandbox:/mnt/data/NAME."
+                .into(),
+        ),
+        parameters: Some(json!({
+            "type": "object",
+            "properties": {
+                "code": {"type": "string", "description": "The Python code to run."}
+            },
+            "required": ["code"]
+        })),
+        strict: None,
+    }
+}
+
+/// The arguments of a code_interpreter call the model made, from its code.
+pub fn code_arguments(code: &str) -> String {
+    json!({ "code": code }).to_string()
+}
+
+/// What the model reads back from a code_interpreter call.
+pub fn code_result(outputs: &[CodeOutput]) -> String {
+    let mut text = String::new();
+    for o in outputs {
+        match o {
+            CodeOutput::Logs { logs } => text.push_str(logs),
+            CodeOutput::Image { file_id } => {
+                if !text.is_empty() && !text.ends_with('\n') {
+                    text.push('\n');
+                }
+                text.push_str(&format!("[a figure was drawn and shown to the user as image {file_id}]\n"));
+            }
+        }
+    }
+    if text.trim().is_empty() { "(no output)".to_owned() } else { text }
+}
+
 fn response_format(rf: &Option<ResponseFormat>) -> Option<serde_json::Value> {
     match rf {
         Some(ResponseFormat::JsonObject) => Some(json!({"type": "json_object"})),
@@ -144,12 +208,21 @@ pub fn build(
     thread: &[pb::Message],
     steps: &[RunStep],
     backend_model: &str,
+    inputs: &Inputs,
 ) -> Result<ChatRequest, TooLong> {
     let spec = &run.spec;
-    let used = spec.instructions_used();
+    let mut used = spec.instructions_used();
+    let code_files = &inputs.code_files;
+    if !code_files.is_empty() && spec.tools.iter().any(|t| matches!(t, Tool::CodeInterpreter)) {
+        let listed = code_files.iter().map(|n| format!("/mnt/data/{n}")).collect::<Vec<_>>().join(", ");
+        used = format!("{}\n\nFiles you can read with code_interpreter: {listed}", used.trim_end());
+    }
     let system = used.trim();
-    let history: Vec<ChatMessage> =
-        thread.iter().filter(|m| m.run_id.as_deref() != Some(run.id.as_str())).filter_map(thread_message).collect();
+    let history: Vec<ChatMessage> = thread
+        .iter()
+        .filter(|m| m.run_id.as_deref() != Some(run.id.as_str()))
+        .filter_map(|m| thread_message(m, inputs.images))
+        .collect();
     let mut history = match spec.truncation.strategy() {
         Truncation::LastMessages(_) => spec.truncation.strategy().apply(&history).to_vec(),
         Truncation::Auto => history,
@@ -168,7 +241,7 @@ pub fn build(
             StepDetails::ToolCalls { tool_calls } => {
                 let answered = tool_calls.iter().all(|c| match c {
                     StepToolCall::Function { output, .. } => output.is_some(),
-                    StepToolCall::FileSearch { .. } => true,
+                    StepToolCall::FileSearch { .. } | StepToolCall::CodeInterpreter { .. } => true,
                 });
                 if !answered {
                     continue;
@@ -180,7 +253,10 @@ pub fn build(
                             ToolCall { id: id.clone(), name: name.clone(), arguments: arguments.clone() }
                         }
                         StepToolCall::FileSearch { id, arguments, .. } => {
-                            ToolCall { id: id.clone(), name: "file_search".into(), arguments: arguments.clone() }
+                            ToolCall { id: id.clone(), name: FILE_SEARCH.into(), arguments: arguments.clone() }
+                        }
+                        StepToolCall::CodeInterpreter { id, input, .. } => {
+                            ToolCall { id: id.clone(), name: CODE_INTERPRETER.into(), arguments: code_arguments(input) }
                         }
                     })
                     .collect();
@@ -192,6 +268,7 @@ pub fn build(
                             searches += 1;
                             crate::engine::file_search::output(searches - 1, results)
                         }
+                        StepToolCall::CodeInterpreter { outputs, .. } => code_result(outputs),
                     };
                     segment.push(ChatMessage::Tool { tool_call_id: c.id().to_owned(), content });
                 }
@@ -220,7 +297,8 @@ pub fn build(
     } else {
         spec.tool_choice.as_ref().map(|c| match c {
             ToolChoiceSpec::None => ToolChoice::None,
-            ToolChoiceSpec::Auto | ToolChoiceSpec::CodeInterpreter => ToolChoice::Auto,
+            ToolChoiceSpec::Auto => ToolChoice::Auto,
+            ToolChoiceSpec::CodeInterpreter => ToolChoice::Function(CODE_INTERPRETER.into()),
             ToolChoiceSpec::FileSearch => ToolChoice::Function(FILE_SEARCH.into()),
             ToolChoiceSpec::Required => ToolChoice::Required,
             ToolChoiceSpec::Function { name } => ToolChoice::Function(name.clone()),

@@ -13,13 +13,14 @@ use futures::StreamExt;
 use tokio_util::sync::CancellationToken;
 
 use super::events::{CallDelta, Emitter, MessageEvent};
-use super::{Engine, file_search, prompt};
+use super::{Engine, code, file_search, images, prompt};
 use crate::domain::{
-    REQUIRES_ACTION_TTL_SECS, RequiredCall, Run, RunError, RunStatus, RunStep, SearchResult, StepDetails, StepStatus,
-    StepToolCall, Usage,
+    CodeFile, REQUIRES_ACTION_TTL_SECS, RequiredCall, Run, RunError, RunStatus, RunStep, SearchResult, StepDetails,
+    StepStatus, StepToolCall, Usage,
 };
 use crate::model::{ChatEvent, ModelError};
 use crate::peers::Caller;
+use assistd_common::tools::Tool;
 
 /// How a drive ends.
 #[derive(Debug)]
@@ -44,6 +45,8 @@ fn shutdown() -> End {
 struct OpenMessage {
     step: RunStep,
     message: pb::Message,
+    /// Figures code_interpreter drew since the last message, shown before the text.
+    images: Vec<String>,
     text: String,
     /// The message and its step being written (announced before the write is done,
     /// so the first token is not kept waiting for the database).
@@ -54,6 +57,8 @@ struct OpenCall {
     id: String,
     name: String,
     arguments: String,
+    /// The code of a code_interpreter call, streamed out of its arguments.
+    code: Option<code::CodeStream>,
 }
 
 struct OpenTools {
@@ -74,14 +79,39 @@ pub(super) struct Exec<'a> {
     tools: Option<OpenTools>,
     /// Results of the run's file_search calls so far, in order (markers cite them).
     searches: Vec<Vec<SearchResult>>,
-    /// file_search calls run in this turn, kept with the function calls that wait.
+    /// file_search and code_interpreter calls run in this turn, kept with the function
+    /// calls that wait.
     searched: Vec<StepToolCall>,
+    /// code_interpreter's input files (found on the first turn that needs them).
+    code_inputs: Option<Vec<code::InputRef>>,
+    /// Files the run's code wrote so far (`sandbox:` links in messages name them).
+    written: Vec<CodeFile>,
+    /// Figures the run's code drew that no message shows yet.
+    images: Vec<String>,
+    /// Uploaded images read so far in this drive.
+    image_inputs: images::ImageInputs,
 }
 
-fn text_content(text: &str, annotations: Vec<pb::Annotation>) -> Vec<pb::MessageContent> {
-    vec![pb::MessageContent {
-        part: Some(pb::message_content::Part::Text(pb::TextContent { value: text.to_owned(), annotations })),
-    }]
+/// A run's message as written: the figures code drew before it, then its text with
+/// the citations of file_search results and the paths of files the code wrote.
+fn message_content(
+    open: &OpenMessage,
+    searches: &[Vec<SearchResult>],
+    written: &[CodeFile],
+) -> Vec<pb::MessageContent> {
+    let mut annotations = file_search::citations(&open.text, searches);
+    annotations.extend(code::file_paths(&open.text, written));
+    annotations.sort_by_key(|a| a.start_index);
+    let images = open.images.iter().map(|file_id| pb::MessageContent {
+        part: Some(pb::message_content::Part::ImageFile(pb::ImageFileContent {
+            file_id: file_id.clone(),
+            detail: None,
+        })),
+    });
+    let text = pb::MessageContent {
+        part: Some(pb::message_content::Part::Text(pb::TextContent { value: open.text.clone(), annotations })),
+    };
+    images.chain(std::iter::once(text)).collect()
 }
 
 impl<'a> Exec<'a> {
@@ -104,7 +134,71 @@ impl<'a> Exec<'a> {
             tools: None,
             searches: vec![],
             searched: vec![],
+            code_inputs: None,
+            written: vec![],
+            images: vec![],
+            image_inputs: Default::default(),
         }
+    }
+
+    fn has_code_interpreter(&self) -> bool {
+        self.run.spec.tools.iter().any(|t| matches!(t, Tool::CodeInterpreter))
+    }
+
+    /// Reads the thread's uploaded images the model has not been given in this drive.
+    async fn read_images(&mut self, messages: &[pb::Message]) -> ServiceResult<()> {
+        let ids: Vec<String> =
+            images::file_ids(messages).into_iter().filter(|id| !self.image_inputs.contains_key(id)).collect();
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let files = match self.engine.inner.peers.files() {
+            Ok(f) => f,
+            Err(e) => {
+                tracing::warn!(error = %e.message, "uploaded images are not sent to the model");
+                return Ok(());
+            }
+        };
+        for id in ids {
+            let image = images::read(&files, &self.caller, &id).await?;
+            self.image_inputs.insert(id, image);
+        }
+        Ok(())
+    }
+
+    /// code_interpreter's input files for this run (looked up once per drive).
+    async fn code_inputs(&mut self, messages: &[pb::Message]) -> ServiceResult<Vec<code::InputRef>> {
+        if let Some(known) = &self.code_inputs {
+            return Ok(known.clone());
+        }
+        let peers = &self.engine.inner.peers;
+        // A deleted assistant or thread has no files to give.
+        let assistant = peers.assistant(&self.caller, &self.run.assistant_id).await.ok();
+        let thread = peers.thread(&self.caller, &self.run.thread_id).await.ok();
+        let ids = code::input_file_ids(assistant.as_ref(), thread.as_ref(), &self.run, messages);
+        let mut named = Vec::new();
+        if !ids.is_empty() {
+            let files = match peers.files() {
+                Ok(f) => f,
+                Err(e) => {
+                    tracing::warn!(error = %e.message, "code_interpreter's files are left out");
+                    self.code_inputs = Some(vec![]);
+                    return Ok(vec![]);
+                }
+            };
+            for id in ids {
+                match files.get(&self.caller, &id).await {
+                    Ok(f) => named.push((id, f.filename)),
+                    Err(e) if e.kind == ErrorKind::NotFound => {
+                        tracing::warn!(file_id = %id, "a code_interpreter file is gone; left out")
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        let inputs = code::name_inputs(named);
+        self.code_inputs = Some(inputs.clone());
+        Ok(inputs)
     }
 
     /// Drives the run to its next resting state.
@@ -197,18 +291,32 @@ impl<'a> Exec<'a> {
             self.engine.inner.peers.messages(&self.caller, &self.run.thread_id, None),
             self.engine.inner.store.all_steps(&self.project, &self.run.id)
         )?;
-        self.searches = steps
-            .iter()
-            .flat_map(|s| match &s.details {
+        let calls_so_far = || {
+            steps.iter().flat_map(|s| match &s.details {
                 StepDetails::ToolCalls { tool_calls } => tool_calls.clone(),
                 StepDetails::MessageCreation { .. } => vec![],
             })
+        };
+        self.searches = calls_so_far()
             .filter_map(|c| match c {
                 StepToolCall::FileSearch { results, .. } => Some(results),
-                StepToolCall::Function { .. } => None,
+                _ => None,
             })
             .collect();
-        let mut request = match prompt::build(&self.run, &thread, &steps, &name) {
+        self.written = calls_so_far()
+            .flat_map(|c| match c {
+                StepToolCall::CodeInterpreter { files, .. } => files,
+                _ => vec![],
+            })
+            .collect();
+        let code_files: Vec<String> = if self.has_code_interpreter() {
+            self.code_inputs(&thread).await?.into_iter().map(|f| f.name).collect()
+        } else {
+            vec![]
+        };
+        self.read_images(&thread).await?;
+        let inputs = prompt::Inputs { code_files, images: Some(&self.image_inputs) };
+        let mut request = match prompt::build(&self.run, &thread, &steps, &name, &inputs) {
             Ok(r) => r,
             Err(prompt::TooLong) => return Ok(Some(End::Incomplete("max_prompt_tokens"))),
         };
@@ -273,8 +381,11 @@ impl<'a> Exec<'a> {
                 .map(|(_, c)| RequiredCall { id: c.id.clone(), name: c.name.clone(), arguments: c.arguments.clone() })
                 .collect();
             let settings = file_search::settings(&self.run.spec.tools);
-            let (searches, functions): (Vec<RequiredCall>, Vec<RequiredCall>) =
+            let coding = self.has_code_interpreter();
+            let (searches, rest): (Vec<RequiredCall>, Vec<RequiredCall>) =
                 calls.into_iter().partition(|c| settings.is_some() && c.name == prompt::FILE_SEARCH);
+            let (codes, functions): (Vec<RequiredCall>, Vec<RequiredCall>) =
+                rest.into_iter().partition(|c| coding && c.name == prompt::CODE_INTERPRETER);
             if let Some(settings) = settings.filter(|_| !searches.is_empty()) {
                 let cancel = self.cancel.clone();
                 let searched = tokio::select! {
@@ -287,10 +398,24 @@ impl<'a> Exec<'a> {
                     Err(e) => return Ok(Some(End::Failed(e))),
                 }
             }
+            if !codes.is_empty() {
+                // Dropping the cell (a cancel, a shutdown) kills it in the sandbox.
+                let (cancel, shutdown_token) = (self.cancel.clone(), self.engine.shutting_down().clone());
+                let ran = tokio::select! {
+                    biased;
+                    () = cancel.cancelled() => return Ok(Some(End::Cancelled)),
+                    () = shutdown_token.cancelled() => return Ok(Some(shutdown())),
+                    r = self.run_codes(&codes, &thread) => r?,
+                };
+                match ran {
+                    Ok(done) => self.searched.extend(done),
+                    Err(e) => return Ok(Some(End::Failed(e))),
+                }
+            }
             if !functions.is_empty() {
                 return Ok(Some(End::RequiresAction(functions)));
             }
-            // Only file_search: the step is done and the model goes on with the results.
+            // Only built-in tools: the step is done and the model goes on with the results.
             let Some(mut tools) = self.tools.take() else { return Ok(None) };
             tools.step.details = StepDetails::ToolCalls { tool_calls: std::mem::take(&mut self.searched) };
             tools.step.finish(StepStatus::Completed, time::now_secs());
@@ -343,6 +468,61 @@ impl<'a> Exec<'a> {
         Ok(done)
     }
 
+    /// Runs the model's code_interpreter calls in the thread's session, in order; each
+    /// call's outputs stream to the client once it ran. The outer error is the
+    /// service's; the inner ends the run.
+    async fn run_codes(
+        &mut self,
+        calls: &[RequiredCall],
+        messages: &[pb::Message],
+    ) -> ServiceResult<Result<Vec<StepToolCall>, RunError>> {
+        let unavailable = |e: assistd_common::ServiceError| RunError::server(e.message);
+        let sandbox = match self.engine.inner.peers.sandbox() {
+            Ok(s) => s.clone(),
+            Err(e) => return Ok(Err(unavailable(e))),
+        };
+        let files = match self.engine.inner.peers.files() {
+            Ok(f) => f,
+            Err(e) => return Ok(Err(unavailable(e))),
+        };
+        let inputs = self.code_inputs(messages).await?;
+        let session = code::session(&self.project, &self.run);
+        let mut done = Vec::new();
+        for c in calls {
+            let input = code::code_of(&c.arguments);
+            let started = std::time::Instant::now();
+            let ran =
+                code::execute(sandbox.as_ref(), &files, &self.caller, session.clone(), &inputs, input.clone()).await;
+            let execution = match ran {
+                Ok(e) => e,
+                Err(e) => return Ok(Err(e)),
+            };
+            tracing::info!(
+                call_id = %c.id,
+                outcome = execution.outcome.as_str(),
+                seconds = started.elapsed().as_secs_f64(),
+                "code_interpreter call ran"
+            );
+            let (outputs, written) = match code::store_outputs(&files, &self.caller, &c.id, execution).await {
+                Ok(o) => o,
+                Err(e) => return Ok(Err(e)),
+            };
+            self.images.extend(outputs.iter().filter_map(|o| match o {
+                crate::domain::CodeOutput::Image { file_id } => Some(file_id.clone()),
+                crate::domain::CodeOutput::Logs { .. } => None,
+            }));
+            self.written.extend(written.iter().cloned());
+            if let Some(tools) = &self.tools
+                && let Some(index) = tools.calls.iter().position(|(_, open)| open.id == c.id)
+            {
+                let step_id = tools.step.id.clone();
+                self.emit.step_delta(&step_id, index as u32, CallDelta::CodeOutputs(outputs.clone())).await;
+            }
+            done.push(StepToolCall::CodeInterpreter { id: c.id.clone(), input, outputs, files: written });
+        }
+        Ok(Ok(done))
+    }
+
     fn new_step(&self, details: StepDetails) -> RunStep {
         let r = &self.run;
         RunStep::open(StepId::generate().into_string(), &r.id, &r.thread_id, &r.assistant_id, details, time::now_secs())
@@ -377,7 +557,11 @@ impl<'a> Exec<'a> {
         self.emit.step(&step).await;
         self.emit.message(MessageEvent::Created, &message).await;
         self.emit.message(MessageEvent::InProgress, &message).await;
-        self.message = Some(OpenMessage { step, message, text: String::new(), written: Some(written) });
+        let images = std::mem::take(&mut self.images);
+        for (i, file_id) in images.iter().enumerate() {
+            self.emit.image_delta(&message.id, i as u32, file_id).await;
+        }
+        self.message = Some(OpenMessage { step, message, images, text: String::new(), written: Some(written) });
         Ok(())
     }
 
@@ -390,7 +574,7 @@ impl<'a> Exec<'a> {
         }
         if let Some(m) = &mut self.message {
             m.text.push_str(text);
-            self.emit.text_delta(&m.message.id, text).await;
+            self.emit.text_delta(&m.message.id, m.images.len() as u32, text).await;
         }
         Ok(())
     }
@@ -424,15 +608,20 @@ impl<'a> Exec<'a> {
         let pos = match tools.calls.iter().position(|(i, _)| *i == index) {
             Some(p) => p,
             None => {
-                let call = OpenCall {
+                let coding = self.run.spec.tools.iter().any(|t| matches!(t, Tool::CodeInterpreter));
+                let mut call = OpenCall {
                     id: id.filter(|s| !s.is_empty()).unwrap_or_else(|| CallId::generate().into_string()),
                     name: name.clone().unwrap_or_default(),
                     arguments: String::new(),
+                    code: None,
                 };
                 let at = tools.calls.len() as u32;
                 let delta = if call.name == prompt::FILE_SEARCH && file_search::settings(&self.run.spec.tools).is_some()
                 {
                     CallDelta::FileSearchOpened { id: call.id.clone() }
+                } else if call.name == prompt::CODE_INTERPRETER && coding {
+                    call.code = Some(code::CodeStream::default());
+                    CallDelta::CodeOpened { id: call.id.clone() }
                 } else {
                     CallDelta::FunctionOpened { id: call.id.clone(), name: call.name.clone() }
                 };
@@ -449,7 +638,12 @@ impl<'a> Exec<'a> {
         }
         if !arguments.is_empty() {
             call.arguments.push_str(arguments);
-            if call.name != prompt::FILE_SEARCH || file_search::settings(&self.run.spec.tools).is_none() {
+            if let Some(stream) = &mut call.code {
+                let code = stream.feed(arguments);
+                if !code.is_empty() {
+                    self.emit.step_delta(&tools.step.id, pos as u32, CallDelta::CodeInput(code)).await;
+                }
+            } else if call.name != prompt::FILE_SEARCH || file_search::settings(&self.run.spec.tools).is_none() {
                 let fragment = CallDelta::FunctionArguments(arguments.to_owned());
                 self.emit.step_delta(&tools.step.id, pos as u32, fragment).await;
             }
@@ -479,7 +673,7 @@ impl<'a> Exec<'a> {
                     thread_id: self.run.thread_id.clone(),
                     message_id: open.message.id.clone(),
                     status: status as i32,
-                    content: text_content(&open.text, file_search::citations(&open.text, &self.searches)),
+                    content: message_content(&open, &self.searches, &self.written),
                     incomplete_reason: incomplete_reason.map(str::to_owned),
                 },
             )

@@ -7,7 +7,8 @@ use assistd_common::tools::INCLUDE_FILE_SEARCH_CONTENT;
 use assistd_proto::pb;
 
 use crate::domain::{
-    RequiredCall, Run, RunError, RunStatus, RunStep, StepDetails, StepStatus, StepToolCall, ToolChoiceSpec, Usage,
+    CodeOutput, RequiredCall, Run, RunError, RunStatus, RunStep, StepDetails, StepStatus, StepToolCall, ToolChoiceSpec,
+    Usage,
 };
 use crate::engine::{CallDelta, RunEvent, StepDelta};
 
@@ -154,6 +155,23 @@ pub fn tool_call_to_pb(c: StepToolCall, with_content: bool) -> pb::ToolCall {
                     .collect(),
             })),
         },
+        StepToolCall::CodeInterpreter { id, input, outputs, files: _ } => pb::ToolCall {
+            id,
+            call: Some(pb::tool_call::Call::CodeInterpreter(pb::CodeInterpreterCall {
+                input,
+                outputs: outputs.into_iter().map(code_output_to_pb).collect(),
+            })),
+        },
+    }
+}
+
+fn code_output_to_pb(o: CodeOutput) -> pb::CodeInterpreterOutput {
+    use pb::code_interpreter_output::Output;
+    pb::CodeInterpreterOutput {
+        output: Some(match o {
+            CodeOutput::Logs { logs } => Output::Logs(logs),
+            CodeOutput::Image { file_id } => Output::Image(pb::FileRef { file_id }),
+        }),
     }
 }
 
@@ -219,16 +237,30 @@ pub fn event_to_pb(e: RunEvent, include: &[String]) -> pb::RunEvent {
         }
         RunEvent::StepDelta(d) => ("thread.run.step.delta".to_owned(), Payload::RunStepDelta(step_delta_to_pb(d))),
         RunEvent::Message(what, m) => (format!("thread.message.{}", what.as_str()), Payload::Message(m)),
-        RunEvent::MessageText { message_id, text } => (
+        RunEvent::MessageText { message_id, index, text } => (
             "thread.message.delta".to_owned(),
             Payload::MessageDelta(pb::MessageDelta {
                 id: message_id,
                 role: None,
                 content: vec![pb::MessageContentDelta {
-                    index: 0,
+                    index,
                     part: Some(pb::message_content_delta::Part::Text(pb::TextDelta {
                         value: Some(text),
                         annotations: vec![],
+                    })),
+                }],
+            }),
+        ),
+        RunEvent::MessageImage { message_id, index, file_id } => (
+            "thread.message.delta".to_owned(),
+            Payload::MessageDelta(pb::MessageDelta {
+                id: message_id,
+                role: None,
+                content: vec![pb::MessageContentDelta {
+                    index,
+                    part: Some(pb::message_content_delta::Part::ImageFile(pb::ImageFileDelta {
+                        file_id: Some(file_id),
+                        detail: None,
                     })),
                 }],
             }),
@@ -265,6 +297,33 @@ fn step_delta_to_pb(d: StepDelta) -> pb::RunStepDelta {
         CallDelta::FunctionArguments(fragment) => {
             (None, Call::Function(pb::FunctionToolCallDelta { name: None, arguments: Some(fragment), output: None }))
         }
+        CallDelta::CodeOpened { id } => (
+            Some(id),
+            Call::CodeInterpreter(pb::CodeInterpreterCallDelta { input: Some(String::new()), outputs: vec![] }),
+        ),
+        CallDelta::CodeInput(fragment) => {
+            (None, Call::CodeInterpreter(pb::CodeInterpreterCallDelta { input: Some(fragment), outputs: vec![] }))
+        }
+        CallDelta::CodeOutputs(outputs) => (
+            None,
+            Call::CodeInterpreter(pb::CodeInterpreterCallDelta {
+                input: None,
+                outputs: outputs
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, o)| {
+                        use pb::code_interpreter_output_delta::Output;
+                        pb::CodeInterpreterOutputDelta {
+                            index: i as u32,
+                            output: Some(match o {
+                                CodeOutput::Logs { logs } => Output::Logs(logs),
+                                CodeOutput::Image { file_id } => Output::Image(pb::FileRef { file_id }),
+                            }),
+                        }
+                    })
+                    .collect(),
+            }),
+        ),
     };
     pb::RunStepDelta {
         id: step_id,
@@ -317,7 +376,7 @@ mod tests {
 
     #[test]
     fn text_error_and_done_on_the_wire() {
-        let text = event_to_pb(RunEvent::MessageText { message_id: "msg_1".into(), text: "Hel".into() }, &[]);
+        let text = event_to_pb(RunEvent::MessageText { message_id: "msg_1".into(), index: 0, text: "Hel".into() }, &[]);
         assert_eq!(text.event, "thread.message.delta");
         let part =
             pb::message_content_delta::Part::Text(pb::TextDelta { value: Some("Hel".into()), annotations: vec![] });
