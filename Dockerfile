@@ -1,7 +1,8 @@
 # syntax=docker/dockerfile:1
 #
 # The assistd image: a small Debian runtime with the release binary, running as a
-# non-root user (uid 10001) with its data under /data.
+# non-root user (uid 10001) with its data under /data, and what code_interpreter's
+# sandbox needs: bubblewrap, python3 and the sessions' virtualenv at /opt/assistd/sandbox.
 #
 #   docker build -t assistd .
 #   docker build -t assistd:models --build-arg WITH_MODELS=true .   # + embedded model files
@@ -69,13 +70,26 @@ RUN mkdir -p /models && \
 
 # ---- runtime ------------------------------------------------------------------------------
 FROM debian:${DEBIAN_RELEASE}-slim
+# bubblewrap (bwrap, not setuid: it needs unprivileged user namespaces) starts each
+# code_interpreter session; python3-venv lets scripts/setup-sandbox make the sessions'
+# virtualenv on Debian's /usr/bin/python3, which every session sees read-only.
 RUN apt-get update && \
-    apt-get install -y --no-install-recommends ca-certificates && \
+    apt-get install -y --no-install-recommends ca-certificates bubblewrap python3 python3-venv && \
     rm -rf /var/lib/apt/lists/* && \
     groupadd --system --gid 10001 assistd && \
     useradd --system --uid 10001 --gid assistd --home-dir /data --no-create-home \
       --shell /usr/sbin/nologin assistd && \
     mkdir -p /data && chown assistd:assistd /data
+# The sessions' virtualenv (services/sandbox/requirements.txt: numpy, pandas, matplotlib,
+# sympy, PyPI wheels only, plus matplotlib's font cache), made by the same script as on a
+# host, owned by root and readable by all; assistd binds it read-only into each session
+# at /opt/python. Built before the binary is copied, so code changes keep this layer.
+ENV ASSISTD_SANDBOX_PYTHON=/opt/assistd/sandbox
+RUN --mount=type=bind,source=scripts/setup-sandbox,target=/tmp/assistd-sandbox/scripts/setup-sandbox \
+    --mount=type=bind,source=services/sandbox/requirements.txt,target=/tmp/assistd-sandbox/services/sandbox/requirements.txt \
+    --mount=type=cache,target=/root/.cache/pip \
+    bash /tmp/assistd-sandbox/scripts/setup-sandbox && \
+    "$ASSISTD_SANDBOX_PYTHON/bin/python3" -c 'import numpy, pandas, matplotlib, sympy'
 COPY --from=builder /usr/local/bin/assistd /usr/local/bin/assistd
 COPY --from=models --chown=10001:10001 /models /data/models
 USER 10001:10001

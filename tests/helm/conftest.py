@@ -4,6 +4,7 @@ tests the manifests as plain dicts."""
 from __future__ import annotations
 
 import base64
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ from typing import Any
 import helm_python as helm
 import pytest
 import yaml
+from helm_python import _native
 
 ROOT = Path(__file__).resolve().parents[2]
 CHART_DIR = ROOT / "helm" / "assistd"
@@ -49,8 +51,18 @@ class Rendered:
         return {k: base64.b64decode(v).decode() for k, v in data.items()}
 
 
-def render_chart(chart: helm.Chart, values: dict[str, Any] | None = None) -> Rendered:
-    out = chart.render(values, name=RELEASE, namespace=NAMESPACE, is_install=True)
+def render_chart(chart: helm.Chart, values: dict[str, Any] | None = None, kube_version: str | None = None) -> Rendered:
+    """Renders as `helm install` would; on a cluster of `kube_version` (e.g. "1.25.0")
+    when given, else on the SDK's default (v1.36.0 with helm-python-sdk 0.2.2)."""
+    if kube_version is None:
+        out = chart.render(values, name=RELEASE, namespace=NAMESPACE, is_install=True)
+    else:
+        # Chart.render does not expose it, but the library's render options take the
+        # cluster's version (what `.Capabilities.KubeVersion` says), as `helm template
+        # --kube-version` does.
+        opts = {"name": RELEASE, "namespace": NAMESPACE, "is_install": True, "kube_version": f"v{kube_version.lstrip('v')}"}
+        args = (chart._raw(), None if values is None else json.dumps(values), json.dumps(opts))
+        out = json.loads(_native.call_string("helm_render", *args))
     docs: list[dict[str, Any]] = []
     notes = ""
     for path, text in sorted(out.items()):
@@ -72,8 +84,8 @@ def chart():
 
 @pytest.fixture(scope="session")
 def render(chart):
-    def _render(values: dict[str, Any] | None = None) -> Rendered:
-        return render_chart(chart, values)
+    def _render(values: dict[str, Any] | None = None, kube_version: str | None = None) -> Rendered:
+        return render_chart(chart, values, kube_version)
 
     return _render
 

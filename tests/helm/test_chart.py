@@ -1,7 +1,8 @@
 """helm/assistd: rendered and linted offline with the Helm 4 SDK, every manifest checked
 with kubernetes-validate --strict, and what matters asserted: the Deployments of each
 shape, their command lines, env names (DESIGN.md §8), probes, secret references,
-security context, the migration hook, and that wrong values fail with a clear message."""
+security context, the code_interpreter sandbox, the migration hook, and that wrong
+values fail with a clear message."""
 
 from __future__ import annotations
 
@@ -50,6 +51,12 @@ ASSISTD_ENV = {
     "ASSISTD_LOG_FORMAT",
     "ASSISTD_DB_MAX_CONNECTIONS",
     "ASSISTD_SHUTDOWN_TIMEOUT",
+    "ASSISTD_SANDBOX",
+    "ASSISTD_SANDBOX_PYTHON",
+    "ASSISTD_SANDBOX_TIMEOUT",
+    "ASSISTD_SANDBOX_MEMORY_MB",
+    "ASSISTD_SANDBOX_SESSIONS",
+    "ASSISTD_SANDBOX_IDLE",
 }
 OTEL_ENV = re.compile(r"^OTEL_(EXPORTER_OTLP_[A-Z_]+|SERVICE_NAME)$")
 
@@ -61,6 +68,7 @@ CASES = {
     "split-hpa": "split-hpa.yaml",
     "embedded": "embedded.yaml",
     "options": "options.yaml",
+    "sandbox": "sandbox.yaml",
 }
 
 
@@ -87,8 +95,11 @@ def test_lint_is_clean(case_name):
 
 
 @pytest.mark.parametrize("kube_version", KUBE_VERSIONS)
-def test_every_manifest_passes_kubernetes_validate_strict(case, kube_version):
-    name, _, r = case
+def test_every_manifest_passes_kubernetes_validate_strict(render, case, kube_version):
+    """Each case rendered for that cluster version (`.Capabilities.KubeVersion`: the
+    sandbox's AppArmor setting is a field from 1.30, an annotation before)."""
+    name, values, _ = case
+    r = render(values, kube_version)
     assert r.docs
     for doc in r.docs:
         kind = doc["kind"]
@@ -236,7 +247,11 @@ def test_defaults_run_one_embedded_all_in_one_pod(render):
     assert d["spec"]["strategy"] == {"type": "Recreate"}
     c = container(d)
     assert c["args"] == ["serve"]
-    assert set(env_of(c)) == {"ASSISTD_LISTEN", "ASSISTD_DATA_DIR", "ASSISTD_SHUTDOWN_TIMEOUT", "ASSISTD_API_KEYS", "ASSISTD_LOG"}
+    assert set(env_of(c)) == {
+        "ASSISTD_LISTEN", "ASSISTD_DATA_DIR", "ASSISTD_SHUTDOWN_TIMEOUT", "ASSISTD_API_KEYS", "ASSISTD_LOG",
+        "ASSISTD_SANDBOX",
+    }  # fmt: skip
+    assert env_of(c)["ASSISTD_SANDBOX"]["value"] == "local"  # the sessions run in this pod
     assert env_of(c)["ASSISTD_SHUTDOWN_TIMEOUT"]["value"] == "30"
     assert pod_spec(d)["terminationGracePeriodSeconds"] > 30
     # SQLite on the PVC: the binary's default sqlite://<data-dir>/assistd.db
@@ -273,7 +288,7 @@ def test_external_all_in_one(render):
         "ASSISTD_LLM_BASE_URL", "ASSISTD_LLM_API_KEY", "ASSISTD_EMBEDDINGS_BASE_URL",
         "ASSISTD_EMBEDDINGS_MODEL", "ASSISTD_EMBEDDINGS_API_KEY", "ASSISTD_LOG", "ASSISTD_LOG_FORMAT",
         "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_SERVICE_NAME",
-        "OTEL_EXPORTER_OTLP_HEADERS",
+        "OTEL_EXPORTER_OTLP_HEADERS", "ASSISTD_SANDBOX",
     }  # fmt: skip
     # secrets travel by reference, never as plain values
     assert secret_ref(env["ASSISTD_DATABASE_URL"]) == (FULLNAME, "database-url")
@@ -333,16 +348,17 @@ def test_migration_job_can_be_turned_off(render):
 # -- split, scaled by HPAs ---------------------------------------------------------------
 
 
-def test_split_renders_gateway_five_services_and_worker(render):
+def test_split_renders_gateway_five_services_sandbox_and_worker(render):
     r = render(load_values("split-hpa.yaml"))
-    expected = {f"{FULLNAME}-{n}" for n in ["gateway", "assistants", "threads", "runs", "files", "vector-stores", "worker"]}
-    assert r.names("Deployment") == expected
+    names = ["gateway", "assistants", "threads", "runs", "files", "vector-stores", "sandbox", "worker"]
+    assert r.names("Deployment") == {f"{FULLNAME}-{n}" for n in names}
     args = {d["metadata"]["name"]: container(d)["args"] for d in r.of_kind("Deployment")}
-    svc_url = {s: f"http://{FULLNAME}-{s.replace('_', '-')}:8080" for s in SERVICES}
+    svc_url = {s: f"http://{FULLNAME}-{s.replace('_', '-')}:8080" for s in [*SERVICES, "sandbox"]}
 
     gateway = args[f"{FULLNAME}-gateway"]
     assert gateway[0] == "gateway"
-    assert upstreams(gateway) == svc_url  # one per service
+    # one per service behind the REST API; the sandbox has none
+    assert upstreams(gateway) == {s: svc_url[s] for s in SERVICES}
     for s in SERVICES:
         a = args[f"{FULLNAME}-{s.replace('_', '-')}"]
         assert a[:3] == ["serve", "--only", s]
@@ -352,10 +368,14 @@ def test_split_renders_gateway_five_services_and_worker(render):
     # assistants and threads check file ids through the files service
     assert "files" in upstreams(args[f"{FULLNAME}-assistants"])
     assert "files" in upstreams(args[f"{FULLNAME}-threads"])
+    # runs run code_interpreter cells in the sandbox service, and read and write the
+    # cells' files through the files service
+    assert {"sandbox", "files"} <= set(upstreams(args[f"{FULLNAME}-runs"]))
+    assert args[f"{FULLNAME}-sandbox"] == ["serve", "--only", "sandbox"]
     assert args[f"{FULLNAME}-worker"][0] == "worker"
     # the worker runs every tool: it reaches the services its runs call (file_search
     # through vector_stores), as `assistd worker` requires at start
-    assert {"assistants", "threads", "vector_stores"} <= set(upstreams(args[f"{FULLNAME}-worker"]))
+    assert {"assistants", "threads", "vector_stores", "sandbox"} <= set(upstreams(args[f"{FULLNAME}-worker"]))
 
     # every upstream URL names a rendered Service on the right port
     services = {s["metadata"]["name"]: s for s in r.of_kind("Service")}
@@ -400,17 +420,18 @@ def test_split_env_and_secret_references(render):
     for d in r.of_kind("Deployment"):
         env = env_of(container(d))
         assert secret_ref(env["ASSISTD_API_KEYS"]) == ("assistd-keys", "keys")
-        if d["metadata"]["labels"]["app.kubernetes.io/component"] == "gateway":
-            # the gateway only forwards: no database, no backends
+        component = d["metadata"]["labels"]["app.kubernetes.io/component"]
+        if component in ("gateway", "sandbox"):
+            # the gateway only forwards, and the sandbox's pods (where user code runs)
+            # hold no credential but the API keys: no database, no backends
             assert set(env) == {
                 "ASSISTD_LISTEN", "ASSISTD_DATA_DIR", "ASSISTD_SHUTDOWN_TIMEOUT", "ASSISTD_API_KEYS", "ASSISTD_LOG",
-                "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_SERVICE_NAME",
+                "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_SERVICE_NAME", "ASSISTD_SANDBOX",
             }  # fmt: skip
-            assert env["OTEL_SERVICE_NAME"]["value"] == "assistd-gateway"
+            assert env["OTEL_SERVICE_NAME"]["value"] == f"assistd-{component}"
             continue
         assert secret_ref(env["ASSISTD_DATABASE_URL"]) == ("assistd-db", "url")
         assert secret_ref(env["ASSISTD_LLM_API_KEY"]) == ("llm-credentials", "token")
-        component = d["metadata"]["labels"]["app.kubernetes.io/component"]
         assert env["OTEL_SERVICE_NAME"]["value"] == f"assistd-{component}"
         assert env["ASSISTD_QDRANT_URL"]["value"] == "http://qdrant.vectors.svc:6334"
     job = r.get("Job", f"{FULLNAME}-migrate")
@@ -432,7 +453,7 @@ def test_ingress_and_service_monitor(render):
     assert sm["spec"]["endpoints"] == [{"port": "http", "path": "/metrics", "interval": "30s", "scrapeTimeout": "10s"}]
     assert sm["spec"]["namespaceSelector"] == {"matchNames": ["ai"]}
     selected = [s for s in r.of_kind("Service") if sm["spec"]["selector"]["matchLabels"].items() <= s["metadata"]["labels"].items()]
-    assert len(selected) == 6  # the gateway's and the five services'
+    assert len(selected) == 7  # the gateway's, the five services' and the sandbox's
 
 
 def test_topology_spread_gets_each_components_selector(render):
@@ -447,8 +468,166 @@ def test_split_worker_is_off_by_default(render):
     values = load_values("split-hpa.yaml")
     del values["worker"]
     r = render(values)
-    assert len(r.of_kind("Deployment")) == 6
+    assert len(r.of_kind("Deployment")) == 7
     assert f"{FULLNAME}-worker" not in r.names("Deployment")
+
+
+# -- the code_interpreter sandbox ---------------------------------------------------------
+
+APPARMOR_ANNOTATION = "container.apparmor.security.beta.kubernetes.io/assistd"
+
+
+def sandbox_env(c: dict[str, Any]) -> dict[str, str]:
+    return {n: e["value"] for n, e in env_of(c).items() if n.startswith("ASSISTD_SANDBOX")}
+
+
+def hosts_sessions(d: dict[str, Any]) -> bool:
+    return env_of(container(d))["ASSISTD_SANDBOX"]["value"] == "local"
+
+
+def test_all_in_one_hosts_the_sandbox(render):
+    r = render()
+    d = r.get("Deployment", FULLNAME)
+    c = container(d)
+    assert sandbox_env(c) == {"ASSISTD_SANDBOX": "local"}  # and assistd's own limits
+    sc = c["securityContext"]
+    # bwrap makes namespaces (clone/unshare with CLONE_NEWUSER, ...) and mounts, which
+    # the runtime's default seccomp profile refuses without CAP_SYS_ADMIN and its
+    # default AppArmor profile (deny mount) refuses outright
+    assert sc["seccompProfile"] == {"type": "Unconfined"}
+    assert sc["appArmorProfile"] == {"type": "Unconfined"}
+    # and nothing else is loosened
+    assert sc["runAsNonRoot"] is True and sc["runAsUser"] == 10001
+    assert sc["allowPrivilegeEscalation"] is False and sc["readOnlyRootFilesystem"] is True
+    assert sc["capabilities"] == {"drop": ["ALL"]}
+    assert "privileged" not in sc and "procMount" not in sc
+    spec = pod_spec(d)
+    assert "hostUsers" not in spec  # sandbox.userNamespace is off by default
+    # the pod's default stays; the container overrides it
+    assert spec["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert APPARMOR_ANNOTATION not in d["spec"]["template"]["metadata"]["annotations"]
+    assert "Sandbox (code_interpreter): in the rel-assistd pods" in r.notes
+    assert "sandbox.userNamespace is off" in r.notes
+
+
+def test_init_containers_keep_the_restricted_context(chart, render):
+    restricted = chart.merge_values(None)["securityContext"]
+    d = render(load_values("embedded.yaml")).get("Deployment", FULLNAME)
+    (init,) = pod_spec(d)["initContainers"]
+    assert init["securityContext"] == restricted
+    assert container(d)["securityContext"]["seccompProfile"] == {"type": "Unconfined"}
+
+
+def test_split_runs_sessions_in_the_sandbox_deployment_only(chart, render):
+    r = render(load_values("split-hpa.yaml"))
+    restricted = chart.merge_values(None)["securityContext"]
+    modes = {}
+    for d in r.of_kind("Deployment"):
+        component = d["metadata"]["labels"]["app.kubernetes.io/component"]
+        c = container(d)
+        modes[component] = env_of(c)["ASSISTD_SANDBOX"]["value"]
+        if component == "sandbox":
+            assert c["securityContext"]["seccompProfile"] == {"type": "Unconfined"}
+            assert c["securityContext"]["appArmorProfile"] == {"type": "Unconfined"}
+            assert c["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+        else:
+            assert c["securityContext"] == restricted, component
+            assert not [n for n in env_of(c) if n.startswith("ASSISTD_SANDBOX_")], component
+    # runs and the worker call the sandbox service (`remote` fails at start without
+    # --upstream sandbox); the others never run a cell
+    assert modes == {
+        "gateway": "off", "assistants": "off", "threads": "off", "files": "off", "vector-stores": "off",
+        "runs": "remote", "worker": "remote", "sandbox": "local",
+    }  # fmt: skip
+    sandbox = r.get("Deployment", f"{FULLNAME}-sandbox")
+    assert sandbox["spec"]["replicas"] == 1  # sessions live in one pod's memory
+    assert container(sandbox)["resources"]["limits"]["memory"] == "4Gi"
+    assert f"{FULLNAME}-sandbox" not in r.names("HorizontalPodAutoscaler")
+    assert volumes(sandbox)["data"] == {"name": "data", "emptyDir": {}}
+    svc = r.get("Service", f"{FULLNAME}-sandbox")
+    assert svc["spec"]["type"] == "ClusterIP" and svc["spec"]["ports"][0]["port"] == 8080
+    assert svc["spec"]["selector"] == sandbox["spec"]["selector"]["matchLabels"]
+    assert f"{FULLNAME}-{{assistants,threads,runs,files,vector-stores,sandbox}}" in r.notes
+    assert f"Sandbox (code_interpreter): {FULLNAME}-sandbox" in r.notes
+
+
+def test_more_than_one_sandbox_pod_is_noted(render):
+    values = load_values("split-hpa.yaml")
+    values["split"]["sandbox"] = {"replicaCount": 2}
+    r = render(values)
+    assert r.get("Deployment", f"{FULLNAME}-sandbox")["spec"]["replicas"] == 2
+    assert "more than one sandbox pod" in r.notes
+    assert "more than one sandbox pod" not in render(load_values("split-hpa.yaml")).notes
+
+
+def test_sandbox_disabled_runs_none_anywhere(chart, render):
+    restricted = chart.merge_values(None)["securityContext"]
+    split = load_values("split-hpa.yaml")
+    split["sandbox"] = {"enabled": False}
+    for values in ({"sandbox": {"enabled": False}}, split):
+        r = render(values)
+        assert not [n for n in r.names("Deployment") | r.names("Service") if n.endswith("-sandbox")]
+        assert r.of_kind("Deployment")
+        for d in r.of_kind("Deployment"):
+            c = container(d)
+            assert sandbox_env(c) == {"ASSISTD_SANDBOX": "off"}
+            assert "sandbox" not in upstreams(c["args"])
+            assert c["securityContext"] == restricted
+            assert "hostUsers" not in pod_spec(d)
+            assert APPARMOR_ANNOTATION not in d["spec"]["template"]["metadata"]["annotations"]
+        assert "Sandbox (code_interpreter): off" in r.notes
+        assert "sandbox.userNamespace is off" not in r.notes
+
+
+def test_sandbox_limits_and_user_namespace(render):
+    r = render(load_values("sandbox.yaml"))
+    sandbox = r.get("Deployment", f"{FULLNAME}-sandbox")
+    c = container(sandbox)
+    assert sandbox_env(c) == {
+        "ASSISTD_SANDBOX": "local",
+        "ASSISTD_SANDBOX_TIMEOUT": "60",
+        "ASSISTD_SANDBOX_MEMORY_MB": "1024",
+        "ASSISTD_SANDBOX_SESSIONS": "8",
+        "ASSISTD_SANDBOX_IDLE": "300.5",
+    }
+    assert c["args"] == ["serve", "--only", "sandbox", "--sandbox-python", "/opt/assistd/sandbox"]
+    assert c["resources"] == {"requests": {"cpu": "1", "memory": "1Gi"}, "limits": {"memory": "8Gi"}}
+    # bwrap mounts a fresh /proc for each session, which the kernel refuses while the
+    # container's /proc has masked paths; Kubernetes unmasks it only in a pod that has
+    # its own user namespace
+    assert pod_spec(sandbox)["hostUsers"] is False
+    sc = c["securityContext"]
+    assert sc["procMount"] == "Unmasked"
+    assert sc["appArmorProfile"] == {"type": "Localhost", "localhostProfile": "assistd-sandbox"}
+    assert sc["seccompProfile"] == {"type": "Unconfined"}  # the default, merged
+    assert sc["readOnlyRootFilesystem"] is True and sc["allowPrivilegeEscalation"] is False
+    # the limits, the user namespace and the loosened profiles only where sessions run
+    for d in r.of_kind("Deployment"):
+        if d is sandbox:
+            continue
+        c = container(d)
+        assert not [n for n in env_of(c) if n.startswith("ASSISTD_SANDBOX_")]
+        assert "hostUsers" not in pod_spec(d)
+        assert "procMount" not in c["securityContext"] and "seccompProfile" not in c["securityContext"]
+    assert upstreams(container(r.get("Deployment", f"{FULLNAME}-worker"))["args"])["sandbox"] == f"http://{FULLNAME}-sandbox:8080"
+    assert "own user namespace, unmasked /proc" in r.notes
+    assert "sandbox.userNamespace is off" not in r.notes
+
+
+@pytest.mark.parametrize(("kube_version", "field"), [("1.29.0", False), ("1.30.0", True)])
+def test_sandbox_apparmor_is_a_field_from_1_30_and_an_annotation_before(render, kube_version, field):
+    for values, annotation in ((None, "unconfined"), (load_values("sandbox.yaml"), "localhost/assistd-sandbox")):
+        r = render(values, kube_version)
+        assert any(hosts_sessions(d) for d in r.of_kind("Deployment"))
+        for d in r.of_kind("Deployment"):
+            annotations = d["spec"]["template"]["metadata"]["annotations"]
+            sc = container(d)["securityContext"]
+            if hosts_sessions(d) and not field:
+                assert annotations[APPARMOR_ANNOTATION] == annotation and "appArmorProfile" not in sc
+            elif hosts_sessions(d):
+                assert APPARMOR_ANNOTATION not in annotations and "appArmorProfile" in sc
+            else:
+                assert APPARMOR_ANNOTATION not in annotations and "appArmorProfile" not in sc
 
 
 # -- embedded -------------------------------------------------------------------------------
@@ -594,6 +773,13 @@ def test_schema_rejects_the_invalid_values_file(chart):
         ({"auth": {"apiKeys": ["sk-a,sk-b"]}}, "/auth/apiKeys/0", "does not match pattern"),
         ({"service": {"type": "Ingress"}}, "/service/type", "ClusterIP"),
         ({"persistence": {"accessModes": ["ReadWriteSometimes"]}}, "/persistence/accessModes/0", "ReadWriteMany"),
+        ({"sandbox": {"timeout": 30}}, "/sandbox", "'timeout' not allowed"),
+        ({"sandbox": {"enabled": "yes"}}, "/sandbox/enabled", "want boolean"),
+        ({"sandbox": {"memoryMb": 32}}, "/sandbox/memoryMb", "want 64"),
+        ({"sandbox": {"timeoutSeconds": 0}}, "/sandbox/timeoutSeconds", "exclusiveMinimum"),
+        ({"sandbox": {"sessions": 1.5}}, "/sandbox/sessions", "want null or integer"),
+        ({"sandbox": {"securityContext": None}}, "/sandbox", "missing property 'securityContext'"),
+        ({"split": {"sandbox": {"replicas": 1}}}, "/split/sandbox", "'replicas' not allowed"),
     ],
 )
 def test_schema_names_the_wrong_value(chart, values, where, says):
@@ -610,6 +796,7 @@ def test_schema_names_the_wrong_value(chart, values, where, says):
         ({"database": {"url": "postgres://db/x"}}, "embedded=true keeps the database in SQLite"),
         ({"embedded": False, "database": {"url": "postgres://db/x"}, "persistence": {"existingClaim": "c"}}, "persistence.existingClaim is set"),
         ({"shutdownTimeoutSeconds": 60}, "terminationGracePeriodSeconds (45) must be above shutdownTimeoutSeconds (60)"),
+        ({"sandbox": {"securityContext": {"procMount": "Unmasked"}}}, "set sandbox.userNamespace=true instead"),
     ],
 )
 def test_contradictory_values_fail_with_a_sentence(chart, values, says):

@@ -93,6 +93,9 @@ depends on them, so `helm template` and `helm install` fail with one plain sente
 {{- if and .Values.persistence.existingClaim (not (or .Values.embedded .Values.persistence.enabled)) }}
 {{- fail "persistence.existingClaim is set but the data volume is off: set persistence.enabled=true (or embedded=true)" }}
 {{- end }}
+{{- if and (eq (toString .Values.sandbox.securityContext.procMount) "Unmasked") (not .Values.sandbox.userNamespace) }}
+{{- fail "sandbox.securityContext.procMount=Unmasked needs the pod's own user namespace (hostUsers: false): set sandbox.userNamespace=true instead, which sets both" }}
+{{- end }}
 {{- end }}
 
 {{/* Whether a data volume (PVC) is used at all. */}}
@@ -115,16 +118,21 @@ The Deployments to render, as a YAML list under `items`. Each item:
   service    whether it gets a Service (the gateway's is named after the release)
   data       "pvc" or "emptyDir" for the data directory
   models     whether the image's model files are copied in (models.copyFromImage)
+  sandbox    its ASSISTD_SANDBOX: "local" where sessions run in the pod (the all-in-one
+             pods, the split sandbox service), "remote" where runs call the sandbox
+             service, "off" where no cell ever runs
 */}}
 {{- define "assistd.components" -}}
 {{- $fullname := include "assistd.fullname" . }}
 {{- $persistent := include "assistd.persistent" . }}
 {{- $auth := list }}
 {{- if .Values.auth.insecureNoAuth }}{{ $auth = list "--insecure-no-auth" }}{{ end }}
+{{- $sandbox := .Values.sandbox.enabled }}
+{{- $sandboxUpstream := list "--upstream" (printf "sandbox=%s" (include "assistd.upstreamUrl" (dict "root" . "service" "sandbox"))) }}
 {{- $items := list }}
 {{- if eq .Values.mode "allInOne" }}
 {{- $args := concat (list "serve") $auth .Values.allInOne.extraArgs }}
-{{- $items = append $items (dict "name" $fullname "component" "server" "args" $args "cfg" .Values.allInOne "backends" true "service" true "data" (ternary "pvc" "emptyDir" (eq $persistent "true")) "models" true) }}
+{{- $items = append $items (dict "name" $fullname "component" "server" "args" $args "cfg" .Values.allInOne "backends" true "service" true "data" (ternary "pvc" "emptyDir" (eq $persistent "true")) "models" true "sandbox" (ternary "local" "off" $sandbox)) }}
 {{- else }}
 {{- /* service CLI name, values key, the services it calls */ -}}
 {{- $services := list
@@ -138,7 +146,7 @@ The Deployments to render, as a YAML list under `items`. Each item:
 {{- $gatewayArgs = concat $gatewayArgs (list "--upstream" (printf "%s=%s" (index $s 0) (include "assistd.upstreamUrl" (dict "root" $ "service" (index $s 0))))) }}
 {{- end }}
 {{- $gatewayArgs = concat $gatewayArgs $auth .Values.split.gateway.extraArgs }}
-{{- $items = append $items (dict "name" (printf "%s-gateway" $fullname) "component" "gateway" "args" $gatewayArgs "cfg" .Values.split.gateway "backends" false "service" true "data" "emptyDir" "models" false) }}
+{{- $items = append $items (dict "name" (printf "%s-gateway" $fullname) "component" "gateway" "args" $gatewayArgs "cfg" .Values.split.gateway "backends" false "service" true "data" "emptyDir" "models" false "sandbox" "off") }}
 {{- range $s := $services }}
 {{- $cli := index $s 0 }}
 {{- $cfg := index $.Values.split (index $s 1) }}
@@ -146,21 +154,71 @@ The Deployments to render, as a YAML list under `items`. Each item:
 {{- range $up := index $s 2 }}
 {{- $args = concat $args (list "--upstream" (printf "%s=%s" $up (include "assistd.upstreamUrl" (dict "root" $ "service" $up)))) }}
 {{- end }}
+{{- /* runs execute code_interpreter cells in the sandbox service; no other service runs any */ -}}
+{{- $mode := "off" }}
+{{- if and (eq $cli "runs") $sandbox }}
+{{- $args = concat $args $sandboxUpstream }}
+{{- $mode = "remote" }}
+{{- end }}
 {{- $args = concat $args $auth $cfg.extraArgs }}
 {{- $data := ternary "pvc" "emptyDir" (and (eq $cli "files") (eq $persistent "true")) }}
 {{- $models := has $cli (list "runs" "vector_stores") }}
-{{- $items = append $items (dict "name" (printf "%s-%s" $fullname ($cli | replace "_" "-")) "component" ($cli | replace "_" "-") "args" $args "cfg" $cfg "backends" true "service" true "data" $data "models" $models) }}
+{{- $items = append $items (dict "name" (printf "%s-%s" $fullname ($cli | replace "_" "-")) "component" ($cli | replace "_" "-") "args" $args "cfg" $cfg "backends" true "service" true "data" $data "models" $models "sandbox" $mode) }}
+{{- end }}
+{{- if $sandbox }}
+{{- /* the sessions: no database, blob store or backend credentials in these pods */ -}}
+{{- $args := concat (list "serve" "--only" "sandbox") $auth .Values.split.sandbox.extraArgs }}
+{{- $items = append $items (dict "name" (printf "%s-sandbox" $fullname) "component" "sandbox" "args" $args "cfg" .Values.split.sandbox "backends" false "service" true "data" "emptyDir" "models" false "sandbox" "local") }}
 {{- end }}
 {{- if .Values.worker.enabled }}
 {{- $args := list "worker" }}
 {{- range $up := list "assistants" "threads" "files" "vector_stores" }}
 {{- $args = concat $args (list "--upstream" (printf "%s=%s" $up (include "assistd.upstreamUrl" (dict "root" $ "service" $up)))) }}
 {{- end }}
+{{- if $sandbox }}
+{{- $args = concat $args $sandboxUpstream }}
+{{- end }}
 {{- $args = concat $args .Values.worker.extraArgs }}
-{{- $items = append $items (dict "name" (printf "%s-worker" $fullname) "component" "worker" "args" $args "cfg" .Values.worker "backends" true "service" false "data" "emptyDir" "models" true) }}
+{{- $items = append $items (dict "name" (printf "%s-worker" $fullname) "component" "worker" "args" $args "cfg" .Values.worker "backends" true "service" false "data" "emptyDir" "models" true "sandbox" (ternary "remote" "off" $sandbox)) }}
 {{- end }}
 {{- end }}
 {{- toYaml (dict "items" $items) }}
+{{- end }}
+
+{{/*
+The container securityContext of a pod that hosts sandbox sessions: sandbox.securityContext,
+with procMount Unmasked under sandbox.userNamespace, and without appArmorProfile before
+Kubernetes 1.30 (the field is new there; see assistd.sandboxAppArmorAnnotation).
+*/}}
+{{- define "assistd.sandboxSecurityContext" -}}
+{{- $sc := deepCopy .Values.sandbox.securityContext }}
+{{- if .Values.sandbox.userNamespace }}
+{{- $_ := set $sc "procMount" "Unmasked" }}
+{{- end }}
+{{- if not (include "assistd.appArmorField" .) }}
+{{- $_ := unset $sc "appArmorProfile" }}
+{{- end }}
+{{- toYaml $sc }}
+{{- end }}
+
+{{/* Whether the cluster has the securityContext appArmorProfile field (Kubernetes >= 1.30). */}}
+{{- define "assistd.appArmorField" -}}
+{{- if semverCompare ">=1.30-0" .Capabilities.KubeVersion.Version }}true{{ end }}
+{{- end }}
+
+{{/*
+Before Kubernetes 1.30, sandbox.securityContext.appArmorProfile as the value of the
+container.apparmor.security.beta.kubernetes.io/assistd annotation; empty otherwise.
+*/}}
+{{- define "assistd.sandboxAppArmorAnnotation" -}}
+{{- if not (include "assistd.appArmorField" .) }}
+{{- with .Values.sandbox.securityContext.appArmorProfile }}
+{{- if eq .type "Unconfined" }}unconfined
+{{- else if eq .type "RuntimeDefault" }}runtime/default
+{{- else if eq .type "Localhost" }}localhost/{{ .localhostProfile }}
+{{- end }}
+{{- end }}
+{{- end }}
 {{- end }}
 
 {{/* Replicas a component runs with: 1 in embedded mode, else its replicaCount. */}}
@@ -270,6 +328,17 @@ Call with (dict "root" $ "c" COMPONENT).
 {{ include "assistd.secretEnv" (dict "name" "ASSISTD_EMBEDDINGS_API_KEY" "secret" $v.embeddings.existingSecret "key" $v.embeddings.existingSecretKey) }}
 {{- else if $v.embeddings.apiKey }}
 {{ include "assistd.secretEnv" (dict "name" "ASSISTD_EMBEDDINGS_API_KEY" "secret" $secret "key" "embeddings-api-key") }}
+{{- end }}
+{{- end }}
+- name: ASSISTD_SANDBOX
+  value: {{ .c.sandbox | quote }}
+{{- if eq .c.sandbox "local" }}
+{{- range $name, $key := dict "ASSISTD_SANDBOX_TIMEOUT" "timeoutSeconds" "ASSISTD_SANDBOX_MEMORY_MB" "memoryMb" "ASSISTD_SANDBOX_SESSIONS" "sessions" "ASSISTD_SANDBOX_IDLE" "idleSeconds" }}
+{{- $value := index $v.sandbox $key }}
+{{- if not (kindIs "invalid" $value) }}
+- name: {{ $name }}
+  value: {{ $value | quote }}
+{{- end }}
 {{- end }}
 {{- end }}
 {{- if $v.configToml }}
