@@ -144,11 +144,16 @@ def llm(fake_llm):
     fake_llm.reset()
 
 
+# code_interpreter's wall time per cell in these tests (the server's default is 30 s).
+SANDBOX_TIMEOUT_S = 8
+
+
 @pytest.fixture(scope="session")
 def server_extra_env(fake_llm) -> dict[str, str]:
-    """Extra environment for the server: the fake model backend, and the embedded
-    embedding model when scripts/test installed it (hybrid search)."""
-    env = {"ASSISTD_LLM_BASE_URL": fake_llm.base_url}
+    """Extra environment for the server: the fake model backend, the embedded
+    embedding model when scripts/test installed it (hybrid search), and a shorter
+    wall time for code_interpreter's cells (the timeout test waits it out)."""
+    env = {"ASSISTD_LLM_BASE_URL": fake_llm.base_url, "ASSISTD_SANDBOX_TIMEOUT": str(SANDBOX_TIMEOUT_S)}
     if os.environ.get("ASSISTD_EMBEDDED_EMBEDDER"):
         env["ASSISTD_EMBEDDED_EMBEDDER"] = os.environ["ASSISTD_EMBEDDED_EMBEDDER"]
     return env

@@ -62,6 +62,27 @@ def code_steps(client, thread_id: str, run_id: str):
     return [c for s in steps.data if s.type == "tool_calls" for c in s.step_details.tool_calls]
 
 
+def test_math_tutor_solves_with_sympy(client, tutor, llm):
+    # The quickstart: "I need to solve the equation `3x + 11 = 14`. Can you help me?"
+    code = "from sympy import symbols, Eq, solve\nx = symbols('x')\nprint(solve(Eq(3*x + 11, 14), x))"
+    llm.script(code_call("call_m1", code), {"text": ["x = 1."]})
+    thread = client.beta.threads.create()
+    client.beta.threads.messages.create(
+        thread_id=thread.id, role="user", content="I need to solve the equation `3x + 11 = 14`. Can you help me?"
+    )
+    run = client.beta.threads.runs.create_and_poll(
+        thread_id=thread.id, assistant_id=tutor.id,
+        instructions="Please address the user as Jane Doe. The user has a premium account.",
+    )
+    assert run.status == "completed"
+    [call] = code_steps(client, thread.id, run.id)
+    assert [o.logs for o in call.code_interpreter.outputs] == ["[1]\n"]
+    # The model got the computed result back, and answered with it.
+    assert llm.requests[-1]["messages"][-1]["content"] == "[1]\n"
+    messages = client.beta.threads.messages.list(thread_id=thread.id, order="desc")
+    assert messages.data[0].content[0].text.value == "x = 1."
+
+
 def test_math_tutor_streams_code_and_logs(client, tutor, llm):
     llm.script(code_call("call_c1", "x = 6 * ", "7\nprint(f'x is {x}')"), {"text": ["x is ", "42."]})
     thread = client.beta.threads.create(messages=[{"role": "user", "content": "What is 6 times 7?"}])
@@ -137,6 +158,9 @@ def test_input_csv_and_output_file(client, tutor, llm):
         "print(df.amount.sum())"
     )
     llm.script(code_call("call_f1", code), {"text": ["Total 42. [by region](sandbox:/mnt/data/by_region.csv)"]})
+    # The attachment joins the thread's code_interpreter files, as on OpenAI.
+    thread = client.beta.threads.retrieve(thread.id)
+    assert thread.tool_resources.code_interpreter.file_ids == [data.id]
     run = client.beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=tutor.id, poll_interval_ms=50)
     assert run.status == "completed", run.last_error
     [call] = code_steps(client, thread.id, run.id)
@@ -152,6 +176,41 @@ def test_input_csv_and_output_file(client, tutor, llm):
     written = client.files.content(note.file_path.file_id).read()
     assert written == b"region,amount\nnorth,10\nsouth,32\n"
     assert client.files.retrieve(note.file_path.file_id).purpose == "assistants_output"
+
+
+def test_files_of_the_assistants_tool_resources(client, llm):
+    data = client.files.create(file=("prices.csv", b"item,price\npen,1.5\nbook,12\n"), purpose="assistants")
+    analyst = client.beta.assistants.create(
+        model="gpt-4o", tools=[{"type": "code_interpreter"}],
+        tool_resources={"code_interpreter": {"file_ids": [data.id]}},
+    )
+    try:
+        code = "import pandas as pd\nprint(pd.read_csv('/mnt/data/prices.csv').price.max())"
+        llm.script(code_call("call_t1", code), {"text": ["12."]})
+        run = client.beta.threads.create_and_run_poll(
+            assistant_id=analyst.id, thread={"messages": [{"role": "user", "content": "Priciest?"}]},
+            poll_interval_ms=50,
+        )
+        assert run.status == "completed", run.last_error
+        [call] = code_steps(client, run.thread_id, run.id)
+        assert [o.logs for o in call.code_interpreter.outputs] == ["12.0\n"]
+        assert "/mnt/data/prices.csv" in llm.requests[-2]["messages"][0]["content"]
+    finally:
+        client.beta.assistants.delete(analyst.id)
+
+
+def test_a_cell_past_the_wall_time_is_stopped(client, tutor, llm):
+    from conftest import SANDBOX_TIMEOUT_S
+
+    llm.script(code_call("call_w1", "while True:\n    pass"), {"text": ["Too slow."]})
+    thread = client.beta.threads.create(messages=[{"role": "user", "content": "Loop."}])
+    started = time.monotonic()
+    run = client.beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=tutor.id, poll_interval_ms=100)
+    assert run.status == "completed"
+    assert time.monotonic() - started < SANDBOX_TIMEOUT_S + 10
+    [call] = code_steps(client, thread.id, run.id)
+    assert f"execution timed out after {SANDBOX_TIMEOUT_S} s" in call.code_interpreter.outputs[-1].logs
+    assert "timed out" in llm.requests[-1]["messages"][-1]["content"]
 
 
 def test_an_exception_is_a_traceback_the_model_reads(client, tutor, llm):

@@ -288,13 +288,22 @@ def test_uploaded_images_reach_the_model_as_data_urls(client, assistant, llm):
         "89504e470d0a1a0a0000000d4948445200000001000000010806000000" "1f15c4890000000d49444154789c6360f8cf00000301010018dd8db00000000049454e44ae426082"
     )
     image = client.files.create(file=("dot.png", png), purpose="vision")
+    gone = client.files.create(file=("gone.jpg", b"\xff\xd8\xff"), purpose="vision")
     text = client.files.create(file=("notes.txt", b"not an image"), purpose="vision")
+    # A file that is not an image cannot be shown as one.
+    with pytest.raises(openai.BadRequestError) as bad:
+        client.beta.threads.create(messages=[{"role": "user", "content": [
+            {"type": "text", "text": "And this?"}, {"type": "image_file", "image_file": {"file_id": text.id}},
+        ]}])
+    assert bad.value.body["param"] == "messages[0].content[1].image_file.file_id"
+    assert "not a supported image" in bad.value.body["message"]
     thread = client.beta.threads.create(messages=[{"role": "user", "content": [
         {"type": "text", "text": "What is in these?"},
         {"type": "image_file", "image_file": {"file_id": image.id, "detail": "low"}},
-        {"type": "image_file", "image_file": {"file_id": text.id}},
+        {"type": "image_file", "image_file": {"file_id": gone.id}},
         {"type": "image_url", "image_url": {"url": "https://example.com/cat.png"}},
     ]}])
+    client.files.delete(gone.id)
     llm.script({"text": ["A dot."]})
     run = client.beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant.id, poll_interval_ms=50)
     assert run.status == "completed"
@@ -303,5 +312,5 @@ def test_uploaded_images_reach_the_model_as_data_urls(client, assistant, llm):
     assert user[0] == {"type": "text", "text": "What is in these?"}
     assert user[1] == {"type": "image_url", "image_url": {
         "url": "data:image/png;base64," + base64.b64encode(png).decode(), "detail": "low"}}
-    assert user[2]["type"] == "text" and "notes.txt is not a png" in user[2]["text"]
+    assert user[2] == {"type": "text", "text": f"[image {gone.id} could not be shown: the file was deleted]"}
     assert user[3] == {"type": "image_url", "image_url": {"url": "https://example.com/cat.png", "detail": "auto"}}

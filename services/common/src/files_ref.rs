@@ -4,6 +4,7 @@
 use crate::caller::Caller;
 use crate::channel::GrpcChannel;
 use crate::error::{ErrorKind, ServiceError, ServiceResult};
+use crate::images;
 use assistd_proto::pb;
 use assistd_proto::pb::file_service_client::FileServiceClient;
 
@@ -46,6 +47,37 @@ impl FileRefs {
         });
         for r in futures::future::join_all(checks).await {
             r?;
+        }
+        Ok(())
+    }
+
+    /// Fails with 400 naming the first `(param, file_id)` that is not an image a model
+    /// reads (PNG, JPEG, GIF or WEBP, at most [`images::MAX_IMAGE_BYTES`]); files that
+    /// do not exist are [`FileRefs::check`]'s to report.
+    pub async fn check_images(&self, caller: &Caller, refs: &[(String, String)]) -> ServiceResult<()> {
+        let Some(client) = &self.client else { return Ok(()) };
+        for (param, file_id) in refs {
+            let req = caller.request(pb::GetFileRequest { file_id: file_id.clone() }, None);
+            let Ok(file) = client.clone().get_file(req).await.map(tonic::Response::into_inner) else { continue };
+            if images::mime(&file.filename, &file.content_type).is_none() {
+                return Err(ServiceError::invalid(
+                    param.clone(),
+                    format!(
+                        "File '{file_id}' ({}) is not a supported image: use PNG, JPEG, GIF or WEBP.",
+                        file.filename
+                    ),
+                ));
+            }
+            if file.bytes.max(0) as u64 > images::MAX_IMAGE_BYTES {
+                return Err(ServiceError::invalid(
+                    param.clone(),
+                    format!(
+                        "Image '{file_id}' is {} bytes; images may be at most {} MB.",
+                        file.bytes,
+                        images::MAX_IMAGE_BYTES >> 20
+                    ),
+                ));
+            }
         }
         Ok(())
     }

@@ -9,6 +9,7 @@ pub mod error;
 pub mod files_client;
 pub mod files_ref;
 pub mod ids;
+pub mod images;
 pub mod json;
 pub mod lease;
 pub mod metadata;

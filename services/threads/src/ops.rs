@@ -99,16 +99,20 @@ impl Threads {
         }
         let mut refs: Vec<(String, String)> =
             thread.tool_resources.as_ref().map(|r| r.file_refs("tool_resources")).unwrap_or_default();
+        let mut images = Vec::new();
         for (i, m) in messages.iter().enumerate() {
             refs.extend(m.file_refs(&format!("messages[{i}].")));
+            images.extend(m.image_refs(&format!("messages[{i}].")));
         }
         self.files.check(caller, &refs).await?;
+        self.files.check_images(caller, &images).await?;
         let stores = thread.tool_resources.as_ref().map(|r| r.vector_store_refs("tool_resources")).unwrap_or_default();
         self.vector_stores.check(caller, &stores).await?;
         // Everything is checked: make the vector stores asked for.
         self.make_helpers(caller, &mut thread, helpers).await?;
         let for_search = search_attachments(messages.iter().flat_map(|m| m.attachments.iter()));
         self.attach_for_search(caller, &mut thread, for_search).await?;
+        attach_for_code(&mut thread, messages.iter().flat_map(|m| m.attachments.iter()));
         let messages: Vec<_> = messages
             .into_iter()
             .map(|m| m.into_message(MessageId::generate().into_string(), thread.id.clone(), thread.created_at))
@@ -152,8 +156,11 @@ impl Threads {
         new.validate("")?;
         let mut thread = self.get_thread(&caller.project, thread_id).await?;
         self.files.check(caller, &new.file_refs("")).await?;
+        self.files.check_images(caller, &new.image_refs("")).await?;
         let for_search = search_attachments(new.attachments.iter());
-        if self.attach_for_search(caller, &mut thread, for_search).await? {
+        let searched = self.attach_for_search(caller, &mut thread, for_search).await?;
+        let coded = attach_for_code(&mut thread, new.attachments.iter());
+        if searched || coded {
             self.store.update_thread(&caller.project, &thread).await?;
         }
         let m = new.into_message(MessageId::generate().into_string(), thread.id, time::now_secs());
@@ -309,6 +316,21 @@ impl Threads {
         res.file_search = Some(FileSearchResources { vector_store_ids: vec![vs], ..Default::default() });
         Ok(true)
     }
+}
+
+/// Adds the files attached for code_interpreter to the thread's
+/// `tool_resources.code_interpreter.file_ids`, as OpenAI does; whether it added any.
+fn attach_for_code<'a>(thread: &mut Thread, attachments: impl Iterator<Item = &'a Attachment>) -> bool {
+    let mut added = false;
+    for a in attachments.filter(|a| a.tools.iter().any(|t| t == "code_interpreter")) {
+        let res = thread.tool_resources.get_or_insert_with(ToolResources::default);
+        let code = res.code_interpreter.get_or_insert_with(Default::default);
+        if !code.file_ids.contains(&a.file_id) {
+            code.file_ids.push(a.file_id.clone());
+            added = true;
+        }
+    }
+    added
 }
 
 /// The distinct files attached for file_search.

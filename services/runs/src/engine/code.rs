@@ -220,11 +220,18 @@ fn service_failure(what: &str, e: ServiceError) -> CallFailure {
     RunError::server(format!("code_interpreter could not {what}: {}", e.message))
 }
 
+fn no_files() -> CallFailure {
+    RunError::server(
+        "code_interpreter is unavailable: this process does not reach the files service (give --upstream files=URL)",
+    )
+}
+
 /// Runs `code` in the thread's session with `inputs` in `/mnt/data`: files the session
-/// lacks are downloaded and sent (once); a file deleted meanwhile is left out.
+/// lacks are downloaded and sent (once); a file deleted meanwhile is left out. The
+/// files service (`files`) is needed only when there are files to send.
 pub async fn execute(
     sandbox: &dyn Sandbox,
-    files: &Files,
+    files: Option<&Files>,
     caller: &Caller,
     session: SessionKey,
     inputs: &[InputRef],
@@ -237,6 +244,7 @@ pub async fn execute(
         match sandbox.execute(cell).await {
             Ok(done) => return Ok(done),
             Err(SandboxError::MissingFiles(missing)) if attempt == 0 => {
+                let files = files.ok_or_else(no_files)?;
                 sent.clear();
                 for id in missing {
                     let Some(input) = inputs.iter().find(|f| f.id == id) else { continue };
@@ -264,9 +272,10 @@ pub fn session(project: &Project, run: &Run) -> SessionKey {
 }
 
 /// Stores what a cell produced: its logs, its figures (as PNG files) and the files it
-/// wrote; the outputs as the step shows them, and the files written.
+/// wrote; the outputs as the step shows them, and the files written. The files service
+/// (`files`) is needed only when there are figures or files.
 pub async fn store_outputs(
-    files: &Files,
+    files: Option<&Files>,
     caller: &Caller,
     call_id: &str,
     done: Execution,
@@ -275,6 +284,10 @@ pub async fn store_outputs(
     if !done.logs.is_empty() {
         outputs.push(CodeOutput::Logs { logs: done.logs });
     }
+    if done.images.is_empty() && done.files.is_empty() {
+        return Ok((outputs, vec![]));
+    }
+    let files = files.ok_or_else(no_files)?;
     for (n, png) in done.images.into_iter().enumerate() {
         let name = format!("{call_id}-image-{n}.png");
         let file = files.upload_output(caller, &name, png).await.map_err(|e| service_failure("store a figure", e))?;

@@ -11,8 +11,7 @@ use base64::Engine as _;
 
 use crate::peers::Caller;
 
-/// The largest image sent to the model (OpenAI's limit per image).
-pub const MAX_IMAGE_BYTES: u64 = 20 << 20;
+pub use assistd_common::images::{MAX_IMAGE_BYTES, mime};
 
 /// An uploaded image as the prompt gets it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,23 +38,6 @@ pub fn file_ids(messages: &[pb::Message]) -> Vec<String> {
         }
     }
     out
-}
-
-/// The image MIME type of a file, from what the upload said or its name; `None` when it
-/// is not an image a model reads (png, jpeg, gif, webp).
-pub fn mime(filename: &str, content_type: &str) -> Option<&'static str> {
-    const KNOWN: [(&str, &str); 5] = [
-        ("png", "image/png"),
-        ("jpg", "image/jpeg"),
-        ("jpeg", "image/jpeg"),
-        ("gif", "image/gif"),
-        ("webp", "image/webp"),
-    ];
-    if let Some((_, m)) = KNOWN.iter().find(|(_, m)| *m == content_type) {
-        return Some(m);
-    }
-    let ext = filename.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase())?;
-    KNOWN.iter().find(|(e, _)| *e == ext).map(|(_, m)| *m)
 }
 
 /// Reads file `id` as an image for the model. The outer error is the service's (the
@@ -86,15 +68,6 @@ pub async fn read(files: &Files, caller: &Caller, id: &str) -> Result<ImageInput
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn images_by_type_or_name() {
-        assert_eq!(mime("a.PNG", ""), Some("image/png"));
-        assert_eq!(mime("photo", "image/jpeg"), Some("image/jpeg"));
-        assert_eq!(mime("a.webp", "application/octet-stream"), Some("image/webp"));
-        assert_eq!(mime("notes.txt", "text/plain"), None);
-        assert_eq!(mime("noext", ""), None);
-    }
 
     #[test]
     fn ids_of_user_images_once() {

@@ -481,10 +481,8 @@ impl<'a> Exec<'a> {
             Ok(s) => s.clone(),
             Err(e) => return Ok(Err(unavailable(e))),
         };
-        let files = match self.engine.inner.peers.files() {
-            Ok(f) => f,
-            Err(e) => return Ok(Err(unavailable(e))),
-        };
+        // Needed only when there are files to send or store.
+        let files = self.engine.inner.peers.files().ok();
         let inputs = self.code_inputs(messages).await?;
         let session = code::session(&self.project, &self.run);
         let mut done = Vec::new();
@@ -492,7 +490,8 @@ impl<'a> Exec<'a> {
             let input = code::code_of(&c.arguments);
             let started = std::time::Instant::now();
             let ran =
-                code::execute(sandbox.as_ref(), &files, &self.caller, session.clone(), &inputs, input.clone()).await;
+                code::execute(sandbox.as_ref(), files.as_ref(), &self.caller, session.clone(), &inputs, input.clone())
+                    .await;
             let execution = match ran {
                 Ok(e) => e,
                 Err(e) => return Ok(Err(e)),
@@ -503,7 +502,7 @@ impl<'a> Exec<'a> {
                 seconds = started.elapsed().as_secs_f64(),
                 "code_interpreter call ran"
             );
-            let (outputs, written) = match code::store_outputs(&files, &self.caller, &c.id, execution).await {
+            let (outputs, written) = match code::store_outputs(files.as_ref(), &self.caller, &c.id, execution).await {
                 Ok(o) => o,
                 Err(e) => return Ok(Err(e)),
             };

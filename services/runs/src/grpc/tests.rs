@@ -710,3 +710,77 @@ async fn metadata_set_while_a_run_goes_on_is_kept() {
         assert_eq!(stored.metadata.unwrap().entries.get("foo").map(String::as_str), Some("bar"), "{}", db.backend);
     }
 }
+
+/// A sandbox for code_interpreter (scripts/setup-sandbox makes its Python; the test
+/// suite runs it first).
+fn sandbox() -> Arc<dyn assistd_sandbox::Sandbox> {
+    let python = std::env::var_os("ASSISTD_SANDBOX_PYTHON")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(assistd_sandbox::local::default_python);
+    let limits = assistd_sandbox::Limits { max_sessions: 4, ..Default::default() };
+    let local = assistd_sandbox::local::LocalSandbox::new(None, &python, limits);
+    local.available().expect("the sandbox can run here (scripts/setup-sandbox)");
+    Arc::new(local)
+}
+
+#[tokio::test]
+async fn code_interpreter_streams_its_input_and_outputs_over_grpc() {
+    use pb::tool_call_delta::Call;
+    for db in test_databases().await {
+        let replies = vec![
+            call("call_c", "code_interpreter", &["{\"code\": \"print(", "6 * 7)\\nz = ", "1\"}"]),
+            Reply::text(&["42."]),
+        ];
+        let mut w = world(&db.url, replies, fast()).await;
+        let peers = w.peers.clone().with_sandbox(sandbox());
+        w.engine = Engine::new(
+            w.store.clone(),
+            peers,
+            Models::single(Arc::new(OpenAiCompatible::new(&w.fake.base_url, None).unwrap())),
+            fast(),
+        );
+        w.svc = RunsService::new(w.engine.clone());
+        let tool = pb::Tool { tool: Some(pb::tool::Tool::CodeInterpreter(pb::CodeInterpreterTool {})) };
+        let a = w.assistant("Compute.", vec![tool]).await;
+        let t = w.thread(&["6 times 7?"]).await;
+        let events = w.stream(create(&t, &a)).await;
+        assert_eq!(run_of(&events).status, pb::RunStatus::Completed as i32, "{}", db.backend);
+
+        let deltas: Vec<(Option<String>, pb::CodeInterpreterCallDelta)> = events
+            .iter()
+            .filter_map(|e| match &e.payload {
+                Some(pb::run_event::Payload::RunStepDelta(d)) => match &d.step_details.as_ref()?.details {
+                    Some(pb::run_step_delta_details::Details::ToolCalls(t)) => {
+                        let c = t.tool_calls.first()?;
+                        match &c.call {
+                            Some(Call::CodeInterpreter(ci)) => Some((c.id.clone(), ci.clone())),
+                            _ => None,
+                        }
+                    }
+                    _ => None,
+                },
+                _ => None,
+            })
+            .collect();
+        assert_eq!(deltas[0].0.as_deref(), Some("call_c"));
+        let input: String = deltas.iter().filter_map(|(_, d)| d.input.clone()).collect();
+        assert_eq!(input, "print(6 * 7)\nz = 1");
+        let last = &deltas.last().unwrap().1;
+        let logs = pb::code_interpreter_output_delta::Output::Logs("42\n".into());
+        assert_eq!(last.outputs, [pb::CodeInterpreterOutputDelta { index: 0, output: Some(logs) }]);
+
+        let run_id = run_of(&events).id;
+        let steps = w.steps(&t, &run_id).await;
+        let Some(pb::run_step_details::Details::ToolCalls(calls)) = &steps[0].step_details.as_ref().unwrap().details
+        else {
+            panic!("a tool_calls step first")
+        };
+        let Some(pb::tool_call::Call::CodeInterpreter(ci)) = &calls.tool_calls[0].call else { panic!("a code call") };
+        assert_eq!(ci.input, "print(6 * 7)\nz = 1");
+        // The model read the output back.
+        let second = &w.fake.requests()[1]["messages"];
+        let last_message = &second[second.as_array().unwrap().len() - 1];
+        assert_eq!(last_message["content"], "42\n");
+        assert_eq!(text_of(&w.messages(&t).await[1]), "42.");
+    }
+}

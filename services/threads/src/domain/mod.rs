@@ -264,18 +264,26 @@ impl NewMessage {
 
     /// The files this message refers to, as `(param, file_id)`.
     pub fn file_refs(&self, param: &str) -> Vec<(String, String)> {
-        let images = self.content.iter().enumerate().filter_map(|(i, c)| match c {
-            Content::ImageFile { image_file } => {
-                Some((format!("{param}content[{i}].image_file.file_id"), image_file.file_id.clone()))
-            }
-            _ => None,
-        });
         let attached = self
             .attachments
             .iter()
             .enumerate()
             .map(|(i, a)| (format!("{param}attachments[{i}].file_id"), a.file_id.clone()));
-        images.chain(attached).collect()
+        self.image_refs(param).into_iter().chain(attached).collect()
+    }
+
+    /// The uploaded images this message shows, as `(param, file_id)`.
+    pub fn image_refs(&self, param: &str) -> Vec<(String, String)> {
+        self.content
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| match c {
+                Content::ImageFile { image_file } => {
+                    Some((format!("{param}content[{i}].image_file.file_id"), image_file.file_id.clone()))
+                }
+                _ => None,
+            })
+            .collect()
     }
 
     /// The stored message.
