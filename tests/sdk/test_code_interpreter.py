@@ -285,3 +285,29 @@ def test_raw_stream_events_match_the_spec(http, llm):
     assert {p["index"] for p in parts[1:]} == {1}
     done = json.loads(next(d for n, d in events if n == "thread.message.completed"))
     assert [c["type"] for c in done["content"]] == ["image_file", "text"]
+
+
+def test_hostile_cells_end_only_their_session(client, tutor, llm, server):
+    # Through the real server: each cell is contained, the run goes on, and the server
+    # keeps answering; the server's keys and data stay out of reach.
+    probe = (
+        "import os\n"
+        f"print(os.environ.get('ASSISTD_API_KEYS'), os.path.exists({str(server.data_dir)!r}), "
+        "os.path.exists('/etc/shadow'))"
+    )
+    cells = [
+        (probe, lambda logs: logs == "None False False\n"),
+        ("x = []\nwhile True: x.append(bytearray(50 << 20))", lambda logs: "memory limit exceeded" in logs),
+        ("import os\nos.system('kill -9 -1')", lambda logs: logs != ""),
+        ("import socket\nsocket.create_connection(('127.0.0.1', 5432), timeout=2)", lambda logs: "Error" in logs),
+    ]
+    thread = client.beta.threads.create(messages=[{"role": "user", "content": "Try."}])
+    for n, (code, held) in enumerate(cells):
+        llm.script(code_call(f"call_h{n}", code), {"text": ["Done."]})
+        run = client.beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=tutor.id, poll_interval_ms=50)
+        assert run.status == "completed", (code, run.last_error)
+        [call] = code_steps(client, thread.id, run.id)
+        logs = "".join(o.logs for o in call.code_interpreter.outputs if o.type == "logs")
+        assert held(logs), (code, logs)
+        assert client.beta.assistants.retrieve(tutor.id).id == tutor.id
+        client.beta.threads.messages.create(thread_id=thread.id, role="user", content="Again.")
