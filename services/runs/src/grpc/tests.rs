@@ -784,3 +784,21 @@ async fn code_interpreter_streams_its_input_and_outputs_over_grpc() {
         assert_eq!(text_of(&w.messages(&t).await[1]), "42.");
     }
 }
+
+#[tokio::test]
+async fn code_interpreter_without_a_sandbox_fails_the_run_saying_why() {
+    for db in test_databases().await {
+        let replies = vec![call("call_n", "code_interpreter", &["{\"code\": \"1 + 1\"}"])];
+        let w = world(&db.url, replies, fast()).await;
+        let tool = pb::Tool { tool: Some(pb::tool::Tool::CodeInterpreter(pb::CodeInterpreterTool {})) };
+        let a = w.assistant("Compute.", vec![tool]).await;
+        let t = w.thread(&["1 + 1?"]).await;
+        let run = run_of(&w.stream(create(&t, &a)).await);
+        assert_eq!(run.status, pb::RunStatus::Failed as i32, "{}", db.backend);
+        let error = run.last_error.unwrap();
+        assert_eq!(error.code, "server_error");
+        assert!(error.message.contains("code_interpreter is unavailable"), "{}", error.message);
+        let steps = w.steps(&t, &run.id).await;
+        assert_eq!(steps[0].status, pb::RunStepStatus::Failed as i32);
+    }
+}
