@@ -89,6 +89,8 @@ pub enum Mode {
     Lexical,
     /// BM25 and dense, fused.
     Hybrid,
+    /// Dense only (for measuring; needs an embedder).
+    Dense,
 }
 
 /// Searches an index, embedding queries when an embedder is configured.
@@ -124,7 +126,8 @@ impl Searcher {
         self.search_with(p, self.mode()).await
     }
 
-    /// Runs the search with `mode` (hybrid needs an embedder; without one it is lexical).
+    /// Runs the search with `mode` (hybrid and dense need an embedder; without one it is
+    /// lexical).
     ///
     /// The lexical searches run while the queries are being embedded, so a hybrid search
     /// takes the embedding plus the dense searches, not the lexical ones too.
@@ -145,13 +148,17 @@ impl Searcher {
             }
             Ok::<_, IndexError>(lists)
         };
-        let embedder = self.embedder.as_ref().filter(|_| mode == Mode::Hybrid);
+        let embedder = self.embedder.as_ref().filter(|_| mode != Mode::Lexical);
         let Some(embedder) = embedder else {
             return Ok(fuse(lexical.await?, p.max_results, p.score_threshold));
         };
         let embedding = async { embedder.embed(&p.queries).await.map_err(|e| IndexError::Unavailable(e.to_string())) };
-        let (lexical, vectors) = tokio::join!(lexical, embedding);
-        let mut lists = lexical?;
+        let (mut lists, vectors) = if mode == Mode::Dense {
+            (Vec::new(), embedding.await)
+        } else {
+            let (lexical, vectors) = tokio::join!(lexical, embedding);
+            (lexical?, vectors)
+        };
         for vector in vectors? {
             // no text: the dense list alone
             lists.push(self.index.search(&query("", Some(vector))).await?.semantic);
