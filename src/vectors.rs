@@ -60,10 +60,10 @@ pub fn collection(embedder: Option<&Arc<dyn Embedder>>) -> String {
 /// The vector index the settings ask for.
 pub async fn index(settings: &Settings, embedder: Option<&Arc<dyn Embedder>>) -> anyhow::Result<Arc<dyn VectorIndex>> {
     let name = collection(embedder);
-    let dim = embedder.map(|e| e.dim());
+    let dense = embedder.map(|e| e.dense());
     if let Some(url) = &settings.qdrant_url {
         let key = std::env::var("ASSISTD_QDRANT_API_KEY").ok().filter(|k| !k.is_empty());
-        let index = QdrantIndex::connect(url, key, &name, dim)
+        let index = QdrantIndex::connect(url, key, &name, dense)
             .await
             .map_err(|e| anyhow::anyhow!(e.to_string()))
             .with_context(|| format!("connecting to Qdrant at {url} (collection {name})"))?;
@@ -71,7 +71,7 @@ pub async fn index(settings: &Settings, embedder: Option<&Arc<dyn Embedder>>) ->
     }
     let dir = settings.data_dir.join("vectors").join(&name);
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    let index = tokio::task::spawn_blocking(move || EdgeIndex::open(&dir, dim))
+    let index = tokio::task::spawn_blocking(move || EdgeIndex::open(&dir, dense))
         .await?
         .map_err(|e| anyhow::anyhow!(e.to_string()))
         .context("opening the embedded vector index")?;

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use assistd_vector_stores::embed::Embedder;
-use assistd_vector_stores::embed::minilm::MiniLm;
+use assistd_vector_stores::embed::minilm::{MiniLm, WINDOW_PIECES};
 use assistd_vector_stores::index::edge::EdgeIndex;
 use assistd_vector_stores::index::{ChunkPoint, VectorIndex};
 use assistd_vector_stores::ingest::{chunk, parse};
@@ -133,7 +133,8 @@ async fn ingest(fixtures: &Path, hybrid: bool, embedder_dir: Option<PathBuf>, pa
     let docs = corpus(fixtures)?;
     let embedder = if hybrid { Some(embedder(embedder_dir)?) } else { None };
     let tmp = tempfile::tempdir()?;
-    let index = EdgeIndex::open(tmp.path(), embedder.as_ref().map(|e| e.dim())).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let index =
+        EdgeIndex::open(tmp.path(), embedder.as_ref().map(|e| e.dense())).map_err(|e| anyhow::anyhow!("{e}"))?;
     let (mut text_bytes, mut chunks, mut failed) = (0usize, 0usize, 0usize);
     let (mut t_parse, mut t_chunk, mut t_embed, mut t_index) =
         (Duration::ZERO, Duration::ZERO, Duration::ZERO, Duration::ZERO);
@@ -156,7 +157,7 @@ async fn ingest(fixtures: &Path, hybrid: bool, embedder_dir: Option<PathBuf>, pa
             chunks += texts.len();
             let t = Instant::now();
             let dense = match &embedder {
-                Some(e) => Some(e.embed(&texts).await.map_err(|e| anyhow::anyhow!("{e}"))?),
+                Some(e) => Some(e.embed_passages(&texts).await.map_err(|e| anyhow::anyhow!("{e}"))?),
                 None => None,
             };
             t_embed += t.elapsed();
@@ -193,9 +194,9 @@ async fn search(
     let spec = std::fs::read_to_string(fixtures.join("commonmark-spec/spec.txt"))?;
     let words: Vec<&str> = spec.split_whitespace().collect();
     let embedder = if hybrid { Some(embedder(embedder_dir)?) } else { None };
-    let dim = embedder.as_ref().map(|e| e.dim());
+    let dense = embedder.as_ref().map(|e| e.dense());
     let tmp = tempfile::tempdir()?;
-    let index = Arc::new(EdgeIndex::open(tmp.path(), dim).map_err(|e| anyhow::anyhow!("{e}"))?);
+    let index = Arc::new(EdgeIndex::open(tmp.path(), dense).map_err(|e| anyhow::anyhow!("{e}"))?);
     let mut rng = rand::rngs::StdRng::seed_from_u64(7);
     let started = Instant::now();
     let per_file = 100;
@@ -207,12 +208,19 @@ async fn search(
                 words[at..at + 150].join(" ")
             })
             .collect();
-        let dense = dim.map(|d| {
+        // random unit vectors: one per chunk, or one per window (150 words are about 200
+        // word pieces: 4 windows)
+        let dense = dense.map(|d| {
+            let windows = if d.windows { 200usize.div_ceil(WINDOW_PIECES) } else { 1 };
             (0..count)
                 .map(|_| {
-                    let v: Vec<f32> = (0..d).map(|_| rng.random_range(-1.0f32..1.0)).collect();
-                    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
-                    v.into_iter().map(|x| x / norm).collect()
+                    (0..windows)
+                        .flat_map(|_| {
+                            let v: Vec<f32> = (0..d.dim).map(|_| rng.random_range(-1.0f32..1.0)).collect();
+                            let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+                            v.into_iter().map(move |x| x / norm)
+                        })
+                        .collect()
                 })
                 .collect()
         });

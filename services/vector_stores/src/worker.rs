@@ -92,6 +92,7 @@ impl Ingestor {
     /// Runs the claim loop until `stop` is cancelled.
     pub fn spawn(&self, stop: CancellationToken) -> tokio::task::JoinHandle<()> {
         let me = self.clone();
+        tokio::spawn(me.clone().repair_owned(stop.clone()));
         tokio::spawn(async move {
             loop {
                 let free = me.inner.slots.available_permits();
@@ -278,10 +279,22 @@ impl Ingestor {
             .delete_file(project.id(), &file.vector_store_id, &file.file_id)
             .await
             .map_err(|e| FileError::server(e.to_string()))?;
+        self.index_chunks(project, file, chunks).await?;
+        Ok((text, info.filename))
+    }
+
+    /// Embeds and indexes a file's chunks, a batch at a time.
+    async fn index_chunks(
+        &self,
+        project: &Project,
+        file: &StoreFile,
+        chunks: Vec<chunk::Chunk>,
+    ) -> Result<(), FileError> {
+        let inner = &self.inner;
         for (n, part) in chunks.chunks(inner.cfg.batch.max(1)).enumerate() {
             let texts: Vec<String> = part.iter().map(|c| c.text.clone()).collect();
             let dense = match &inner.embedder {
-                Some(e) => Some(e.embed(&texts).await.map_err(|e| FileError::server(e.to_string()))?),
+                Some(e) => Some(e.embed_passages(&texts).await.map_err(|e| FileError::server(e.to_string()))?),
                 None => None,
             };
             let mut dense = dense.map(Vec::into_iter);
@@ -300,6 +313,84 @@ impl Ingestor {
                 .collect();
             inner.index.upsert(points).await.map_err(|e| FileError::server(e.to_string()))?;
         }
-        Ok((text, info.filename))
+        Ok(())
+    }
+
+    /// Indexes again, from the text kept when they were indexed, the completed files of
+    /// which the index holds no chunk, until done or `stop`; returns how many. The index
+    /// can change under the service: another embedder, or passages embedded by windows
+    /// (as all-MiniLM-L6-v2 does since it reads whole chunks), make a new collection, and
+    /// a Qdrant collection can be lost. Files stay `completed` and searchable lexically
+    /// from the moment their chunks are back; a file detached meanwhile loses them again.
+    pub async fn repair(&self, stop: CancellationToken) -> u64 {
+        const PAGE: u64 = 100;
+        let inner = &self.inner;
+        let (mut after, mut repaired, mut failed) = (None::<(String, String)>, 0u64, 0u64);
+        loop {
+            let page = inner.store.completed_files(after.as_ref().map(|(v, f)| (v.as_str(), f.as_str())), PAGE).await;
+            let page = match page {
+                Ok(page) => page,
+                Err(e) => {
+                    tracing::warn!(error = %e, "index repair: listing completed files");
+                    break;
+                }
+            };
+            for Claimed { project, file } in &page {
+                if stop.is_cancelled() {
+                    return repaired;
+                }
+                match self.repair_file(project, file).await {
+                    Ok(true) => repaired += 1,
+                    Ok(false) => {}
+                    Err(e) => {
+                        failed += 1;
+                        tracing::warn!(vector_store_id = %file.vector_store_id, file_id = %file.file_id, error = %e.message, "index repair failed");
+                    }
+                }
+            }
+            match page.last() {
+                Some(last) if page.len() as u64 == PAGE => {
+                    after = Some((last.file.vector_store_id.clone(), last.file.file_id.clone()));
+                }
+                _ => break,
+            }
+        }
+        if repaired > 0 || failed > 0 {
+            tracing::info!(repaired, failed, "index repair: completed files missing from the index indexed again");
+        }
+        repaired
+    }
+
+    async fn repair_owned(self, stop: CancellationToken) {
+        self.repair(stop).await;
+    }
+
+    /// Indexes one completed file again if the index has none of its chunks.
+    async fn repair_file(&self, project: &Project, file: &StoreFile) -> Result<bool, FileError> {
+        let inner = &self.inner;
+        let server = |e: &dyn std::fmt::Display| FileError::server(e.to_string());
+        let held = inner.index.count(project.id(), &file.vector_store_id, Some(&file.file_id)).await;
+        if held.map_err(|e| server(&e))? > 0 {
+            return Ok(false);
+        }
+        let text = inner.store.content(project, &file.vector_store_id, &file.file_id).await.map_err(|e| server(&e))?;
+        let Some(text) = text.filter(|t| !t.is_empty()) else { return Ok(false) };
+        let chunking = file.chunking;
+        let chunks =
+            tokio::task::spawn_blocking(move || chunk::chunk(&text, chunking.max_tokens, chunking.overlap_tokens))
+                .await
+                .map_err(|e| server(&e))?;
+        self.index_chunks(project, file, chunks).await?;
+        // detached or re-attached meanwhile: what was just written is not its to keep
+        let now = inner.store.get_file(project, &file.vector_store_id, &file.file_id).await.map_err(|e| server(&e))?;
+        if !now.is_some_and(|f| f.status == FileStatus::Completed && f.chunking == file.chunking) {
+            inner
+                .index
+                .delete_file(project.id(), &file.vector_store_id, &file.file_id)
+                .await
+                .map_err(|e| server(&e))?;
+            return Ok(false);
+        }
+        Ok(true)
     }
 }

@@ -4,7 +4,10 @@
 //! (`scripts/setup-models` puts them in `<data-dir>/models/all-MiniLM-L6-v2`). Texts are
 //! truncated to 256 word pieces (the length the model was trained with; the tokenizer
 //! file says 128, so it is set explicitly), mean-pooled and L2-normalised, like
-//! sentence-transformers. Each text runs through [`Encoder`] on a blocking thread of its
+//! sentence-transformers. Passages being indexed are embedded whole instead: one vector
+//! per window of [`WINDOW_PIECES`] word pieces, so an 800-token chunk (about 1,000 word
+//! pieces) is seen entirely and a query finds it by its best-matching window
+//! (docs/benchmarks.md, "Retrieval on the hard set", says why windows of that size). Each text runs through [`Encoder`] on a blocking thread of its
 //! own, as many at once as there are cores: no padding, and no thread pool to hand each
 //! operation to (see the `assistd-bert` crate).
 
@@ -25,7 +28,12 @@ pub const DIR_NAME: &str = "all-MiniLM-L6-v2";
 /// The most word pieces of a text that reach the model; the rest is cut off.
 pub const MAX_TOKENS: usize = 256;
 
-const ID: &str = "minilm-l6-v2-384";
+/// Word pieces per window of a passage (the windows do not overlap: the chunks do).
+pub const WINDOW_PIECES: usize = 64;
+
+/// The model, its size and its passage windows: a collection made with other windows (or
+/// with one vector per chunk, as before windows) is another collection.
+const ID: &str = "minilm-l6-v2-384-w64";
 const DIM: usize = 384;
 const LAYERS: usize = 6;
 
@@ -44,7 +52,10 @@ pub struct MiniLm {
 
 struct Inner {
     encoder: Encoder,
+    /// Truncates to [`MAX_TOKENS`] (queries).
     tokenizer: Tokenizer,
+    /// Does not truncate (passages, cut into windows).
+    whole: Tokenizer,
     /// How many texts run at once: the cores (counted once; it reads cgroup files).
     parallel: usize,
 }
@@ -109,6 +120,8 @@ impl MiniLm {
             Tokenizer::from_file(&tokenizer_path).map_err(|e| unavailable("cannot load tokenizer.json", &e))?;
         // The file's own padding (fixed, 128) would pad every text; each text runs alone.
         tokenizer.with_padding(None);
+        let mut whole = tokenizer.clone();
+        whole.with_truncation(None).map_err(|e| unavailable("cannot set truncation", &e))?;
         tokenizer
             .with_truncation(Some(TruncationParams { max_length: MAX_TOKENS, ..TruncationParams::default() }))
             .map_err(|e| unavailable("cannot set truncation", &e))?;
@@ -120,7 +133,7 @@ impl MiniLm {
         let encoder = Encoder::load(&tensors, DIM, LAYERS, config.num_attention_heads, config.layer_norm_eps)
             .map_err(|e| unavailable("cannot load the model", &e))?;
         let parallel = std::thread::available_parallelism().map_or(1, usize::from);
-        Ok(Self { inner: Arc::new(Inner { encoder, tokenizer, parallel }) })
+        Ok(Self { inner: Arc::new(Inner { encoder, tokenizer, whole, parallel }) })
     }
 }
 
@@ -150,6 +163,36 @@ impl Embedder for MiniLm {
         });
         futures::stream::iter(tasks).buffered(self.inner.parallel).try_collect().await
     }
+
+    fn windowed(&self) -> bool {
+        true
+    }
+
+    async fn embed_passages(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, EmbedError> {
+        let inner = Arc::clone(&self.inner);
+        let owned = texts.to_vec();
+        let windows = blocking(move || inner.windows(owned)).await?;
+        let mut out: Vec<Vec<f32>> = windows.iter().map(|ws| Vec::with_capacity(ws.len() * DIM)).collect();
+        // every window of every text, in order, as many at once as there are cores
+        let all: Vec<(usize, Vec<u32>)> =
+            windows.into_iter().enumerate().flat_map(|(text, ws)| ws.into_iter().map(move |w| (text, w))).collect();
+        let tasks = all.into_iter().map(|(text, ids)| {
+            let inner = Arc::clone(&self.inner);
+            async move {
+                let type_ids = vec![0; ids.len()];
+                let v = blocking(move || {
+                    inner.encoder.embed(&ids, &type_ids).map_err(|e| EmbedError::Backend(format!("model failed: {e}")))
+                })
+                .await?;
+                Ok::<_, EmbedError>((text, v))
+            }
+        });
+        let mut done = futures::stream::iter(tasks).buffered(self.inner.parallel);
+        while let Some((text, v)) = done.try_next().await? {
+            out[text].extend_from_slice(&v);
+        }
+        Ok(out)
+    }
 }
 
 impl MiniLm {
@@ -171,6 +214,37 @@ where
 }
 
 impl Inner {
+    /// The windows of each text: its word pieces cut into runs of [`WINDOW_PIECES`], each
+    /// between the model's `[CLS]` and `[SEP]` (one empty window for an empty text).
+    fn windows(&self, texts: Vec<String>) -> Result<Vec<Vec<Vec<u32>>>, EmbedError> {
+        let encodings = self
+            .whole
+            .encode_batch(texts, true)
+            .map_err(|e| EmbedError::Backend(format!("tokenization failed: {e}")))?;
+        Ok(encodings
+            .iter()
+            .map(|e| {
+                let ids = e.get_ids();
+                // [CLS] pieces… [SEP]
+                let (Some(&cls), Some(&sep)) = (ids.first(), ids.last()) else { return vec![Vec::new()] };
+                let pieces = &ids[1..ids.len() - 1];
+                if pieces.is_empty() {
+                    return vec![vec![cls, sep]];
+                }
+                pieces
+                    .chunks(WINDOW_PIECES)
+                    .map(|w| {
+                        let mut ids = Vec::with_capacity(w.len() + 2);
+                        ids.push(cls);
+                        ids.extend_from_slice(w);
+                        ids.push(sep);
+                        ids
+                    })
+                    .collect()
+            })
+            .collect())
+    }
+
     /// Word pieces of each text, truncated, not padded.
     fn tokenize(&self, texts: Vec<String>) -> Result<Vec<Encoding>, EmbedError> {
         self.tokenizer.encode_batch(texts, true).map_err(|e| EmbedError::Backend(format!("tokenization failed: {e}")))
@@ -244,7 +318,7 @@ mod tests {
     #[tokio::test]
     async fn vectors_are_unit_length_and_sized() {
         let model = model();
-        assert_eq!(model.id(), "minilm-l6-v2-384");
+        assert_eq!(model.id(), "minilm-l6-v2-384-w64");
         assert_eq!(model.dim(), 384);
         let vectors = model.embed(&strings(&["This is an example sentence", "", "Each sentence is converted"])).await;
         let vectors = vectors.unwrap();
@@ -255,6 +329,30 @@ mod tests {
             assert!((dot(v, v).sqrt() - 1.0).abs() < 1e-4);
         }
         assert!(model.embed(&[]).await.unwrap().is_empty());
+    }
+
+    /// A passage gets one vector per window of 64 word pieces, all of it seen; a short one
+    /// gets the vector its text gets as a query.
+    #[tokio::test]
+    async fn passages_are_embedded_by_windows() {
+        let model = model();
+        assert!(model.windowed());
+        // 300 one-piece words: 64 + 64 + 64 + 64 + 44
+        let long = words(300, "zebra");
+        let short = "A man is eating food.".to_owned();
+        let got = model.embed_passages(&[long.clone(), short.clone(), String::new()]).await.unwrap();
+        assert_eq!(got.len(), 3);
+        assert_eq!(got[0].len(), 5 * DIM);
+        for w in got[0].chunks(DIM) {
+            assert!((dot(w, w).sqrt() - 1.0).abs() < 1e-4);
+        }
+        let alone = model.embed(&[short, String::new()]).await.unwrap();
+        assert!(max_diff(&got[1], &alone[0]) < 1e-6);
+        assert!(max_diff(&got[2], &alone[1]) < 1e-6);
+        // the last window is the text's last 44 words, embedded on their own
+        let tail = long.split(' ').skip(256).collect::<Vec<_>>().join(" ");
+        let tail = model.embed(&[tail]).await.unwrap();
+        assert!(max_diff(&got[0][4 * DIM..], &tail[0]) < 1e-5);
     }
 
     #[tokio::test]

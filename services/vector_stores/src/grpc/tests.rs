@@ -373,3 +373,30 @@ async fn bad_requests_are_refused() {
         w.close().await;
     }
 }
+
+/// A completed file the index lost (a new collection after the embedder changed, a lost
+/// Qdrant collection) is indexed again from its stored text by the repair, attributes
+/// and all; files the index holds are left alone.
+#[tokio::test]
+async fn repair_reindexes_completed_files_the_index_lost() {
+    for db in test_databases().await {
+        let w = world(&db.url, true).await;
+        let kept = w.upload(P, "kept.txt", b"Lighthouses warn ships away from rocky coasts at night.").await;
+        let lost = w.upload(P, "lost.txt", b"Sea otters hold hands while they sleep so they do not drift apart.").await;
+        let vs = w.create_store(vec![kept.clone()]).await;
+        w.add_file(&vs.id, &lost, serde_json::json!({"topic": "otters"})).await;
+        w.settled(&vs.id, &kept).await;
+        assert_eq!(w.settled(&vs.id, &lost).await.status, pb::VectorStoreFileStatus::Completed as i32);
+        let before = w.index.count(P, &vs.id, Some(&lost)).await.unwrap();
+        assert!(before > 0);
+
+        w.index.delete_file(P, &vs.id, &lost).await.unwrap();
+        assert!(w.search(&vs.id, "otters drift", None).await.is_empty(), "{}", db.backend);
+        assert_eq!(w.ingestor.repair(CancellationToken::new()).await, 1, "{}", db.backend);
+        assert_eq!(w.index.count(P, &vs.id, Some(&lost)).await.unwrap(), before);
+        let hits = w.search(&vs.id, "otters drift", Some(eq("topic", serde_json::json!("otters")))).await;
+        assert_eq!(hits[0].file_id, lost, "{}", db.backend);
+        assert_eq!(w.ingestor.repair(CancellationToken::new()).await, 0, "nothing left to repair");
+        w.close().await;
+    }
+}

@@ -2,7 +2,8 @@
 //!
 //! One [`EdgeShard`] per collection directory (`<data-dir>/vectors/<collection>`), with
 //! the sparse vector [`keys::SPARSE`] (BM25 with the IDF modifier, see [`super::bm25`])
-//! and, when the collection has an embedder, the dense vector [`keys::DENSE`] (cosine).
+//! and, when the collection has an embedder, the dense vector [`keys::DENSE`] (cosine; a
+//! multivector scored by MaxSim when the embedder embeds passages by windows).
 //! Payload indexes: `project` (keyword, tenant), `vector_store_id` and `file_id`
 //! (keyword), and `attributes.<key>` for the attribute keys that filters use (see
 //! below).
@@ -46,15 +47,16 @@ use qdrant_edge::external::ordered_float::OrderedFloat;
 use qdrant_edge::{
     Condition, CountRequest, CreateIndex, Distance, EdgeConfig, EdgeOptimizersConfig, EdgeShard,
     EdgeSparseVectorParams, EdgeVectorParams, FieldCondition, FieldIndexOperations, Filter, JsonPath,
-    KeywordIndexParams, Match, Modifier, NamedQuery, OperationError, Payload, PayloadFieldSchema, PayloadOps,
-    PayloadSchemaParams, PayloadSchemaType, PointId, PointInsertOperations, PointOperations, PointStruct, QueryEnum,
-    QueryRequest, Range, ScoredPoint, ScoringQuery, SetPayloadOp, UpdateOperation, ValueVariants, Vector,
-    VectorInternal, Vectors, WithPayloadInterface, WithVector,
+    KeywordIndexParams, Match, Modifier, MultiVectorComparator, MultiVectorConfig, NamedQuery, OperationError, Payload,
+    PayloadFieldSchema, PayloadOps, PayloadSchemaParams, PayloadSchemaType, PointId, PointInsertOperations,
+    PointOperations, PointStruct, QueryEnum, QueryRequest, Range, ScoredPoint, ScoringQuery, SetPayloadOp,
+    UpdateOperation, ValueVariants, Vector, VectorInternal, Vectors, WithPayloadInterface, WithVector,
 };
 use serde_json::{Map, Value};
 
 use super::{
-    AttrFilter, AttrKind, ChunkPoint, Hit, IndexError, Query, Ranked, VectorIndex, bm25, filter, keys, point_id,
+    AttrFilter, AttrKind, ChunkPoint, Dense, Hit, IndexError, Query, Ranked, VectorIndex, bm25, check_dense, filter,
+    keys, point_id,
 };
 
 /// The number of segments the optimiser merges down to. Edge searches its segments one
@@ -88,7 +90,7 @@ pub struct EdgeIndex {
 
 struct Inner {
     shard: EdgeShard,
-    dense_dim: Option<usize>,
+    dense: Option<Dense>,
     /// Serialises writes, flushes and optimisation.
     writer: Mutex<Writes>,
     /// Attribute paths with a payload index.
@@ -105,29 +107,26 @@ struct Writes {
 
 impl std::fmt::Debug for EdgeIndex {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EdgeIndex")
-            .field("path", &self.inner.shard.path())
-            .field("dense_dim", &self.inner.dense_dim)
-            .finish()
+        f.debug_struct("EdgeIndex").field("path", &self.inner.shard.path()).field("dense", &self.inner.dense).finish()
     }
 }
 
 impl EdgeIndex {
-    /// Creates the index under `dir`, or loads the one already there. `dense_dim` is the
-    /// size of the dense vector (`None`: lexical only); an existing index made with
-    /// another size (or with/without a dense vector) is refused as invalid.
+    /// Creates the index under `dir`, or loads the one already there. `dense` is its dense
+    /// vector (`None`: lexical only); an existing index made with another (or with/without
+    /// a dense vector) is refused as invalid.
     ///
     /// Blocking (it loads the segments): call it from a blocking context.
-    pub fn open(dir: &Path, dense_dim: Option<usize>) -> Result<Self, IndexError> {
-        if dense_dim == Some(0) {
+    pub fn open(dir: &Path, dense: Option<Dense>) -> Result<Self, IndexError> {
+        if dense.is_some_and(|d| d.dim == 0) {
             return Err(IndexError::Invalid("the dense vector size must be positive".to_owned()));
         }
         std::fs::create_dir_all(dir).map_err(|e| unavailable(format!("create {}", dir.display()), e))?;
-        let wanted = config(dense_dim);
+        let wanted = config(dense);
         let shard = if dir.join(EDGE_CONFIG_FILE).exists() {
             trim_wal(&dir.join(WAL_DIR));
             let shard = EdgeShard::load(dir, None).map_err(|e| op_error("load the index", e))?;
-            check_compatible(&shard.config(), dense_dim, dir)?;
+            check_compatible(&shard.config(), dense, dir)?;
             if shard.config().optimizers != wanted.optimizers {
                 shard.set_optimizers_config(wanted.optimizers).map_err(|e| op_error("configure the optimizer", e))?;
             }
@@ -136,24 +135,20 @@ impl EdgeIndex {
             EdgeShard::new(dir, wanted).map_err(|e| op_error("create the index", e))?
         };
         let attributes = shard.info().payload_schema.into_keys().filter(|k| k.first_key == keys::ATTRIBUTES).collect();
-        let inner = Inner {
-            shard,
-            dense_dim,
-            writer: Mutex::new(Writes::default()),
-            attribute_indexes: Mutex::new(attributes),
-        };
+        let inner =
+            Inner { shard, dense, writer: Mutex::new(Writes::default()), attribute_indexes: Mutex::new(attributes) };
         {
             let _writer = inner.lock_writer();
             inner.ensure_payload_indexes()?;
             inner.shard.flush();
         }
-        tracing::debug!(path = %dir.display(), ?dense_dim, "vector index opened");
+        tracing::debug!(path = %dir.display(), ?dense, "vector index opened");
         Ok(Self { inner: Arc::new(inner) })
     }
 
-    /// The size of the dense vector, if the index has one.
-    pub fn dense_dim(&self) -> Option<usize> {
-        self.inner.dense_dim
+    /// The dense vector, if the index has one.
+    pub fn dense(&self) -> Option<Dense> {
+        self.inner.dense
     }
 
     /// Runs `f` on the blocking pool.
@@ -299,18 +294,6 @@ impl Inner {
         }
     }
 
-    fn check_dense(&self, dense: Option<&[f32]>, what: &str) -> Result<(), IndexError> {
-        match (self.dense_dim, dense) {
-            (None, None) => Ok(()),
-            (Some(dim), Some(v)) if v.len() == dim => Ok(()),
-            (Some(dim), Some(v)) => {
-                Err(IndexError::Invalid(format!("{what}: dense vector of size {}, the index expects {dim}", v.len())))
-            }
-            (Some(dim), None) => Err(IndexError::Invalid(format!("{what}: a dense vector of size {dim} is required"))),
-            (None, Some(_)) => Err(IndexError::Invalid(format!("{what}: the index has no dense vector"))),
-        }
-    }
-
     fn query(
         &self,
         vector: &str,
@@ -341,14 +324,15 @@ impl VectorIndex for EdgeIndex {
             return Ok(());
         }
         for p in &points {
-            self.inner.check_dense(p.dense.as_deref(), "upsert")?;
+            check_dense(self.inner.dense, p.dense.as_deref(), "upsert", false)?;
         }
         // BM25 is computed on the blocking pool too, before the writer lock is taken
+        let dense = self.inner.dense;
         self.write("upsert", move || {
             let mut operations = Vec::with_capacity(points.len().div_ceil(UPSERT_BATCH));
             let mut points = points.into_iter().peekable();
             while points.peek().is_some() {
-                let batch = points.by_ref().take(UPSERT_BATCH).map(|p| point_struct(p).into()).collect();
+                let batch = points.by_ref().take(UPSERT_BATCH).map(|p| point_struct(p, dense).into()).collect();
                 operations.push(UpdateOperation::PointOperation(PointOperations::UpsertPoints(
                     PointInsertOperations::PointsList(batch),
                 )));
@@ -405,7 +389,7 @@ impl VectorIndex for EdgeIndex {
             return Err(IndexError::Invalid("search: at least one vector store is required".to_owned()));
         }
         if query.dense.is_some() {
-            self.inner.check_dense(query.dense.as_deref(), "search")?;
+            check_dense(self.inner.dense, query.dense.as_deref(), "search", true)?;
         }
         if query.limit == 0 {
             return Ok(Ranked::default());
@@ -432,7 +416,7 @@ impl VectorIndex for EdgeIndex {
                 hits
             };
             let semantic = match dense {
-                Some(dense) => inner.query(keys::DENSE, VectorInternal::Dense(dense), &filter, limit)?,
+                Some(dense) => inner.query(keys::DENSE, dense_query(inner.dense, dense)?, &filter, limit)?,
                 None => Vec::new(),
             };
             Ok(Ranked { lexical, semantic })
@@ -449,8 +433,27 @@ impl VectorIndex for EdgeIndex {
     }
 }
 
+/// The query vector for the dense vector `index` has.
+fn dense_query(index: Option<Dense>, v: Vec<f32>) -> Result<VectorInternal, IndexError> {
+    if index.is_some_and(|d| d.windows) {
+        Ok(Vector::new_multi(vec![v]).map_err(|e| op_error("search", e))?.0)
+    } else {
+        Ok(VectorInternal::Dense(v))
+    }
+}
+
+/// The dense vector parameters of a collection.
+fn dense_params(d: Dense) -> EdgeVectorParams {
+    let params = EdgeVectorParams::builder(d.dim, Distance::Cosine);
+    if d.windows {
+        params.multivector_config(MultiVectorConfig { comparator: MultiVectorComparator::MaxSim }).build()
+    } else {
+        params.build()
+    }
+}
+
 /// The shard configuration for a collection.
-fn config(dense_dim: Option<usize>) -> EdgeConfig {
+fn config(dense: Option<Dense>) -> EdgeConfig {
     let sparse = EdgeSparseVectorParams::builder().modifier(Modifier::Idf).build();
     let optimizers = EdgeOptimizersConfig {
         default_segment_number: Some(SEGMENTS),
@@ -459,29 +462,31 @@ fn config(dense_dim: Option<usize>) -> EdgeConfig {
     };
     let mut builder =
         EdgeConfig::builder().sparse_vector(keys::SPARSE, sparse).on_disk_payload(true).optimizers(optimizers);
-    if let Some(dim) = dense_dim {
-        builder = builder.vector(keys::DENSE, EdgeVectorParams::builder(dim, Distance::Cosine).build());
+    if let Some(dense) = dense {
+        builder = builder.vector(keys::DENSE, dense_params(dense));
     }
     builder.build()
 }
 
 /// Refuses an existing index whose vectors differ from what the caller expects.
-fn check_compatible(config: &EdgeConfig, dense_dim: Option<usize>, dir: &Path) -> Result<(), IndexError> {
-    let has_dense = config.vectors.get(keys::DENSE).map(|v| (v.size, v.distance));
+fn check_compatible(config: &EdgeConfig, dense: Option<Dense>, dir: &Path) -> Result<(), IndexError> {
+    let has = config.vectors.get(keys::DENSE);
     let sparse_ok = config.sparse_vectors.get(keys::SPARSE).is_some_and(|s| s.modifier == Some(Modifier::Idf));
-    let dense_ok = match (dense_dim, has_dense) {
+    let dense_ok = match (dense, has) {
         (None, None) => config.vectors.is_empty(),
-        (Some(dim), Some((size, Distance::Cosine))) => dim == size,
+        (Some(d), Some(v)) => {
+            let wanted = dense_params(d);
+            (v.size, v.distance, v.multivector_config) == (wanted.size, wanted.distance, wanted.multivector_config)
+        }
         _ => false,
     };
     if sparse_ok && dense_ok {
         Ok(())
     } else {
+        let had = has.map(|v| (v.size, v.multivector_config.is_some()));
         Err(IndexError::Invalid(format!(
-            "the index at {} was made with other vectors (dense: {:?}), not dense size {:?}",
+            "the index at {} was made with other vectors (dense size and windows: {had:?}), not {dense:?}",
             dir.display(),
-            has_dense.map(|(size, _)| size),
-            dense_dim
         )))
     }
 }
@@ -507,13 +512,20 @@ fn trim_wal(wal: &Path) {
     }
 }
 
-fn point_struct(p: ChunkPoint) -> PointStruct {
+/// A chunk as a point; its dense vector was checked ([`check_dense`]).
+fn point_struct(p: ChunkPoint, index: Option<Dense>) -> PointStruct {
     let ChunkPoint { project, vector_store_id, file_id, position, text, attributes, dense } = p;
     let id = PointId::Uuid(point_id(&vector_store_id, &file_id, position));
     let sparse = bm25::document(&text);
     let mut vectors = vec![(keys::SPARSE, Vector(sparse_vector(sparse)))];
-    if let Some(dense) = dense {
-        vectors.push((keys::DENSE, Vector::new_dense(dense)));
+    match (dense, index) {
+        (Some(dense), Some(d)) if d.windows => {
+            let windows = dense.chunks(d.dim).map(<[f32]>::to_vec).collect::<Vec<_>>();
+            // non-empty, every row of the index's size: checked before
+            vectors.push((keys::DENSE, Vector::new_multi(windows).expect("checked windows")));
+        }
+        (Some(dense), _) => vectors.push((keys::DENSE, Vector::new_dense(dense))),
+        (None, _) => {}
     }
     let mut payload = Map::new();
     payload.insert(keys::PROJECT.to_owned(), Value::String(project));
@@ -642,25 +654,44 @@ mod tests {
 
     async fn fresh() -> (tempfile::TempDir, EdgeIndex) {
         let dir = tempfile::tempdir().unwrap();
-        let index = EdgeIndex::open(&dir.path().join("chunks"), Some(suite::DIM)).unwrap();
+        let index = EdgeIndex::open(&dir.path().join("chunks"), Some(Dense::one(suite::DIM))).unwrap();
         (dir, index)
     }
 
     suite::vector_index_suite!(fresh());
 
+    /// The suite again, with one vector per window.
+    mod windowed {
+        use super::*;
+
+        async fn fresh() -> (tempfile::TempDir, EdgeIndex) {
+            let dir = tempfile::tempdir().unwrap();
+            let index = EdgeIndex::open(&dir.path().join("chunks"), Some(Dense::windowed(suite::DIM))).unwrap();
+            (dir, index)
+        }
+
+        suite::vector_index_suite!(fresh());
+
+        #[tokio::test]
+        async fn windows_score_by_best_match() {
+            let (_dir, index) = fresh().await;
+            suite::windows_score_by_best_match(&index).await;
+        }
+    }
+
     #[tokio::test]
     async fn survives_reopen() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("chunks");
-        let index = EdgeIndex::open(&path, Some(suite::DIM)).unwrap();
+        let index = EdgeIndex::open(&path, Some(Dense::one(suite::DIM))).unwrap();
         suite::before_reopen(&index).await;
         drop(index);
-        let index = EdgeIndex::open(&path, Some(suite::DIM)).unwrap();
+        let index = EdgeIndex::open(&path, Some(Dense::one(suite::DIM))).unwrap();
         suite::after_reopen(&index).await;
         // and again, after writes made by the reopened index
         suite::before_reopen_again(&index).await;
         drop(index);
-        let index = EdgeIndex::open(&path, Some(suite::DIM)).unwrap();
+        let index = EdgeIndex::open(&path, Some(Dense::one(suite::DIM))).unwrap();
         suite::after_reopen_again(&index).await;
     }
 
@@ -680,7 +711,7 @@ mod tests {
         assert_eq!(schema[&year].data_type, PayloadSchemaType::Float);
         suite::attribute_filters(&index).await;
         drop(index);
-        let index = EdgeIndex::open(&dir.path().join("chunks"), Some(suite::DIM)).unwrap();
+        let index = EdgeIndex::open(&dir.path().join("chunks"), Some(Dense::one(suite::DIM))).unwrap();
         assert!(index.inner.attribute_indexes.lock().unwrap().contains(&year));
         suite::attribute_filters(&index).await;
         assert_eq!(index.inner.attribute_indexes.lock().unwrap().len(), 7, "nothing new to index");
@@ -690,10 +721,15 @@ mod tests {
     async fn open_refuses_other_dense_size() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("chunks");
-        drop(EdgeIndex::open(&path, Some(4)).unwrap());
-        assert!(matches!(EdgeIndex::open(&path, Some(8)), Err(IndexError::Invalid(_))));
+        drop(EdgeIndex::open(&path, Some(Dense::one(4))).unwrap());
+        assert!(matches!(EdgeIndex::open(&path, Some(Dense::one(8))), Err(IndexError::Invalid(_))));
         assert!(matches!(EdgeIndex::open(&path, None), Err(IndexError::Invalid(_))));
-        assert!(EdgeIndex::open(&path, Some(4)).is_ok());
+        assert!(matches!(EdgeIndex::open(&path, Some(Dense::windowed(4))), Err(IndexError::Invalid(_))));
+        assert!(EdgeIndex::open(&path, Some(Dense::one(4))).is_ok());
+        let windowed = dir.path().join("windowed");
+        drop(EdgeIndex::open(&windowed, Some(Dense::windowed(4))).unwrap());
+        assert!(matches!(EdgeIndex::open(&windowed, Some(Dense::one(4))), Err(IndexError::Invalid(_))));
+        assert!(EdgeIndex::open(&windowed, Some(Dense::windowed(4))).is_ok());
     }
 
     #[tokio::test]

@@ -56,8 +56,50 @@ pub struct ChunkPoint {
     pub text: String,
     /// The file's attributes (strings, numbers, booleans).
     pub attributes: Map<String, Value>,
-    /// The dense embedding; required when the index has a dense vector, else `None`.
+    /// The dense embedding, required when the index has a dense vector, else `None`: one
+    /// vector, or for a [windowed](Dense::windows) index one or more laid end to end.
     pub dense: Option<Vec<f32>>,
+}
+
+/// The dense vector of an index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Dense {
+    /// The size of a vector.
+    pub dim: usize,
+    /// Whether a chunk has one vector per window (a multivector that a query scores by
+    /// its best match, MaxSim) instead of one.
+    pub windows: bool,
+}
+
+impl Dense {
+    /// One vector of `dim` per chunk.
+    pub fn one(dim: usize) -> Self {
+        Self { dim, windows: false }
+    }
+
+    /// One or more vectors of `dim` per chunk.
+    pub fn windowed(dim: usize) -> Self {
+        Self { dim, windows: true }
+    }
+}
+
+/// Checks the dense vector of a chunk (`query: false`) or of a query (`true`, always one
+/// vector) against what the index has.
+pub(crate) fn check_dense(index: Option<Dense>, v: Option<&[f32]>, what: &str, query: bool) -> Result<(), IndexError> {
+    match (index, v) {
+        (None, None) => Ok(()),
+        (Some(d), Some(v)) if v.len() == d.dim => Ok(()),
+        (Some(d), Some(v)) if d.windows && !query && !v.is_empty() && v.len() % d.dim == 0 => Ok(()),
+        (Some(d), Some(v)) => {
+            let expects = if d.windows && !query { "a multiple of" } else { "" };
+            Err(IndexError::Invalid(
+                format!("{what}: dense vector of size {}, the index expects {expects} {}", v.len(), d.dim)
+                    .replace("  ", " "),
+            ))
+        }
+        (Some(d), None) => Err(IndexError::Invalid(format!("{what}: a dense vector of size {} is required", d.dim))),
+        (None, Some(_)) => Err(IndexError::Invalid(format!("{what}: the index has no dense vector"))),
+    }
 }
 
 /// A scalar attribute value in a filter.

@@ -28,18 +28,20 @@ use std::time::Duration;
 use prost::Message as _;
 use qdrant_client::qdrant::{
     CollectionExistsRequest, CountPoints, CreateCollection, CreateFieldIndexCollection, DeletePoints, DenseVector,
-    Distance, FieldType, GetCollectionInfoRequest, KeywordIndexParams, Modifier, NamedVectors, PayloadIndexParams,
-    PointId, PointStruct, PointsSelector, QueryBatchPoints, QueryPoints, RepeatedStrings, ScoredPoint,
-    SetPayloadPoints, SparseVectorConfig, SparseVectorParams, UpsertPoints, VectorInput, VectorParams, VectorParamsMap,
-    Vectors, VectorsConfig, WithPayloadSelector, condition, r#match, payload_index_params, point_id, points_selector,
-    query, value, vector_input, vectors, vectors_config, with_payload_selector,
+    Distance, FieldType, GetCollectionInfoRequest, KeywordIndexParams, Modifier, MultiDenseVector,
+    MultiVectorComparator, MultiVectorConfig, NamedVectors, PayloadIndexParams, PointId, PointStruct, PointsSelector,
+    QueryBatchPoints, QueryPoints, RepeatedStrings, ScoredPoint, SetPayloadPoints, SparseVectorConfig,
+    SparseVectorParams, UpsertPoints, VectorInput, VectorParams, VectorParamsMap, Vectors, VectorsConfig,
+    WithPayloadSelector, condition, r#match, payload_index_params, point_id, points_selector, query, value,
+    vector_input, vectors, vectors_config, with_payload_selector,
 };
 use qdrant_client::{Qdrant, QdrantError};
 use serde_json::{Map, Value};
 
 pub use super::edge::MAX_ATTRIBUTE_INDEXES;
 use super::{
-    AttrFilter, AttrKind, ChunkPoint, Hit, IndexError, Query, Ranked, VectorIndex, bm25, filter, keys, point_id,
+    AttrFilter, AttrKind, ChunkPoint, Dense, Hit, IndexError, Query, Ranked, VectorIndex, bm25, check_dense, filter,
+    keys, point_id,
 };
 
 #[cfg(test)]
@@ -67,7 +69,7 @@ struct Inner {
     client: Qdrant,
     url: String,
     collection: String,
-    dense_dim: Option<usize>,
+    dense: Option<Dense>,
     /// Attribute paths indexed, or asked to be.
     attribute_indexes: Mutex<HashSet<String>>,
 }
@@ -77,7 +79,7 @@ impl std::fmt::Debug for QdrantIndex {
         f.debug_struct("QdrantIndex")
             .field("url", &self.inner.url)
             .field("collection", &self.inner.collection)
-            .field("dense_dim", &self.inner.dense_dim)
+            .field("dense", &self.inner.dense)
             .finish()
     }
 }
@@ -85,15 +87,15 @@ impl std::fmt::Debug for QdrantIndex {
 impl QdrantIndex {
     /// Connects to the Qdrant server at `url` (its gRPC port, e.g.
     /// `http://localhost:6334`; `https://` for TLS) and opens `collection`, creating it
-    /// if it is missing. `dense_dim` is the size of the dense vector (`None`: lexical
-    /// only); an existing collection made with other vectors is refused as invalid.
+    /// if it is missing. `dense` is its dense vector (`None`: lexical only); an existing
+    /// collection made with other vectors is refused as invalid.
     pub async fn connect(
         url: &str,
         api_key: Option<String>,
         collection: &str,
-        dense_dim: Option<usize>,
+        dense: Option<Dense>,
     ) -> Result<Self, IndexError> {
-        if dense_dim == Some(0) {
+        if dense.is_some_and(|d| d.dim == 0) {
             return Err(IndexError::Invalid("the dense vector size must be positive".to_owned()));
         }
         if collection.is_empty() {
@@ -110,7 +112,7 @@ impl QdrantIndex {
             client,
             url: url.to_owned(),
             collection: collection.to_owned(),
-            dense_dim,
+            dense,
             attribute_indexes: Mutex::new(HashSet::new()),
         };
         if !inner.exists().await? {
@@ -124,7 +126,7 @@ impl QdrantIndex {
             .result
             .ok_or_else(|| IndexError::Unavailable("read the collection: no collection info".to_owned()))?;
         let params = info.config.and_then(|c| c.params);
-        check_compatible(params.as_ref(), dense_dim, &inner.collection)?;
+        check_compatible(params.as_ref(), dense, &inner.collection)?;
         let indexed: HashSet<String> = info.payload_schema.into_keys().collect();
         inner.ensure_payload_indexes(&indexed).await?;
         let prefix = format!("{}.", keys::ATTRIBUTES);
@@ -133,13 +135,13 @@ impl QdrantIndex {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .extend(indexed.into_iter().filter(|k| k.starts_with(&prefix)));
-        tracing::debug!(url, collection, ?dense_dim, "qdrant vector index connected");
+        tracing::debug!(url, collection, ?dense, "qdrant vector index connected");
         Ok(Self { inner: Arc::new(inner) })
     }
 
-    /// The size of the dense vector, if the index has one.
-    pub fn dense_dim(&self) -> Option<usize> {
-        self.inner.dense_dim
+    /// The dense vector, if the index has one.
+    pub fn dense(&self) -> Option<Dense> {
+        self.inner.dense
     }
 
     /// The collection's name.
@@ -158,11 +160,7 @@ impl Inner {
 
     /// Creates the collection; another process creating it at the same time is fine.
     async fn create_collection(&self) -> Result<(), IndexError> {
-        let dense = self.dense_dim.map(|dim| {
-            let params =
-                VectorParams { size: dim as u64, distance: Distance::Cosine.into(), ..VectorParams::default() };
-            (keys::DENSE.to_owned(), params)
-        });
+        let dense = self.dense.map(|d| (keys::DENSE.to_owned(), dense_params(d)));
         let vectors_config = dense.map(|dense| VectorsConfig {
             config: Some(vectors_config::Config::ParamsMap(VectorParamsMap { map: HashMap::from([dense]) })),
         });
@@ -175,7 +173,7 @@ impl Inner {
         };
         match self.client.create_collection(request).await {
             Ok(_) => {
-                tracing::info!(url = %self.url, collection = %self.collection, dense_dim = ?self.dense_dim, "qdrant collection created");
+                tracing::info!(url = %self.url, collection = %self.collection, dense = ?self.dense, "qdrant collection created");
                 Ok(())
             }
             Err(e) if self.exists().await.unwrap_or(false) => {
@@ -250,18 +248,6 @@ impl Inner {
         }
     }
 
-    fn check_dense(&self, dense: Option<&[f32]>, what: &str) -> Result<(), IndexError> {
-        match (self.dense_dim, dense) {
-            (None, None) => Ok(()),
-            (Some(dim), Some(v)) if v.len() == dim => Ok(()),
-            (Some(dim), Some(v)) => {
-                Err(IndexError::Invalid(format!("{what}: dense vector of size {}, the index expects {dim}", v.len())))
-            }
-            (Some(dim), None) => Err(IndexError::Invalid(format!("{what}: a dense vector of size {dim} is required"))),
-            (None, Some(_)) => Err(IndexError::Invalid(format!("{what}: the index has no dense vector"))),
-        }
-    }
-
     async fn delete(&self, what: &str, filter: qdrant_client::qdrant::Filter) -> Result<(), IndexError> {
         let request = DeletePoints {
             collection_name: self.collection.clone(),
@@ -306,8 +292,8 @@ impl VectorIndex for QdrantIndex {
         }
         let mut structs = Vec::with_capacity(points.len());
         for p in points {
-            self.inner.check_dense(p.dense.as_deref(), "upsert")?;
-            structs.push(point_struct(p));
+            check_dense(self.inner.dense, p.dense.as_deref(), "upsert", false)?;
+            structs.push(point_struct(p, self.inner.dense));
         }
         let mut batch = Vec::new();
         let mut bytes = 0;
@@ -379,7 +365,7 @@ impl VectorIndex for QdrantIndex {
             return Err(IndexError::Invalid("search: at least one vector store is required".to_owned()));
         }
         if query.dense.is_some() {
-            self.inner.check_dense(query.dense.as_deref(), "search")?;
+            check_dense(self.inner.dense, query.dense.as_deref(), "search", true)?;
         }
         if query.limit == 0 {
             return Ok(Ranked::default());
@@ -399,7 +385,12 @@ impl VectorIndex for QdrantIndex {
             requests.push(self.inner.query(keys::SPARSE, input, &filter, query.limit));
         }
         if let Some(dense) = &query.dense {
-            let input = vector_input::Variant::Dense(DenseVector { data: dense.clone() });
+            let vector = DenseVector { data: dense.clone() };
+            let input = if self.inner.dense.is_some_and(|d| d.windows) {
+                vector_input::Variant::MultiDense(MultiDenseVector { vectors: vec![vector] })
+            } else {
+                vector_input::Variant::Dense(vector)
+            };
             requests.push(self.inner.query(keys::DENSE, input, &filter, query.limit));
         }
         if requests.is_empty() {
@@ -438,19 +429,37 @@ impl VectorIndex for QdrantIndex {
     }
 }
 
+/// The dense vector parameters of a collection.
+fn dense_params(d: Dense) -> VectorParams {
+    let multivector_config = d.windows.then(|| MultiVectorConfig { comparator: MultiVectorComparator::MaxSim.into() });
+    VectorParams {
+        size: d.dim as u64,
+        distance: Distance::Cosine.into(),
+        multivector_config,
+        ..VectorParams::default()
+    }
+}
+
 /// Refuses a collection whose vectors differ from what the caller expects.
 fn check_compatible(
     params: Option<&qdrant_client::qdrant::CollectionParams>,
-    dense_dim: Option<usize>,
+    dense: Option<Dense>,
     collection: &str,
 ) -> Result<(), IndexError> {
-    // the size of the collection's dense vector (`None`: it has none), or what it has instead
-    let found: Result<Option<u64>, &str> =
+    // the collection's dense vector (`None`: it has none), or what it has instead
+    let found: Result<Option<Dense>, &str> =
         match params.and_then(|p| p.vectors_config.as_ref()).and_then(|c| c.config.as_ref()) {
             None => Ok(None),
             Some(vectors_config::Config::ParamsMap(map)) if map.map.is_empty() => Ok(None),
             Some(vectors_config::Config::ParamsMap(map)) => match map.map.get(keys::DENSE) {
-                Some(v) if map.map.len() == 1 && v.distance == i32::from(Distance::Cosine) => Ok(Some(v.size)),
+                Some(v) if map.map.len() == 1 && v.distance == i32::from(Distance::Cosine) => {
+                    let max_sim = i32::from(MultiVectorComparator::MaxSim);
+                    match &v.multivector_config {
+                        None => Ok(Some(Dense::one(v.size as usize))),
+                        Some(m) if m.comparator == max_sim => Ok(Some(Dense::windowed(v.size as usize))),
+                        Some(_) => Err("other dense vectors"),
+                    }
+                }
                 _ => Err("other dense vectors"),
             },
             Some(vectors_config::Config::Params(_)) => Err("an unnamed dense vector"),
@@ -459,18 +468,19 @@ fn check_compatible(
         .and_then(|p| p.sparse_vectors_config.as_ref())
         .and_then(|c| c.map.get(keys::SPARSE))
         .is_some_and(|s| s.modifier == Some(Modifier::Idf.into()));
-    if sparse_ok && found == Ok(dense_dim.map(|dim| dim as u64)) {
+    if sparse_ok && found == Ok(dense) {
         return Ok(());
     }
+    let describe = |d: Option<Dense>| match d {
+        None => "no dense vector".to_owned(),
+        Some(Dense { dim, windows: false }) => format!("a dense vector of size {dim}"),
+        Some(Dense { dim, windows: true }) => format!("a dense multivector (MaxSim) of size {dim}"),
+    };
     let had = match found {
-        Ok(None) => "no dense vector".to_owned(),
-        Ok(Some(size)) => format!("a dense vector of size {size}"),
+        Ok(d) => describe(d),
         Err(other) => other.to_owned(),
     };
-    let wanted = match dense_dim {
-        None => "no dense vector".to_owned(),
-        Some(dim) => format!("a dense vector of size {dim}"),
-    };
+    let wanted = describe(dense);
     let sparse = if sparse_ok { "" } else { " and no bm25 sparse vector with the idf modifier" };
     Err(IndexError::Invalid(format!(
         "the qdrant collection {collection:?} was made with {had}{sparse}, the embedder in use needs {wanted}: \
@@ -478,14 +488,22 @@ fn check_compatible(
     )))
 }
 
-fn point_struct(p: ChunkPoint) -> PointStruct {
+/// A chunk as a point; its dense vector was checked ([`check_dense`]).
+fn point_struct(p: ChunkPoint, index: Option<Dense>) -> PointStruct {
     let ChunkPoint { project, vector_store_id, file_id, position, text, attributes, dense } = p;
     let id = point_id(&vector_store_id, &file_id, position);
     let bm25::SparseVector { indices, values } = bm25::document(&text);
     let mut named =
         HashMap::from([(keys::SPARSE.to_owned(), qdrant_client::qdrant::Vector::new_sparse(indices, values))]);
-    if let Some(dense) = dense {
-        named.insert(keys::DENSE.to_owned(), qdrant_client::qdrant::Vector::new_dense(dense));
+    match (dense, index) {
+        (Some(dense), Some(d)) if d.windows => {
+            let windows = dense.chunks(d.dim).map(<[f32]>::to_vec).collect::<Vec<_>>();
+            named.insert(keys::DENSE.to_owned(), qdrant_client::qdrant::Vector::new_multi(windows));
+        }
+        (Some(dense), _) => {
+            named.insert(keys::DENSE.to_owned(), qdrant_client::qdrant::Vector::new_dense(dense));
+        }
+        (None, _) => {}
     }
     let string = |s: String| qdrant_client::qdrant::Value { kind: Some(value::Kind::StringValue(s)) };
     let payload = HashMap::from([
@@ -645,24 +663,44 @@ mod tests {
 
     async fn fresh() -> (TestQdrant, QdrantIndex) {
         let server = TestQdrant::start(None).await;
-        let index = QdrantIndex::connect(&server.url, None, "chunks", Some(suite::DIM)).await.unwrap();
+        let index = QdrantIndex::connect(&server.url, None, "chunks", Some(Dense::one(suite::DIM))).await.unwrap();
         (server, index)
     }
 
     suite::vector_index_suite!(fresh());
 
+    /// The suite again, with one vector per window.
+    mod windowed {
+        use super::*;
+
+        async fn fresh() -> (TestQdrant, QdrantIndex) {
+            let server = TestQdrant::start(None).await;
+            let index =
+                QdrantIndex::connect(&server.url, None, "chunks", Some(Dense::windowed(suite::DIM))).await.unwrap();
+            (server, index)
+        }
+
+        suite::vector_index_suite!(fresh());
+
+        #[tokio::test]
+        async fn windows_score_by_best_match() {
+            let (_server, index) = fresh().await;
+            suite::windows_score_by_best_match(&index).await;
+        }
+    }
+
     /// Connecting again to an existing collection finds its chunks and indexes.
     #[tokio::test]
     async fn reconnect_to_existing_collection() {
         let server = TestQdrant::start(None).await;
-        let index = QdrantIndex::connect(&server.url, None, "chunks", Some(suite::DIM)).await.unwrap();
+        let index = QdrantIndex::connect(&server.url, None, "chunks", Some(Dense::one(suite::DIM))).await.unwrap();
         suite::before_reopen(&index).await;
         drop(index);
-        let index = QdrantIndex::connect(&server.url, None, "chunks", Some(suite::DIM)).await.unwrap();
+        let index = QdrantIndex::connect(&server.url, None, "chunks", Some(Dense::one(suite::DIM))).await.unwrap();
         suite::after_reopen(&index).await;
         suite::before_reopen_again(&index).await;
         drop(index);
-        let index = QdrantIndex::connect(&server.url, None, "chunks", Some(suite::DIM)).await.unwrap();
+        let index = QdrantIndex::connect(&server.url, None, "chunks", Some(Dense::one(suite::DIM))).await.unwrap();
         suite::after_reopen_again(&index).await;
         // another collection on the same server is another index
         let other = QdrantIndex::connect(&server.url, None, "other", None).await.unwrap();
@@ -673,21 +711,28 @@ mod tests {
     #[tokio::test]
     async fn connect_refuses_other_dense_size() {
         let server = TestQdrant::start(None).await;
-        drop(QdrantIndex::connect(&server.url, None, "chunks", Some(4)).await.unwrap());
-        let err = QdrantIndex::connect(&server.url, None, "chunks", Some(8)).await.unwrap_err();
+        drop(QdrantIndex::connect(&server.url, None, "chunks", Some(Dense::one(4))).await.unwrap());
+        let err = QdrantIndex::connect(&server.url, None, "chunks", Some(Dense::one(8))).await.unwrap_err();
         assert!(
             matches!(&err, IndexError::Invalid(m) if m.contains("size 4") && m.contains("embedder changed")),
             "{err}"
         );
         let err = QdrantIndex::connect(&server.url, None, "chunks", None).await.unwrap_err();
         assert!(matches!(err, IndexError::Invalid(_)), "{err}");
-        assert!(QdrantIndex::connect(&server.url, None, "chunks", Some(4)).await.is_ok());
+        assert!(QdrantIndex::connect(&server.url, None, "chunks", Some(Dense::one(4))).await.is_ok());
         drop(QdrantIndex::connect(&server.url, None, "lexical", None).await.unwrap());
-        let err = QdrantIndex::connect(&server.url, None, "lexical", Some(4)).await.unwrap_err();
+        let err = QdrantIndex::connect(&server.url, None, "lexical", Some(Dense::one(4))).await.unwrap_err();
         assert!(matches!(err, IndexError::Invalid(_)), "{err}");
         assert!(QdrantIndex::connect(&server.url, None, "lexical", None).await.is_ok());
-        let err = QdrantIndex::connect(&server.url, None, "chunks", Some(0)).await.unwrap_err();
+        let err = QdrantIndex::connect(&server.url, None, "chunks", Some(Dense::one(0))).await.unwrap_err();
         assert!(matches!(err, IndexError::Invalid(_)), "{err}");
+        // one vector per chunk and one per window are different collections
+        let err = QdrantIndex::connect(&server.url, None, "chunks", Some(Dense::windowed(4))).await.unwrap_err();
+        assert!(matches!(&err, IndexError::Invalid(m) if m.contains("multivector")), "{err}");
+        drop(QdrantIndex::connect(&server.url, None, "windowed", Some(Dense::windowed(4))).await.unwrap());
+        let err = QdrantIndex::connect(&server.url, None, "windowed", Some(Dense::one(4))).await.unwrap_err();
+        assert!(matches!(&err, IndexError::Invalid(m) if m.contains("multivector (MaxSim) of size 4")), "{err}");
+        assert!(QdrantIndex::connect(&server.url, None, "windowed", Some(Dense::windowed(4))).await.is_ok());
     }
 
     /// The collection gets the vectors and payload indexes of the layout.
@@ -747,7 +792,7 @@ mod tests {
         let year = &info.payload_schema["attributes.year"];
         assert_eq!(year.data_type, i32::from(qdrant_client::qdrant::PayloadSchemaType::Float));
         suite::attribute_filters(&index).await;
-        let index = QdrantIndex::connect(&server.url, None, "chunks", Some(suite::DIM)).await.unwrap();
+        let index = QdrantIndex::connect(&server.url, None, "chunks", Some(Dense::one(suite::DIM))).await.unwrap();
         let known = index.inner.attribute_indexes.lock().unwrap().clone();
         assert_eq!(known.len(), 7, "{known:?}");
         suite::attribute_filters(&index).await;

@@ -519,6 +519,41 @@ pub(crate) async fn wrong_dense_size_is_invalid(index: &dyn VectorIndex) {
     assert_eq!(search(index, &q).await.semantic.len(), 1);
 }
 
+/// On an index with one vector per window ([`super::Dense::windowed`]): a chunk is found
+/// by its best window, whatever its others; window sets of other sizes work; a set that
+/// is not whole vectors, or a query of two vectors, is refused.
+pub(crate) async fn windows_score_by_best_match(index: &dyn VectorIndex) {
+    let s = std::f32::consts::FRAC_1_SQRT_2;
+    let windows = |vs: &[Vec<f32>]| vs.concat();
+    index
+        .upsert(vec![
+            // the answer sits in the third window of a long chunk
+            with_dense(chunk("p", "vs", "long", 0, "alpha"), windows(&[unit(0), unit(2), unit(1), unit(2)])),
+            // a one-window chunk leaning towards it
+            with_dense(chunk("p", "vs", "half", 0, "beta"), vec![s, s, 0.0, 0.0]),
+            with_dense(chunk("p", "vs", "away", 0, "gamma"), windows(&[unit(3), unit(2)])),
+        ])
+        .await
+        .unwrap();
+    let mut q = query("p", &["vs"], "");
+    q.dense = Some(unit(1));
+    let semantic = search(index, &q).await.semantic;
+    let order: Vec<&str> = semantic.iter().map(|h| h.file_id.as_str()).collect();
+    assert_eq!(order, ["long", "half", "away"], "{semantic:?}");
+    assert!((semantic[0].score - 1.0).abs() < 1e-4, "the best window's cosine: {}", semantic[0].score);
+    assert!((semantic[1].score - s).abs() < 1e-4, "{}", semantic[1].score);
+    q.dense = Some(unit(3));
+    assert_eq!(search(index, &q).await.semantic[0].file_id, "away");
+
+    let ragged = with_dense(chunk("p", "vs", "ragged", 0, "delta"), vec![1.0; DIM + 2]);
+    assert!(matches!(index.upsert(vec![ragged]).await, Err(IndexError::Invalid(_))));
+    let empty = with_dense(chunk("p", "vs", "empty", 0, "delta"), Vec::new());
+    assert!(matches!(index.upsert(vec![empty]).await, Err(IndexError::Invalid(_))));
+    q.dense = Some(windows(&[unit(0), unit(1)]));
+    assert!(matches!(index.search(&q).await, Err(IndexError::Invalid(_))));
+    assert_eq!(index.count("p", "vs", None).await.unwrap(), 3);
+}
+
 /// The first half of the restart property: writes and deletes.
 pub(crate) async fn before_reopen(index: &dyn VectorIndex) {
     let points = (0..5)

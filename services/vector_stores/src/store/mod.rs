@@ -463,6 +463,28 @@ impl Store {
         Ok(claimed)
     }
 
+    /// Completed files in every project, in (vector store, file) order, after the pair
+    /// `after`: for the index repair (see `crate::worker`).
+    pub async fn completed_files(&self, after: Option<(&str, &str)>, limit: u64) -> ServiceResult<Vec<Claimed>> {
+        use sea_orm::QueryOrder;
+        let mut query = file::Entity::find().filter(file::Column::Status.eq(FileStatus::Completed.as_str()));
+        if let Some((vs, file_id)) = after {
+            query =
+                query.filter(Condition::any().add(file::Column::VectorStoreId.gt(vs)).add(
+                    Condition::all().add(file::Column::VectorStoreId.eq(vs)).add(file::Column::FileId.gt(file_id)),
+                ));
+        }
+        let rows = query
+            .order_by_asc(file::Column::VectorStoreId)
+            .order_by_asc(file::Column::FileId)
+            .limit(limit)
+            .all(&self.db)
+            .await?;
+        rows.into_iter()
+            .map(|m| Ok(Claimed { project: Project(m.project_id.clone()), file: StoreFile::try_from(m)? }))
+            .collect()
+    }
+
     /// Files waiting to be indexed or being indexed, in every project.
     pub async fn backlog(&self) -> ServiceResult<u64> {
         use sea_orm::PaginatorTrait;

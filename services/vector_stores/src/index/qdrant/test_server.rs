@@ -2,6 +2,7 @@
 //! `Points` services over one in-process qdrant-edge shard per collection (under a
 //! temporary directory), to run [`super::QdrantIndex`] against.
 //!
+//! Dense vectors may be multivectors (MaxSim), as the windowed embedder's collections are.
 //! Only the rpcs `QdrantIndex` uses are served (`HealthCheck`; `CollectionExists`,
 //! `Create`, `Get`; `Upsert`, `Delete`, `SetPayload`, `CreateFieldIndex`, `Count`,
 //! `QueryBatch`), and of their messages only what it sends; anything else answers
@@ -23,10 +24,11 @@ use qdrant_edge::external::ordered_float::OrderedFloat;
 use qdrant_edge::external::uuid::Uuid;
 use qdrant_edge::{
     Condition, CountRequest, CreateIndex, Distance, EdgeConfig, EdgeShard, EdgeSparseVectorParams, EdgeVectorParams,
-    FieldCondition, FieldIndexOperations, Filter, JsonPath, KeywordIndexParams, Match, Modifier, NamedQuery,
-    OperationError, Payload, PayloadFieldSchema, PayloadOps, PayloadSchemaParams, PayloadSchemaType, PointId,
-    PointInsertOperations, PointOperations, PointStruct, QueryEnum, QueryRequest, Range, ScoredPoint, ScoringQuery,
-    SetPayloadOp, UpdateOperation, ValueVariants, Vector, VectorInternal, Vectors, WithPayloadInterface, WithVector,
+    FieldCondition, FieldIndexOperations, Filter, JsonPath, KeywordIndexParams, Match, Modifier, MultiVectorComparator,
+    MultiVectorConfig, NamedQuery, OperationError, Payload, PayloadFieldSchema, PayloadOps, PayloadSchemaParams,
+    PayloadSchemaType, PointId, PointInsertOperations, PointOperations, PointStruct, QueryEnum, QueryRequest, Range,
+    ScoredPoint, ScoringQuery, SetPayloadOp, UpdateOperation, ValueVariants, Vector, VectorInternal, Vectors,
+    WithPayloadInterface, WithVector,
 };
 use tonic::service::interceptor::InterceptedService;
 use tonic::{Request, Response, Status};
@@ -236,9 +238,15 @@ service! {
             let vectors = vectors
                 .into_iter()
                 .map(|(name, v)| {
+                    let multivector_config = v.multivector_config.map(|m| grpc::MultiVectorConfig {
+                        comparator: match m.comparator {
+                            MultiVectorComparator::MaxSim => grpc::MultiVectorComparator::MaxSim.into(),
+                        },
+                    });
                     let params = grpc::VectorParams {
                         size: v.size as u64,
                         distance: distance_to_grpc(v.distance).into(),
+                        multivector_config,
                         ..Default::default()
                     };
                     (name, params)
@@ -441,9 +449,13 @@ service! {
 
 fn vector_params(params: grpc::VectorParams) -> Result<EdgeVectorParams, Status> {
     let grpc::VectorParams { size, distance, multivector_config, .. } = params;
-    if multivector_config.is_some() {
-        return Err(unsupported("multivectors"));
-    }
+    let multivector = match multivector_config.map(|m| grpc::MultiVectorComparator::try_from(m.comparator)) {
+        None => None,
+        Some(Ok(grpc::MultiVectorComparator::MaxSim)) => {
+            Some(MultiVectorConfig { comparator: MultiVectorComparator::MaxSim })
+        }
+        Some(Err(_)) => return Err(Status::invalid_argument("Wrong input: unknown multivector comparator")),
+    };
     let distance = match grpc::Distance::try_from(distance) {
         Ok(grpc::Distance::Cosine) => Distance::Cosine,
         Ok(grpc::Distance::Euclid) => Distance::Euclid,
@@ -453,7 +465,11 @@ fn vector_params(params: grpc::VectorParams) -> Result<EdgeVectorParams, Status>
             return Err(Status::invalid_argument("Wrong input: unknown distance"));
         }
     };
-    Ok(EdgeVectorParams::builder(size as usize, distance).build())
+    let params = EdgeVectorParams::builder(size as usize, distance);
+    Ok(match multivector {
+        Some(m) => params.multivector_config(m).build(),
+        None => params.build(),
+    })
 }
 
 fn distance_to_grpc(distance: Distance) -> grpc::Distance {
@@ -523,12 +539,19 @@ fn point_struct(point: grpc::PointStruct) -> Result<qdrant_edge::PointStructPers
         let v = match v.vector {
             Some(grpc::vector::Vector::Dense(d)) => Vector::new_dense(d.data),
             Some(grpc::vector::Vector::Sparse(s)) => Vector::new_sparse(s.indices, s.values).map_err(status)?,
-            _ => return Err(unsupported("a vector that is neither dense nor sparse")),
+            Some(grpc::vector::Vector::MultiDense(m)) => multi(m)?,
+            _ => return Err(unsupported("a vector that is neither dense, sparse nor multi-dense")),
         };
         vectors.push((name, v));
     }
     let payload = payload.into_iter().map(|(k, v)| (k, v.into_json())).collect();
     Ok(PointStruct::new(id, Vectors::new_named(vectors), serde_json::Value::Object(payload)).into())
+}
+
+/// A multi-dense vector (rows of one size; Qdrant refuses an empty one).
+fn multi(m: grpc::MultiDenseVector) -> Result<Vector, Status> {
+    Vector::new_multi(m.vectors.into_iter().map(|d| d.data).collect::<Vec<_>>())
+        .map_err(|e| Status::invalid_argument(format!("Wrong input: {e}")))
 }
 
 fn query_request(query: grpc::QueryPoints) -> Result<QueryRequest, Status> {
@@ -544,7 +567,8 @@ fn query_request(query: grpc::QueryPoints) -> Result<QueryRequest, Status> {
     let vector = match input {
         Some(grpc::vector_input::Variant::Dense(d)) => VectorInternal::Dense(d.data),
         Some(grpc::vector_input::Variant::Sparse(s)) => Vector::new_sparse(s.indices, s.values).map_err(status)?.0,
-        _ => return Err(unsupported("a query vector that is neither dense nor sparse")),
+        Some(grpc::vector_input::Variant::MultiDense(m)) => multi(m)?.0,
+        _ => return Err(unsupported("a query vector that is neither dense, sparse nor multi-dense")),
     };
     let with_payload = match with_payload.and_then(|w| w.selector_options) {
         None => false,
