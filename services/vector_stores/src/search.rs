@@ -1,14 +1,20 @@
 //! Hybrid search over the index: every query runs lexically (BM25) and, with an
 //! embedder, semantically; the ranked lists are fused by a convex combination of their
 //! normalised scores (Bruch, Gai and Ingber, "An Analysis of Fusion Functions for Hybrid
-//! Retrieval", ACM TOIS 2023), weighted towards the dense list by [`DENSE_WEIGHT`],
-//! chosen on the labelled set (docs/benchmarks.md, "Retrieval on the hard set").
+//! Retrieval", ACM TOIS 2023), with weights set per query.
 //!
 //! Each list's scores are scaled to [0, 1] (min-max: its first hit 1, its last 0, a list
 //! of one hit 1), so BM25's unbounded scores and cosines meet on one scale and a list
-//! counts by how far apart its hits are, not only by their order (reciprocal rank fusion,
+//! counts by how far apart its hits are, not only by their order. Reciprocal rank fusion,
 //! used before, gave a chunk that BM25 ranked first on a few common words as much as the
-//! dense list's best). A chunk's score is the weighted sum over the lists of one query (a
+//! dense list's best, and made hybrid search worse than dense search on paraphrased
+//! questions.
+//!
+//! The weights follow how much of the query BM25's best chunk holds ([`coverage`]): a
+//! question in the document's own words finds a chunk holding most of its terms, and
+//! BM25 is then the surer list; a paraphrase matches only a stray term or two, and the
+//! dense list decides ([`Fusion`], [`FUSION`]; chosen on both labelled sets,
+//! docs/benchmarks.md). A chunk's score is the weighted sum over the lists of one query (a
 //! list it is not in adds 0), averaged over the queries: it lies in [0, 1] and is 1 only
 //! for a chunk first in every list. `ranking_options.score_threshold` applies to it.
 
@@ -18,13 +24,31 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 
 use crate::embed::Embedder;
-use crate::index::{AttrFilter, Hit, IndexError, Query, VectorIndex};
+use crate::index::{AttrFilter, Hit, IndexError, Query, VectorIndex, bm25};
 
-/// The weight of the dense list of a query in hybrid search; the lexical list has the
-/// rest. Chosen on both labelled sets (docs/benchmarks.md has the sweep): paraphrases
-/// want the dense list alone, questions in the documents' own words want BM25's share;
-/// 0.7 has the best MRR over the two.
-pub const DENSE_WEIGHT: f64 = 0.7;
+/// How hybrid search weighs a query's two lists: the lexical list gets
+/// `lexical_max · coverageᵖᵒʷᵉʳ`, the dense list the rest, where `coverage` is the share
+/// of the query's BM25 terms that the lexical list's best chunk holds (see the module doc).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Fusion {
+    /// The lexical list's weight when its best chunk holds every term of the query.
+    pub lexical_max: f64,
+    /// How fast that weight falls as the best chunk holds fewer of the terms (0: not at
+    /// all, a fixed convex combination).
+    pub power: i32,
+}
+
+impl Fusion {
+    /// The lexical and the dense list's weights for a query whose best lexical chunk
+    /// holds `coverage` (0–1) of its terms.
+    pub fn weights(&self, coverage: f64) -> (f64, f64) {
+        let lexical = (self.lexical_max * coverage.clamp(0.0, 1.0).powi(self.power)).clamp(0.0, 1.0);
+        (lexical, 1.0 - lexical)
+    }
+}
+
+/// The fusion in use, chosen on both labelled sets (docs/benchmarks.md has the sweep).
+pub const FUSION: Fusion = Fusion { lexical_max: 0.8, power: 4 };
 
 /// What to search.
 #[derive(Debug, Clone)]
@@ -106,19 +130,18 @@ pub enum Mode {
 pub struct Searcher {
     index: Arc<dyn VectorIndex>,
     embedder: Option<Arc<dyn Embedder>>,
-    dense_weight: f64,
+    fusion: Fusion,
 }
 
 impl Searcher {
     /// A searcher over `index`; lexical-only without an embedder.
     pub fn new(index: Arc<dyn VectorIndex>, embedder: Option<Arc<dyn Embedder>>) -> Self {
-        Self { index, embedder, dense_weight: DENSE_WEIGHT }
+        Self { index, embedder, fusion: FUSION }
     }
 
-    /// The same searcher with another weight for the dense lists in hybrid search (for
-    /// measuring; [`DENSE_WEIGHT`] otherwise), clamped to [0, 1].
-    pub fn with_dense_weight(mut self, weight: f64) -> Self {
-        self.dense_weight = weight.clamp(0.0, 1.0);
+    /// The same searcher with other fusion weights (for measuring; [`FUSION`] otherwise).
+    pub fn with_fusion(mut self, fusion: Fusion) -> Self {
+        self.fusion = fusion;
         self
     }
 
@@ -171,18 +194,40 @@ impl Searcher {
             return Ok(fuse(lists, queries, p.max_results, p.score_threshold));
         };
         let embedding = async { embedder.embed(&p.queries).await.map_err(|e| IndexError::Unavailable(e.to_string())) };
-        let (mut lists, vectors, dense_weight) = if mode == Mode::Dense {
-            (Vec::new(), embedding.await, 1.0)
+        let (mut lists, vectors): (Vec<(Vec<Hit>, f64)>, _) = if mode == Mode::Dense {
+            (Vec::new(), embedding.await)
         } else {
             let (lexical, vectors) = tokio::join!(lexical, embedding);
-            (lexical?.into_iter().map(|l| (l, 1.0 - self.dense_weight)).collect(), vectors, self.dense_weight)
+            (lexical?.into_iter().map(|l| (l, 0.0)).collect(), vectors)
         };
-        for vector in vectors? {
-            // no text: the dense list alone
-            lists.push((self.index.search(&query("", Some(vector))).await?.semantic, dense_weight));
+        for (i, vector) in vectors?.into_iter().enumerate() {
+            let dense = self.index.search(&query("", Some(vector))).await?.semantic;
+            if mode == Mode::Dense {
+                lists.push((dense, 1.0));
+                continue;
+            }
+            // the query's lexical list is lists[i]: its weight follows how much of the
+            // query its best chunk holds
+            let lexical = &mut lists[i];
+            let coverage = lexical.0.first().map_or(0.0, |best| coverage(&p.queries[i], &best.text));
+            let (lexical_weight, dense_weight) = self.fusion.weights(coverage);
+            lexical.1 = lexical_weight;
+            lists.push((dense, dense_weight));
         }
         Ok(fuse(lists, queries, p.max_results, p.score_threshold))
     }
+}
+
+/// The share of a query's distinct BM25 terms (stemmed, stopwords left out) that a text
+/// holds; 0 for a query with no such term.
+pub fn coverage(query: &str, text: &str) -> f64 {
+    let q = bm25::query(query);
+    if q.indices.is_empty() {
+        return 0.0;
+    }
+    let d = bm25::document(text);
+    let held = q.indices.iter().filter(|t| d.indices.contains(t)).count();
+    held as f64 / q.indices.len() as f64
 }
 
 /// Fuses weighted ranked lists (best first) of `queries` queries: the weighted sum of each
@@ -284,6 +329,20 @@ mod tests {
         // a list of one hit, or of equal scores, counts fully; empty lists add nothing
         let out = fuse(vec![(vec![hit("a", 0, 0.2)], 1.0), (Vec::new(), 1.0)], 1, 10, 0.0);
         assert!((out[0].score - 1.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn weights_follow_coverage() {
+        assert_eq!(FUSION.weights(1.0), (0.8, 0.19999999999999996));
+        assert_eq!(FUSION.weights(0.0), (0.0, 1.0));
+        let (half, _) = FUSION.weights(0.5);
+        assert!((half - 0.8 / 16.0).abs() < 1e-12);
+        let fixed = Fusion { lexical_max: 0.3, power: 0 };
+        assert_eq!(fixed.weights(0.0), fixed.weights(1.0));
+        assert_eq!(coverage("How do sea otters sleep?", "Sea otters hold hands while they sleep."), 1.0);
+        let some = coverage("Where do otters rest at night?", "Sea otters hold hands while they sleep.");
+        assert!(some > 0.0 && some < 0.5, "{some}");
+        assert_eq!(coverage("the of and", "anything"), 0.0);
     }
 
     #[test]
