@@ -15,8 +15,9 @@
 //! BM25 is then the surer list; a paraphrase matches only a stray term or two, and the
 //! dense list decides ([`Fusion`], [`FUSION`]; chosen on both labelled sets,
 //! docs/benchmarks.md). A chunk's score is the weighted sum over the lists of one query (a
-//! list it is not in adds 0), averaged over the queries: it lies in [0, 1] and is 1 only
-//! for a chunk first in every list. `ranking_options.score_threshold` applies to it.
+//! list it is not in adds 0), averaged over the queries, and rescaled to
+//! [[`SCORE_FLOOR`], 1]: it is 1 only for a chunk first in every list, and positive for
+//! every chunk found. `ranking_options.score_threshold` applies to it.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -46,6 +47,10 @@ impl Fusion {
         (lexical, 1.0 - lexical)
     }
 }
+
+/// The score of a chunk at the bottom of every list it is in: scores lie in
+/// [`SCORE_FLOOR`, 1] (OpenAI's are positive), a monotone rescaling that keeps the order.
+pub const SCORE_FLOOR: f64 = 0.01;
 
 /// The fusion in use, chosen on both labelled sets (docs/benchmarks.md has the sweep).
 pub const FUSION: Fusion = Fusion { lexical_max: 0.8, power: 4 };
@@ -231,7 +236,8 @@ pub fn coverage(query: &str, text: &str) -> f64 {
 }
 
 /// Fuses weighted ranked lists (best first) of `queries` queries: the weighted sum of each
-/// chunk's min-max-normalised scores, divided by `queries` (see the module doc).
+/// chunk's min-max-normalised scores, divided by `queries`, rescaled to
+/// [[`SCORE_FLOOR`], 1] (see the module doc).
 pub fn fuse(lists: Vec<(Vec<Hit>, f64)>, queries: usize, max_results: usize, score_threshold: f64) -> Vec<Found> {
     let queries = queries.max(1) as f64;
     let mut fused: HashMap<(String, String, u32), (f64, Hit)> = HashMap::new();
@@ -254,7 +260,7 @@ pub fn fuse(lists: Vec<(Vec<Hit>, f64)>, queries: usize, max_results: usize, sco
             position: h.position,
             text: h.text,
             attributes: h.attributes,
-            score: s.clamp(0.0, 1.0),
+            score: (SCORE_FLOOR + (1.0 - SCORE_FLOOR) * s).clamp(SCORE_FLOOR, 1.0),
         })
         .filter(|f| f.score >= score_threshold)
         .collect();
@@ -309,9 +315,12 @@ mod tests {
         let dense = vec![hit("b", 0, 0.80), hit("d", 0, 0.40), hit("a", 0, 0.30)];
         let out = fuse(vec![(lexical.clone(), 0.1), (dense.clone(), 0.9)], 1, 10, 0.0);
         assert_eq!(order(&out), ["b", "d", "a", "c"]);
-        // b: 0.1 * (4.0 / 4.1) + 0.9 * 1
-        assert!((out[0].score - (0.1 * 4.0 / 4.1 + 0.9)).abs() < 1e-6, "{}", out[0].score);
-        assert!(out.iter().all(|f| (0.0..=1.0).contains(&f.score)));
+        // b: 0.1 * (4.0 / 4.1) + 0.9 * 1, rescaled
+        let b = 0.1 * 4.0 / 4.1 + 0.9;
+        assert!((out[0].score - (SCORE_FLOOR + (1.0 - SCORE_FLOOR) * b)).abs() < 1e-6, "{}", out[0].score);
+        // c is last in the one list it is in
+        assert_eq!(out[3].score, SCORE_FLOOR);
+        assert!(out.iter().all(|f| f.score > 0.0 && f.score <= 1.0));
         // with the weights the other way round, BM25's order wins
         let out = fuse(vec![(lexical, 0.9), (dense, 0.1)], 1, 10, 0.0);
         assert_eq!(order(&out), ["b", "a", "d", "c"]);
@@ -325,7 +334,7 @@ mod tests {
         // two queries: a is first for one of them only
         let out = fuse(vec![(one("a"), 0.1), (one("a"), 0.9), (one("b"), 0.1), (one("b"), 0.9)], 2, 10, 0.0);
         assert_eq!(order(&out)[..2], ["a", "b"]);
-        assert!((out[0].score - 0.5).abs() < 1e-9, "{}", out[0].score);
+        assert!((out[0].score - (SCORE_FLOOR + (1.0 - SCORE_FLOOR) * 0.5)).abs() < 1e-9, "{}", out[0].score);
         // a list of one hit, or of equal scores, counts fully; empty lists add nothing
         let out = fuse(vec![(vec![hit("a", 0, 0.2)], 1.0), (Vec::new(), 1.0)], 1, 10, 0.0);
         assert!((out[0].score - 1.0).abs() < 1e-9);
@@ -353,7 +362,7 @@ mod tests {
         assert_eq!(out[0].position, 0);
         let out = fuse(vec![(list, 1.0)], 1, 50, 0.9);
         assert!(out.iter().all(|f| f.score >= 0.9));
-        assert_eq!(out.len(), 3, "29/29, 28/29 and 27/29 are at least 0.9");
+        assert_eq!(out.len(), 3, "29/29, 28/29 and 27/29 (rescaled) are at least 0.9");
     }
 
     #[test]
