@@ -320,8 +320,8 @@ impl Ingestor {
     /// which the index holds no chunk, until done or `stop`; returns how many. The index
     /// can change under the service: another embedder, or passages embedded by windows
     /// (as all-MiniLM-L6-v2 does since it reads whole chunks), make a new collection, and
-    /// a Qdrant collection can be lost. Files stay `completed` and searchable lexically
-    /// from the moment their chunks are back; a file detached meanwhile loses them again.
+    /// a Qdrant collection can be lost. Files stay `completed` meanwhile, each found again
+    /// once its chunks are back; a file detached meanwhile loses them again.
     pub async fn repair(&self, stop: CancellationToken) -> u64 {
         const PAGE: u64 = 100;
         let inner = &self.inner;
@@ -374,7 +374,14 @@ impl Ingestor {
             return Ok(false);
         }
         let text = inner.store.content(project, &file.vector_store_id, &file.file_id).await.map_err(|e| server(&e))?;
-        let Some(text) = text.filter(|t| !t.is_empty()) else { return Ok(false) };
+        let Some(text) = text else {
+            return Err(FileError::server(
+                "its parsed text is not stored, so it cannot be indexed again: attach the file again",
+            ));
+        };
+        if text.is_empty() {
+            return Ok(false);
+        }
         let chunking = file.chunking;
         let chunks =
             tokio::task::spawn_blocking(move || chunk::chunk(&text, chunking.max_tokens, chunking.overlap_tokens))
