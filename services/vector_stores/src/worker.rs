@@ -92,7 +92,8 @@ impl Ingestor {
     /// Runs the claim loop until `stop` is cancelled.
     pub fn spawn(&self, stop: CancellationToken) -> tokio::task::JoinHandle<()> {
         let me = self.clone();
-        tokio::spawn(me.clone().repair_owned(stop.clone()));
+        let (repairer, repair_stop) = (self.clone(), stop.clone());
+        tokio::spawn(async move { repairer.repair(repair_stop).await });
         tokio::spawn(async move {
             loop {
                 let free = me.inner.slots.available_permits();
@@ -359,10 +360,6 @@ impl Ingestor {
             tracing::info!(repaired, failed, "index repair: completed files missing from the index indexed again");
         }
         repaired
-    }
-
-    async fn repair_owned(self, stop: CancellationToken) {
-        self.repair(stop).await;
     }
 
     /// Indexes one completed file again if the index has none of its chunks.

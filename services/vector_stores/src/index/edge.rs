@@ -652,10 +652,14 @@ mod tests {
     use super::*;
     use crate::index::suite;
 
-    async fn fresh() -> (tempfile::TempDir, EdgeIndex) {
+    async fn fresh_with(dense: Dense) -> (tempfile::TempDir, EdgeIndex) {
         let dir = tempfile::tempdir().unwrap();
-        let index = EdgeIndex::open(&dir.path().join("chunks"), Some(Dense::one(suite::DIM))).unwrap();
+        let index = EdgeIndex::open(&dir.path().join("chunks"), Some(dense)).unwrap();
         (dir, index)
+    }
+
+    async fn fresh() -> (tempfile::TempDir, EdgeIndex) {
+        fresh_with(Dense::one(suite::DIM)).await
     }
 
     suite::vector_index_suite!(fresh());
@@ -665,9 +669,7 @@ mod tests {
         use super::*;
 
         async fn fresh() -> (tempfile::TempDir, EdgeIndex) {
-            let dir = tempfile::tempdir().unwrap();
-            let index = EdgeIndex::open(&dir.path().join("chunks"), Some(Dense::windowed(suite::DIM))).unwrap();
-            (dir, index)
+            fresh_with(Dense::windowed(suite::DIM)).await
         }
 
         suite::vector_index_suite!(fresh());

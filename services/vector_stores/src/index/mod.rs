@@ -91,11 +91,12 @@ pub(crate) fn check_dense(index: Option<Dense>, v: Option<&[f32]>, what: &str, q
         (Some(d), Some(v)) if v.len() == d.dim => Ok(()),
         (Some(d), Some(v)) if d.windows && !query && !v.is_empty() && v.len() % d.dim == 0 => Ok(()),
         (Some(d), Some(v)) => {
-            let expects = if d.windows && !query { "a multiple of" } else { "" };
-            Err(IndexError::Invalid(
-                format!("{what}: dense vector of size {}, the index expects {expects} {}", v.len(), d.dim)
-                    .replace("  ", " "),
-            ))
+            let expects = if d.windows && !query { "a multiple of " } else { "" };
+            Err(IndexError::Invalid(format!(
+                "{what}: dense vector of size {}, the index expects {expects}{}",
+                v.len(),
+                d.dim
+            )))
         }
         (Some(d), None) => Err(IndexError::Invalid(format!("{what}: a dense vector of size {} is required", d.dim))),
         (None, Some(_)) => Err(IndexError::Invalid(format!("{what}: the index has no dense vector"))),

@@ -661,10 +661,14 @@ mod tests {
     use super::*;
     use crate::index::suite;
 
-    async fn fresh() -> (TestQdrant, QdrantIndex) {
+    async fn fresh_with(dense: Dense) -> (TestQdrant, QdrantIndex) {
         let server = TestQdrant::start(None).await;
-        let index = QdrantIndex::connect(&server.url, None, "chunks", Some(Dense::one(suite::DIM))).await.unwrap();
+        let index = QdrantIndex::connect(&server.url, None, "chunks", Some(dense)).await.unwrap();
         (server, index)
+    }
+
+    async fn fresh() -> (TestQdrant, QdrantIndex) {
+        fresh_with(Dense::one(suite::DIM)).await
     }
 
     suite::vector_index_suite!(fresh());
@@ -674,10 +678,7 @@ mod tests {
         use super::*;
 
         async fn fresh() -> (TestQdrant, QdrantIndex) {
-            let server = TestQdrant::start(None).await;
-            let index =
-                QdrantIndex::connect(&server.url, None, "chunks", Some(Dense::windowed(suite::DIM))).await.unwrap();
-            (server, index)
+            fresh_with(Dense::windowed(suite::DIM)).await
         }
 
         suite::vector_index_suite!(fresh());
