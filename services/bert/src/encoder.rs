@@ -145,39 +145,62 @@ impl Encoder {
 
     /// The mean-pooled, L2-normalised vector of one text's word pieces.
     pub fn embed(&self, ids: &[u32], type_ids: &[u32]) -> Result<Vec<f32>, String> {
+        let mut out = self.embed_many(&[(ids, type_ids)])?;
+        Ok(out.pop().unwrap_or_default())
+    }
+
+    /// The vectors of several texts (word pieces and token types each) in one forward
+    /// pass: their rows are stacked, so each dense layer is one multiply over all of
+    /// them (large multiplies run faster per row than a short text's), while attention
+    /// stays within each text. The same vectors as [`embed`](Self::embed) one by one.
+    pub fn embed_many(&self, texts: &[(&[u32], &[u32])]) -> Result<Vec<Vec<f32>>, String> {
         let h = self.hidden;
-        let n = ids.len();
-        if n == 0 || type_ids.len() != n {
-            return Err(format!("{n} word pieces with {} token types", type_ids.len()));
-        }
         fn row<'t>(table: &'t [f32], h: usize, id: usize, what: &str) -> Result<&'t [f32], String> {
             table.get(id * h..(id + 1) * h).ok_or_else(|| format!("{what} {id} is out of range"))
         }
-        let mut x = vec![0.0f32; n * h];
-        for (i, (out, (&id, &type_id))) in x.chunks_mut(h).zip(ids.iter().zip(type_ids)).enumerate() {
-            let word = row(&self.word, h, id as usize, "word piece")?;
-            let position = row(&self.position, h, i, "position")?;
-            let token_type = row(&self.token_type, h, type_id as usize, "token type")?;
-            for (o, ((w, p), t)) in out.iter_mut().zip(word.iter().zip(position).zip(token_type)) {
-                *o = w + t + p;
+        let mut lens = Vec::with_capacity(texts.len());
+        for (ids, type_ids) in texts {
+            if ids.is_empty() || type_ids.len() != ids.len() {
+                return Err(format!("{} word pieces with {} token types", ids.len(), type_ids.len()));
+            }
+            lens.push(ids.len());
+        }
+        let total: usize = lens.iter().sum();
+        let mut x = vec![0.0f32; total * h];
+        let mut rows = x.chunks_mut(h);
+        for (ids, type_ids) in texts {
+            for (i, (&id, &type_id)) in ids.iter().zip(type_ids.iter()).enumerate() {
+                let out = rows.next().expect("one row per word piece");
+                let word = row(&self.word, h, id as usize, "word piece")?;
+                let position = row(&self.position, h, i, "position")?;
+                let token_type = row(&self.token_type, h, type_id as usize, "token type")?;
+                for (o, ((w, p), t)) in out.iter_mut().zip(word.iter().zip(position).zip(token_type)) {
+                    *o = w + t + p;
+                }
             }
         }
         layer_norm(&mut x, &self.embeddings_norm, self.eps);
         let mut scratch = Scratch::default();
         for layer in &self.layers {
-            layer.forward(&mut x, n, h, self.heads, self.eps, &mut scratch);
+            layer.forward(&mut x, &lens, h, self.heads, self.eps, &mut scratch);
         }
-        let mut mean = vec![0.0f32; h];
-        for token in x.chunks(h) {
-            for (m, v) in mean.iter_mut().zip(token) {
-                *m += v;
+        let mut out = Vec::with_capacity(texts.len());
+        let mut start = 0;
+        for &n in &lens {
+            let mut mean = vec![0.0f32; h];
+            for token in x[start * h..(start + n) * h].chunks(h) {
+                for (m, v) in mean.iter_mut().zip(token) {
+                    *m += v;
+                }
             }
+            start += n;
+            for m in &mut mean {
+                *m /= n as f32;
+            }
+            let norm = mean.iter().map(|v| v * v).sum::<f32>().sqrt().max(1e-12);
+            out.push(mean.into_iter().map(|v| v / norm).collect());
         }
-        for m in &mut mean {
-            *m /= n as f32;
-        }
-        let norm = mean.iter().map(|v| v * v).sum::<f32>().sqrt().max(1e-12);
-        Ok(mean.into_iter().map(|v| v / norm).collect())
+        Ok(out)
     }
 }
 
@@ -216,24 +239,39 @@ impl Dense {
 }
 
 impl Layer {
-    /// One encoder layer over the `n` × `h` hidden states `x`, in place.
-    fn forward(&self, x: &mut Vec<f32>, n: usize, h: usize, heads: usize, eps: f32, s: &mut Scratch) {
+    /// One encoder layer over the hidden states `x` (`h` wide) of texts of `lens` rows
+    /// each, stacked, in place; attention stays within each text.
+    fn forward(&self, x: &mut Vec<f32>, lens: &[usize], h: usize, heads: usize, eps: f32, s: &mut Scratch) {
         let d = h / heads;
         let width = 3 * h;
+        let n: usize = lens.iter().sum();
         self.qkv.apply(x, n, None, &mut s.qkv);
-        s.scores.resize(n * n, 0.0);
+        let longest = lens.iter().copied().max().unwrap_or(0);
+        s.scores.resize(longest * longest, 0.0);
         s.context.resize(n * h, 0.0);
         let scale = 1.0 / (d as f32).sqrt();
-        for head in 0..heads {
-            let q = View::new(&s.qkv[head * d..], n, d, width, 1);
-            // keys as a d × n matrix: key j's element e is at j * width + e
-            let k_t = View::new(&s.qkv[h + head * d..], d, n, 1, width);
-            matmul(ViewMut::rows(&mut s.scores, n, n), q, k_t, scale, false);
-            for row in s.scores.chunks_mut(n) {
-                softmax(row);
+        let mut start = 0;
+        for &len in lens {
+            let qkv = &s.qkv[start * width..(start + len) * width];
+            let scores = &mut s.scores[..len * len];
+            for head in 0..heads {
+                let q = View::new(&qkv[head * d..], len, d, width, 1);
+                // keys as a d × len matrix: key j's element e is at j * width + e
+                let k_t = View::new(&qkv[h + head * d..], d, len, 1, width);
+                matmul(ViewMut::rows(scores, len, len), q, k_t, scale, false);
+                for row in scores.chunks_mut(len) {
+                    softmax(row);
+                }
+                let v = View::new(&qkv[2 * h + head * d..], len, d, width, 1);
+                matmul(
+                    ViewMut::new(&mut s.context[start * h + head * d..], len, d, h),
+                    View::rows(scores, len, len),
+                    v,
+                    1.0,
+                    false,
+                );
             }
-            let v = View::new(&s.qkv[2 * h + head * d..], n, d, width, 1);
-            matmul(ViewMut::new(&mut s.context[head * d..], n, d, h), View::rows(&s.scores, n, n), v, 1.0, false);
+            start += len;
         }
         self.attention_out.apply(&s.context, n, Some(x), &mut s.attended);
         layer_norm(&mut s.attended, &self.attention_norm, eps);

@@ -7,9 +7,10 @@
 //! sentence-transformers. Passages being indexed are embedded whole instead: one vector
 //! per window of [`WINDOW_PIECES`] word pieces, so an 800-token chunk (about 1,000 word
 //! pieces) is seen entirely and a query finds it by its best-matching window
-//! (docs/benchmarks.md, "Retrieval on the hard set", says why windows of that size). Each text runs through [`Encoder`] on a blocking thread of its
-//! own, as many at once as there are cores: no padding, and no thread pool to hand each
-//! operation to (see the `assistd-bert` crate).
+//! (docs/benchmarks.md, "file_search quality", says why windows of that size). Each text
+//! (a passage: all its windows in one forward pass) runs through [`Encoder`] on a
+//! blocking thread of its own, as many at once as there are cores: no padding, and no
+//! thread pool to hand each operation to (see the `assistd-bert` crate).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -31,9 +32,11 @@ pub const MAX_TOKENS: usize = 256;
 /// Word pieces per window of a passage (the windows do not overlap: the chunks do).
 pub const WINDOW_PIECES: usize = 64;
 
-/// The model, its size and its passage windows: a collection made with other windows (or
-/// with one vector per chunk, as before windows) is another collection.
-const ID: &str = "minilm-l6-v2-384-w64";
+/// The model, its size and its passage windows (`w64`) with their mean (`m`, the vector
+/// that finds the candidates the windows rescore): a collection made with other windows,
+/// without the mean, or with one vector per chunk as before windows, is another
+/// collection.
+const ID: &str = "minilm-l6-v2-384-w64m";
 const DIM: usize = 384;
 const LAYERS: usize = 6;
 
@@ -172,26 +175,18 @@ impl Embedder for MiniLm {
         let inner = Arc::clone(&self.inner);
         let owned = texts.to_vec();
         let windows = blocking(move || inner.windows(owned)).await?;
-        let mut out: Vec<Vec<f32>> = windows.iter().map(|ws| Vec::with_capacity(ws.len() * DIM)).collect();
-        // every window of every text, in order, as many at once as there are cores
-        let all: Vec<(usize, Vec<u32>)> =
-            windows.into_iter().enumerate().flat_map(|(text, ws)| ws.into_iter().map(move |w| (text, w))).collect();
-        let tasks = all.into_iter().map(|(text, ids)| {
+        // each text's windows in one forward pass, as many texts at once as there are cores
+        let tasks = windows.into_iter().map(|ws| {
             let inner = Arc::clone(&self.inner);
-            async move {
-                let type_ids = vec![0; ids.len()];
-                let v = blocking(move || {
-                    inner.encoder.embed(&ids, &type_ids).map_err(|e| EmbedError::Backend(format!("model failed: {e}")))
-                })
-                .await?;
-                Ok::<_, EmbedError>((text, v))
-            }
+            blocking(move || {
+                let zeros = vec![0; WINDOW_PIECES + 2];
+                let batch: Vec<(&[u32], &[u32])> = ws.iter().map(|w| (w.as_slice(), &zeros[..w.len()])).collect();
+                let vectors =
+                    inner.encoder.embed_many(&batch).map_err(|e| EmbedError::Backend(format!("model failed: {e}")))?;
+                Ok(vectors.concat())
+            })
         });
-        let mut done = futures::stream::iter(tasks).buffered(self.inner.parallel);
-        while let Some((text, v)) = done.try_next().await? {
-            out[text].extend_from_slice(&v);
-        }
-        Ok(out)
+        futures::stream::iter(tasks).buffered(self.inner.parallel).try_collect().await
     }
 }
 
@@ -318,7 +313,7 @@ mod tests {
     #[tokio::test]
     async fn vectors_are_unit_length_and_sized() {
         let model = model();
-        assert_eq!(model.id(), "minilm-l6-v2-384-w64");
+        assert_eq!(model.id(), "minilm-l6-v2-384-w64m");
         assert_eq!(model.dim(), 384);
         let vectors = model.embed(&strings(&["This is an example sentence", "", "Each sentence is converted"])).await;
         let vectors = vectors.unwrap();
@@ -349,10 +344,15 @@ mod tests {
         let alone = model.embed(&[short, String::new()]).await.unwrap();
         assert!(max_diff(&got[1], &alone[0]) < 1e-6);
         assert!(max_diff(&got[2], &alone[1]) < 1e-6);
-        // the last window is the text's last 44 words, embedded on their own
-        let tail = long.split(' ').skip(256).collect::<Vec<_>>().join(" ");
-        let tail = model.embed(&[tail]).await.unwrap();
-        assert!(max_diff(&got[0][4 * DIM..], &tail[0]) < 1e-5);
+        // window i is words 64·i.. embedded on their own (the windows run in one forward
+        // pass, attention kept within each)
+        let words: Vec<&str> = long.split(' ').collect();
+        let alone: Vec<String> = words.chunks(WINDOW_PIECES).map(|w| w.join(" ")).collect();
+        let alone = model.embed(&alone).await.unwrap();
+        assert_eq!(alone.len(), 5);
+        for (i, (window, alone)) in got[0].chunks(DIM).zip(&alone).enumerate() {
+            assert!(max_diff(window, alone) < 1e-5, "window {i} differs by {}", max_diff(window, alone));
+        }
     }
 
     #[tokio::test]

@@ -2,8 +2,10 @@
 //!
 //! One [`EdgeShard`] per collection directory (`<data-dir>/vectors/<collection>`), with
 //! the sparse vector [`keys::SPARSE`] (BM25 with the IDF modifier, see [`super::bm25`])
-//! and, when the collection has an embedder, the dense vector [`keys::DENSE`] (cosine; a
-//! multivector scored by MaxSim when the embedder embeds passages by windows).
+//! and, when the collection has an embedder, the dense vector [`keys::DENSE`] (cosine,
+//! HNSW); when the embedder embeds passages by windows, [`keys::DENSE`] is their mean and
+//! the windows are the multivector [`keys::WINDOWS`] (MaxSim, on disk, no HNSW), which
+//! rescores the [`RESCORED`](super::RESCORED) chunks nearest by their mean.
 //! Payload indexes: `project` (keyword, tenant), `vector_store_id` and `file_id`
 //! (keyword), and `attributes.<key>` for the attribute keys that filters use (see
 //! below).
@@ -46,17 +48,17 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError, TryLockError};
 use qdrant_edge::external::ordered_float::OrderedFloat;
 use qdrant_edge::{
     Condition, CountRequest, CreateIndex, Distance, EdgeConfig, EdgeOptimizersConfig, EdgeShard,
-    EdgeSparseVectorParams, EdgeVectorParams, FieldCondition, FieldIndexOperations, Filter, JsonPath,
+    EdgeSparseVectorParams, EdgeVectorParams, FieldCondition, FieldIndexOperations, Filter, HnswIndexConfig, JsonPath,
     KeywordIndexParams, Match, Modifier, MultiVectorComparator, MultiVectorConfig, NamedQuery, OperationError, Payload,
     PayloadFieldSchema, PayloadOps, PayloadSchemaParams, PayloadSchemaType, PointId, PointInsertOperations,
-    PointOperations, PointStruct, QueryEnum, QueryRequest, Range, ScoredPoint, ScoringQuery, SetPayloadOp,
+    PointOperations, PointStruct, Prefetch, QueryEnum, QueryRequest, Range, ScoredPoint, ScoringQuery, SetPayloadOp,
     UpdateOperation, ValueVariants, Vector, VectorInternal, Vectors, WithPayloadInterface, WithVector,
 };
 use serde_json::{Map, Value};
 
 use super::{
-    AttrFilter, AttrKind, ChunkPoint, Dense, Hit, IndexError, Query, Ranked, VectorIndex, bm25, check_dense, filter,
-    keys, point_id,
+    AttrFilter, AttrKind, ChunkPoint, Dense, Hit, IndexError, Query, RESCORED, Ranked, VectorIndex, bm25, check_dense,
+    filter, keys, mean_window, point_id,
 };
 
 /// The number of segments the optimiser merges down to. Edge searches its segments one
@@ -294,16 +296,18 @@ impl Inner {
         }
     }
 
+    /// The `limit` nearest points by `vector`, among the `prefetch`'s results if given.
     fn query(
         &self,
         vector: &str,
         query: VectorInternal,
+        prefetch: Option<Prefetch>,
         filter: &Filter,
         limit: usize,
     ) -> Result<Vec<Hit>, IndexError> {
         let request = QueryRequest {
-            prefetches: Vec::new(),
-            query: Some(ScoringQuery::Vector(QueryEnum::Nearest(NamedQuery { query, using: Some(vector.to_owned()) }))),
+            prefetches: prefetch.into_iter().collect(),
+            query: Some(nearest(vector, query)),
             filter: Some(filter.clone()),
             score_threshold: None,
             limit,
@@ -411,13 +415,26 @@ impl VectorIndex for EdgeIndex {
                 Vec::new()
             } else {
                 let vector = sparse_vector(sparse);
-                let mut hits = inner.query(keys::SPARSE, vector, &filter, limit)?;
+                let mut hits = inner.query(keys::SPARSE, vector, None, &filter, limit)?;
                 hits.retain(|h| h.score > 0.0);
                 hits
             };
-            let semantic = match dense {
-                Some(dense) => inner.query(keys::DENSE, dense_query(inner.dense, dense)?, &filter, limit)?,
-                None => Vec::new(),
+            let semantic = match (dense, inner.dense) {
+                (Some(v), Some(d)) if d.windows => {
+                    // the chunks nearest by their windows' mean, rescored by their best window
+                    let prefetch = Prefetch {
+                        prefetches: Vec::new(),
+                        query: Some(nearest(keys::DENSE, VectorInternal::Dense(v.clone()))),
+                        limit: limit.max(RESCORED),
+                        params: None,
+                        filter: Some(filter.clone()),
+                        score_threshold: None,
+                    };
+                    let windows = Vector::new_multi(vec![v]).map_err(|e| op_error("search", e))?.0;
+                    inner.query(keys::WINDOWS, windows, Some(prefetch), &filter, limit)?
+                }
+                (Some(v), _) => inner.query(keys::DENSE, VectorInternal::Dense(v), None, &filter, limit)?,
+                (None, _) => Vec::new(),
             };
             Ok(Ranked { lexical, semantic })
         })
@@ -433,23 +450,24 @@ impl VectorIndex for EdgeIndex {
     }
 }
 
-/// The query vector for the dense vector `index` has.
-fn dense_query(index: Option<Dense>, v: Vec<f32>) -> Result<VectorInternal, IndexError> {
-    if index.is_some_and(|d| d.windows) {
-        Ok(Vector::new_multi(vec![v]).map_err(|e| op_error("search", e))?.0)
-    } else {
-        Ok(VectorInternal::Dense(v))
-    }
+/// Scores by nearness to `query` in the vector `using`.
+fn nearest(using: &str, query: VectorInternal) -> ScoringQuery {
+    ScoringQuery::Vector(QueryEnum::Nearest(NamedQuery { query, using: Some(using.to_owned()) }))
 }
 
-/// The dense vector parameters of a collection.
+/// The dense vector parameters of a collection: one vector per chunk.
 fn dense_params(d: Dense) -> EdgeVectorParams {
-    let params = EdgeVectorParams::builder(d.dim, Distance::Cosine);
-    if d.windows {
-        params.multivector_config(MultiVectorConfig { comparator: MultiVectorComparator::MaxSim }).build()
-    } else {
-        params.build()
-    }
+    EdgeVectorParams::builder(d.dim, Distance::Cosine).build()
+}
+
+/// The windows' multivector of a windowed collection: on disk (about 21 KiB a chunk;
+/// a search reads the candidates' only), and no HNSW graph (`m` 0).
+fn windows_params(d: Dense) -> EdgeVectorParams {
+    EdgeVectorParams::builder(d.dim, Distance::Cosine)
+        .multivector_config(MultiVectorConfig { comparator: MultiVectorComparator::MaxSim })
+        .on_disk(true)
+        .hnsw_config(HnswIndexConfig { m: 0, ..HnswIndexConfig::default() })
+        .build()
 }
 
 /// The shard configuration for a collection.
@@ -464,26 +482,24 @@ fn config(dense: Option<Dense>) -> EdgeConfig {
         EdgeConfig::builder().sparse_vector(keys::SPARSE, sparse).on_disk_payload(true).optimizers(optimizers);
     if let Some(dense) = dense {
         builder = builder.vector(keys::DENSE, dense_params(dense));
+        if dense.windows {
+            builder = builder.vector(keys::WINDOWS, windows_params(dense));
+        }
     }
     builder.build()
 }
 
 /// Refuses an existing index whose vectors differ from what the caller expects.
 fn check_compatible(config: &EdgeConfig, dense: Option<Dense>, dir: &Path) -> Result<(), IndexError> {
-    let has = config.vectors.get(keys::DENSE);
+    let shape = |v: &EdgeVectorParams| (v.size, v.distance, v.multivector_config);
     let sparse_ok = config.sparse_vectors.get(keys::SPARSE).is_some_and(|s| s.modifier == Some(Modifier::Idf));
-    let dense_ok = match (dense, has) {
-        (None, None) => config.vectors.is_empty(),
-        (Some(d), Some(v)) => {
-            let wanted = dense_params(d);
-            (v.size, v.distance, v.multivector_config) == (wanted.size, wanted.distance, wanted.multivector_config)
-        }
-        _ => false,
-    };
+    let wanted = self::config(dense);
+    let dense_ok = config.vectors.len() == wanted.vectors.len()
+        && wanted.vectors.iter().all(|(name, w)| config.vectors.get(name).is_some_and(|v| shape(v) == shape(w)));
     if sparse_ok && dense_ok {
         Ok(())
     } else {
-        let had = has.map(|v| (v.size, v.multivector_config.is_some()));
+        let had = config.vectors.get(keys::DENSE).map(|v| (v.size, config.vectors.contains_key(keys::WINDOWS)));
         Err(IndexError::Invalid(format!(
             "the index at {} was made with other vectors (dense size and windows: {had:?}), not {dense:?}",
             dir.display(),
@@ -520,9 +536,10 @@ fn point_struct(p: ChunkPoint, index: Option<Dense>) -> PointStruct {
     let mut vectors = vec![(keys::SPARSE, Vector(sparse_vector(sparse)))];
     match (dense, index) {
         (Some(dense), Some(d)) if d.windows => {
+            vectors.push((keys::DENSE, Vector::new_dense(mean_window(&dense, d.dim))));
             let windows = dense.chunks(d.dim).map(<[f32]>::to_vec).collect::<Vec<_>>();
             // non-empty, every row of the index's size: checked before
-            vectors.push((keys::DENSE, Vector::new_multi(windows).expect("checked windows")));
+            vectors.push((keys::WINDOWS, Vector::new_multi(windows).expect("checked windows")));
         }
         (Some(dense), _) => vectors.push((keys::DENSE, Vector::new_dense(dense))),
         (None, _) => {}

@@ -37,9 +37,21 @@ pub mod keys {
     pub const ATTRIBUTES: &str = "attributes";
     /// Name of the sparse (BM25) vector.
     pub const SPARSE: &str = "bm25";
-    /// Name of the dense vector.
+    /// Name of the dense vector (for a [windowed](super::Dense::windows) index, the mean
+    /// of the chunk's windows: the one HNSW indexes).
     pub const DENSE: &str = "dense";
+    /// Name of the windows multivector of a [windowed](super::Dense::windows) index
+    /// (MaxSim; not indexed: it rescores what [`DENSE`] finds).
+    pub const WINDOWS: &str = "windows";
 }
+
+/// How many chunks the mean vector of a [windowed](Dense::windows) index proposes for
+/// their windows to rescore, at least: a search scores by MaxSim over the windows of
+/// the `max(limit, RESCORED)` chunks nearest by their mean. Searching the windows
+/// themselves through HNSW would index ~14 vectors per chunk (1.4 million at 100,000
+/// chunks, too slow to build on a small machine); this is the two-stage search Qdrant
+/// recommends for multivectors (docs/benchmarks.md, "file_search quality").
+pub const RESCORED: usize = 100;
 
 /// One chunk to index.
 #[derive(Debug, Clone, PartialEq)]
@@ -66,8 +78,9 @@ pub struct ChunkPoint {
 pub struct Dense {
     /// The size of a vector.
     pub dim: usize,
-    /// Whether a chunk has one vector per window (a multivector that a query scores by
-    /// its best match, MaxSim) instead of one.
+    /// Whether a chunk has one vector per window instead of one: the index keeps them as
+    /// a multivector ([`keys::WINDOWS`]) that a query scores by its best match (MaxSim),
+    /// and their normalised mean ([`keys::DENSE`]) that finds the candidates to score.
     pub windows: bool,
 }
 
@@ -81,6 +94,24 @@ impl Dense {
     pub fn windowed(dim: usize) -> Self {
         Self { dim, windows: true }
     }
+}
+
+/// The normalised mean of a chunk's windows, laid end to end (each `dim` long): the
+/// vector a [windowed](Dense::windows) index finds candidates by.
+pub(crate) fn mean_window(windows: &[f32], dim: usize) -> Vec<f32> {
+    let mut mean = vec![0.0f32; dim];
+    for window in windows.chunks(dim) {
+        for (m, v) in mean.iter_mut().zip(window) {
+            *m += v;
+        }
+    }
+    let norm = mean.iter().map(|v| v * v).sum::<f32>().sqrt();
+    if norm > 0.0 {
+        for m in &mut mean {
+            *m /= norm;
+        }
+    }
+    mean
 }
 
 /// Checks the dense vector of a chunk (`query: false`) or of a query (`true`, always one

@@ -3,7 +3,9 @@
 //! One collection holds every chunk of every project, laid out as in the embedded index
 //! ([`super::edge`]): the sparse vector [`keys::SPARSE`] (BM25 with the IDF modifier,
 //! see [`super::bm25`]) and, when there is an embedder, the dense vector [`keys::DENSE`]
-//! (cosine); the same payload keys ([`keys`]) and point ids ([`point_id`]); payload
+//! (cosine; for a windowed embedder the windows' mean, with the windows as the
+//! multivector [`keys::WINDOWS`]: MaxSim, on disk, no HNSW graph, rescoring the
+//! [`RESCORED`](super::RESCORED) chunks nearest by their mean); the same payload keys ([`keys`]) and point ids ([`point_id`]); payload
 //! indexes on `project` (keyword, tenant), `vector_store_id` and `file_id` (keyword).
 //! Filters map onto Qdrant conditions exactly as in the embedded index, so both answer
 //! alike (the shared suite, `super::suite`, runs against both; against this one through
@@ -28,20 +30,20 @@ use std::time::Duration;
 use prost::Message as _;
 use qdrant_client::qdrant::{
     CollectionExistsRequest, CountPoints, CreateCollection, CreateFieldIndexCollection, DeletePoints, DenseVector,
-    Distance, FieldType, GetCollectionInfoRequest, KeywordIndexParams, Modifier, MultiDenseVector,
-    MultiVectorComparator, MultiVectorConfig, NamedVectors, PayloadIndexParams, PointId, PointStruct, PointsSelector,
-    QueryBatchPoints, QueryPoints, RepeatedStrings, ScoredPoint, SetPayloadPoints, SparseVectorConfig,
-    SparseVectorParams, UpsertPoints, VectorInput, VectorParams, VectorParamsMap, Vectors, VectorsConfig,
-    WithPayloadSelector, condition, r#match, payload_index_params, point_id, points_selector, query, value,
-    vector_input, vectors, vectors_config, with_payload_selector,
+    Distance, FieldType, GetCollectionInfoRequest, HnswConfigDiff, KeywordIndexParams, Memory, Modifier,
+    MultiDenseVector, MultiVectorComparator, MultiVectorConfig, NamedVectors, PayloadIndexParams, PointId, PointStruct,
+    PointsSelector, PrefetchQuery, QueryBatchPoints, QueryPoints, RepeatedStrings, ScoredPoint, SetPayloadPoints,
+    SparseVectorConfig, SparseVectorParams, UpsertPoints, VectorInput, VectorParams, VectorParamsMap, Vectors,
+    VectorsConfig, WithPayloadSelector, condition, r#match, payload_index_params, point_id, points_selector, query,
+    value, vector_input, vectors, vectors_config, with_payload_selector,
 };
 use qdrant_client::{Qdrant, QdrantError};
 use serde_json::{Map, Value};
 
 pub use super::edge::MAX_ATTRIBUTE_INDEXES;
 use super::{
-    AttrFilter, AttrKind, ChunkPoint, Dense, Hit, IndexError, Query, Ranked, VectorIndex, bm25, check_dense, filter,
-    keys, point_id,
+    AttrFilter, AttrKind, ChunkPoint, Dense, Hit, IndexError, Query, RESCORED, Ranked, VectorIndex, bm25, check_dense,
+    filter, keys, mean_window, point_id,
 };
 
 #[cfg(test)]
@@ -160,9 +162,8 @@ impl Inner {
 
     /// Creates the collection; another process creating it at the same time is fine.
     async fn create_collection(&self) -> Result<(), IndexError> {
-        let dense = self.dense.map(|d| (keys::DENSE.to_owned(), dense_params(d)));
-        let vectors_config = dense.map(|dense| VectorsConfig {
-            config: Some(vectors_config::Config::ParamsMap(VectorParamsMap { map: HashMap::from([dense]) })),
+        let vectors_config = self.dense.map(|d| VectorsConfig {
+            config: Some(vectors_config::Config::ParamsMap(VectorParamsMap { map: vector_params(d) })),
         });
         let sparse = SparseVectorParams { index: None, modifier: Some(Modifier::Idf.into()) };
         let request = CreateCollection {
@@ -261,18 +262,19 @@ impl Inner {
         Ok(())
     }
 
+    /// The `limit` nearest points by `vector`, among the `prefetch`'s results if given.
     fn query(
         &self,
         vector: &str,
         input: vector_input::Variant,
+        prefetch: Option<PrefetchQuery>,
         filter: &qdrant_client::qdrant::Filter,
         limit: usize,
     ) -> QueryPoints {
         QueryPoints {
             collection_name: self.collection.clone(),
-            query: Some(qdrant_client::qdrant::Query {
-                variant: Some(query::Variant::Nearest(VectorInput { variant: Some(input) })),
-            }),
+            prefetch: prefetch.into_iter().collect(),
+            query: Some(nearest(input)),
             using: Some(vector.to_owned()),
             filter: Some(filter.clone()),
             limit: Some(limit as u64),
@@ -382,16 +384,25 @@ impl VectorIndex for QdrantIndex {
         if lexical {
             let bm25::SparseVector { indices, values } = sparse;
             let input = vector_input::Variant::Sparse(qdrant_client::qdrant::SparseVector { values, indices });
-            requests.push(self.inner.query(keys::SPARSE, input, &filter, query.limit));
+            requests.push(self.inner.query(keys::SPARSE, input, None, &filter, query.limit));
         }
         if let Some(dense) = &query.dense {
             let vector = DenseVector { data: dense.clone() };
-            let input = if self.inner.dense.is_some_and(|d| d.windows) {
-                vector_input::Variant::MultiDense(MultiDenseVector { vectors: vec![vector] })
+            let request = if self.inner.dense.is_some_and(|d| d.windows) {
+                // the chunks nearest by their windows' mean, rescored by their best window
+                let prefetch = PrefetchQuery {
+                    query: Some(nearest(vector_input::Variant::Dense(vector.clone()))),
+                    using: Some(keys::DENSE.to_owned()),
+                    filter: Some(filter.clone()),
+                    limit: Some(query.limit.max(RESCORED) as u64),
+                    ..PrefetchQuery::default()
+                };
+                let input = vector_input::Variant::MultiDense(MultiDenseVector { vectors: vec![vector] });
+                self.inner.query(keys::WINDOWS, input, Some(prefetch), &filter, query.limit)
             } else {
-                vector_input::Variant::Dense(vector)
+                self.inner.query(keys::DENSE, vector_input::Variant::Dense(vector), None, &filter, query.limit)
             };
-            requests.push(self.inner.query(keys::DENSE, input, &filter, query.limit));
+            requests.push(request);
         }
         if requests.is_empty() {
             return Ok(Ranked::default());
@@ -429,15 +440,27 @@ impl VectorIndex for QdrantIndex {
     }
 }
 
-/// The dense vector parameters of a collection.
-fn dense_params(d: Dense) -> VectorParams {
-    let multivector_config = d.windows.then(|| MultiVectorConfig { comparator: MultiVectorComparator::MaxSim.into() });
-    VectorParams {
-        size: d.dim as u64,
-        distance: Distance::Cosine.into(),
-        multivector_config,
-        ..VectorParams::default()
+/// Scores by nearness to `input`.
+fn nearest(input: vector_input::Variant) -> qdrant_client::qdrant::Query {
+    qdrant_client::qdrant::Query { variant: Some(query::Variant::Nearest(VectorInput { variant: Some(input) })) }
+}
+
+/// The dense vectors of a collection: [`keys::DENSE`], one per chunk (HNSW), and for a
+/// windowed embedder [`keys::WINDOWS`], the windows' multivector (MaxSim), on disk and
+/// without an HNSW graph (`m` 0): it only rescores.
+fn vector_params(d: Dense) -> HashMap<String, VectorParams> {
+    let dense = VectorParams { size: d.dim as u64, distance: Distance::Cosine.into(), ..VectorParams::default() };
+    let mut map = HashMap::from([(keys::DENSE.to_owned(), dense.clone())]);
+    if d.windows {
+        let windows = VectorParams {
+            multivector_config: Some(MultiVectorConfig { comparator: MultiVectorComparator::MaxSim.into() }),
+            memory: Some(Memory::Cold.into()),
+            hnsw_config: Some(HnswConfigDiff { m: Some(0), ..HnswConfigDiff::default() }),
+            ..dense
+        };
+        map.insert(keys::WINDOWS.to_owned(), windows);
     }
+    map
 }
 
 /// Refuses a collection whose vectors differ from what the caller expects.
@@ -447,23 +470,31 @@ fn check_compatible(
     collection: &str,
 ) -> Result<(), IndexError> {
     // the collection's dense vector (`None`: it has none), or what it has instead
-    let found: Result<Option<Dense>, &str> =
-        match params.and_then(|p| p.vectors_config.as_ref()).and_then(|c| c.config.as_ref()) {
-            None => Ok(None),
-            Some(vectors_config::Config::ParamsMap(map)) if map.map.is_empty() => Ok(None),
-            Some(vectors_config::Config::ParamsMap(map)) => match map.map.get(keys::DENSE) {
-                Some(v) if map.map.len() == 1 && v.distance == i32::from(Distance::Cosine) => {
-                    let max_sim = i32::from(MultiVectorComparator::MaxSim);
-                    match &v.multivector_config {
-                        None => Ok(Some(Dense::one(v.size as usize))),
-                        Some(m) if m.comparator == max_sim => Ok(Some(Dense::windowed(v.size as usize))),
-                        Some(_) => Err("other dense vectors"),
-                    }
+    let found: Result<Option<Dense>, &str> = match params
+        .and_then(|p| p.vectors_config.as_ref())
+        .and_then(|c| c.config.as_ref())
+    {
+        None => Ok(None),
+        Some(vectors_config::Config::ParamsMap(map)) if map.map.is_empty() => Ok(None),
+        Some(vectors_config::Config::ParamsMap(map)) => {
+            let cosine = |v: &VectorParams| v.distance == i32::from(Distance::Cosine);
+            let max_sim = |v: &VectorParams| {
+                v.multivector_config.as_ref().is_some_and(|m| m.comparator == i32::from(MultiVectorComparator::MaxSim))
+            };
+            match (map.map.get(keys::DENSE), map.map.get(keys::WINDOWS), map.map.len()) {
+                (Some(d), None, 1) if cosine(d) && d.multivector_config.is_none() => {
+                    Ok(Some(Dense::one(d.size as usize)))
+                }
+                (Some(d), Some(w), 2)
+                    if cosine(d) && d.multivector_config.is_none() && cosine(w) && max_sim(w) && w.size == d.size =>
+                {
+                    Ok(Some(Dense::windowed(d.size as usize)))
                 }
                 _ => Err("other dense vectors"),
-            },
-            Some(vectors_config::Config::Params(_)) => Err("an unnamed dense vector"),
-        };
+            }
+        }
+        Some(vectors_config::Config::Params(_)) => Err("an unnamed dense vector"),
+    };
     let sparse_ok = params
         .and_then(|p| p.sparse_vectors_config.as_ref())
         .and_then(|c| c.map.get(keys::SPARSE))
@@ -474,7 +505,9 @@ fn check_compatible(
     let describe = |d: Option<Dense>| match d {
         None => "no dense vector".to_owned(),
         Some(Dense { dim, windows: false }) => format!("a dense vector of size {dim}"),
-        Some(Dense { dim, windows: true }) => format!("a dense multivector (MaxSim) of size {dim}"),
+        Some(Dense { dim, windows: true }) => {
+            format!("a dense vector and a windows multivector (MaxSim) of size {dim}")
+        }
     };
     let had = match found {
         Ok(d) => describe(d),
@@ -497,8 +530,9 @@ fn point_struct(p: ChunkPoint, index: Option<Dense>) -> PointStruct {
         HashMap::from([(keys::SPARSE.to_owned(), qdrant_client::qdrant::Vector::new_sparse(indices, values))]);
     match (dense, index) {
         (Some(dense), Some(d)) if d.windows => {
+            named.insert(keys::DENSE.to_owned(), qdrant_client::qdrant::Vector::new_dense(mean_window(&dense, d.dim)));
             let windows = dense.chunks(d.dim).map(<[f32]>::to_vec).collect::<Vec<_>>();
-            named.insert(keys::DENSE.to_owned(), qdrant_client::qdrant::Vector::new_multi(windows));
+            named.insert(keys::WINDOWS.to_owned(), qdrant_client::qdrant::Vector::new_multi(windows));
         }
         (Some(dense), _) => {
             named.insert(keys::DENSE.to_owned(), qdrant_client::qdrant::Vector::new_dense(dense));

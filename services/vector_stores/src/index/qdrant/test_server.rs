@@ -2,7 +2,9 @@
 //! `Points` services over one in-process qdrant-edge shard per collection (under a
 //! temporary directory), to run [`super::QdrantIndex`] against.
 //!
-//! Dense vectors may be multivectors (MaxSim), as the windowed embedder's collections are.
+//! Dense vectors may be multivectors (MaxSim), stored on disk and without an HNSW graph
+//! (`m` 0), and a query may rescore one level of prefetches, as the windowed embedder's
+//! collections and searches need.
 //! Only the rpcs `QdrantIndex` uses are served (`HealthCheck`; `CollectionExists`,
 //! `Create`, `Get`; `Upsert`, `Delete`, `SetPayload`, `CreateFieldIndex`, `Count`,
 //! `QueryBatch`), and of their messages only what it sends; anything else answers
@@ -24,11 +26,11 @@ use qdrant_edge::external::ordered_float::OrderedFloat;
 use qdrant_edge::external::uuid::Uuid;
 use qdrant_edge::{
     Condition, CountRequest, CreateIndex, Distance, EdgeConfig, EdgeShard, EdgeSparseVectorParams, EdgeVectorParams,
-    FieldCondition, FieldIndexOperations, Filter, JsonPath, KeywordIndexParams, Match, Modifier, MultiVectorComparator,
-    MultiVectorConfig, NamedQuery, OperationError, Payload, PayloadFieldSchema, PayloadOps, PayloadSchemaParams,
-    PayloadSchemaType, PointId, PointInsertOperations, PointOperations, PointStruct, QueryEnum, QueryRequest, Range,
-    ScoredPoint, ScoringQuery, SetPayloadOp, UpdateOperation, ValueVariants, Vector, VectorInternal, Vectors,
-    WithPayloadInterface, WithVector,
+    FieldCondition, FieldIndexOperations, Filter, HnswIndexConfig, JsonPath, KeywordIndexParams, Match, Modifier,
+    MultiVectorComparator, MultiVectorConfig, NamedQuery, OperationError, Payload, PayloadFieldSchema, PayloadOps,
+    PayloadSchemaParams, PayloadSchemaType, PointId, PointInsertOperations, PointOperations, PointStruct, Prefetch,
+    QueryEnum, QueryRequest, Range, ScoredPoint, ScoringQuery, SetPayloadOp, UpdateOperation, ValueVariants, Vector,
+    VectorInternal, Vectors, WithPayloadInterface, WithVector,
 };
 use tonic::service::interceptor::InterceptedService;
 use tonic::{Request, Response, Status};
@@ -448,7 +450,7 @@ service! {
 }
 
 fn vector_params(params: grpc::VectorParams) -> Result<EdgeVectorParams, Status> {
-    let grpc::VectorParams { size, distance, multivector_config, .. } = params;
+    let grpc::VectorParams { size, distance, multivector_config, memory, hnsw_config, .. } = params;
     let multivector = match multivector_config.map(|m| grpc::MultiVectorComparator::try_from(m.comparator)) {
         None => None,
         Some(Ok(grpc::MultiVectorComparator::MaxSim)) => {
@@ -465,11 +467,26 @@ fn vector_params(params: grpc::VectorParams) -> Result<EdgeVectorParams, Status>
             return Err(Status::invalid_argument("Wrong input: unknown distance"));
         }
     };
-    let params = EdgeVectorParams::builder(size as usize, distance);
-    Ok(match multivector {
-        Some(m) => params.multivector_config(m).build(),
-        None => params.build(),
-    })
+    let mut params = EdgeVectorParams::builder(size as usize, distance);
+    if let Some(m) = multivector {
+        params = params.multivector_config(m);
+    }
+    if let Some(memory) = memory {
+        params = params.on_disk(memory == i32::from(grpc::Memory::Cold));
+    }
+    if let Some(hnsw) = hnsw_config {
+        let grpc::HnswConfigDiff { m, ef_construct, full_scan_threshold, max_indexing_threads, payload_m, .. } = hnsw;
+        if ef_construct.is_some() || full_scan_threshold.is_some() || max_indexing_threads.is_some() {
+            return Err(unsupported("HNSW parameters other than m and payload_m"));
+        }
+        let default = HnswIndexConfig::default();
+        params = params.hnsw_config(HnswIndexConfig {
+            m: m.map_or(default.m, |m| m as usize),
+            payload_m: payload_m.map(|m| m as usize),
+            ..default
+        });
+    }
+    Ok(params.build())
 }
 
 fn distance_to_grpc(distance: Distance) -> grpc::Distance {
@@ -557,9 +574,44 @@ fn multi(m: grpc::MultiDenseVector) -> Result<Vector, Status> {
 fn query_request(query: grpc::QueryPoints) -> Result<QueryRequest, Status> {
     let grpc::QueryPoints { query, using, filter: f, score_threshold, limit, offset, with_payload, prefetch, .. } =
         query;
-    if !prefetch.is_empty() {
-        return Err(unsupported("prefetch"));
+    let prefetches = prefetch.into_iter().map(prefetch_request).collect::<Result<Vec<_>, _>>()?;
+    let with_payload = match with_payload.and_then(|w| w.selector_options) {
+        None => false,
+        Some(grpc::with_payload_selector::SelectorOptions::Enable(enable)) => enable,
+        Some(_) => return Err(unsupported("a payload selector")),
+    };
+    Ok(QueryRequest {
+        prefetches,
+        query: Some(nearest(query, using)?),
+        filter: f.map(filter).transpose()?,
+        score_threshold: score_threshold.map(OrderedFloat),
+        limit: limit.unwrap_or(10) as usize,
+        offset: offset.unwrap_or(0) as usize,
+        params: None,
+        with_vector: WithVector::Bool(false),
+        with_payload: WithPayloadInterface::Bool(with_payload),
+    })
+}
+
+/// One prefetch, without prefetches of its own.
+fn prefetch_request(prefetch: grpc::PrefetchQuery) -> Result<Prefetch, Status> {
+    let grpc::PrefetchQuery { prefetch, query, using, filter: f, params, score_threshold, limit, lookup_from } =
+        prefetch;
+    if !prefetch.is_empty() || params.is_some() || lookup_from.is_some() {
+        return Err(unsupported("nested prefetches, search params or lookups in a prefetch"));
     }
+    Ok(Prefetch {
+        prefetches: Vec::new(),
+        query: Some(nearest(query, using)?),
+        limit: limit.unwrap_or(10) as usize,
+        params: None,
+        filter: f.map(filter).transpose()?,
+        score_threshold: score_threshold.map(OrderedFloat),
+    })
+}
+
+/// A nearest-vector query in `using`.
+fn nearest(query: Option<grpc::Query>, using: Option<String>) -> Result<ScoringQuery, Status> {
     let input = match query.and_then(|q| q.variant) {
         Some(grpc::query::Variant::Nearest(input)) => input.variant,
         _ => return Err(unsupported("a query other than nearest")),
@@ -570,22 +622,7 @@ fn query_request(query: grpc::QueryPoints) -> Result<QueryRequest, Status> {
         Some(grpc::vector_input::Variant::MultiDense(m)) => multi(m)?.0,
         _ => return Err(unsupported("a query vector that is neither dense, sparse nor multi-dense")),
     };
-    let with_payload = match with_payload.and_then(|w| w.selector_options) {
-        None => false,
-        Some(grpc::with_payload_selector::SelectorOptions::Enable(enable)) => enable,
-        Some(_) => return Err(unsupported("a payload selector")),
-    };
-    Ok(QueryRequest {
-        prefetches: Vec::new(),
-        query: Some(ScoringQuery::Vector(QueryEnum::Nearest(NamedQuery { query: vector, using }))),
-        filter: f.map(filter).transpose()?,
-        score_threshold: score_threshold.map(OrderedFloat),
-        limit: limit.unwrap_or(10) as usize,
-        offset: offset.unwrap_or(0) as usize,
-        params: None,
-        with_vector: WithVector::Bool(false),
-        with_payload: WithPayloadInterface::Bool(with_payload),
-    })
+    Ok(ScoringQuery::Vector(QueryEnum::Nearest(NamedQuery { query: vector, using })))
 }
 
 fn scored_point(point: ScoredPoint) -> grpc::ScoredPoint {
