@@ -199,8 +199,12 @@ async fn create_thread(State(app): State<Arc<App>>, headers: HeaderMap) -> Resul
     let sql =
         "INSERT INTO threads (id, project_id, created_at, tool_resources, metadata) VALUES ($1, $2, $3, NULL, '{}')";
     match &app.db {
-        Db::Sqlite(pool) => drop(sqlx::query(sql).bind(&id).bind(PROJECT).bind(created_at).execute(pool).await?),
-        Db::Postgres(pool) => drop(sqlx::query(sql).bind(&id).bind(PROJECT).bind(created_at).execute(pool).await?),
+        Db::Sqlite(pool) => {
+            sqlx::query(sql).bind(&id).bind(PROJECT).bind(created_at).execute(pool).await?;
+        }
+        Db::Postgres(pool) => {
+            sqlx::query(sql).bind(&id).bind(PROJECT).bind(created_at).execute(pool).await?;
+        }
     }
     let body = json!({"id": id, "object": "thread", "created_at": created_at, "tool_resources": {}, "metadata": {}});
     Ok(Json(body).into_response())
@@ -263,8 +267,12 @@ async fn create_message(
         };
     }
     match &app.db {
-        Db::Sqlite(pool) => drop(bound!().execute(pool).await?),
-        Db::Postgres(pool) => drop(bound!().execute(pool).await?),
+        Db::Sqlite(pool) => {
+            bound!().execute(pool).await?;
+        }
+        Db::Postgres(pool) => {
+            bound!().execute(pool).await?;
+        }
     }
     Ok(Json(MessageOut::try_from(row)?).into_response())
 }

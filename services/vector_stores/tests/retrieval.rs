@@ -189,8 +189,8 @@ async fn retrieval_quality_meets_the_baseline() {
         hybrid.mrr
     );
     // other fusion weights (docs/benchmarks.md has the table)
-    for power in [0, 2, 4] {
-        for lexical_max in [0.3, 0.5, 0.8] {
+    for power in [0, 2, 4, 8] {
+        for lexical_max in [0.3, 0.5, 0.8, 1.0] {
             let q = measure(&searcher.clone().with_fusion(Fusion { lexical_max, power }), Mode::Hybrid).await;
             println!(
                 "  hybrid, lexical_max {lexical_max} power {power}: recall@5 {:.3}, MRR {:.3}",

@@ -190,8 +190,8 @@ async fn retrieval_on_the_hard_set_meets_the_baseline() {
     println!(
         "| lexical_max | power | kind | recall@1 | recall@5 | MRR@10 | snippet@5 |\n|---|---|---|---:|---:|---:|---:|"
     );
-    for power in [0, 2, 4] {
-        for lexical_max in [0.3, 0.5, 0.8] {
+    for power in [0, 2, 4, 8] {
+        for lexical_max in [0.3, 0.5, 0.8, 1.0] {
             let fusion = Fusion { lexical_max, power };
             let kinds = measure(&dense.clone().with_fusion(fusion), Mode::Hybrid, &set.questions).await;
             for (kind, q) in kinds {

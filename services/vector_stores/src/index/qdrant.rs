@@ -450,7 +450,7 @@ fn nearest(input: vector_input::Variant) -> qdrant_client::qdrant::Query {
 /// without an HNSW graph (`m` 0): it only rescores.
 fn vector_params(d: Dense) -> HashMap<String, VectorParams> {
     let dense = VectorParams { size: d.dim as u64, distance: Distance::Cosine.into(), ..VectorParams::default() };
-    let mut map = HashMap::from([(keys::DENSE.to_owned(), dense.clone())]);
+    let mut map = HashMap::from([(keys::DENSE.to_owned(), dense)]);
     if d.windows {
         let windows = VectorParams {
             multivector_config: Some(MultiVectorConfig { comparator: MultiVectorComparator::MaxSim.into() }),
