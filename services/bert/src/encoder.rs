@@ -1,5 +1,6 @@
-//! all-MiniLM-L6-v2's forward pass (a BERT encoder with mean pooling) for one text, on
-//! plain `f32` slices, on the calling thread.
+//! all-MiniLM-L6-v2's forward pass (a BERT encoder with mean pooling) for one text, or
+//! several stacked into one pass (a passage's windows), on plain `f32` slices, on the
+//! calling thread.
 //!
 //! The arithmetic of candle's BERT (`candle_transformers::models::bert`), which gives
 //! the same vectors to float rounding (tested in the vector stores service's

@@ -21,9 +21,10 @@
 //!   every segment (~0.1 s here, whatever the batch size: callers should batch). Flushes
 //!   are group-committed: concurrent writers share one;
 //! - the optimiser (indexing the segment taking writes once it holds
-//!   [`INDEXING_THRESHOLD_KB`] of vectors, merging down to [`SEGMENTS`] segments,
-//!   vacuuming deletions) runs inline at the end of the write that made it necessary. It works on proxies of the segments, so reads go on while
-//!   it builds and only wait for the final swap; writes wait for it.
+//!   [`INDEXING_THRESHOLD_KB`] of vectors, times [`WINDOWED_THRESHOLD_FACTOR`] when
+//!   windowed; merging down to [`SEGMENTS`] segments; vacuuming deletions) runs inline at
+//!   the end of the write that made it necessary. It works on proxies of the segments, so
+//!   reads go on while it builds and only wait for the final swap; writes wait for it.
 //! - edge never truncates its WAL (nothing acknowledges it), so it grows with every
 //!   write for the life of the process; [`EdgeIndex::open`] deletes the closed WAL
 //!   segments but the last one (which keeps the operation numbering going: segments
@@ -73,6 +74,13 @@ pub const SEGMENTS: usize = 2;
 /// segment is searched by its mutable inverted index and by brute force, which stays
 /// within a few milliseconds.
 pub const INDEXING_THRESHOLD_KB: usize = 32_000;
+
+/// How much more room a [windowed](Dense::windows) chunk's vectors take than one vector:
+/// its mean and ~14 windows (an 800-token chunk). The indexing threshold applies to each
+/// vector's storage, the windows' included (though they get no graph), so it is raised by
+/// this factor to index the segment taking writes at about the same number of chunks,
+/// rather than rebuilding and merging segments every ~1,500 chunks.
+pub const WINDOWED_THRESHOLD_FACTOR: usize = 15;
 
 /// Points per update operation on upsert (one flush per call, whatever the count). An
 /// operation holds the write lock of the segment taking writes, which searches wait for.
@@ -473,9 +481,14 @@ fn windows_params(d: Dense) -> EdgeVectorParams {
 /// The shard configuration for a collection.
 fn config(dense: Option<Dense>) -> EdgeConfig {
     let sparse = EdgeSparseVectorParams::builder().modifier(Modifier::Idf).build();
+    let threshold = if dense.is_some_and(|d| d.windows) {
+        INDEXING_THRESHOLD_KB * WINDOWED_THRESHOLD_FACTOR
+    } else {
+        INDEXING_THRESHOLD_KB
+    };
     let optimizers = EdgeOptimizersConfig {
         default_segment_number: Some(SEGMENTS),
-        indexing_threshold: Some(INDEXING_THRESHOLD_KB),
+        indexing_threshold: Some(threshold),
         ..EdgeOptimizersConfig::default()
     };
     let mut builder =
