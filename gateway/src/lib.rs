@@ -10,6 +10,7 @@ pub mod extract;
 pub mod fuzzing;
 pub mod middleware;
 pub mod openai;
+pub mod playground;
 pub mod poll;
 pub mod routes;
 
@@ -70,4 +71,7 @@ impl Upstreams {
     }
 }
 
-pub use routes::router;
+/// The REST API router with the playground page.
+pub fn router(upstreams: Upstreams) -> axum::Router {
+    routes::router(upstreams).merge(playground::router())
+}

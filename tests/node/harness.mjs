@@ -12,6 +12,8 @@
 //   {text: ["Hel", "lo"]}                                   text, then stop + usage
 //   {toolCalls: [{id, name, arguments: ["{", "}"]}]}        tool calls
 //   {error: 500, message}                                   an HTTP error
+//   {text: [...], delayMs: 200}                             each piece after a pause
+// GET /v1/models answers MODELS.
 
 import { spawn, execFileSync } from 'node:child_process';
 import { createServer } from 'node:http';
@@ -23,6 +25,7 @@ import { createInterface } from 'node:readline';
 
 export const API_KEY = 'sk-test-key-1';
 export const DEFAULT_ANSWER = ['Hello', ' from', ' the', ' fake', ' model.'];
+export const MODELS = [{ id: 'fake-model', object: 'model', created: 1700000000, owned_by: 'fake-backend' }];
 const STARTUP_TIMEOUT_MS = 60_000;
 
 export class FakeLLM {
@@ -55,11 +58,16 @@ export class FakeLLM {
   #handle(req, res) {
     const chunks = [];
     req.on('data', (c) => chunks.push(c));
-    req.on('end', () => {
+    req.on('end', async () => {
+      const path = req.url.replace(/\/$/, '');
+      if (req.method === 'GET' && path === '/v1/models') {
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ object: 'list', data: MODELS }));
+        return;
+      }
       const body = chunks.length ? JSON.parse(Buffer.concat(chunks).toString()) : {};
       this.requests.push(body);
       const reply = this.replies.shift() ?? { text: DEFAULT_ANSWER };
-      if (req.url.replace(/\/$/, '') !== '/v1/chat/completions') {
+      if (path !== '/v1/chat/completions') {
         res.writeHead(404).end();
         return;
       }
@@ -70,6 +78,10 @@ export class FakeLLM {
       }
       res.writeHead(200, { 'content-type': 'text/event-stream', connection: 'close' });
       for (const chunk of FakeLLM.chunks(reply)) {
+        if (reply.delayMs) {
+          await new Promise((resolve) => setTimeout(resolve, reply.delayMs));
+          if (res.destroyed) return;
+        }
         res.write(`data: ${JSON.stringify(chunk)}\n\n`);
       }
       res.end('data: [DONE]\n\n');

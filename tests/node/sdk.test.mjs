@@ -228,6 +228,15 @@ test('file_search in a run: a cited answer', async () => {
   assert.equal(annotations[0].type, 'file_citation');
 });
 
+test('models: list and retrieve what the backend serves', async () => {
+  const ids = [];
+  for await (const m of client.models.list()) ids.push(m.id);
+  assert.ok(ids.includes('fake-model'), ids.join(', '));
+  const m = await client.models.retrieve('fake-model');
+  assert.deepEqual([m.object, m.owned_by, m.created], ['model', 'fake-backend', 1700000000]);
+  await assert.rejects(client.models.retrieve('no-such-model'), NotFoundError);
+});
+
 test('errors: NotFoundError, AuthenticationError, BadRequestError', async () => {
   await assert.rejects(client.beta.assistants.retrieve('asst_missing'), (e) => {
     assert.ok(e instanceof NotFoundError);

@@ -4,6 +4,7 @@
 pub mod assistants;
 pub mod common;
 pub mod files;
+pub mod models;
 pub mod runs;
 pub mod threads;
 pub mod vector_stores;

@@ -3,6 +3,7 @@
 
 pub mod assistants;
 pub mod files;
+pub mod models;
 pub mod runs;
 pub mod threads;
 pub mod uploads;
@@ -59,6 +60,8 @@ pub fn router(upstreams: Upstreams) -> Router {
             "/v1/assistants/{assistant_id}",
             get(assistants::retrieve).post(assistants::modify).delete(assistants::delete),
         )
+        .route("/v1/models", get(models::list))
+        .route("/v1/models/{model}", get(models::retrieve))
         .route("/v1/threads", post(threads::create))
         .route("/v1/threads/runs", post(runs::create_thread_and_run))
         .route("/v1/threads/{thread_id}", get(threads::retrieve).post(threads::modify).delete(threads::delete))

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::model::{ChatModel, ModelError};
+use crate::model::{ChatModel, ModelError, ModelInfo};
 
 /// A backend and the names it is used for.
 #[derive(Clone)]
@@ -50,5 +50,37 @@ impl Models {
                 "No model backend serves model '{model}': set ASSISTD_LLM_BASE_URL or install the embedded model."
             ))),
         }
+    }
+
+    /// The model names runs can use: the map's entries (sorted), then what the default
+    /// backend lists, each name once. A backend that cannot list its models adds none.
+    pub async fn list(&self) -> Vec<ModelInfo> {
+        let mut names: Vec<&String> = self.routes.keys().collect();
+        names.sort();
+        let mut out: Vec<ModelInfo> = names
+            .into_iter()
+            .map(|name| {
+                let r = &self.routes[name];
+                let target = r.rename.as_deref().unwrap_or(name);
+                ModelInfo {
+                    id: name.clone(),
+                    created: 0,
+                    owned_by: format!("assistd (model map: {target} on the {})", r.backend.kind()),
+                }
+            })
+            .collect();
+        if let Some(default) = &self.default {
+            match default.list_models().await {
+                Ok(models) => {
+                    for m in models {
+                        if !out.iter().any(|o| o.id == m.id) {
+                            out.push(m);
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "the default chat backend did not list its models"),
+            }
+        }
+        out
     }
 }

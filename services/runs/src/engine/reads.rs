@@ -11,6 +11,11 @@ use crate::domain::{Run, RunStep};
 use crate::peers::Caller;
 
 impl Engine {
+    /// The model names runs can use (the model map, then the default backend's list).
+    pub async fn list_models(&self) -> Vec<crate::model::ModelInfo> {
+        self.inner.models.list().await
+    }
+
     /// The run `run_id` of thread `thread_id`.
     pub async fn get_run(&self, project: &Project, thread_id: &str, run_id: &str) -> ServiceResult<Run> {
         self.inner

@@ -335,6 +335,12 @@ fn step_delta_to_pb(d: StepDelta) -> pb::RunStepDelta {
     }
 }
 
+impl From<crate::model::ModelInfo> for pb::Model {
+    fn from(m: crate::model::ModelInfo) -> Self {
+        pb::Model { id: m.id, created: m.created, owned_by: m.owned_by }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

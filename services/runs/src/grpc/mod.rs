@@ -104,6 +104,15 @@ impl pb::run_service_server::RunService for RunsService {
         }))
     }
 
+    async fn list_models(
+        &self,
+        request: Request<pb::ListModelsRequest>,
+    ) -> Result<Response<pb::ListModelsResponse>, Status> {
+        Project::of(&request)?;
+        let data = self.engine.list_models().await.into_iter().map(pb::Model::from).collect();
+        Ok(Response::new(pb::ListModelsResponse { data }))
+    }
+
     async fn get_run(&self, request: Request<pb::GetRunRequest>) -> Result<Response<pb::Run>, Status> {
         let project = Project::of(&request)?;
         let pb::GetRunRequest { thread_id, run_id } = request.into_inner();

@@ -29,7 +29,7 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 
 use self::tokenizer::{GgufTokenizer, Utf8Stream};
-use super::{ChatEvent, ChatMessage, ChatModel, ChatRequest, ChatStream, ModelError, UserPart};
+use super::{ChatEvent, ChatMessage, ChatModel, ChatRequest, ChatStream, ModelError, ModelInfo, UserPart};
 
 /// Most new tokens when the request sets no `max_tokens`.
 pub const DEFAULT_MAX_TOKENS: u32 = 512;
@@ -47,6 +47,8 @@ pub const DEFAULT_SYSTEM_PROMPT: &str = "You are a helpful AI assistant named Sm
 /// The embedded SmolLM2 chat model. Cheap to clone (the weights are shared).
 #[derive(Clone)]
 pub struct Embedded {
+    /// The model's name: its file's name without `.gguf`.
+    name: String,
     weights: Arc<Mutex<ModelWeights>>,
     tokenizer: Arc<GgufTokenizer>,
     /// Tokens of prompt and answer together.
@@ -89,7 +91,9 @@ impl Embedded {
         .min(quantized_llama::MAX_SEQ_LEN);
         let weights = weights::load_f32(content, std::io::BufReader::new(file))
             .map_err(|e| backend("reading the weights", &e))?;
+        let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "embedded".into());
         Ok(Self {
+            name,
             weights: Arc::new(Mutex::new(weights)),
             tokenizer: Arc::new(tokenizer),
             context_length,
@@ -200,6 +204,14 @@ fn sampling(request: &ChatRequest) -> Sampling {
 /// Errors come through the stream; `stream` itself does not fail.
 #[async_trait::async_trait]
 impl ChatModel for Embedded {
+    async fn list_models(&self) -> Result<Vec<ModelInfo>, ModelError> {
+        Ok(vec![ModelInfo { id: self.name.clone(), created: 0, owned_by: "assistd (embedded)".into() }])
+    }
+
+    fn kind(&self) -> &'static str {
+        "embedded"
+    }
+
     async fn stream(&self, request: ChatRequest) -> Result<ChatStream, ModelError> {
         let model = self.clone();
         let (tx, rx) = mpsc::channel(64);

@@ -99,8 +99,10 @@ impl FakeBackend {
     /// Starts a backend that answers with `replies` in order (then 500s).
     pub async fn start(replies: Vec<Reply>) -> Self {
         let script = Arc::new(Mutex::new(Script { replies: replies.into(), requests: vec![] }));
-        let app =
-            axum::Router::new().route("/v1/chat/completions", axum::routing::post(handle)).with_state(script.clone());
+        let app = axum::Router::new()
+            .route("/v1/chat/completions", axum::routing::post(handle))
+            .route("/v1/models", axum::routing::get(|| async { axum::Json(models()) }))
+            .with_state(script.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("binding the fake backend");
         let addr = listener.local_addr().expect("fake backend address");
         let task = tokio::spawn(async move {
@@ -124,6 +126,11 @@ impl Drop for FakeBackend {
     fn drop(&mut self) {
         self.task.abort();
     }
+}
+
+/// What `GET /v1/models` answers: one model, `fake-model`.
+pub fn models() -> Value {
+    json!({"object": "list", "data": [{"id": "fake-model", "object": "model", "created": 1_700_000_000, "owned_by": "fake"}]})
 }
 
 fn chunk(delta: Value, finish: Option<&str>) -> String {

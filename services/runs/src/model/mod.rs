@@ -158,9 +158,30 @@ impl ModelError {
 /// A streamed answer.
 pub type ChatStream = BoxStream<'static, Result<ChatEvent, ModelError>>;
 
+/// A model a backend serves, as `GET /v1/models` lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelInfo {
+    /// Its name.
+    pub id: String,
+    /// Unix seconds, or 0 when unknown.
+    pub created: i64,
+    /// Who serves it.
+    pub owned_by: String,
+}
+
 /// A chat model backend.
 #[async_trait::async_trait]
 pub trait ChatModel: Send + Sync {
     /// Starts a completion and streams its answer.
     async fn stream(&self, request: ChatRequest) -> Result<ChatStream, ModelError>;
+
+    /// The models the backend says it serves (none by default).
+    async fn list_models(&self) -> Result<Vec<ModelInfo>, ModelError> {
+        Ok(Vec::new())
+    }
+
+    /// What the backend is, in a few words (`embedded`, `OpenAI-compatible backend`).
+    fn kind(&self) -> &'static str {
+        "backend"
+    }
 }

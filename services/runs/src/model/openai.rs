@@ -10,12 +10,13 @@ use futures::StreamExt;
 use serde_json::{Value, json};
 
 use super::sse::SseDecoder;
-use super::{ChatEvent, ChatMessage, ChatModel, ChatRequest, ChatStream, ModelError, ToolChoice, UserPart};
+use super::{ChatEvent, ChatMessage, ChatModel, ChatRequest, ChatStream, ModelError, ModelInfo, ToolChoice, UserPart};
 
 /// An OpenAI-compatible chat completions backend.
 #[derive(Clone)]
 pub struct OpenAiCompatible {
     endpoint: String,
+    models_endpoint: String,
     api_key: Option<String>,
     client: reqwest::Client,
     max_retries: u32,
@@ -33,6 +34,7 @@ impl OpenAiCompatible {
             .map_err(|e| ModelError::Backend(format!("building the http client: {e}")))?;
         Ok(Self {
             endpoint: format!("{}/chat/completions", base_url.trim_end_matches('/')),
+            models_endpoint: format!("{}/models", base_url.trim_end_matches('/')),
             api_key: api_key.filter(|k| !k.is_empty()),
             client,
             max_retries: 3,
@@ -212,8 +214,45 @@ pub fn chunk_events(chunk: &Value) -> Vec<ChatEvent> {
     out
 }
 
+/// The models of a `GET /models` reply (OpenAI's list shape); entries without an id
+/// are skipped.
+fn parse_models(body: &Value) -> Vec<ModelInfo> {
+    body["data"]
+        .as_array()
+        .map(|data| {
+            data.iter()
+                .filter_map(|m| {
+                    Some(ModelInfo {
+                        id: m["id"].as_str().filter(|id| !id.is_empty())?.to_owned(),
+                        created: m["created"].as_i64().unwrap_or(0),
+                        owned_by: m["owned_by"].as_str().unwrap_or("backend").to_owned(),
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 #[async_trait::async_trait]
 impl ChatModel for OpenAiCompatible {
+    async fn list_models(&self) -> Result<Vec<ModelInfo>, ModelError> {
+        let mut req = self.client.get(&self.models_endpoint).timeout(Duration::from_secs(5));
+        if let Some(key) = &self.api_key {
+            req = req.bearer_auth(key);
+        }
+        let res = req.send().await.map_err(|e| ModelError::Backend(format!("listing the backend's models: {e}")))?;
+        if !res.status().is_success() {
+            return Err(ModelError::Backend(format!("listing the backend's models: HTTP {}", res.status())));
+        }
+        let body: Value =
+            res.json().await.map_err(|e| ModelError::Backend(format!("listing the backend's models: {e}")))?;
+        Ok(parse_models(&body))
+    }
+
+    fn kind(&self) -> &'static str {
+        "OpenAI-compatible backend"
+    }
+
     async fn stream(&self, request: ChatRequest) -> Result<ChatStream, ModelError> {
         let body = request_body(&request);
         let res = self.send(&body).await?;

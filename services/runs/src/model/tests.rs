@@ -128,3 +128,39 @@ async fn a_stalled_stream_times_out() {
     assert!(err.to_string().contains("timed out"), "{err}");
     assert!(start.elapsed() < Duration::from_secs(3));
 }
+
+#[tokio::test]
+async fn the_model_list_is_the_map_then_what_the_backend_lists() {
+    use std::sync::Arc;
+
+    use crate::engine::Models;
+    use crate::engine::models::Route;
+
+    let fake = FakeBackend::start(vec![]).await;
+    let backend: Arc<dyn ChatModel> = Arc::new(client(&fake));
+    let listed = backend.list_models().await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(
+        (listed[0].id.as_str(), listed[0].owned_by.as_str(), listed[0].created),
+        ("fake-model", "fake", 1_700_000_000)
+    );
+
+    let models = Models::single(backend.clone())
+        .with_route("small", Route { backend: backend.clone(), rename: Some("fake-model".into()) })
+        .with_route("fake-model", Route { backend: backend.clone(), rename: None });
+    let ids: Vec<(String, String)> = models.list().await.into_iter().map(|m| (m.id, m.owned_by)).collect();
+    assert_eq!(
+        ids,
+        [
+            ("fake-model".to_owned(), "assistd (model map: fake-model on the OpenAI-compatible backend)".to_owned()),
+            ("small".to_owned(), "assistd (model map: fake-model on the OpenAI-compatible backend)".to_owned()),
+        ],
+        "map entries sorted, the backend's own entry not repeated"
+    );
+
+    // a backend that cannot list adds nothing; no backend lists nothing
+    let down: Arc<dyn ChatModel> = Arc::new(OpenAiCompatible::new("http://127.0.0.1:9/v1", None).unwrap());
+    assert!(down.list_models().await.is_err());
+    assert!(Models::single(down).list().await.is_empty());
+    assert!(Models::none().list().await.is_empty());
+}

@@ -304,19 +304,20 @@ impl Inner {
         }
     }
 
-    /// The `limit` nearest points by `vector`, among the `prefetch`'s results if given.
+    /// The `limit` nearest points by `vector` that pass `filter`, among the
+    /// `prefetch`'s results if given (which were filtered: no filter is needed again).
     fn query(
         &self,
         vector: &str,
         query: VectorInternal,
         prefetch: Option<Prefetch>,
-        filter: &Filter,
+        filter: Option<&Filter>,
         limit: usize,
     ) -> Result<Vec<Hit>, IndexError> {
         let request = QueryRequest {
             prefetches: prefetch.into_iter().collect(),
             query: Some(nearest(vector, query)),
-            filter: Some(filter.clone()),
+            filter: filter.cloned(),
             score_threshold: None,
             limit,
             offset: 0,
@@ -423,7 +424,7 @@ impl VectorIndex for EdgeIndex {
                 Vec::new()
             } else {
                 let vector = sparse_vector(sparse);
-                let mut hits = inner.query(keys::SPARSE, vector, None, &filter, limit)?;
+                let mut hits = inner.query(keys::SPARSE, vector, None, Some(&filter), limit)?;
                 hits.retain(|h| h.score > 0.0);
                 hits
             };
@@ -439,9 +440,9 @@ impl VectorIndex for EdgeIndex {
                         score_threshold: None,
                     };
                     let windows = Vector::new_multi(vec![v]).map_err(|e| op_error("search", e))?.0;
-                    inner.query(keys::WINDOWS, windows, Some(prefetch), &filter, limit)?
+                    inner.query(keys::WINDOWS, windows, Some(prefetch), None, limit)?
                 }
-                (Some(v), _) => inner.query(keys::DENSE, VectorInternal::Dense(v), None, &filter, limit)?,
+                (Some(v), _) => inner.query(keys::DENSE, VectorInternal::Dense(v), None, Some(&filter), limit)?,
                 (None, _) => Vec::new(),
             };
             Ok(Ranked { lexical, semantic })

@@ -262,13 +262,14 @@ impl Inner {
         Ok(())
     }
 
-    /// The `limit` nearest points by `vector`, among the `prefetch`'s results if given.
+    /// The `limit` nearest points by `vector` that pass `filter`, among the
+    /// `prefetch`'s results if given (which were filtered: no filter is needed again).
     fn query(
         &self,
         vector: &str,
         input: vector_input::Variant,
         prefetch: Option<PrefetchQuery>,
-        filter: &qdrant_client::qdrant::Filter,
+        filter: Option<&qdrant_client::qdrant::Filter>,
         limit: usize,
     ) -> QueryPoints {
         QueryPoints {
@@ -276,7 +277,7 @@ impl Inner {
             prefetch: prefetch.into_iter().collect(),
             query: Some(nearest(input)),
             using: Some(vector.to_owned()),
-            filter: Some(filter.clone()),
+            filter: filter.cloned(),
             limit: Some(limit as u64),
             with_payload: Some(WithPayloadSelector {
                 selector_options: Some(with_payload_selector::SelectorOptions::Enable(true)),
@@ -384,7 +385,7 @@ impl VectorIndex for QdrantIndex {
         if lexical {
             let bm25::SparseVector { indices, values } = sparse;
             let input = vector_input::Variant::Sparse(qdrant_client::qdrant::SparseVector { values, indices });
-            requests.push(self.inner.query(keys::SPARSE, input, None, &filter, query.limit));
+            requests.push(self.inner.query(keys::SPARSE, input, None, Some(&filter), query.limit));
         }
         if let Some(dense) = &query.dense {
             let vector = DenseVector { data: dense.clone() };
@@ -398,9 +399,9 @@ impl VectorIndex for QdrantIndex {
                     ..PrefetchQuery::default()
                 };
                 let input = vector_input::Variant::MultiDense(MultiDenseVector { vectors: vec![vector] });
-                self.inner.query(keys::WINDOWS, input, Some(prefetch), &filter, query.limit)
+                self.inner.query(keys::WINDOWS, input, Some(prefetch), None, query.limit)
             } else {
-                self.inner.query(keys::DENSE, vector_input::Variant::Dense(vector), None, &filter, query.limit)
+                self.inner.query(keys::DENSE, vector_input::Variant::Dense(vector), None, Some(&filter), query.limit)
             };
             requests.push(request);
         }
