@@ -14,6 +14,7 @@
 
 ARG RUST_VERSION=1.94
 ARG DEBIAN_RELEASE=bookworm
+ARG NODE_VERSION=22
 
 # ---- skeleton: the manifests, with stub sources ----------------------------------------
 FROM rust:${RUST_VERSION}-${DEBIAN_RELEASE} AS skeleton
@@ -32,6 +33,14 @@ RUN mkdir -p /skeleton && cp Cargo.lock /skeleton/ && \
       if [ -f "$dir/build.rs" ]; then echo 'fn main() {}' > "/skeleton/$dir/build.rs"; fi; \
     done
 
+# ---- playground: the page at /playground (preact + vite, pinned in its lockfile) -----------
+FROM node:${NODE_VERSION}-${DEBIAN_RELEASE}-slim AS playground
+WORKDIR /src/playground
+COPY playground/package.json playground/package-lock.json ./
+RUN npm ci --no-audit --no-fund --loglevel=error
+COPY playground/ ./
+RUN npm run build --silent
+
 # ---- builder ------------------------------------------------------------------------------
 FROM rust:${RUST_VERSION}-${DEBIAN_RELEASE} AS builder
 WORKDIR /src
@@ -44,6 +53,8 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
 # 2. the workspace itself. Touch the sources: their copied mtimes may be older than the
 # stub build above, and cargo would take them for unchanged.
 COPY . .
+# the built page, which gateway/build.rs embeds
+COPY --from=playground /src/playground/dist playground/dist
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     find . -name '*.rs' -not -path './target/*' -exec touch {} + && \
     cargo build --release --locked --bin assistd && \

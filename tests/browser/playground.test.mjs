@@ -7,14 +7,16 @@
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { createRequire } from 'node:module';
 import { chromium } from 'playwright-core';
 
 import { API_KEY, FakeLLM, startServer } from '../node/harness.mjs';
 
 const CHROMIUM = process.env.ASSISTD_CHROMIUM ?? '/usr/bin/chromium';
 const OUTPUT = process.env.ASSISTD_TEST_OUTPUT ?? join(import.meta.dirname, 'output');
+const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 const POLICY = 'Employees get 25 days of paid leave per year. Requests go to the people team.';
 
 let llm;
@@ -49,10 +51,22 @@ after(async () => {
   await llm?.close();
 });
 
-/** A screenshot of the page, which must fit a laptop screen's width. */
+/**
+ * A screenshot of the page, which must fit a laptop screen's width and pass axe-core's
+ * WCAG 2 A/AA rules without a serious or critical violation (labels, contrast, roles…).
+ */
 async function shot(name) {
   const [scroll, inner] = await page.evaluate(() => [document.documentElement.scrollWidth, innerWidth]);
   assert.ok(scroll <= inner, `${name}: the page is ${scroll}px wide in a ${inner}px window`);
+  // evaluated over the DevTools protocol, which the page's CSP does not govern
+  await page.evaluate(AXE);
+  const violations = await page.evaluate(async () => {
+    const r = await window.axe.run(document, { runOnly: ['wcag2a', 'wcag2aa'] });
+    return r.violations
+      .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+      .map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ')).join(', ')})`);
+  });
+  assert.deepEqual(violations, [], `${name}: accessibility`);
   await page.screenshot({ path: join(OUTPUT, `${name}.png`), fullPage: true });
 }
 const go = (name) => page.getByRole('navigation', { name: 'Pages' }).getByRole('link', { name }).click();
