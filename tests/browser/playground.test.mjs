@@ -2,7 +2,8 @@
 // against the real assistd binary, with the Node suite's scripted fake model backend:
 // the key prompt, an assistant made in the form, a file dropped into a vector store and
 // searched, a chat whose run calls a function (the output typed in), file_search with a
-// citation that opens the cited file, a cancelled run, and the model list. A screenshot
+// citation that opens the cited file, code_interpreter's code, logs and chart, a
+// cancelled run, the model list, and deletes. A screenshot
 // of each page goes to $ASSISTD_TEST_OUTPUT (default tests/browser/output).
 
 import { after, before, test } from 'node:test';
@@ -159,7 +160,11 @@ test('assistants: create one with file_search on the store and a function', asyn
   assert.ok(await edit.getByLabel('handbook').isChecked());
   assert.match(await edit.getByLabel('Function definitions').inputValue(), /"get_weather"/);
   await shot('assistants');
-  await edit.getByRole('button', { name: 'Cancel' }).click();
+  // and saves a change: code_interpreter added
+  await edit.getByLabel('code_interpreter').check();
+  await edit.getByRole('button', { name: 'Save' }).click();
+  await edit.waitFor({ state: 'detached' });
+  await row.getByText('code_interpreter, file_search, get_weather').waitFor();
 });
 
 test('threads: streamed text, a function call answered in the page, file_search with a citation, cancel', async () => {
@@ -203,7 +208,25 @@ test('threads: streamed text, a function call answered in the page, file_search 
   assert.match(await opened.locator('body').innerText(), /25 days of paid leave/);
   await opened.close();
 
-  // 3. a slow answer, cancelled from the page
+  // 3. code_interpreter in the sandbox: the code, its logs, the chart it draws
+  const code = "import matplotlib.pyplot as plt\nprint('drawing squares')\nplt.plot([1, 4, 9])\nplt.show()";
+  const args = JSON.stringify({ code });
+  llm.script(
+    { toolCalls: [{ id: 'call_ci', name: 'code_interpreter', arguments: [args.slice(0, 25), args.slice(25)] }] },
+    { text: ['Here is', ' the chart.'] },
+  );
+  await page.getByRole('textbox', { name: 'Message' }).fill('Plot the squares.');
+  await page.getByRole('button', { name: 'Send' }).click();
+  await page.getByText('Here is the chart.').waitFor({ timeout: 90_000 });
+  const codeStep = page.getByRole('list', { name: 'Run steps' });
+  await codeStep.getByLabel('Code').filter({ hasText: 'plt.plot([1, 4, 9])' }).waitFor();
+  await codeStep.getByLabel('Logs').filter({ hasText: 'drawing squares' }).waitFor();
+  await codeStep.getByRole('img', { name: /^Image file file-/ }).waitFor();
+  await page.getByRole('article', { name: 'assistant message' }).last().getByRole('img').waitFor();
+  await page.waitForFunction(() => [...document.images].every((i) => i.complete && i.naturalWidth > 0));
+  await shot('threads-code');
+
+  // 4. a slow answer, cancelled from the page
   llm.script({ text: Array.from({ length: 40 }, (_, i) => `word${i} `), delayMs: 250 });
   await page.getByRole('textbox', { name: 'Message' }).fill('Tell me a long story.');
   await page.getByRole('button', { name: 'Send' }).click();
@@ -220,6 +243,17 @@ test('models: the model map and the backend', async () => {
   assert.match(text, /fast\s+assistd \(model map: fake-model on the OpenAI-compatible backend\)/);
   assert.match(text, /fake-model\s+fake-backend/);
   await shot('models');
+});
+
+test('deleting an assistant and a file, after confirming', async () => {
+  page.on('dialog', (d) => d.accept());
+  await go('Assistants');
+  await page.getByRole('button', { name: 'Delete Helper' }).click();
+  await page.getByRole('cell', { name: 'No assistants yet.' }).waitFor();
+  await go('Files & vector stores');
+  await page.getByRole('button', { name: 'Delete note.html' }).click();
+  await page.getByRole('button', { name: 'note.html', exact: true }).waitFor({ state: 'detached' });
+  await page.getByRole('button', { name: 'policy.txt', exact: true }).waitFor();
 });
 
 test('the page raised no errors', () => {
