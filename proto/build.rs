@@ -23,6 +23,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .file_descriptor_set_path(out.join("assistd_descriptor.bin"))
         // RPCs that belong to later work answer UNIMPLEMENTED until implemented.
         .generate_default_stubs(true)
+        // prost with small buffers (src/codec.rs)
+        .codec_path("crate::codec::SmallBufferCodec")
         .compile_with_config(config, &protos, &includes)?;
     Ok(())
 }

@@ -2,6 +2,8 @@
 
 #![allow(clippy::all, missing_docs)]
 
+pub mod codec;
+
 /// The `assistd.v1` package.
 pub mod v1 {
     tonic::include_proto!("assistd.v1");
