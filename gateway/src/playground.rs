@@ -47,7 +47,7 @@ pub fn built() -> bool {
 }
 
 fn serve(path: &str) -> Response {
-    let (bytes, cache): (&'static [u8], &str) = match file(path) {
+    let (bytes, cache): (&'static [u8], &'static str) = match file(path) {
         // Vite names assets by their content's hash: they never change.
         Some(b) if path.starts_with("assets/") => (b, "public, max-age=31536000, immutable"),
         Some(b) => (b, "no-cache"),
@@ -60,7 +60,7 @@ fn serve(path: &str) -> Response {
     let mut res = bytes.into_response();
     let h = res.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type(path)));
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_str(cache).expect("static header"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
     h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));

@@ -50,3 +50,44 @@ export function bytes(n) {
   if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
   return `${(n / 1024 / 1024).toFixed(1)} MiB`;
 }
+
+/**
+ * A labelled table of `rows`, one `<tr>` each from `row`, with a header of `columns`
+ * (and a screen-reader-only "Actions" column when `actions`), or one row saying `empty`
+ * once `rows` is loaded and empty.
+ */
+export function Table({ label, columns, actions = false, rows, row, empty }) {
+  return (
+    <table aria-label={label}>
+      <thead>
+        <tr>
+          {columns.map((c) => (
+            <th key={c}>{c}</th>
+          ))}
+          {actions && (
+            <th>
+              <span class="sr-only">Actions</span>
+            </th>
+          )}
+        </tr>
+      </thead>
+      <tbody>
+        {(rows ?? []).map(row)}
+        {rows?.length === 0 && (
+          <tr>
+            <td colspan={columns.length + (actions ? 1 : 0)}>{empty}</td>
+          </tr>
+        )}
+      </tbody>
+    </table>
+  );
+}
+
+/** `<option>`s of objects with an id and maybe a name. */
+export function NamedOptions({ items }) {
+  return (items ?? []).map((x) => (
+    <option key={x.id} value={x.id}>
+      {x.name || x.id}
+    </option>
+  ));
+}

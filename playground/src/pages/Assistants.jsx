@@ -1,7 +1,7 @@
 import { useState } from 'preact/hooks';
 
 import { api, listAll } from '../api.js';
-import { Problem, attempt, useLoad } from '../ui.jsx';
+import { Problem, Table, attempt, useLoad } from '../ui.jsx';
 
 const EXAMPLE_FUNCTIONS = `[
   {
@@ -138,7 +138,11 @@ function AssistantForm({ initial, stores, models, onSaved, onCancel }) {
 export function Assistants() {
   const [assistants, loadError, reload] = useLoad(() => listAll('/assistants', { order: 'desc' }));
   const [stores] = useLoad(() => listAll('/vector_stores'));
-  const [models] = useLoad(() => api('/models').then((r) => r.data).catch(() => []));
+  const [models] = useLoad(() =>
+    api('/models')
+      .then((r) => r.data)
+      .catch(() => []),
+  );
   const [editing, setEditing] = useState(null);
   const [error, setError] = useState(null);
   const remove = async (a) => {
@@ -167,43 +171,30 @@ export function Assistants() {
         />
       )}
       <Problem error={loadError ?? error} />
-      <table aria-label="Assistants">
-        <thead>
-          <tr>
-            <th>Name</th>
-            <th>Model</th>
-            <th>Tools</th>
-            <th>Id</th>
-            <th>
-              <span class="sr-only">Actions</span>
-            </th>
+      <Table
+        label="Assistants"
+        columns={['Name', 'Model', 'Tools', 'Id']}
+        actions
+        rows={assistants}
+        empty="No assistants yet."
+        row={(a) => (
+          <tr key={a.id}>
+            <td>{a.name || <em>unnamed</em>}</td>
+            <td>{a.model}</td>
+            <td>{a.tools.map((t) => (t.type === 'function' ? t.function.name : t.type)).join(', ')}</td>
+            <td class="mono">{a.id}</td>
+            <td class="actions">
+              <button type="button" onClick={() => setEditing(toForm(a))} aria-label={`Edit ${a.name || a.id}`}>
+                Edit
+              </button>
+              <a href={`#/threads?assistant=${a.id}`}>Chat</a>
+              <button type="button" onClick={() => remove(a)} aria-label={`Delete ${a.name || a.id}`}>
+                Delete
+              </button>
+            </td>
           </tr>
-        </thead>
-        <tbody>
-          {(assistants ?? []).map((a) => (
-            <tr key={a.id}>
-              <td>{a.name || <em>unnamed</em>}</td>
-              <td>{a.model}</td>
-              <td>{a.tools.map((t) => (t.type === 'function' ? t.function.name : t.type)).join(', ')}</td>
-              <td class="mono">{a.id}</td>
-              <td class="actions">
-                <button type="button" onClick={() => setEditing(toForm(a))} aria-label={`Edit ${a.name || a.id}`}>
-                  Edit
-                </button>
-                <a href={`#/threads?assistant=${a.id}`}>Chat</a>
-                <button type="button" onClick={() => remove(a)} aria-label={`Delete ${a.name || a.id}`}>
-                  Delete
-                </button>
-              </td>
-            </tr>
-          ))}
-          {assistants?.length === 0 && (
-            <tr>
-              <td colspan="5">No assistants yet.</td>
-            </tr>
-          )}
-        </tbody>
-      </table>
+        )}
+      />
     </section>
   );
 }

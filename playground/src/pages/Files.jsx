@@ -1,7 +1,7 @@
 import { useEffect, useState } from 'preact/hooks';
 
 import { api, listAll, openFile, uploadFile } from '../api.js';
-import { Problem, attempt, bytes, useLoad, when } from '../ui.jsx';
+import { NamedOptions, Problem, Table, attempt, bytes, useLoad, when } from '../ui.jsx';
 
 function DropZone({ onFiles, busy }) {
   const [over, setOver] = useState(false);
@@ -55,7 +55,9 @@ function StoreFiles({ store, files, epoch, onChanged }) {
   const add = async (e) => {
     e.preventDefault();
     if (!adding) return;
-    await attempt(setError, () => api(`/vector_stores/${store.id}/files`, { method: 'POST', body: { file_id: adding } }));
+    await attempt(setError, () =>
+      api(`/vector_stores/${store.id}/files`, { method: 'POST', body: { file_id: adding } }),
+    );
     setAdding('');
     reload();
     onChanged();
@@ -84,40 +86,32 @@ function StoreFiles({ store, files, epoch, onChanged }) {
         </button>
       </form>
       <Problem error={loadError ?? error} />
-      <table aria-label={`Files of ${store.name || store.id}`}>
-        <thead>
-          <tr>
-            <th>File</th>
-            <th>Status</th>
-            <th>Size in store</th>
-            <th>
-              <span class="sr-only">Actions</span>
-            </th>
+      <Table
+        label={`Files of ${store.name || store.id}`}
+        columns={['File', 'Status', 'Size in store']}
+        actions
+        rows={storeFiles}
+        empty="No files in this store yet."
+        row={(f) => (
+          <tr key={f.id}>
+            <td>{names[f.id] ?? f.id}</td>
+            <td>
+              <span class={`status ${f.status}`}>{f.status}</span>
+              {f.last_error && <small> {f.last_error.message}</small>}
+            </td>
+            <td>{bytes(f.usage_bytes ?? 0)}</td>
+            <td>
+              <button
+                type="button"
+                onClick={() => remove(f.id)}
+                aria-label={`Remove ${names[f.id] ?? f.id} from the store`}
+              >
+                Remove
+              </button>
+            </td>
           </tr>
-        </thead>
-        <tbody>
-          {(storeFiles ?? []).map((f) => (
-            <tr key={f.id}>
-              <td>{names[f.id] ?? f.id}</td>
-              <td>
-                <span class={`status ${f.status}`}>{f.status}</span>
-                {f.last_error && <small> {f.last_error.message}</small>}
-              </td>
-              <td>{bytes(f.usage_bytes ?? 0)}</td>
-              <td>
-                <button type="button" onClick={() => remove(f.id)} aria-label={`Remove ${names[f.id] ?? f.id} from the store`}>
-                  Remove
-                </button>
-              </td>
-            </tr>
-          ))}
-          {storeFiles?.length === 0 && (
-            <tr>
-              <td colspan="4">No files in this store yet.</td>
-            </tr>
-          )}
-        </tbody>
-      </table>
+        )}
+      />
     </div>
   );
 }
@@ -222,51 +216,35 @@ export function Files() {
           Add uploads to vector store{' '}
           <select value={target} onChange={(e) => setTarget(e.currentTarget.value)}>
             <option value="">none</option>
-            {(stores ?? []).map((s) => (
-              <option key={s.id} value={s.id}>
-                {s.name || s.id}
-              </option>
-            ))}
+            <NamedOptions items={stores} />
           </select>
         </label>
         <DropZone onFiles={upload} busy={busy} />
         <Problem error={filesError ?? error} />
-        <table aria-label="Files">
-          <thead>
-            <tr>
-              <th>Name</th>
-              <th>Size</th>
-              <th>Uploaded</th>
-              <th>
-                <span class="sr-only">Actions</span>
-              </th>
+        <Table
+          label="Files"
+          columns={['Name', 'Size', 'Uploaded']}
+          actions
+          rows={files}
+          empty="No files yet."
+          row={(f) => (
+            <tr key={f.id}>
+              <td>
+                <button type="button" class="link" onClick={() => openFile(f.id)}>
+                  {f.filename}
+                </button>
+                <div class="mono small">{f.id}</div>
+              </td>
+              <td>{bytes(f.bytes)}</td>
+              <td>{when(f.created_at)}</td>
+              <td>
+                <button type="button" onClick={() => removeFile(f)} aria-label={`Delete ${f.filename}`}>
+                  Delete
+                </button>
+              </td>
             </tr>
-          </thead>
-          <tbody>
-            {(files ?? []).map((f) => (
-              <tr key={f.id}>
-                <td>
-                  <button type="button" class="link" onClick={() => openFile(f.id)}>
-                    {f.filename}
-                  </button>
-                  <div class="mono small">{f.id}</div>
-                </td>
-                <td>{bytes(f.bytes)}</td>
-                <td>{when(f.created_at)}</td>
-                <td>
-                  <button type="button" onClick={() => removeFile(f)} aria-label={`Delete ${f.filename}`}>
-                    Delete
-                  </button>
-                </td>
-              </tr>
-            ))}
-            {files?.length === 0 && (
-              <tr>
-                <td colspan="4">No files yet.</td>
-              </tr>
-            )}
-          </tbody>
-        </table>
+          )}
+        />
       </section>
       <section aria-labelledby="stores-heading">
         <h3 id="stores-heading">Vector stores</h3>

@@ -1,5 +1,5 @@
 import { api } from '../api.js';
-import { Problem, useLoad, when } from '../ui.jsx';
+import { Problem, Table, useLoad, when } from '../ui.jsx';
 
 export function Models() {
   const [models, error] = useLoad(() => api('/models').then((r) => r.data));
@@ -10,29 +10,19 @@ export function Models() {
         lists. A name that is not here still goes to the default backend unchanged.
       </p>
       <Problem error={error} />
-      <table aria-label="Models">
-        <thead>
-          <tr>
-            <th>Model</th>
-            <th>Served by</th>
-            <th>Created</th>
+      <Table
+        label="Models"
+        columns={['Model', 'Served by', 'Created']}
+        rows={models}
+        empty="No models: set ASSISTD_LLM_BASE_URL or install the embedded model."
+        row={(m) => (
+          <tr key={m.id}>
+            <td class="mono">{m.id}</td>
+            <td>{m.owned_by}</td>
+            <td>{when(m.created)}</td>
           </tr>
-        </thead>
-        <tbody>
-          {(models ?? []).map((m) => (
-            <tr key={m.id}>
-              <td class="mono">{m.id}</td>
-              <td>{m.owned_by}</td>
-              <td>{when(m.created)}</td>
-            </tr>
-          ))}
-          {models?.length === 0 && (
-            <tr>
-              <td colspan="3">No models: set ASSISTD_LLM_BASE_URL or install the embedded model.</td>
-            </tr>
-          )}
-        </tbody>
-      </table>
+        )}
+      />
     </section>
   );
 }

@@ -1,7 +1,7 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 
 import { api, fileURL, listAll, openFile, stream } from '../api.js';
-import { Problem, attempt, useLoad } from '../ui.jsx';
+import { NamedOptions, Problem, attempt, useLoad } from '../ui.jsx';
 
 const THREADS = 'assistd-playground-threads';
 const ACTIVE = new Set(['queued', 'in_progress', 'requires_action', 'cancelling']);
@@ -283,7 +283,10 @@ export function Threads() {
       const last = runs.data[0];
       if (last) {
         setRun(last);
-        const s = await listAll(`/threads/${threadId}/runs/${last.id}/steps`, { order: 'asc', 'include[]': SEARCH_RESULTS });
+        const s = await listAll(`/threads/${threadId}/runs/${last.id}/steps`, {
+          order: 'asc',
+          'include[]': SEARCH_RESULTS,
+        });
         setSteps(s);
       }
     });
@@ -381,11 +384,7 @@ export function Threads() {
         <label>
           Assistant{' '}
           <select value={assistantId} onChange={(e) => setAssistantId(e.currentTarget.value)}>
-            {(assistants ?? []).map((a) => (
-              <option key={a.id} value={a.id}>
-                {a.name || a.id}
-              </option>
-            ))}
+            <NamedOptions items={assistants} />
           </select>
         </label>
         <Problem error={assistantsError} />
@@ -444,7 +443,9 @@ export function Threads() {
               </small>
             )}
             <Steps steps={steps} />
-            {run.status === 'requires_action' && !streaming && <ToolOutputs key={run.id} run={run} onSubmit={submitOutputs} />}
+            {run.status === 'requires_action' && !streaming && (
+              <ToolOutputs key={run.id} run={run} onSubmit={submitOutputs} />
+            )}
           </div>
         )}
         <Problem error={error} />
@@ -456,7 +457,9 @@ export function Threads() {
             id="composer-text"
             rows="3"
             value={text}
-            placeholder={assistantId ? 'Ask something (Enter sends, Shift+Enter for a new line)' : 'Create an assistant first'}
+            placeholder={
+              assistantId ? 'Ask something (Enter sends, Shift+Enter for a new line)' : 'Create an assistant first'
+            }
             onInput={(e) => setText(e.currentTarget.value)}
             onKeyDown={(e) => {
               if (e.key === 'Enter' && !e.shiftKey) send(e);

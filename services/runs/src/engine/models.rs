@@ -55,12 +55,11 @@ impl Models {
     /// The model names runs can use: the map's entries (sorted), then what the default
     /// backend lists, each name once. A backend that cannot list its models adds none.
     pub async fn list(&self) -> Vec<ModelInfo> {
-        let mut names: Vec<&String> = self.routes.keys().collect();
-        names.sort();
-        let mut out: Vec<ModelInfo> = names
+        let mut routes: Vec<(&String, &Route)> = self.routes.iter().collect();
+        routes.sort_by_key(|(name, _)| *name);
+        let mut out: Vec<ModelInfo> = routes
             .into_iter()
-            .map(|name| {
-                let r = &self.routes[name];
+            .map(|(name, r)| {
                 let target = r.rename.as_deref().unwrap_or(name);
                 ModelInfo {
                     id: name.clone(),
