@@ -6,6 +6,7 @@ use sea_orm_migration::prelude::*;
 
 pub mod assistants;
 pub mod auth;
+pub mod conversations;
 pub mod files;
 pub mod runs;
 pub mod threads;
@@ -27,6 +28,8 @@ pub enum Service {
     Runs,
     /// Vector stores, their files and batches.
     VectorStores,
+    /// Conversations and their items.
+    Conversations,
 }
 
 /// Applies every pending migration of `service`.
@@ -38,6 +41,7 @@ pub async fn up(db: &sea_orm::DatabaseConnection, service: Service) -> Result<()
         Service::Files => files::Migrator::up(db, None).await,
         Service::Runs => runs::Migrator::up(db, None).await,
         Service::VectorStores => vector_stores::Migrator::up(db, None).await,
+        Service::Conversations => conversations::Migrator::up(db, None).await,
     }
 }
 
@@ -50,6 +54,7 @@ pub async fn applied(db: &sea_orm::DatabaseConnection, service: Service) -> Resu
         Service::Files => files::Migrator::get_pending_migrations(db).await?,
         Service::Runs => runs::Migrator::get_pending_migrations(db).await?,
         Service::VectorStores => vector_stores::Migrator::get_pending_migrations(db).await?,
+        Service::Conversations => conversations::Migrator::get_pending_migrations(db).await?,
     };
     Ok(pending.is_empty())
 }

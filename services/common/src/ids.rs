@@ -99,6 +99,18 @@ define_id!(/// `call_…`
     CallId, "call_");
 define_id!(/// `key_…` (API key records)
     KeyId, "key_");
+define_id!(/// `conv_…`
+    ConversationId, "conv_");
+define_id!(/// `resp_…`
+    ResponseId, "resp_");
+define_id!(/// `fc_…` (a function call item)
+    FunctionCallItemId, "fc_");
+define_id!(/// `fco_…` (a function call output item)
+    FunctionCallOutputId, "fco_");
+define_id!(/// `fs_…` (a file_search call item)
+    FileSearchCallId, "fs_");
+define_id!(/// `ci_…` (a code_interpreter call item)
+    CodeInterpreterCallId, "ci_");
 
 #[cfg(test)]
 mod tests {

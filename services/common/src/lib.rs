@@ -10,6 +10,7 @@ pub mod files_client;
 pub mod files_ref;
 pub mod ids;
 pub mod images;
+pub mod items;
 pub mod json;
 pub mod lease;
 pub mod metadata;
