@@ -38,12 +38,21 @@ pub enum ServiceName {
     VectorStores,
     /// SandboxService (code_interpreter's sessions).
     Sandbox,
+    /// ConversationService.
+    Conversations,
 }
 
 impl ServiceName {
     /// Every service.
-    pub const ALL: [ServiceName; 6] =
-        [Self::Assistants, Self::Threads, Self::Runs, Self::Files, Self::VectorStores, Self::Sandbox];
+    pub const ALL: [ServiceName; 7] = [
+        Self::Assistants,
+        Self::Threads,
+        Self::Runs,
+        Self::Files,
+        Self::VectorStores,
+        Self::Sandbox,
+        Self::Conversations,
+    ];
 
     /// `only`, or every service when it is empty (as `--only` is read).
     pub fn or_all(only: &[ServiceName]) -> Vec<ServiceName> {
@@ -59,6 +68,7 @@ impl ServiceName {
             Self::Files => "assistd.v1.FileService",
             Self::VectorStores => "assistd.v1.VectorStoreService",
             Self::Sandbox => "assistd.v1.SandboxService",
+            Self::Conversations => "assistd.v1.ConversationService",
         }
     }
 
@@ -71,6 +81,7 @@ impl ServiceName {
             Self::Runs => &[Migrated::Runs],
             Self::VectorStores => &[Migrated::VectorStores],
             Self::Sandbox => &[],
+            Self::Conversations => &[Migrated::Conversations],
         }
     }
 
@@ -83,10 +94,11 @@ impl ServiceName {
             Self::Files => "files",
             Self::VectorStores => "vector_stores",
             Self::Sandbox => "sandbox",
+            Self::Conversations => "conversations",
         }
     }
 
-    /// Parses `assistants`, `threads`, `runs`, `files`, `vector_stores`, `sandbox`.
+    /// Parses `assistants`, `threads`, `runs`, `files`, `vector_stores`, `sandbox`, `conversations`.
     pub fn parse(s: &str) -> Option<Self> {
         <Self as clap::ValueEnum>::from_str(s, true).ok()
     }
@@ -431,6 +443,12 @@ pub async fn grpc_router(
         )
     });
     channels.reach(ServiceName::Threads, threads.clone().map(|t| router_of(t.into_server())))?;
+    let conversations = placement.hosts(ServiceName::Conversations).then(|| {
+        assistd_conversations::ConversationsService::new(assistd_conversations::Conversations::new(
+            assistd_conversations::store::Store::new(conn.clone()),
+        ))
+    });
+    channels.reach(ServiceName::Conversations, conversations.clone().map(|c| router_of(c.into_server())))?;
 
     // The sandbox: code_interpreter's sessions, in bubblewrap here.
     let sandbox = placement.hosts(ServiceName::Sandbox).then(|| {
@@ -498,6 +516,9 @@ pub async fn grpc_router(
     }
     if let Some(t) = &threads {
         mount!(t.clone().into_server());
+    }
+    if let Some(c) = &conversations {
+        mount!(c.clone().into_server());
     }
     if let Some(f) = &files {
         mount!(f.clone().into_server());
@@ -641,6 +662,7 @@ pub fn upstreams(local: Option<&Router>, remote: &[(ServiceName, String)]) -> an
         runs: pick(ServiceName::Runs)?,
         files: pick(ServiceName::Files)?,
         vector_stores: pick(ServiceName::VectorStores)?,
+        conversations: pick(ServiceName::Conversations)?,
     })
 }
 

@@ -32,6 +32,8 @@ pub struct Upstreams {
     pub files: GrpcChannel,
     /// VectorStoreService.
     pub vector_stores: GrpcChannel,
+    /// ConversationService.
+    pub conversations: GrpcChannel,
 }
 
 impl Upstreams {
@@ -66,6 +68,13 @@ impl Upstreams {
     /// A VectorStoreService client.
     pub fn vector_stores(&self) -> pb::vector_store_service_client::VectorStoreServiceClient<GrpcChannel> {
         pb::vector_store_service_client::VectorStoreServiceClient::new(self.vector_stores.clone())
+            .max_decoding_message_size(MAX_GRPC_MESSAGE)
+            .max_encoding_message_size(MAX_GRPC_MESSAGE)
+    }
+
+    /// A ConversationService client.
+    pub fn conversations(&self) -> pb::conversation_service_client::ConversationServiceClient<GrpcChannel> {
+        pb::conversation_service_client::ConversationServiceClient::new(self.conversations.clone())
             .max_decoding_message_size(MAX_GRPC_MESSAGE)
             .max_encoding_message_size(MAX_GRPC_MESSAGE)
     }

@@ -194,6 +194,8 @@ def _allow_small_token_limits(schemas: dict) -> None:
     """DESIGN.md §7: `max_prompt_tokens`/`max_completion_tokens` below the
     documented minimum of 256 are accepted (shipped clients send 200 and OpenAI
     took it) and echoed as given, so the run object may carry them."""
+    if "RunObject" not in schemas:
+        return
     props = schemas["RunObject"]["properties"]
     for key in ("max_prompt_tokens", "max_completion_tokens"):
         _drop_minimum(props[key])
@@ -210,6 +212,21 @@ def _drop_minimum(node: Any) -> None:
 @lru_cache(maxsize=None)
 def load_spec(path: str | None = None) -> "Spec":
     return Spec(Path(path) if path else find_spec_path())
+
+
+RESPONSES_SPEC_RELATIVE = Path("docs") / "spec" / "responses-openapi.yaml"
+
+
+@lru_cache(maxsize=None)
+def load_responses_spec() -> "Spec":
+    """The Responses and Conversations contract (docs/spec/responses-openapi.yaml in
+    this repository, pruned from the official document)."""
+    here = Path(__file__).resolve().parent
+    for directory in (here, *here.parents):
+        candidate = directory / RESPONSES_SPEC_RELATIVE
+        if candidate.is_file():
+            return Spec(candidate)
+    raise FileNotFoundError(f"cannot find {RESPONSES_SPEC_RELATIVE} above {here}")
 
 
 # --------------------------------------------------------------------------
@@ -384,6 +401,8 @@ class ResponseValidator:
     def __init__(self, base_path: str = "/v1", spec: Spec | None = None):
         self.base_path = "/" + base_path.strip("/")
         self.spec = spec or load_spec()
+        # the Assistants-era document, then the Responses/Conversations one
+        self.specs = [self.spec] if spec else [self.spec, load_responses_spec()]
         self.seen_request_ids: set[str] = set()
         self.validated = 0
 
@@ -411,7 +430,13 @@ class ResponseValidator:
             self.validated += 1
             return
 
-        op, path_known = self.spec.match(request.method, api_path)
+        op, path_known, spec = None, False, self.spec
+        for candidate in self.specs:
+            found, known = candidate.match(request.method, api_path)
+            path_known = path_known or known
+            if found is not None:
+                op, spec = found, candidate
+                break
         if op is not None and (op.method, op.template) in UNVALIDATED_OPERATIONS:
             return
         if not _is_json(content_type):
@@ -421,7 +446,7 @@ class ResponseValidator:
             reason = "an unknown method for this path" if path_known else "a path not in the spec"
             raise AssertionError(f"{what}: 2xx JSON response for {reason}: {json.dumps(body)[:500]}")
         if 200 <= status < 300 and op.json_200:
-            self.spec.validate_operation_response(op, body, what)
+            spec.validate_operation_response(op, body, what)
             self.validated += 1
 
     @staticmethod

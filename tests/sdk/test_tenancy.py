@@ -15,7 +15,7 @@ import subprocess
 import httpx2
 import pytest
 
-from spec_validate import find_spec_path
+from spec_validate import find_spec_path, load_responses_spec
 
 PARAM = re.compile(r"\{([a-z_]+)\}")
 
@@ -27,14 +27,20 @@ def load() -> dict:
 
 
 SPEC = load()
+RESPONSES_SPEC = load_responses_spec().document
+# the tags of the Responses-era document whose routes assistd serves so far
+SERVED_TAGS = {"Conversations"}
 
 
 def spec_operations() -> list[tuple[str, str, dict]]:
-    spec = SPEC
     ops = []
-    for path, item in spec["paths"].items():
-        for method in ("get", "post", "delete"):
-            if method in item and PARAM.search(path):
+    for spec, served in ((SPEC, None), (RESPONSES_SPEC, SERVED_TAGS)):
+        for path, item in spec["paths"].items():
+            for method in ("get", "post", "delete"):
+                if method not in item or not PARAM.search(path):
+                    continue
+                if served is not None and not served & set(item[method].get("tags", [])):
+                    continue
                 ops.append((method.upper(), "/v1" + path, item[method]))
     return ops
 
@@ -62,6 +68,8 @@ def snapshot(http, ids: dict[str, str]) -> dict:
         f"/v1/files/{ids['file_id']}",
         f"/v1/vector_stores/{vs}/files",
         f"/v1/vector_stores/{vs}/file_batches/{ids['batch_id']}",
+        f"/v1/conversations/{ids['conversation_id']}",
+        f"/v1/conversations/{ids['conversation_id']}/items",
     ]
     out = {p: http.get(p).json() for p in paths}
     store = http.get(f"/v1/vector_stores/{vs}").json()
@@ -74,7 +82,8 @@ def body_schema(op: dict) -> dict:
     """The operation's JSON body schema (through `$ref`s)."""
     schema = op.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema", {})
     while "$ref" in schema:
-        schema = SPEC["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
+        name = schema["$ref"].rsplit("/", 1)[1]
+        schema = SPEC["components"]["schemas"].get(name) or RESPONSES_SPEC["components"]["schemas"][name]
     return schema
 
 
@@ -91,6 +100,8 @@ def minimal_body(op: dict, ids: dict[str, str]) -> dict:
         "query": "secret",
         "tool_outputs": [{"tool_call_id": "call_x", "output": "x"}],
         "attributes": {"k": "v"},
+        "metadata": {"k": "v"},
+        "items": [{"role": "user", "content": "x"}],
     }
     schema = body_schema(op)
     required = list(schema.get("required", []))

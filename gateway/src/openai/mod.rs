@@ -3,6 +3,7 @@
 
 pub mod assistants;
 pub mod common;
+pub mod conversations;
 pub mod files;
 pub mod models;
 pub mod runs;

@@ -2,6 +2,7 @@
 //! `shared/openai-spec/assistants-openapi.yaml`.
 
 pub mod assistants;
+pub mod conversations;
 pub mod files;
 pub mod models;
 pub mod runs;
@@ -59,6 +60,19 @@ pub fn router(upstreams: Upstreams) -> Router {
         .route(
             "/v1/assistants/{assistant_id}",
             get(assistants::retrieve).post(assistants::modify).delete(assistants::delete),
+        )
+        .route("/v1/conversations", post(conversations::create))
+        .route(
+            "/v1/conversations/{conversation_id}",
+            get(conversations::retrieve).post(conversations::update).delete(conversations::delete),
+        )
+        .route(
+            "/v1/conversations/{conversation_id}/items",
+            get(conversations::list_items).post(conversations::create_items),
+        )
+        .route(
+            "/v1/conversations/{conversation_id}/items/{item_id}",
+            get(conversations::retrieve_item).delete(conversations::delete_item),
         )
         .route("/v1/models", get(models::list))
         .route("/v1/models/{model}", get(models::retrieve))

@@ -456,7 +456,8 @@ mod tests {
             threads: ch.clone(),
             runs: ch.clone(),
             files: ch.clone(),
-            vector_stores: ch,
+            vector_stores: ch.clone(),
+            conversations: ch,
         })
     }
 
