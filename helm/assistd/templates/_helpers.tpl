@@ -140,7 +140,8 @@ The Deployments to render, as a YAML list under `items`. Each item:
   (list "threads" "threads" (list "files" "vector_stores"))
   (list "runs" "runs" (list "assistants" "threads" "files" "vector_stores"))
   (list "files" "files" (list))
-  (list "vector_stores" "vectorStores" (list "files")) }}
+  (list "vector_stores" "vectorStores" (list "files"))
+  (list "conversations" "conversations" (list)) }}
 {{- $gatewayArgs := list "gateway" }}
 {{- range $s := $services }}
 {{- $gatewayArgs = concat $gatewayArgs (list "--upstream" (printf "%s=%s" (index $s 0) (include "assistd.upstreamUrl" (dict "root" $ "service" (index $s 0))))) }}
