@@ -8,6 +8,7 @@ pub mod assistants;
 pub mod auth;
 pub mod conversations;
 pub mod files;
+pub mod responses;
 pub mod runs;
 pub mod threads;
 pub mod vector_stores;
@@ -30,6 +31,8 @@ pub enum Service {
     VectorStores,
     /// Conversations and their items.
     Conversations,
+    /// Responses.
+    Responses,
 }
 
 /// Applies every pending migration of `service`.
@@ -42,6 +45,7 @@ pub async fn up(db: &sea_orm::DatabaseConnection, service: Service) -> Result<()
         Service::Runs => runs::Migrator::up(db, None).await,
         Service::VectorStores => vector_stores::Migrator::up(db, None).await,
         Service::Conversations => conversations::Migrator::up(db, None).await,
+        Service::Responses => responses::Migrator::up(db, None).await,
     }
 }
 
@@ -55,6 +59,7 @@ pub async fn applied(db: &sea_orm::DatabaseConnection, service: Service) -> Resu
         Service::Runs => runs::Migrator::get_pending_migrations(db).await?,
         Service::VectorStores => vector_stores::Migrator::get_pending_migrations(db).await?,
         Service::Conversations => conversations::Migrator::get_pending_migrations(db).await?,
+        Service::Responses => responses::Migrator::get_pending_migrations(db).await?,
     };
     Ok(pending.is_empty())
 }

@@ -276,7 +276,26 @@ impl Item {
     /// Gives the item a new id of its kind and, where none was given, the status
     /// `completed`: how an input item is kept.
     pub fn assign_id(&mut self) {
+        self.set_id(false)
+    }
+
+    /// As [`assign_id`](Self::assign_id), but keeps an id the item has when it has
+    /// the prefix of its kind (an item copied from an earlier output keeps its id).
+    pub fn ensure_id(&mut self) {
+        self.set_id(true)
+    }
+
+    fn set_id(&mut self, keep: bool) {
         use crate::ids;
+        let prefix = match self {
+            Item::Message(_) => ids::MessageId::PREFIX,
+            Item::FunctionCall(_) => ids::FunctionCallItemId::PREFIX,
+            Item::FunctionCallOutput(_) => ids::FunctionCallOutputId::PREFIX,
+            Item::FileSearchCall(_) => ids::FileSearchCallId::PREFIX,
+            Item::CodeInterpreterCall(_) => ids::CodeInterpreterCallId::PREFIX,
+            Item::ItemReference(_) => return,
+        };
+        let keep = keep && self.id().len() > prefix.len() && self.id().starts_with(prefix) && self.id().len() <= 128;
         let fresh = match self {
             Item::Message(_) => ids::MessageId::generate().into_string(),
             Item::FunctionCall(_) => ids::FunctionCallItemId::generate().into_string(),
@@ -293,7 +312,9 @@ impl Item {
             Item::CodeInterpreterCall(c) => (&mut c.id, &mut c.status),
             Item::ItemReference(_) => return,
         };
-        *id = fresh;
+        if !keep {
+            *id = fresh;
+        }
         if status.is_empty() {
             *status = "completed".into();
         }

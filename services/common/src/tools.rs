@@ -278,6 +278,13 @@ impl TryFrom<pb::Tool> for Tool {
     }
 }
 
+impl From<RankingOptions> for pb::FileSearchRankingOptions {
+    fn from(r: RankingOptions) -> Self {
+        let RankingOptions { ranker, score_threshold } = r;
+        pb::FileSearchRankingOptions { ranker, score_threshold }
+    }
+}
+
 impl TryFrom<pb::FileSearchRankingOptions> for RankingOptions {
     type Error = FieldViolation;
 
@@ -346,12 +353,7 @@ impl From<Tool> for pb::Tool {
         let tool = match tool {
             Tool::CodeInterpreter => T::CodeInterpreter(pb::CodeInterpreterTool {}),
             Tool::FileSearch { file_search: FileSearchSettings { max_num_results, ranking_options } } => {
-                T::FileSearch(pb::FileSearchTool {
-                    max_num_results,
-                    ranking_options: ranking_options.map(|RankingOptions { ranker, score_threshold }| {
-                        pb::FileSearchRankingOptions { ranker, score_threshold }
-                    }),
-                })
+                T::FileSearch(pb::FileSearchTool { max_num_results, ranking_options: ranking_options.map(Into::into) })
             }
             Tool::Function { function: FunctionDef { name, description, parameters, strict } } => {
                 T::Function(pb::FunctionDefinition {

@@ -123,7 +123,7 @@ impl Conversations {
 }
 
 /// Items as a conversation keeps them: within the limit, no references (an item is
-/// kept by value), each with a new id.
+/// kept by value), each with an id (its own when it has one of its kind).
 fn keepable(mut items: Vec<Item>, field: &str) -> ServiceResult<Vec<Item>> {
     if items.len() > MAX_ITEMS_PER_APPEND {
         return Err(ServiceError::invalid(
@@ -143,7 +143,7 @@ fn keepable(mut items: Vec<Item>, field: &str) -> ServiceResult<Vec<Item>> {
                 ),
             ));
         }
-        it.assign_id();
+        it.ensure_id();
     }
     Ok(items)
 }

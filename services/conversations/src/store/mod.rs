@@ -219,8 +219,17 @@ async fn insert_items(
         created_at: sea_orm::Set(now),
         body: sea_orm::Set(to_json(it)),
     });
-    item::Entity::insert_many(rows).exec_without_returning(db).await?;
-    Ok(())
+    match item::Entity::insert_many(rows).exec_without_returning(db).await {
+        Ok(_) => Ok(()),
+        Err(e) if matches!(e.sql_err(), Some(sea_orm::SqlErr::UniqueConstraintViolation(_))) => {
+            Err(ServiceError::invalid(
+                "items",
+                "An item with one of these ids already exists; leave 'id' out to get a new one.",
+            )
+            .with_code("duplicate_item_id"))
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 #[cfg(test)]
