@@ -40,11 +40,13 @@ pub enum ServiceName {
     Sandbox,
     /// ConversationService.
     Conversations,
+    /// ResponseService.
+    Responses,
 }
 
 impl ServiceName {
     /// Every service.
-    pub const ALL: [ServiceName; 7] = [
+    pub const ALL: [ServiceName; 8] = [
         Self::Assistants,
         Self::Threads,
         Self::Runs,
@@ -52,6 +54,7 @@ impl ServiceName {
         Self::VectorStores,
         Self::Sandbox,
         Self::Conversations,
+        Self::Responses,
     ];
 
     /// `only`, or every service when it is empty (as `--only` is read).
@@ -69,6 +72,7 @@ impl ServiceName {
             Self::VectorStores => "assistd.v1.VectorStoreService",
             Self::Sandbox => "assistd.v1.SandboxService",
             Self::Conversations => "assistd.v1.ConversationService",
+            Self::Responses => "assistd.v1.ResponseService",
         }
     }
 
@@ -82,6 +86,7 @@ impl ServiceName {
             Self::VectorStores => &[Migrated::VectorStores],
             Self::Sandbox => &[],
             Self::Conversations => &[Migrated::Conversations],
+            Self::Responses => &[Migrated::Responses],
         }
     }
 
@@ -95,10 +100,11 @@ impl ServiceName {
             Self::VectorStores => "vector_stores",
             Self::Sandbox => "sandbox",
             Self::Conversations => "conversations",
+            Self::Responses => "responses",
         }
     }
 
-    /// Parses `assistants`, `threads`, `runs`, `files`, `vector_stores`, `sandbox`, `conversations`.
+    /// Parses `assistants`, `threads`, `runs`, `files`, `vector_stores`, `sandbox`, `conversations`, `responses`.
     pub fn parse(s: &str) -> Option<Self> {
         <Self as clap::ValueEnum>::from_str(s, true).ok()
     }
@@ -458,6 +464,13 @@ pub async fn grpc_router(
     });
     channels.reach(ServiceName::Sandbox, sandbox.clone().map(|s| router_of(s.into_server())))?;
 
+    // The model backends and the model map, built once for runs and responses.
+    let models = if placement.hosts(ServiceName::Runs) || placement.hosts(ServiceName::Responses) {
+        Some(crate::models::models(settings).await?)
+    } else {
+        None
+    };
+
     // Runs: the engine calls the assistants and threads services, the vector stores
     // service for file_search and the sandbox for code_interpreter.
     let engine = if placement.hosts(ServiceName::Runs) {
@@ -497,12 +510,33 @@ pub async fn grpc_router(
         Some(assistd_runs::Engine::new(
             assistd_runs::store::Store::new(conn.clone()),
             peers,
-            crate::models::models(settings).await?,
+            models.clone().unwrap_or_else(assistd_runs::Models::none),
             settings.engine.clone(),
         ))
     } else {
         None
     };
+
+    // Responses: the conversations service gives a response's context and keeps its items.
+    let responses = placement.hosts(ServiceName::Responses).then(|| {
+        let conversations = match channels.get(ServiceName::Conversations) {
+            Some(c) => Some(assistd_responses::peers::ConversationPeer::new(
+                c,
+                assistd_common::caller::internal_authorization(internal_token()),
+            )),
+            None => {
+                tracing::warn!(
+                    "conversations service not reachable (no --upstream conversations=URL): responses cannot use conversations"
+                );
+                None
+            }
+        };
+        assistd_responses::ResponsesService::new(assistd_responses::Responses::new(
+            assistd_responses::store::Store::new(conn.clone()),
+            models.clone().unwrap_or_else(assistd_runs::Models::none),
+            conversations,
+        ))
+    });
 
     // Mount what is hosted here.
     let mut routes = tonic::service::Routes::default();
@@ -519,6 +553,9 @@ pub async fn grpc_router(
     }
     if let Some(c) = &conversations {
         mount!(c.clone().into_server());
+    }
+    if let Some(r) = &responses {
+        mount!(r.clone().into_server());
     }
     if let Some(f) = &files {
         mount!(f.clone().into_server());
@@ -663,6 +700,7 @@ pub fn upstreams(local: Option<&Router>, remote: &[(ServiceName, String)]) -> an
         files: pick(ServiceName::Files)?,
         vector_stores: pick(ServiceName::VectorStores)?,
         conversations: pick(ServiceName::Conversations)?,
+        responses: pick(ServiceName::Responses)?,
     })
 }
 

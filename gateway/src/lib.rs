@@ -34,6 +34,8 @@ pub struct Upstreams {
     pub vector_stores: GrpcChannel,
     /// ConversationService.
     pub conversations: GrpcChannel,
+    /// ResponseService.
+    pub responses: GrpcChannel,
 }
 
 impl Upstreams {
@@ -68,6 +70,13 @@ impl Upstreams {
     /// A VectorStoreService client.
     pub fn vector_stores(&self) -> pb::vector_store_service_client::VectorStoreServiceClient<GrpcChannel> {
         pb::vector_store_service_client::VectorStoreServiceClient::new(self.vector_stores.clone())
+            .max_decoding_message_size(MAX_GRPC_MESSAGE)
+            .max_encoding_message_size(MAX_GRPC_MESSAGE)
+    }
+
+    /// A ResponseService client.
+    pub fn responses(&self) -> pb::response_service_client::ResponseServiceClient<GrpcChannel> {
+        pb::response_service_client::ResponseServiceClient::new(self.responses.clone())
             .max_decoding_message_size(MAX_GRPC_MESSAGE)
             .max_encoding_message_size(MAX_GRPC_MESSAGE)
     }

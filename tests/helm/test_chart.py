@@ -60,7 +60,7 @@ ASSISTD_ENV = {
 }
 OTEL_ENV = re.compile(r"^OTEL_(EXPORTER_OTLP_[A-Z_]+|SERVICE_NAME)$")
 
-SERVICES = ["assistants", "threads", "runs", "files", "vector_stores", "conversations"]
+SERVICES = ["assistants", "threads", "runs", "files", "vector_stores", "conversations", "responses"]
 
 CASES = {
     "defaults": None,
@@ -348,9 +348,9 @@ def test_migration_job_can_be_turned_off(render):
 # -- split, scaled by HPAs ---------------------------------------------------------------
 
 
-def test_split_renders_gateway_six_services_sandbox_and_worker(render):
+def test_split_renders_gateway_seven_services_sandbox_and_worker(render):
     r = render(load_values("split-hpa.yaml"))
-    names = ["gateway", "assistants", "threads", "runs", "files", "vector-stores", "conversations", "sandbox", "worker"]
+    names = ["gateway", "assistants", "threads", "runs", "files", "vector-stores", "conversations", "responses", "sandbox", "worker"]
     assert r.names("Deployment") == {f"{FULLNAME}-{n}" for n in names}
     args = {d["metadata"]["name"]: container(d)["args"] for d in r.of_kind("Deployment")}
     svc_url = {s: f"http://{FULLNAME}-{s.replace('_', '-')}:8080" for s in [*SERVICES, "sandbox"]}
@@ -453,7 +453,7 @@ def test_ingress_and_service_monitor(render):
     assert sm["spec"]["endpoints"] == [{"port": "http", "path": "/metrics", "interval": "30s", "scrapeTimeout": "10s"}]
     assert sm["spec"]["namespaceSelector"] == {"matchNames": ["ai"]}
     selected = [s for s in r.of_kind("Service") if sm["spec"]["selector"]["matchLabels"].items() <= s["metadata"]["labels"].items()]
-    assert len(selected) == 8  # the gateway's, the six services' and the sandbox's
+    assert len(selected) == 9  # the gateway's, the seven services' and the sandbox's
 
 
 def test_topology_spread_gets_each_components_selector(render):
@@ -468,7 +468,7 @@ def test_split_worker_is_off_by_default(render):
     values = load_values("split-hpa.yaml")
     del values["worker"]
     r = render(values)
-    assert len(r.of_kind("Deployment")) == 8
+    assert len(r.of_kind("Deployment")) == 9
     assert f"{FULLNAME}-worker" not in r.names("Deployment")
 
 
@@ -537,7 +537,7 @@ def test_split_runs_sessions_in_the_sandbox_deployment_only(chart, render):
     # --upstream sandbox); the others never run a cell
     assert modes == {
         "gateway": "off", "assistants": "off", "threads": "off", "files": "off", "vector-stores": "off",
-        "conversations": "off", "runs": "remote", "worker": "remote", "sandbox": "local",
+        "conversations": "off", "responses": "off", "runs": "remote", "worker": "remote", "sandbox": "local",
     }  # fmt: skip
     sandbox = r.get("Deployment", f"{FULLNAME}-sandbox")
     assert sandbox["spec"]["replicas"] == 1  # sessions live in one pod's memory
@@ -547,7 +547,7 @@ def test_split_runs_sessions_in_the_sandbox_deployment_only(chart, render):
     svc = r.get("Service", f"{FULLNAME}-sandbox")
     assert svc["spec"]["type"] == "ClusterIP" and svc["spec"]["ports"][0]["port"] == 8080
     assert svc["spec"]["selector"] == sandbox["spec"]["selector"]["matchLabels"]
-    assert f"{FULLNAME}-{{assistants,threads,runs,files,vector-stores,conversations,sandbox}}" in r.notes
+    assert f"{FULLNAME}-{{assistants,threads,runs,files,vector-stores,conversations,responses,sandbox}}" in r.notes
     assert f"Sandbox (code_interpreter): {FULLNAME}-sandbox" in r.notes
 
 

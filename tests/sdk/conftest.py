@@ -16,7 +16,7 @@ Contract with the binary (DESIGN.md §8):
 
 With ``ASSISTD_SDK_SPLIT=1`` (PostgreSQL only: the processes share its database)
 the server is the split shape instead: ``assistd serve --only <service>`` for each
-of the seven services (the sandbox too), each given the upstreams it calls, and ``assistd gateway``
+of the eight services (the sandbox too), each given the upstreams it calls, and ``assistd gateway``
 in front of them, which the clients talk to.
 
 Every response under /v1 that the ``client`` and ``http`` fixtures receive is
@@ -190,9 +190,10 @@ SPLIT_SERVICES = [
     ("threads", ["files", "vector_stores"]),
     ("runs", ["assistants", "threads", "vector_stores", "files", "sandbox"]),
     ("conversations", []),
+    ("responses", ["conversations"]),
 ]
 # What the gateway reaches (the sandbox serves the runs service only).
-GATEWAY_UPSTREAMS = ["files", "vector_stores", "assistants", "threads", "runs", "conversations"]
+GATEWAY_UPSTREAMS = ["files", "vector_stores", "assistants", "threads", "runs", "conversations", "responses"]
 
 
 def _upstream_args(urls: dict[str, str], names) -> list[str]:
@@ -200,7 +201,7 @@ def _upstream_args(urls: dict[str, str], names) -> list[str]:
 
 
 def _start_split_services(binary: str, env: dict[str, str], tmp_dir: Path) -> tuple[list, dict[str, str]]:
-    """Starts the seven services of the split shape; their processes and URLs."""
+    """Starts the eight services of the split shape; their processes and URLs."""
     processes, urls = [], {}
     for name, needs in SPLIT_SERVICES:
         data_dir = tmp_dir / f"data-{name}"
@@ -426,7 +427,7 @@ def seeded(http) -> dict[str, str]:
     """One object of every kind (in the default project), by the path parameter that
     names it: a file indexed in a vector store, a file batch, an assistant, a thread
     with a message, a finished run and its step, a pending upload, a conversation
-    with an item."""
+    with an item, a response."""
 
     def ok(r: httpx2.Response) -> dict:
         assert r.status_code == 200, r.text
@@ -451,7 +452,9 @@ def seeded(http) -> dict[str, str]:
     upload = ok(http.post("/v1/uploads", json={"filename": "u.txt", "purpose": "assistants", "bytes": 3, "mime_type": "text/plain"}))
     conv = ok(http.post("/v1/conversations", json={"items": [{"role": "user", "content": "project A's secret words"}]}))
     conv_items = ok(http.get(f"/v1/conversations/{conv['id']}/items"))["data"]
+    resp = ok(http.post("/v1/responses", json={"model": "gpt-4o", "input": "project A's secret words"}))
     return {
+        "response_id": resp["id"],
         "conversation_id": conv["id"],
         "item_id": conv_items[0]["id"],
         "assistant_id": a["id"],

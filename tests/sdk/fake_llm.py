@@ -9,6 +9,7 @@ Reply forms (dicts):
   {"tool_calls": [{"id", "name", "arguments": ["{", "}"]}]}
   {"error": 500, "message": "..."}              an HTTP error
   {"sleep": 2.0, ...}                           pause between chunks (seconds)
+  {"finish": "length", ...}                     the finish reason (default stop / tool_calls)
 """
 
 from __future__ import annotations
@@ -95,7 +96,7 @@ class FakeLLM:
             for frag in call.get("arguments", []):
                 pieces += 1
                 yield self._chunk({"tool_calls": [{"index": i, "function": {"arguments": frag}}]})
-        yield self._chunk({}, "tool_calls" if reply.get("tool_calls") else "stop")
+        yield self._chunk({}, reply.get("finish") or ("tool_calls" if reply.get("tool_calls") else "stop"))
         yield {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "model": "fake", "choices": [],
                "usage": {"prompt_tokens": 10, "completion_tokens": pieces, "total_tokens": 10 + pieces}}
 

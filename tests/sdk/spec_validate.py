@@ -476,3 +476,29 @@ def validate_stream_event(event: str, data: Any, spec: Spec | None = None) -> No
     if name is None:
         raise AssertionError(f"unknown stream event {event!r}")
     spec.validate_schema(name, data, f"stream event {event}")
+
+
+@lru_cache(maxsize=None)
+def _response_event_schemas() -> dict[str, str]:
+    """Responses API event `type` -> schema name, from `ResponseStreamEvent`."""
+    spec = load_responses_spec()
+    schemas = spec.document["components"]["schemas"]
+    out: dict[str, str] = {}
+    for ref in schemas["ResponseStreamEvent"]["anyOf"]:
+        name = ref["$ref"].rsplit("/", 1)[1]
+        kind = schemas[name].get("properties", {}).get("type", {})
+        for value in kind.get("enum", []):
+            out[value] = name
+    return out
+
+
+def validate_response_event(event: str, data: Any) -> None:
+    """Validate one Responses API SSE event: its `event:` name equals its `type`, and
+    its data matches the `ResponseStreamEvent` member for that type."""
+    __tracebackhide__ = True
+    assert isinstance(data, dict), f"event {event}: data is not an object: {data!r}"
+    assert data.get("type") == event, f"event {event!r} carries type {data.get('type')!r}"
+    name = _response_event_schemas().get(event)
+    if name is None:
+        raise AssertionError(f"unknown Responses stream event {event!r}")
+    load_responses_spec().validate_schema(name, data, f"stream event {event}")

@@ -29,7 +29,7 @@ def load() -> dict:
 SPEC = load()
 RESPONSES_SPEC = load_responses_spec().document
 # the tags of the Responses-era document whose routes assistd serves so far
-SERVED_TAGS = {"Conversations"}
+SERVED_TAGS = {"Conversations", "Responses"}
 
 
 def spec_operations() -> list[tuple[str, str, dict]]:
@@ -70,6 +70,8 @@ def snapshot(http, ids: dict[str, str]) -> dict:
         f"/v1/vector_stores/{vs}/file_batches/{ids['batch_id']}",
         f"/v1/conversations/{ids['conversation_id']}",
         f"/v1/conversations/{ids['conversation_id']}/items",
+        f"/v1/responses/{ids['response_id']}",
+        f"/v1/responses/{ids['response_id']}/input_items",
     ]
     out = {p: http.get(p).json() for p in paths}
     store = http.get(f"/v1/vector_stores/{vs}").json()

@@ -6,6 +6,7 @@ pub mod common;
 pub mod conversations;
 pub mod files;
 pub mod models;
+pub mod responses;
 pub mod runs;
 pub mod threads;
 pub mod vector_stores;

@@ -5,6 +5,7 @@ pub mod assistants;
 pub mod conversations;
 pub mod files;
 pub mod models;
+pub mod responses;
 pub mod runs;
 pub mod threads;
 pub mod uploads;
@@ -74,6 +75,12 @@ pub fn router(upstreams: Upstreams) -> Router {
             "/v1/conversations/{conversation_id}/items/{item_id}",
             get(conversations::retrieve_item).delete(conversations::delete_item),
         )
+        .route("/v1/responses", post(responses::create))
+        .route("/v1/responses/input_tokens", post(|| responses::not_yet("POST /v1/responses/input_tokens")))
+        .route("/v1/responses/compact", post(|| responses::not_yet("POST /v1/responses/compact")))
+        .route("/v1/responses/{response_id}", get(responses::retrieve).delete(responses::delete))
+        .route("/v1/responses/{response_id}/cancel", post(responses::cancel))
+        .route("/v1/responses/{response_id}/input_items", get(responses::input_items))
         .route("/v1/models", get(models::list))
         .route("/v1/models/{model}", get(models::retrieve))
         .route("/v1/threads", post(threads::create))

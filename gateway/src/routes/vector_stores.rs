@@ -457,7 +457,8 @@ mod tests {
             runs: ch.clone(),
             files: ch.clone(),
             vector_stores: ch.clone(),
-            conversations: ch,
+            conversations: ch.clone(),
+            responses: ch,
         })
     }
 

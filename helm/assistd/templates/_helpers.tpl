@@ -141,7 +141,8 @@ The Deployments to render, as a YAML list under `items`. Each item:
   (list "runs" "runs" (list "assistants" "threads" "files" "vector_stores"))
   (list "files" "files" (list))
   (list "vector_stores" "vectorStores" (list "files"))
-  (list "conversations" "conversations" (list)) }}
+  (list "conversations" "conversations" (list))
+  (list "responses" "responses" (list "conversations")) }}
 {{- $gatewayArgs := list "gateway" }}
 {{- range $s := $services }}
 {{- $gatewayArgs = concat $gatewayArgs (list "--upstream" (printf "%s=%s" (index $s 0) (include "assistd.upstreamUrl" (dict "root" $ "service" (index $s 0))))) }}
@@ -163,7 +164,7 @@ The Deployments to render, as a YAML list under `items`. Each item:
 {{- end }}
 {{- $args = concat $args $auth $cfg.extraArgs }}
 {{- $data := ternary "pvc" "emptyDir" (and (eq $cli "files") (eq $persistent "true")) }}
-{{- $models := has $cli (list "runs" "vector_stores") }}
+{{- $models := has $cli (list "runs" "vector_stores" "responses") }}
 {{- $items = append $items (dict "name" (printf "%s-%s" $fullname ($cli | replace "_" "-")) "component" ($cli | replace "_" "-") "args" $args "cfg" $cfg "backends" true "service" true "data" $data "models" $models "sandbox" $mode) }}
 {{- end }}
 {{- if $sandbox }}

@@ -140,11 +140,14 @@ impl NewResponse {
         if let Some(t) = r.top_p {
             tools::validate_range(t, 0.0, 1.0, "top_p")?;
         }
-        if r.max_output_tokens == Some(0) {
+        if let Some(n) = r.max_output_tokens
+            && n < 16
+        {
             return Err(ServiceError::invalid(
                 "max_output_tokens",
-                "Invalid 'max_output_tokens': integer below minimum value. Expected a value >= 16, but got 0 instead.",
-            ));
+                format!("Invalid 'max_output_tokens': integer below minimum value. Expected a value >= 16, but got {n} instead."),
+            )
+            .with_code("integer_below_min_value"));
         }
         metadata::validate("metadata", &r.metadata)?;
         if !["auto", "disabled"].contains(&r.truncation.as_str()) {
