@@ -517,7 +517,8 @@ pub async fn grpc_router(
         None
     };
 
-    // Responses: the conversations service gives a response's context and keeps its items.
+    // Responses: the conversations service gives a response's context and keeps its
+    // items; the vector stores service answers file_search.
     let responses = placement.hosts(ServiceName::Responses).then(|| {
         let conversations = match channels.get(ServiceName::Conversations) {
             Some(c) => Some(assistd_responses::peers::ConversationPeer::new(
@@ -531,11 +532,24 @@ pub async fn grpc_router(
                 None
             }
         };
-        assistd_responses::ResponsesService::new(assistd_responses::Responses::new(
+        let mut ops = assistd_responses::Responses::new(
             assistd_responses::store::Store::new(conn.clone()),
             models.clone().unwrap_or_else(assistd_runs::Models::none),
             conversations,
-        ))
+        );
+        // file_search searches through the vector stores service
+        match channels.get(ServiceName::VectorStores) {
+            Some(c) => {
+                ops = ops.with_vector_stores(assistd_responses::peers::VectorStorePeer::new(
+                    c,
+                    assistd_common::caller::internal_authorization(internal_token()),
+                ))
+            }
+            None => tracing::warn!(
+                "vector stores service not reachable (no --upstream vector_stores=URL): responses cannot use file_search"
+            ),
+        }
+        assistd_responses::ResponsesService::new(ops)
     });
 
     // Mount what is hosted here.

@@ -158,6 +158,10 @@ fn tool_in(v: Value, param: &str) -> ApiResult<pb::ResponseTool> {
         }
         "file_search" => {
             let f: FileSearchToolIn = parse(v, param)?;
+            if let Some(filters) = &f.filters {
+                // checked here, at the edge, as the vector store search checks them
+                super::vector_stores::filter_to_pb(&format!("{param}.filters"), Value::Object(filters.clone()))?;
+            }
             T::FileSearch(pb::ResponseFileSearchTool {
                 vector_store_ids: f.vector_store_ids,
                 filters: f.filters.as_ref().map(map_to_struct),
@@ -511,6 +515,21 @@ pub fn event_out(e: pb::ResponseEvent) -> ApiResult<(String, Value)> {
             } else {
                 json!({"item_id": item_id, "output_index": output_index, "content_index": content_index, "text": text, "logprobs": []})
             }
+        }
+        Some(Payload::Annotation(pb::AnnotationEvent {
+            item_id,
+            output_index,
+            content_index,
+            annotation_index,
+            annotation,
+        })) => {
+            let annotation = assistd_common::items::Annotation::try_from(annotation.unwrap_or_default())
+                .map_err(|e| ApiError::new(axum::http::StatusCode::INTERNAL_SERVER_ERROR, e.message))?;
+            json!({"item_id": item_id, "output_index": output_index, "content_index": content_index,
+                   "annotation_index": annotation_index, "annotation": annotation})
+        }
+        Some(Payload::ToolCall(pb::ToolCallEvent { item_id, output_index })) => {
+            json!({"item_id": item_id, "output_index": output_index})
         }
         Some(Payload::Error(pb::ResponseError { code, message })) => {
             json!({"code": code, "message": message, "param": null})

@@ -667,90 +667,13 @@ fn query_to_pb(v: Value) -> Result<Vec<String>, ApiError> {
     }
 }
 
-/// A `ComparisonFilter` or `CompoundFilter` (nested to any depth) to proto. `param`
-/// is where it sits in the request (`filters`, `filters.filters[0]`, …).
+/// A `ComparisonFilter` or `CompoundFilter` (nested to any depth) to proto (see
+/// `assistd_common::filters`). `param` is where it sits in the request.
 pub fn filter_to_pb(param: &str, v: Value) -> Result<pb::SearchFilter, ApiError> {
-    use pb::search_filter::Filter;
-    let mut o = match v {
-        Value::Object(o) => o,
-        other => return Err(ApiError::invalid_type(param, "an object", &other)),
-    };
-    let kind = match o.remove("type") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) => Some(s),
-        Some(other) => return Err(ApiError::invalid_type(&format!("{param}.type"), "a string", &other)),
-    };
-    let check_keys = |o: &Map<String, Value>, allowed: &[&str]| match o.keys().find(|k| !allowed.contains(&k.as_str()))
-    {
-        Some(k) => Err(ApiError::unknown(format!("{param}.{k}"))),
-        None => Ok(()),
-    };
-    let filter = match kind.as_deref() {
-        Some(k @ ("and" | "or")) => {
-            check_keys(&o, &["filters"])?;
-            let combine = if k == "and" { pb::CompoundType::And } else { pb::CompoundType::Or };
-            let list = match o.remove("filters") {
-                None | Some(Value::Null) => return Err(ApiError::missing(&format!("{param}.filters"))),
-                Some(Value::Array(list)) => list,
-                Some(other) => return Err(ApiError::invalid_type(&format!("{param}.filters"), "an array", &other)),
-            };
-            let filters = list
-                .into_iter()
-                .enumerate()
-                .map(|(i, f)| filter_to_pb(&format!("{param}.filters[{i}]"), f))
-                .collect::<Result<Vec<_>, _>>()?;
-            Filter::Compound(pb::CompoundFilter { r#type: combine as i32, filters })
-        }
-        None if o.contains_key("filters") && !o.contains_key("key") => {
-            return Err(ApiError::missing(&format!("{param}.type")));
-        }
-        k @ (None | Some("eq" | "ne" | "gt" | "gte" | "lt" | "lte" | "in" | "nin")) => {
-            use pb::ComparisonType as T;
-            let op = match k {
-                None | Some("eq") => T::Eq,
-                Some("ne") => T::Ne,
-                Some("gt") => T::Gt,
-                Some("gte") => T::Gte,
-                Some("lt") => T::Lt,
-                Some("lte") => T::Lte,
-                Some("in") => T::In,
-                _ => T::Nin,
-            };
-            check_keys(&o, &["key", "value"])?;
-            let key = match o.remove("key") {
-                None | Some(Value::Null) => return Err(ApiError::missing(&format!("{param}.key"))),
-                Some(Value::String(s)) => s,
-                Some(other) => return Err(ApiError::invalid_type(&format!("{param}.key"), "a string", &other)),
-            };
-            let vparam = format!("{param}.value");
-            let value = match o.remove("value") {
-                None => return Err(ApiError::missing(&vparam)),
-                Some(v @ (Value::String(_) | Value::Number(_) | Value::Bool(_))) => v,
-                Some(Value::Array(items)) => {
-                    if let Some((i, bad)) = items
-                        .iter()
-                        .enumerate()
-                        .find(|(_, x)| !matches!(x, Value::String(_) | Value::Number(_) | Value::Bool(_)))
-                    {
-                        return Err(ApiError::invalid_type(&format!("{vparam}[{i}]"), "a string or a number", bad));
-                    }
-                    Value::Array(items)
-                }
-                Some(other) => {
-                    return Err(ApiError::invalid_type(&vparam, "a string, a number, a boolean or an array", &other));
-                }
-            };
-            Filter::Comparison(pb::ComparisonFilter { key, r#type: op as i32, value: Some(json_to_value(&value)) })
-        }
-        Some(other) => {
-            return Err(ApiError::invalid_value(
-                &format!("{param}.type"),
-                other,
-                "Supported values are: 'eq', 'ne', 'gt', 'gte', 'lt', 'lte', 'in', 'nin', 'and' and 'or'.",
-            ));
-        }
-    };
-    Ok(pb::SearchFilter { filter: Some(filter) })
+    assistd_common::filters::from_json(param, v).map_err(|f| {
+        let field = f.field.clone();
+        ApiError::invalid(field, f.message).with_code(f.code)
+    })
 }
 
 /// `VectorStoreSearchResultItem`.

@@ -142,7 +142,7 @@ The Deployments to render, as a YAML list under `items`. Each item:
   (list "files" "files" (list))
   (list "vector_stores" "vectorStores" (list "files"))
   (list "conversations" "conversations" (list))
-  (list "responses" "responses" (list "conversations")) }}
+  (list "responses" "responses" (list "conversations" "vector_stores" "files")) }}
 {{- $gatewayArgs := list "gateway" }}
 {{- range $s := $services }}
 {{- $gatewayArgs = concat $gatewayArgs (list "--upstream" (printf "%s=%s" (index $s 0) (include "assistd.upstreamUrl" (dict "root" $ "service" (index $s 0))))) }}

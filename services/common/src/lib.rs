@@ -8,6 +8,7 @@ pub mod db;
 pub mod error;
 pub mod files_client;
 pub mod files_ref;
+pub mod filters;
 pub mod ids;
 pub mod images;
 pub mod items;

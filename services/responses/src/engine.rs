@@ -4,15 +4,21 @@
 //! early because nobody listens: events to a client that went away are dropped and
 //! the response still ends.
 
+use assistd_common::ids::FileSearchCallId;
 use assistd_common::ids::{CallId, FunctionCallItemId, MessageId};
-use assistd_common::items::{ContentPart, FunctionCall, Item, Message};
+use assistd_common::items::{Annotation, ContentPart, FileSearchCall, FileSearchResult, FunctionCall, Item, Message};
+use assistd_runs::domain::SearchResult;
+use assistd_runs::engine::file_search;
+use assistd_runs::engine::prompt::FILE_SEARCH;
 use assistd_runs::engine::prompt::estimate_tokens;
 use assistd_runs::model::{ChatEvent, ChatModel, ChatRequest, ModelError};
+use assistd_runs::model::{ChatMessage, ToolCall};
 use futures::StreamExt;
 use std::sync::Arc;
 use tokio::sync::mpsc;
 
 use crate::domain::{Response, ResponseError, Usage, status};
+use crate::tools::FileSearch;
 
 /// One event of a response's stream, before its proto form.
 #[derive(Debug, Clone, PartialEq)]
@@ -31,6 +37,10 @@ pub enum Event {
     ArgumentsDelta { item_id: String, output_index: u32, delta: String },
     /// `response.function_call_arguments.done`.
     ArgumentsDone { item_id: String, output_index: u32, name: String, arguments: String },
+    /// `response.output_text.annotation.added`.
+    Annotation { item_id: String, output_index: u32, content_index: u32, annotation_index: u32, annotation: Annotation },
+    /// `response.file_search_call.in_progress` and the like: `name` is the event's.
+    ToolCall { name: &'static str, item_id: String, output_index: u32 },
     /// `error`.
     Error(ResponseError),
 }
@@ -78,12 +88,27 @@ struct OpenCall {
     output_index: usize,
 }
 
-/// The turn in progress.
+/// A call of a built-in tool the response runs itself (file_search).
+#[derive(Debug, Clone)]
+struct BuiltinCall {
+    index: u32,
+    call_id: String,
+    arguments: String,
+}
+
+/// One model call in progress.
 struct Turn<'a> {
     r: &'a mut Response,
     emit: &'a mut Emitter,
     text: Option<OpenText>,
     calls: Vec<OpenCall>,
+    builtin: Vec<BuiltinCall>,
+    /// Whether `file_search` calls are the response's own.
+    file_search: bool,
+    /// Every file_search call's results so far (markers cite them).
+    searches: &'a [Vec<SearchResult>],
+    /// The text of this call's message, once closed.
+    said: Option<String>,
     written: String,
 }
 
@@ -129,10 +154,23 @@ impl Turn<'_> {
         let item_id = self.r.output[open.output_index].id().to_owned();
         let output_index = open.output_index as u32;
         let text = open.text;
+        let annotations = citations(&text, self.searches);
+        for (i, annotation) in annotations.iter().enumerate() {
+            self.emit
+                .emit(Event::Annotation {
+                    item_id: item_id.clone(),
+                    output_index,
+                    content_index: 0,
+                    annotation_index: i as u32,
+                    annotation: annotation.clone(),
+                })
+                .await;
+        }
+        self.said = Some(text.clone());
         self.emit
             .emit(Event::TextDone { item_id: item_id.clone(), output_index, content_index: 0, text: text.clone() })
             .await;
-        let part = ContentPart::OutputText { text, annotations: vec![], logprobs: vec![] };
+        let part = ContentPart::OutputText { text, annotations, logprobs: vec![] };
         self.emit
             .emit(Event::ContentPart { done: true, item_id, output_index, content_index: 0, part: part.clone() })
             .await;
@@ -145,6 +183,16 @@ impl Turn<'_> {
     }
 
     async fn call(&mut self, index: u32, id: Option<String>, name: Option<String>, arguments: String) {
+        if let Some(b) = self.builtin.iter_mut().find(|b| b.index == index) {
+            b.arguments.push_str(&arguments);
+            return;
+        }
+        if self.file_search && name.as_deref() == Some(FILE_SEARCH) && !self.calls.iter().any(|c| c.index == index) {
+            self.close_text(status::COMPLETED).await;
+            let call_id = id.unwrap_or_else(|| CallId::generate().into_string());
+            self.builtin.push(BuiltinCall { index, call_id, arguments });
+            return;
+        }
         let at = match self.calls.iter().find(|c| c.index == index) {
             Some(c) => c.output_index,
             None => {
@@ -213,14 +261,63 @@ fn prompt_tokens(request: &ChatRequest) -> u64 {
         .sum()
 }
 
-/// Runs the model turn of `r` (status `in_progress`) with `request` on `backend`,
-/// writing its output, usage and end state into `r` and announcing each step.
-pub async fn execute(r: &mut Response, backend: Arc<dyn ChatModel>, request: ChatRequest, emit: &mut Emitter) {
-    let estimated_input = prompt_tokens(&request);
-    let mut turn = Turn { r, emit, text: None, calls: vec![], written: String::new() };
-    let mut usage: Option<Usage> = None;
-    let mut finish: Option<String> = None;
-    let mut failure: Option<ModelError> = None;
+/// The built-in tools of a response.
+#[derive(Clone, Default)]
+pub struct BuiltIns {
+    pub file_search: Option<FileSearch>,
+    /// Most built-in tool calls (`max_tool_calls`).
+    pub max_calls: Option<u32>,
+}
+
+/// Most model calls one response makes (each built-in tool round is one more).
+const MAX_ROUNDS: usize = 16;
+
+/// The `file_citation` annotations of `text`: each marker `【c:n†…】` naming a result
+/// of call `c`, at the marker's first character.
+fn citations(text: &str, searches: &[Vec<SearchResult>]) -> Vec<Annotation> {
+    file_search::citations(text, searches)
+        .into_iter()
+        .filter_map(|a| {
+            let Some(assistd_proto::pb::annotation::Kind::FileCitation(f)) = a.kind else { return None };
+            let filename = searches.iter().flatten().find(|r| r.file_id == f.file_id)?.file_name.clone();
+            Some(Annotation::FileCitation { file_id: f.file_id, filename, index: a.start_index })
+        })
+        .collect()
+}
+
+/// How one model call ended.
+struct Outcome {
+    failure: Option<ModelError>,
+    finish: Option<String>,
+    usage: Option<Usage>,
+    builtin: Vec<BuiltinCall>,
+    client_calls: bool,
+    said: Option<String>,
+    written: String,
+}
+
+async fn model_call(
+    r: &mut Response,
+    backend: &Arc<dyn ChatModel>,
+    request: ChatRequest,
+    emit: &mut Emitter,
+    searches: &[Vec<SearchResult>],
+    file_search: bool,
+) -> Outcome {
+    let mut turn = Turn {
+        r,
+        emit,
+        text: None,
+        calls: vec![],
+        builtin: vec![],
+        file_search,
+        searches,
+        said: None,
+        written: String::new(),
+    };
+    let mut usage = None;
+    let mut finish = None;
+    let mut failure = None;
     match backend.stream(request).await {
         Err(e) => failure = Some(e),
         Ok(mut stream) => {
@@ -245,18 +342,137 @@ pub async fn execute(r: &mut Response, backend: Arc<dyn ChatModel>, request: Cha
     let cut = finish.as_deref() == Some("length");
     let item_status = if failure.is_some() || cut { status::INCOMPLETE } else { status::COMPLETED };
     turn.close_text(item_status).await;
+    let client_calls = !turn.calls.is_empty();
     turn.close_calls(item_status).await;
-    let written = std::mem::take(&mut turn.written);
-    let r = turn.r;
-    r.usage = Some(usage.unwrap_or(Usage { input_tokens: estimated_input, output_tokens: estimate_tokens(&written) }));
-    if let Some(e) = failure {
+    Outcome {
+        failure,
+        finish,
+        usage,
+        builtin: std::mem::take(&mut turn.builtin),
+        client_calls,
+        said: turn.said.take(),
+        written: std::mem::take(&mut turn.written),
+    }
+}
+
+/// Runs one file_search call as an output item, with its events; what the model reads.
+async fn search(
+    r: &mut Response,
+    emit: &mut Emitter,
+    tool: &FileSearch,
+    call: &BuiltinCall,
+    number: usize,
+) -> (String, Vec<SearchResult>) {
+    let output_index = r.output.len();
+    let id = FileSearchCallId::generate().into_string();
+    let queries = file_search::queries(&call.arguments);
+    let mut item = FileSearchCall { id: id.clone(), status: status::IN_PROGRESS.into(), queries, results: None };
+    r.output.push(Item::FileSearchCall(item.clone()));
+    let at = output_index as u32;
+    emit.emit(Event::OutputItem { done: false, output_index: at, item: Item::FileSearchCall(item.clone()) }).await;
+    emit.emit(Event::ToolCall { name: "response.file_search_call.in_progress", item_id: id.clone(), output_index: at })
+        .await;
+    emit.emit(Event::ToolCall { name: "response.file_search_call.searching", item_id: id.clone(), output_index: at })
+        .await;
+    let (said, results) = match tool.run(&call.arguments).await {
+        Ok(found) => {
+            item.status = status::COMPLETED.into();
+            item.queries = found.queries;
+            item.results = Some(
+                found
+                    .results
+                    .iter()
+                    .map(|s| FileSearchResult {
+                        file_id: s.file_id.clone(),
+                        filename: s.file_name.clone(),
+                        score: s.score,
+                        text: s.text.clone(),
+                        attributes: Default::default(),
+                    })
+                    .collect(),
+            );
+            (file_search::output(number, &found.results), found.results)
+        }
+        Err(message) => {
+            tracing::warn!(response_id = %r.id, error = %message, "file_search failed");
+            item.status = status::FAILED.into();
+            (format!("The search failed: {message}"), vec![])
+        }
+    };
+    emit.emit(Event::ToolCall { name: "response.file_search_call.completed", item_id: id, output_index: at }).await;
+    r.output[output_index] = Item::FileSearchCall(item.clone());
+    emit.emit(Event::OutputItem { done: true, output_index: at, item: Item::FileSearchCall(item) }).await;
+    (said, results)
+}
+
+/// Runs the model turns of `r` (status `in_progress`) with `request` on `backend`:
+/// each call of a built-in tool is run and answered, and the model called again,
+/// until it answers, calls a client's function, or fails. The output, usage and end
+/// state are written into `r` and each step announced.
+pub async fn execute(
+    r: &mut Response,
+    backend: Arc<dyn ChatModel>,
+    mut request: ChatRequest,
+    builtins: &BuiltIns,
+    emit: &mut Emitter,
+) {
+    let mut searches: Vec<Vec<SearchResult>> = vec![];
+    let mut total = Usage::default();
+    let mut calls_made = 0u32;
+    let mut last = None;
+    for _ in 0..MAX_ROUNDS {
+        let estimated_input = prompt_tokens(&request);
+        let file_search = builtins.file_search.is_some() && request.tools.iter().any(|t| t.name == FILE_SEARCH);
+        let outcome = model_call(r, &backend, request.clone(), emit, &searches, file_search).await;
+        let usage = outcome
+            .usage
+            .unwrap_or(Usage { input_tokens: estimated_input, output_tokens: estimate_tokens(&outcome.written) });
+        total.input_tokens += usage.input_tokens;
+        total.output_tokens += usage.output_tokens;
+        let (Some(tool), false, true) = (&builtins.file_search, outcome.failure.is_some(), !outcome.builtin.is_empty())
+        else {
+            last = Some(outcome);
+            break;
+        };
+        let mut tool_calls = Vec::new();
+        let mut answers = Vec::new();
+        for call in &outcome.builtin {
+            let (said, results) = search(r, emit, tool, call, searches.len()).await;
+            searches.push(results);
+            calls_made += 1;
+            tool_calls.push(ToolCall {
+                id: call.call_id.clone(),
+                name: FILE_SEARCH.into(),
+                arguments: call.arguments.clone(),
+            });
+            answers.push(ChatMessage::Tool { tool_call_id: call.call_id.clone(), content: said });
+        }
+        request.messages.push(ChatMessage::Assistant { content: outcome.said.clone(), tool_calls });
+        request.messages.extend(answers);
+        // a forced choice is for the first call only
+        request.tool_choice = None;
+        if builtins.max_calls.is_some_and(|max| calls_made >= max) {
+            request.tools.retain(|t| t.name != FILE_SEARCH);
+        }
+        if outcome.client_calls {
+            last = Some(Outcome { builtin: vec![], ..outcome });
+            break;
+        }
+    }
+    r.usage = Some(total);
+    let Some(outcome) = last else {
+        r.status = status::INCOMPLETE.into();
+        r.incomplete_reason = Some("max_output_tokens".into());
+        return;
+    };
+    if let Some(e) = outcome.failure {
         tracing::warn!(response_id = %r.id, error = %e, "model call failed");
         r.status = status::FAILED.into();
         r.error = Some(ResponseError { code: e.run_error_code().into(), message: e.to_string() });
-    } else if cut {
+    } else if outcome.finish.as_deref() == Some("length") {
         r.status = status::INCOMPLETE.into();
         r.incomplete_reason = Some("max_output_tokens".into());
-    } else if finish.as_deref() == Some("content_filter") {
+    } else if outcome.finish.as_deref() == Some("content_filter") {
         r.status = status::INCOMPLETE.into();
         r.incomplete_reason = Some("content_filter".into());
     } else {

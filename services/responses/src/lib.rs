@@ -13,6 +13,7 @@ pub mod ops;
 pub mod peers;
 pub mod prompt;
 pub mod store;
+pub mod tools;
 
 pub use grpc::ResponsesService;
 pub use ops::Responses;

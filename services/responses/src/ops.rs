@@ -15,10 +15,11 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::domain::{MAX_CHAIN, NewResponse, Response, ResponseError, ResponseTool, status};
-use crate::engine::{self, Emitter, Event, Sequenced};
-use crate::peers::ConversationPeer;
+use crate::engine::{self, BuiltIns, Emitter, Event, Sequenced};
+use crate::peers::{ConversationPeer, VectorStorePeer};
 use crate::prompt;
 use crate::store::Store;
+use crate::tools::FileSearch;
 
 /// Events a stream may hold before the turn waits for its reader.
 const EVENT_BUFFER: usize = 256;
@@ -29,6 +30,7 @@ pub struct Responses {
     store: Store,
     models: Models,
     conversations: Option<ConversationPeer>,
+    vector_stores: Option<VectorStorePeer>,
 }
 
 /// A response that has started: its events as they come, and the task that ends it.
@@ -41,7 +43,64 @@ impl Responses {
     /// Responses in `store`, answered by `models`; without a conversations peer a
     /// request naming a conversation is refused.
     pub fn new(store: Store, models: Models, conversations: Option<ConversationPeer>) -> Self {
-        Self { store, models, conversations }
+        Self { store, models, conversations, vector_stores: None }
+    }
+
+    /// Searches for the file_search tool through the vector stores service.
+    pub fn with_vector_stores(mut self, peer: VectorStorePeer) -> Self {
+        self.vector_stores = Some(peer);
+        self
+    }
+
+    /// The built-in tools of `r` for `caller`, their references checked.
+    async fn builtins(&self, caller: &Caller, r: &Response) -> ServiceResult<BuiltIns> {
+        let mut builtins = BuiltIns { file_search: None, max_calls: r.max_tool_calls };
+        for (i, t) in r.tools.iter().enumerate() {
+            match t {
+                ResponseTool::Function(_) => {}
+                ResponseTool::FileSearch { vector_store_ids, filters, .. } => {
+                    let Some(peer) = &self.vector_stores else {
+                        return Err(ServiceError::unimplemented(
+                            "The file_search tool (no vector stores service is reachable from this process)",
+                        )
+                        .with_param(format!("tools[{i}]")));
+                    };
+                    if builtins.file_search.is_some() {
+                        return Err(ServiceError::invalid(
+                            format!("tools[{i}]"),
+                            "Only one file_search tool may be given.",
+                        ));
+                    }
+                    for (j, vs) in vector_store_ids.iter().enumerate() {
+                        if let Err(e) = peer.store(caller, vs).await {
+                            return Err(match e.kind {
+                                ErrorKind::NotFound => ServiceError::invalid(
+                                    format!("tools[{i}].vector_store_ids[{j}]"),
+                                    format!("Vector store with id '{vs}' not found."),
+                                ),
+                                _ => e,
+                            });
+                        }
+                    }
+                    let filters = filters
+                        .clone()
+                        .map(|f| {
+                            assistd_common::filters::from_json(
+                                &format!("tools[{i}].filters"),
+                                serde_json::Value::Object(f),
+                            )
+                        })
+                        .transpose()
+                        .map_err(ServiceError::from)?;
+                    builtins.file_search = FileSearch::of(t, peer.clone(), caller.clone(), filters);
+                }
+                ResponseTool::CodeInterpreter { .. } => {
+                    return Err(ServiceError::unimplemented("The code_interpreter tool in the Responses API")
+                        .with_param(format!("tools[{i}]")));
+                }
+            }
+        }
+        Ok(builtins)
     }
 
     /// Starts response `new` for `caller`.
@@ -54,14 +113,7 @@ impl Responses {
                 ServiceError::unimplemented("Background responses (`background: true`)").with_param("background")
             );
         }
-        for (i, t) in r.tools.iter().enumerate() {
-            let what = match t {
-                ResponseTool::Function(_) => continue,
-                ResponseTool::FileSearch { .. } => "The file_search tool in the Responses API",
-                ResponseTool::CodeInterpreter { .. } => "The code_interpreter tool in the Responses API",
-            };
-            return Err(ServiceError::unimplemented(what).with_param(format!("tools[{i}]")));
-        }
+        let builtins = self.builtins(caller, &r).await?;
         let context = self.context(caller, &r).await?;
         for item in &mut input {
             item.assign_id();
@@ -90,7 +142,9 @@ impl Responses {
             emit.emit(Event::Response("response.created", Box::new(r.clone()))).await;
             emit.emit(Event::Response("response.in_progress", Box::new(r.clone()))).await;
             match (backend, request) {
-                (Ok((backend, _)), Some(request)) => engine::execute(&mut r, backend, request, &mut emit).await,
+                (Ok((backend, _)), Some(request)) => {
+                    engine::execute(&mut r, backend, request, &builtins, &mut emit).await
+                }
                 (Err(e), _) => {
                     r.status = status::FAILED.into();
                     r.error = Some(ResponseError { code: e.run_error_code().into(), message: e.to_string() });

@@ -83,3 +83,38 @@ impl ConversationPeer {
         Ok(())
     }
 }
+
+/// A client of VectorStoreService acting for a [`Caller`]: the file_search tool's searches.
+#[derive(Clone)]
+pub struct VectorStorePeer {
+    client: pb::vector_store_service_client::VectorStoreServiceClient<GrpcChannel>,
+    internal: Option<MetadataValue<tonic::metadata::Ascii>>,
+}
+
+impl VectorStorePeer {
+    /// A client over `channel`.
+    pub fn new(channel: GrpcChannel, internal: Option<MetadataValue<tonic::metadata::Ascii>>) -> Self {
+        let max = assistd_common::channel::MAX_GRPC_MESSAGE;
+        Self {
+            client: pb::vector_store_service_client::VectorStoreServiceClient::new(channel)
+                .max_decoding_message_size(max),
+            internal,
+        }
+    }
+
+    /// The vector store `id` (a 404 when the caller has none).
+    pub async fn store(&self, caller: &Caller, id: &str) -> ServiceResult<pb::VectorStore> {
+        let req = caller.request(pb::GetVectorStoreRequest { vector_store_id: id.to_owned() }, self.internal.as_ref());
+        Ok(self.client.clone().get_vector_store(req).await.map_err(|s| ServiceError::from_status(&s))?.into_inner())
+    }
+
+    /// One search.
+    pub async fn search(
+        &self,
+        caller: &Caller,
+        request: pb::SearchVectorStoreRequest,
+    ) -> ServiceResult<pb::SearchVectorStoreResponse> {
+        let req = caller.request(request, self.internal.as_ref());
+        Ok(self.client.clone().search_vector_store(req).await.map_err(|s| ServiceError::from_status(&s))?.into_inner())
+    }
+}

@@ -4,6 +4,7 @@
 
 use assistd_common::items::{ContentPart, FunctionOutput, Item};
 use assistd_common::{ServiceError, ServiceResult};
+use assistd_runs::engine::prompt::file_search_function;
 use assistd_runs::model::{ChatMessage, ChatRequest, FunctionSpec, ToolCall, ToolChoice, UserPart};
 use serde_json::Value;
 
@@ -28,7 +29,8 @@ pub fn chat_request(r: &Response, model: String, items: &[Item]) -> ServiceResul
                 parameters: f.parameters.clone().map(Value::Object),
                 strict: f.strict,
             }),
-            _ => None,
+            ResponseTool::FileSearch { .. } => Some(file_search_function()),
+            ResponseTool::CodeInterpreter { .. } => None,
         })
         .collect::<Vec<_>>();
     let tool_choice = match &r.tool_choice {
@@ -38,7 +40,10 @@ pub fn chat_request(r: &Response, model: String, items: &[Item]) -> ServiceResul
             "required" => Some(ToolChoice::Required),
             _ => Some(ToolChoice::Auto),
         },
-        Some(Value::Object(o)) => o.get("name").and_then(Value::as_str).map(|n| ToolChoice::Function(n.to_owned())),
+        Some(Value::Object(o)) => match o.get("type").and_then(Value::as_str) {
+            Some("file_search") => Some(ToolChoice::Function(assistd_runs::engine::prompt::FILE_SEARCH.into())),
+            _ => o.get("name").and_then(Value::as_str).map(|n| ToolChoice::Function(n.to_owned())),
+        },
         Some(_) => None,
     };
     Ok(ChatRequest {

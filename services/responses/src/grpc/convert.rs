@@ -219,6 +219,19 @@ pub fn event_to_pb(e: Sequenced, include: &[String]) -> pb::ResponseEvent {
             "response.function_call_arguments.done",
             Payload::Done(pb::DoneEvent { item_id, output_index, content_index: 0, text: arguments, name: Some(name) }),
         ),
+        Event::Annotation { item_id, output_index, content_index, annotation_index, annotation } => (
+            "response.output_text.annotation.added",
+            Payload::Annotation(pb::AnnotationEvent {
+                item_id,
+                output_index,
+                content_index,
+                annotation_index,
+                annotation: Some(annotation.into()),
+            }),
+        ),
+        Event::ToolCall { name, item_id, output_index } => {
+            (name, Payload::ToolCall(pb::ToolCallEvent { item_id, output_index }))
+        }
         Event::Error(ResponseError { code, message }) => ("error", Payload::Error(pb::ResponseError { code, message })),
     };
     pb::ResponseEvent { r#type: kind.to_owned(), sequence_number, payload: Some(payload) }
