@@ -158,10 +158,13 @@ async fn serve(settings: Settings, only: Vec<ServiceName>, remote: Vec<(ServiceN
         services.retain(|s| *s != ServiceName::Sandbox);
     }
     let conn = server::open_db(&settings, &services).await?;
-    let server::Grpc { router: grpc, auth_on, engine, ingestor, index } =
+    let server::Grpc { router: grpc, auth_on, engine, responses, ingestor, index } =
         server::grpc_router(&settings, &services, &conn, &remote).await?;
     if let Some(engine) = &engine {
         engine.spawn_workers(settings.workers);
+    }
+    if let Some(responses) = &responses {
+        responses.spawn_workers(settings.workers);
     }
     let stop_ingest = tokio_util::sync::CancellationToken::new();
     let ingesting = ingestor.as_ref().map(|i| i.spawn(stop_ingest.clone()));

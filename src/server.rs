@@ -256,6 +256,8 @@ pub struct Grpc {
     pub auth_on: bool,
     /// The run engine, when the runs service is hosted here.
     pub engine: Option<assistd_runs::Engine>,
+    /// The responses service's operations (background workers), when hosted here.
+    pub responses: Option<assistd_responses::Responses>,
     /// The ingestion workers, when the vector stores service is hosted here.
     pub ingestor: Option<assistd_vector_stores::worker::Ingestor>,
     /// The vector index, when the vector stores service is hosted here.
@@ -532,11 +534,17 @@ pub async fn grpc_router(
                 None
             }
         };
+        let queue = assistd_responses::ops::QueueConfig {
+            lease: settings.engine.lease,
+            poll: settings.engine.poll,
+            concurrency: settings.engine.concurrency,
+        };
         let mut ops = assistd_responses::Responses::new(
             assistd_responses::store::Store::new(conn.clone()),
             models.clone().unwrap_or_else(assistd_runs::Models::none),
             conversations,
-        );
+        )
+        .with_queue(queue);
         // file_search searches through the vector stores service
         match channels.get(ServiceName::VectorStores) {
             Some(c) => {
@@ -597,7 +605,8 @@ pub async fn grpc_router(
     let routes = routes.add_service(health).add_service(reflection).add_service(reflection_alpha);
     let index = vector_stores.as_ref().map(|(v, _)| v.searcher().index().clone());
     let ingestor = vector_stores.map(|(_, i)| i);
-    Ok(Grpc { router: guarded(routes.into_axum_router()), auth_on: auth.enabled(), engine, ingestor, index })
+    let responses = responses.map(|r| r.ops().clone());
+    Ok(Grpc { router: guarded(routes.into_axum_router()), auth_on: auth.enabled(), engine, responses, ingestor, index })
 }
 
 /// Adds gRPC-Web (with CORS) in front of a gRPC router.

@@ -8,6 +8,7 @@ records what the model was sent."""
 from __future__ import annotations
 
 import json
+import time
 
 import openai
 import pydantic
@@ -212,3 +213,46 @@ def test_delete_and_errors(client, llm):
     with pytest.raises(openai.BadRequestError) as e:
         client.responses.create(input="no model")  # type: ignore[call-arg]
     assert e.value.body["param"] == "model"
+
+
+def wait_done(client, response_id: str):
+    for _ in range(400):
+        r = client.responses.retrieve(response_id)
+        if r.status not in ("queued", "in_progress"):
+            return r
+        time.sleep(0.05)
+    raise AssertionError(f"{response_id} did not end")
+
+
+def test_background_with_polling_and_replay(client, llm):
+    llm.script({"text": ["Back", "ground."]})
+    r = client.responses.create(model="gpt-4o", input="Work on it.", background=True)
+    assert r.background is True and r.status in ("queued", "in_progress")
+    done = wait_done(client, r.id)
+    assert done.status == "completed" and done.output_text == "Background."
+
+    # the whole stream again, then only what came after sequence number 3
+    events = list(client.responses.retrieve(r.id, stream=True))
+    assert [e.type for e in events[:3]] == ["response.created", "response.queued", "response.in_progress"]
+    assert events[-1].type == "response.completed"
+    assert [e.sequence_number for e in events] == list(range(len(events)))
+    tail = list(client.responses.retrieve(r.id, stream=True, starting_after=3))
+    assert [e.sequence_number for e in tail] == list(range(4, len(events)))
+
+
+def test_background_stream_and_cancel(client, llm):
+    llm.script({"text": ["One", " two", " three", " four", " five", " six"], "sleep": 0.4})
+    with client.responses.create(model="gpt-4o", input="Count slowly.", background=True, stream=True) as stream:
+        first = []
+        for event in stream:
+            first.append(event)
+            if event.type == "response.output_text.delta":
+                break
+    assert [e.type for e in first[:3]] == ["response.created", "response.queued", "response.in_progress"]
+    response_id = first[0].response.id
+    # the client went away; the response goes on, and is cancelled from here
+    cancelled = client.responses.cancel(response_id)
+    assert cancelled.status == "cancelled"
+    assert client.responses.retrieve(response_id).status == "cancelled"
+    with pytest.raises(openai.BadRequestError):
+        client.responses.cancel(client.responses.create(model="gpt-4o", input="sync").id)

@@ -208,6 +208,40 @@ impl Api {
     }
 }
 
+impl Api {
+    /// Streams a response (`POST /v1/responses`, `stream: true`); returns (time to the
+    /// first `response.output_text.delta`, whether it ended `response.completed`).
+    async fn stream_response(&self) -> anyhow::Result<(Duration, bool)> {
+        let start = Instant::now();
+        let r = self
+            .http
+            .post(format!("{}/v1/responses", self.base))
+            .bearer_auth(KEY)
+            .json(&json!({"model": "fake", "input": "hi", "stream": true}))
+            .send()
+            .await?;
+        ensure!(r.status().is_success(), "responses stream: {}", r.status());
+        let mut body = r.bytes_stream();
+        let mut buf = Vec::new();
+        let mut first = None;
+        let mut last = String::new();
+        while let Some(chunk) = body.next().await {
+            buf.extend_from_slice(&chunk?);
+            while let Some(pos) = buf.windows(2).position(|w| w == b"\n\n") {
+                let frame: Vec<u8> = buf.drain(..pos + 2).collect();
+                let frame = String::from_utf8_lossy(&frame);
+                if let Some(name) = frame.lines().find_map(|l| l.strip_prefix("event: ")) {
+                    if name == "response.output_text.delta" {
+                        first.get_or_insert_with(|| start.elapsed());
+                    }
+                    last = name.to_owned();
+                }
+            }
+        }
+        Ok((first.context("no output_text delta")?, last == "response.completed"))
+    }
+}
+
 async fn direct_ttft(http: &reqwest::Client, url: &str) -> anyhow::Result<(Duration, usize)> {
     let start = Instant::now();
     let r = http.post(url).json(&json!({"model": "m", "stream": true, "messages": []})).send().await?;
@@ -247,14 +281,19 @@ async fn main() -> anyhow::Result<()> {
     set(Script { tokens: 8, interval: Duration::ZERO });
     let mut direct = Histogram::<u64>::new(3)?;
     let mut through = Histogram::<u64>::new(3)?;
+    let mut responses = Histogram::<u64>::new(3)?;
+    // runs and responses interleaved, each beside a direct call, so both see the same machine
     for i in 0..args.ttft_runs + 20 {
         let (d, _) = direct_ttft(&api.http, &direct_url).await?;
         let t = api.thread().await?;
         let (ttft, _, ok) = api.stream(&t, &assistant).await?;
         ensure!(ok, "a TTFT run did not complete");
+        let (r_ttft, r_ok) = api.stream_response().await?;
+        ensure!(r_ok, "a TTFT response did not complete");
         if i >= 20 {
             direct.record(d.as_micros() as u64)?;
             through.record(ttft.as_micros() as u64)?;
+            responses.record(r_ttft.as_micros() as u64)?;
         }
     }
 
@@ -325,6 +364,11 @@ async fn main() -> anyhow::Result<()> {
             "assistd_p50": pct(&through, 0.5), "assistd_p99": pct(&through, 0.99),
             "added_p50": pct(&through, 0.5) - pct(&direct, 0.5),
             "added_p99": pct(&through, 0.99) - pct(&direct, 0.99),
+        },
+        "responses_ttft_ms": {
+            "assistd_p50": pct(&responses, 0.5), "assistd_p99": pct(&responses, 0.99),
+            "added_p50": pct(&responses, 0.5) - pct(&direct, 0.5),
+            "added_p99": pct(&responses, 0.99) - pct(&direct, 0.99),
         },
         "relay_tokens_per_s": {"direct": direct_rate.round(), "assistd": relay_rate.round()},
         "concurrent": {

@@ -70,23 +70,41 @@ where
     Sse::new(events).keep_alive(KeepAlive::new().interval(SSE_KEEP_ALIVE)).into_response()
 }
 
-/// GET /v1/responses/{response_id}
+/// GET /v1/responses/{response_id}: the response, or with `stream=true` its events
+/// (after `starting_after`) as they come.
 pub async fn retrieve(
     State(up): State<Upstreams>,
     headers: HeaderMap,
     Path(response_id): Path<String>,
     q: ListQuery,
-) -> ApiResult<Json<ResponseOut>> {
+) -> ApiResult<Response> {
+    const WHAT: &str = "GET /v1/responses/{response_id}";
     if q.get("stream").is_some_and(|s| s == "true") {
-        return Err(ApiError::new(
-            axum::http::StatusCode::NOT_IMPLEMENTED,
-            "Streaming a stored response (GET with stream=true) is for background responses, which assistd does not run yet.",
-        )
-        .with_param("stream")
-        .with_code("not_implemented"));
+        let starting_after = match q.get("starting_after") {
+            None => None,
+            Some(v) => Some(v.parse::<u64>().map_err(|_| {
+                ApiError::invalid(
+                    "starting_after",
+                    format!("Invalid 'starting_after': expected an integer, but got '{v}' instead."),
+                )
+                .with_code("invalid_type")
+            })?),
+        };
+        let req = pb::GetResponseRequest { response_id, include: q.include(), starting_after };
+        let events = up.responses().follow_response(grpc_request(&headers, req)).await.map_err(status_error(WHAT))?;
+        return Ok(sse(events.into_inner()));
     }
+    Ok(retrieve_json(up, headers, response_id, q).await?.into_response())
+}
+
+async fn retrieve_json(
+    up: Upstreams,
+    headers: HeaderMap,
+    response_id: String,
+    q: ListQuery,
+) -> ApiResult<Json<ResponseOut>> {
     let include = q.include();
-    let req = pb::GetResponseRequest { response_id, include };
+    let req = pb::GetResponseRequest { response_id, include, starting_after: None };
     let r = up
         .responses()
         .get_response(grpc_request(&headers, req))

@@ -16,6 +16,7 @@ use assistd_runs::model::{ChatMessage, ToolCall};
 use futures::StreamExt;
 use std::sync::Arc;
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
 use crate::domain::{Response, ResponseError, Usage, status};
 use crate::tools::FileSearch;
@@ -52,23 +53,40 @@ pub struct Sequenced {
     pub event: Event,
 }
 
-/// Numbers events and hands them to the listener, if there is one (and it is still
-/// there).
+/// Where the events of a background response are kept, for clients that follow it.
+#[async_trait::async_trait]
+pub trait EventSink: Send + Sync {
+    /// Keeps `event`.
+    async fn record(&self, event: &Sequenced);
+}
+
+/// Numbers events, keeps them (background responses) and hands them to the listener,
+/// if there is one (and it is still there).
 pub struct Emitter {
     tx: Option<mpsc::Sender<Sequenced>>,
+    sink: Option<Arc<dyn EventSink>>,
     next: u64,
 }
 
 impl Emitter {
     /// Events go to `tx` (none: nobody listens).
     pub fn new(tx: Option<mpsc::Sender<Sequenced>>) -> Self {
-        Self { tx, next: 0 }
+        Self { tx, sink: None, next: 0 }
+    }
+
+    /// Also keeps every event in `sink`.
+    pub fn with_sink(mut self, sink: Arc<dyn EventSink>) -> Self {
+        self.sink = Some(sink);
+        self
     }
 
     /// Sends `event`; a listener that went away is forgotten.
     pub async fn emit(&mut self, event: Event) {
         let ev = Sequenced { sequence_number: self.next, event };
         self.next += 1;
+        if let Some(sink) = &self.sink {
+            sink.record(&ev).await;
+        }
         if let Some(tx) = &self.tx
             && tx.send(ev).await.is_err()
         {
@@ -288,6 +306,7 @@ fn citations(text: &str, searches: &[Vec<SearchResult>]) -> Vec<Annotation> {
 /// How one model call ended.
 struct Outcome {
     failure: Option<ModelError>,
+    cancelled: bool,
     finish: Option<String>,
     usage: Option<Usage>,
     builtin: Vec<BuiltinCall>,
@@ -303,6 +322,7 @@ async fn model_call(
     emit: &mut Emitter,
     searches: &[Vec<SearchResult>],
     file_search: bool,
+    cancel: &CancellationToken,
 ) -> Outcome {
     let mut turn = Turn {
         r,
@@ -318,34 +338,41 @@ async fn model_call(
     let mut usage = None;
     let mut finish = None;
     let mut failure = None;
+    let mut cancelled = false;
     match backend.stream(request).await {
         Err(e) => failure = Some(e),
-        Ok(mut stream) => {
-            while let Some(ev) = stream.next().await {
-                match ev {
-                    Err(e) => {
-                        failure = Some(e);
-                        break;
-                    }
-                    Ok(ChatEvent::Text(t)) => turn.text(t).await,
-                    Ok(ChatEvent::ToolCall { index, id, name, arguments }) => {
-                        turn.call(index, id, name, arguments).await
-                    }
-                    Ok(ChatEvent::Usage { prompt_tokens, completion_tokens }) => {
-                        usage = Some(Usage { input_tokens: prompt_tokens, output_tokens: completion_tokens })
-                    }
-                    Ok(ChatEvent::Finish(f)) => finish = Some(f),
+        Ok(mut stream) => loop {
+            let ev = tokio::select! {
+                biased;
+                () = cancel.cancelled() => {
+                    cancelled = true;
+                    break;
                 }
+                ev = stream.next() => ev,
+            };
+            let Some(ev) = ev else { break };
+            match ev {
+                Err(e) => {
+                    failure = Some(e);
+                    break;
+                }
+                Ok(ChatEvent::Text(t)) => turn.text(t).await,
+                Ok(ChatEvent::ToolCall { index, id, name, arguments }) => turn.call(index, id, name, arguments).await,
+                Ok(ChatEvent::Usage { prompt_tokens, completion_tokens }) => {
+                    usage = Some(Usage { input_tokens: prompt_tokens, output_tokens: completion_tokens })
+                }
+                Ok(ChatEvent::Finish(f)) => finish = Some(f),
             }
-        }
+        },
     }
     let cut = finish.as_deref() == Some("length");
-    let item_status = if failure.is_some() || cut { status::INCOMPLETE } else { status::COMPLETED };
+    let item_status = if failure.is_some() || cut || cancelled { status::INCOMPLETE } else { status::COMPLETED };
     turn.close_text(item_status).await;
     let client_calls = !turn.calls.is_empty();
     turn.close_calls(item_status).await;
     Outcome {
         failure,
+        cancelled,
         finish,
         usage,
         builtin: std::mem::take(&mut turn.builtin),
@@ -415,6 +442,7 @@ pub async fn execute(
     mut request: ChatRequest,
     builtins: &BuiltIns,
     emit: &mut Emitter,
+    cancel: &CancellationToken,
 ) {
     let mut searches: Vec<Vec<SearchResult>> = vec![];
     let mut total = Usage::default();
@@ -423,14 +451,14 @@ pub async fn execute(
     for _ in 0..MAX_ROUNDS {
         let estimated_input = prompt_tokens(&request);
         let file_search = builtins.file_search.is_some() && request.tools.iter().any(|t| t.name == FILE_SEARCH);
-        let outcome = model_call(r, &backend, request.clone(), emit, &searches, file_search).await;
+        let outcome = model_call(r, &backend, request.clone(), emit, &searches, file_search, cancel).await;
         let usage = outcome
             .usage
             .unwrap_or(Usage { input_tokens: estimated_input, output_tokens: estimate_tokens(&outcome.written) });
         total.input_tokens += usage.input_tokens;
         total.output_tokens += usage.output_tokens;
-        let (Some(tool), false, true) = (&builtins.file_search, outcome.failure.is_some(), !outcome.builtin.is_empty())
-        else {
+        let stop = outcome.failure.is_some() || outcome.cancelled || cancel.is_cancelled();
+        let (Some(tool), false, true) = (&builtins.file_search, stop, !outcome.builtin.is_empty()) else {
             last = Some(outcome);
             break;
         };
@@ -465,7 +493,9 @@ pub async fn execute(
         r.incomplete_reason = Some("max_output_tokens".into());
         return;
     };
-    if let Some(e) = outcome.failure {
+    if outcome.cancelled || cancel.is_cancelled() {
+        r.status = status::CANCELLED.into();
+    } else if let Some(e) = outcome.failure {
         tracing::warn!(response_id = %r.id, error = %e, "model call failed");
         r.status = status::FAILED.into();
         r.error = Some(ResponseError { code: e.run_error_code().into(), message: e.to_string() });

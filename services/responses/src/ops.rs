@@ -1,36 +1,73 @@
 //! The operations of the Responses API: what the gRPC adapter calls. A create checks
-//! the request, gathers the context (the chain of previous responses, or the
-//! conversation's items), keeps the response (unless `store: false`), then runs the
-//! model turn in a task of its own, so that a client that goes away does not stop it;
-//! the caller gets the turn's events and, at the end, the response.
+//! the request and gathers the context (the chain of previous responses, or the
+//! conversation's items). A foreground response is kept (unless `store: false`) and its
+//! model turns run in a task of its own in this process, so that a client that goes
+//! away does not stop it. A background one is queued in the database, where any
+//! replica's workers claim it under a lease (the replica that streams it claims it
+//! itself); its events are kept so that any replica can replay and follow them, and a
+//! cancel reaches it from any replica through its row.
+
+use std::sync::Arc;
+use std::time::Duration;
 
 use assistd_common::caller::Caller;
 use assistd_common::error::ErrorKind;
 use assistd_common::ids::ResponseId;
-use assistd_common::items::{Item, validate_include};
+use assistd_common::items::{INCLUDABLE, Item, validate_include};
 use assistd_common::page::{Order, Page, PageRequest};
-use assistd_common::{Project, ServiceError, ServiceResult, time};
+use assistd_common::{Lease, Project, ServiceError, ServiceResult, time};
+use assistd_proto::pb;
 use assistd_runs::Models;
-use tokio::sync::mpsc;
+use assistd_runs::model::{ChatModel, ChatRequest, ModelError};
+use prost::Message as _;
+use tokio::sync::{Notify, mpsc};
 use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 
 use crate::domain::{MAX_CHAIN, NewResponse, Response, ResponseError, ResponseTool, status};
-use crate::engine::{self, BuiltIns, Emitter, Event, Sequenced};
+use crate::engine::{self, BuiltIns, Emitter, Event, EventSink, Sequenced};
 use crate::peers::{ConversationPeer, VectorStorePeer};
 use crate::prompt;
-use crate::store::Store;
+use crate::store::{CancelAsked, Store};
 use crate::tools::FileSearch;
 
 /// Events a stream may hold before the turn waits for its reader.
 const EVENT_BUFFER: usize = 256;
+/// How often a follower of a background response looks for new events.
+const FOLLOW_POLL: Duration = Duration::from_millis(100);
+/// How long a cancel waits for the worker to stop the response.
+const CANCEL_WAIT: Duration = Duration::from_secs(5);
 
-/// The responses of every project, the model backends, and the conversations peer.
+/// How background responses are queued and executed.
+#[derive(Debug, Clone)]
+pub struct QueueConfig {
+    /// How long a worker's claim lasts without renewal; it renews every third of it.
+    pub lease: Duration,
+    /// How often idle workers look for queued responses and the reaper for lapsed ones.
+    pub poll: Duration,
+    /// Most background responses one process executes at once.
+    pub concurrency: usize,
+}
+
+impl Default for QueueConfig {
+    fn default() -> Self {
+        Self { lease: Duration::from_secs(30), poll: Duration::from_secs(1), concurrency: 16 }
+    }
+}
+
+/// The responses of every project, the model backends, and the peers.
 #[derive(Clone)]
 pub struct Responses {
     store: Store,
     models: Models,
     conversations: Option<ConversationPeer>,
     vector_stores: Option<VectorStorePeer>,
+    queue: QueueConfig,
+    /// This process's name as a lease holder.
+    owner: String,
+    wake: Arc<Notify>,
+    /// The background responses this process executes, to cancel them at once.
+    running: Arc<std::sync::Mutex<std::collections::HashMap<String, CancellationToken>>>,
 }
 
 /// A response that has started: its events as they come, and the task that ends it.
@@ -39,17 +76,305 @@ pub struct Started {
     pub done: JoinHandle<Response>,
 }
 
+/// What a response's model turns need, once its request is checked.
+struct Prepared {
+    backend: Result<Arc<dyn ChatModel>, ModelError>,
+    request: Option<ChatRequest>,
+    builtins: BuiltIns,
+}
+
+/// Keeps a background response's events in the store, as proto.
+struct StoreSink {
+    store: Store,
+    project: Project,
+    id: String,
+}
+
+#[async_trait::async_trait]
+impl EventSink for StoreSink {
+    async fn record(&self, e: &Sequenced) {
+        let all: Vec<String> = INCLUDABLE.iter().map(|s| (*s).to_owned()).collect();
+        let body = crate::grpc::convert::event_to_pb(e.clone(), &all).encode_to_vec();
+        if let Err(err) = self.store.add_event(&self.project, &self.id, e.sequence_number, body).await {
+            tracing::warn!(response_id = %self.id, error = %err.message, "an event of a background response was not kept");
+        }
+    }
+}
+
+fn final_event(r: &Response) -> Option<&'static str> {
+    match r.status.as_str() {
+        status::COMPLETED => Some("response.completed"),
+        status::INCOMPLETE => Some("response.incomplete"),
+        status::FAILED => Some("response.failed"),
+        _ => None,
+    }
+}
+
 impl Responses {
     /// Responses in `store`, answered by `models`; without a conversations peer a
     /// request naming a conversation is refused.
     pub fn new(store: Store, models: Models, conversations: Option<ConversationPeer>) -> Self {
-        Self { store, models, conversations, vector_stores: None }
+        Self {
+            store,
+            models,
+            conversations,
+            vector_stores: None,
+            queue: QueueConfig::default(),
+            owner: format!("responses-{}", assistd_common::ids::new_ulid()),
+            wake: Arc::new(Notify::new()),
+            running: Default::default(),
+        }
     }
 
     /// Searches for the file_search tool through the vector stores service.
     pub fn with_vector_stores(mut self, peer: VectorStorePeer) -> Self {
         self.vector_stores = Some(peer);
         self
+    }
+
+    /// Queues background responses with `queue`.
+    pub fn with_queue(mut self, queue: QueueConfig) -> Self {
+        self.queue = queue;
+        self
+    }
+
+    fn lease(&self) -> Lease {
+        Lease::for_next(&self.owner, self.queue.lease)
+    }
+
+    /// Starts response `new` for `caller`; `streaming` when the caller reads its events.
+    pub async fn start(&self, caller: &Caller, new: NewResponse, streaming: bool) -> ServiceResult<Started> {
+        new.validate()?;
+        validate_include(&new.include)?;
+        let NewResponse { response: mut r, mut input, include: _ } = new;
+        if r.background && !r.store {
+            return Err(ServiceError::invalid(
+                "background",
+                "Background responses need store=true: they are kept to be polled.",
+            ));
+        }
+        for item in &mut input {
+            item.assign_id();
+        }
+        // checks the references and the input now, so a bad request is a 4xx
+        let prepared = self.prepare(caller, &r, &input).await?;
+        r.id = ResponseId::generate().into_string();
+        r.created_at = time::now_secs();
+        r.output.clear();
+        let (tx, events) = mpsc::channel(EVENT_BUFFER);
+        if r.background {
+            r.status = status::QUEUED.into();
+            self.store.insert(&caller.project, &r, &input).await?;
+            if streaming && self.store.take(&r.id, &self.lease()).await? {
+                let this = self.clone();
+                let project = caller.project.clone();
+                let done = tokio::spawn(async move { this.drive_background(project, r, input, Some(tx)).await });
+                return Ok(Started { events, done });
+            }
+            self.wake.notify_one();
+            return Ok(Started { events, done: tokio::spawn(async move { r }) });
+        }
+        r.status = status::IN_PROGRESS.into();
+        if r.store {
+            self.store.insert(&caller.project, &r, &input).await?;
+        }
+        let this = self.clone();
+        let caller = caller.clone();
+        let done = tokio::spawn(async move {
+            let mut emit = Emitter::new(Some(tx));
+            emit.emit(Event::Response("response.created", Box::new(r.clone()))).await;
+            emit.emit(Event::Response("response.in_progress", Box::new(r.clone()))).await;
+            this.turns(&caller, &mut r, prepared, input, &mut emit, &CancellationToken::new()).await;
+            r
+        });
+        Ok(Started { events, done })
+    }
+
+    /// The backend, the chat request and the built-in tools of `r` over its context
+    /// and `input`: the checks a request must pass before it starts.
+    async fn prepare(&self, caller: &Caller, r: &Response, input: &[Item]) -> ServiceResult<Prepared> {
+        let builtins = self.builtins(caller, r).await?;
+        let mut items = self.context(caller, r).await?;
+        items.extend(input.iter().cloned());
+        // a model no backend serves fails the response, as it fails a run
+        let backend = self.models.resolve(&r.model);
+        let request = match &backend {
+            Ok((_, model)) => Some(prompt::chat_request(r, model.clone(), &items)?),
+            Err(_) => None,
+        };
+        Ok(Prepared { backend: backend.map(|(b, _)| b), request, builtins })
+    }
+
+    /// Runs the model turns of `r`, keeps the result, and announces its end.
+    async fn turns(
+        &self,
+        caller: &Caller,
+        r: &mut Response,
+        prepared: Prepared,
+        input: Vec<Item>,
+        emit: &mut Emitter,
+        cancel: &CancellationToken,
+    ) {
+        match (prepared.backend, prepared.request) {
+            (Ok(backend), Some(request)) => {
+                engine::execute(r, backend, request, &prepared.builtins, emit, cancel).await
+            }
+            (Err(e), _) => {
+                r.status = status::FAILED.into();
+                r.error = Some(ResponseError { code: e.run_error_code().into(), message: e.to_string() });
+            }
+            (Ok(_), None) => {}
+        }
+        self.finish(caller, r, input).await;
+        if let Some(name) = final_event(r) {
+            emit.emit(Event::Response(name, Box::new(r.clone()))).await;
+        }
+    }
+
+    /// Executes background response `r` (leased to this process): its events are kept,
+    /// its lease renewed while it works, and a cancel asked on any replica stops it.
+    async fn drive_background(
+        &self,
+        project: Project,
+        mut r: Response,
+        input: Vec<Item>,
+        tx: Option<mpsc::Sender<Sequenced>>,
+    ) -> Response {
+        let caller = Caller::engine(project.clone());
+        let sink = StoreSink { store: self.store.clone(), project: project.clone(), id: r.id.clone() };
+        let mut emit = Emitter::new(tx).with_sink(Arc::new(sink));
+        let cancel = CancellationToken::new();
+        self.running.lock().unwrap_or_else(|e| e.into_inner()).insert(r.id.clone(), cancel.clone());
+        // the lease is renewed, and a cancel asked on another replica seen, every poll
+        let renewing = {
+            let (store, id, lease, owner) = (self.store.clone(), r.id.clone(), self.queue.lease, self.owner.clone());
+            let every = self.queue.poll.min(lease / 3);
+            let cancel = cancel.clone();
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(every).await;
+                    match store.renew(&id, &Lease::for_next(&owner, lease)).await {
+                        Ok(Some(false)) => {}
+                        Ok(Some(true)) | Ok(None) => {
+                            cancel.cancel();
+                            return;
+                        }
+                        Err(e) => {
+                            tracing::warn!(response_id = %id, error = %e.message, "renewing a response's lease failed")
+                        }
+                    }
+                }
+            })
+        };
+        emit.emit(Event::Response("response.created", Box::new(r.clone()))).await;
+        emit.emit(Event::Response("response.queued", Box::new(r.clone()))).await;
+        r.status = status::IN_PROGRESS.into();
+        if let Err(e) = self.store.update(&project, &r).await {
+            tracing::warn!(response_id = %r.id, error = %e.message, "a background response's start was not written");
+        }
+        emit.emit(Event::Response("response.in_progress", Box::new(r.clone()))).await;
+        match self.prepare(&caller, &r, &input).await {
+            Ok(prepared) => self.turns(&caller, &mut r, prepared, input, &mut emit, &cancel).await,
+            Err(e) => {
+                r.status = status::FAILED.into();
+                r.error = Some(ResponseError { code: "server_error".into(), message: e.message });
+                self.finish(&caller, &mut r, input).await;
+                emit.emit(Event::Response("response.failed", Box::new(r.clone()))).await;
+            }
+        }
+        renewing.abort();
+        self.running.lock().unwrap_or_else(|e| e.into_inner()).remove(&r.id);
+        r
+    }
+
+    /// Keeps the ended response and adds its input and output to its conversation.
+    async fn finish(&self, caller: &Caller, r: &mut Response, input: Vec<Item>) {
+        if let (Some(conv), Some(peer)) = (r.conversation_id.clone(), &self.conversations)
+            && matches!(r.status.as_str(), status::COMPLETED | status::INCOMPLETE)
+        {
+            let mut items = input;
+            items.extend(r.output.iter().cloned());
+            if let Err(e) = peer.append(caller, &conv, items).await {
+                tracing::warn!(response_id = %r.id, conversation_id = %conv, error = %e.message, "the response's items were not added to its conversation");
+            }
+        }
+        if r.store
+            && let Err(e) = self.store.update(&caller.project, r).await
+        {
+            tracing::error!(response_id = %r.id, error = %e.message, "the ended response was not written");
+        }
+    }
+
+    /// Starts the queue workers (when `claim`) and the reaper of lapsed leases.
+    pub fn spawn_workers(&self, claim: bool) {
+        if claim {
+            let this = self.clone();
+            tokio::spawn(async move { this.work().await });
+        }
+        let this = self.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(this.queue.poll).await;
+                if let Err(e) = this.reap().await {
+                    tracing::warn!(error = %e.message, "reaping background responses failed");
+                }
+            }
+        });
+    }
+
+    async fn work(&self) {
+        let slots = Arc::new(tokio::sync::Semaphore::new(self.queue.concurrency.max(1)));
+        loop {
+            let Ok(permit) = slots.clone().acquire_owned().await else { return };
+            match self.store.claim(&self.lease()).await {
+                Ok(Some((project, kept))) => {
+                    let this = self.clone();
+                    tokio::spawn(async move {
+                        this.drive_background(project, kept.response, kept.input, None).await;
+                        drop(permit);
+                    });
+                }
+                Ok(None) => {
+                    drop(permit);
+                    tokio::select! {
+                        () = self.wake.notified() => {}
+                        () = tokio::time::sleep(self.queue.poll) => {}
+                    }
+                }
+                Err(e) => {
+                    drop(permit);
+                    tracing::warn!(error = %e.message, "claiming a queued response failed");
+                    tokio::time::sleep(self.queue.poll).await;
+                }
+            }
+        }
+    }
+
+    /// Ends the background responses whose worker stopped renewing its lease:
+    /// `failed`, with `server_error`, never `in_progress` forever.
+    pub async fn reap(&self) -> ServiceResult<usize> {
+        let now = time::now_ms();
+        let mut ended = 0;
+        for (project, kept) in self.store.lapsed(now).await? {
+            let mut r = kept.response;
+            r.status = status::FAILED.into();
+            r.error = Some(ResponseError {
+                code: "server_error".into(),
+                message: "The worker executing this response stopped before it ended.".into(),
+            });
+            if self.store.end_lapsed(&r, now).await? {
+                ended += 1;
+                tracing::warn!(response_id = %r.id, "a background response's worker stopped; it failed");
+                let next = self.store.events_after(&project, &r.id, None).await?.last().map_or(0, |(n, _)| n + 1);
+                let sink = StoreSink { store: self.store.clone(), project, id: r.id.clone() };
+                sink.record(&Sequenced {
+                    sequence_number: next,
+                    event: Event::Response("response.failed", Box::new(r)),
+                })
+                .await;
+            }
+        }
+        Ok(ended)
     }
 
     /// The built-in tools of `r` for `caller`, their references checked.
@@ -103,84 +428,6 @@ impl Responses {
         Ok(builtins)
     }
 
-    /// Starts response `new` for `caller`.
-    pub async fn start(&self, caller: &Caller, new: NewResponse) -> ServiceResult<Started> {
-        new.validate()?;
-        validate_include(&new.include)?;
-        let NewResponse { response: mut r, mut input, include: _ } = new;
-        if r.background {
-            return Err(
-                ServiceError::unimplemented("Background responses (`background: true`)").with_param("background")
-            );
-        }
-        let builtins = self.builtins(caller, &r).await?;
-        let context = self.context(caller, &r).await?;
-        for item in &mut input {
-            item.assign_id();
-        }
-        let mut items = context;
-        items.extend(input.iter().cloned());
-        r.id = ResponseId::generate().into_string();
-        r.created_at = time::now_secs();
-        r.status = status::IN_PROGRESS.into();
-        r.output.clear();
-        // a model no backend serves fails the response, as it fails a run
-        let backend = self.models.resolve(&r.model);
-        let request = match &backend {
-            Ok((_, model)) => Some(prompt::chat_request(&r, model.clone(), &items)?),
-            Err(_) => None,
-        };
-        if r.store {
-            self.store.insert(&caller.project, &r, &input).await?;
-        }
-
-        let (tx, events) = mpsc::channel(EVENT_BUFFER);
-        let this = self.clone();
-        let caller = caller.clone();
-        let done = tokio::spawn(async move {
-            let mut emit = Emitter::new(Some(tx));
-            emit.emit(Event::Response("response.created", Box::new(r.clone()))).await;
-            emit.emit(Event::Response("response.in_progress", Box::new(r.clone()))).await;
-            match (backend, request) {
-                (Ok((backend, _)), Some(request)) => {
-                    engine::execute(&mut r, backend, request, &builtins, &mut emit).await
-                }
-                (Err(e), _) => {
-                    r.status = status::FAILED.into();
-                    r.error = Some(ResponseError { code: e.run_error_code().into(), message: e.to_string() });
-                }
-                (Ok(_), None) => {}
-            }
-            this.finish(&caller, &mut r, input).await;
-            let name = match r.status.as_str() {
-                status::COMPLETED => "response.completed",
-                status::INCOMPLETE => "response.incomplete",
-                _ => "response.failed",
-            };
-            emit.emit(Event::Response(name, Box::new(r.clone()))).await;
-            r
-        });
-        Ok(Started { events, done })
-    }
-
-    /// Keeps the ended response and adds its input and output to its conversation.
-    async fn finish(&self, caller: &Caller, r: &mut Response, input: Vec<Item>) {
-        if let (Some(conv), Some(peer)) = (r.conversation_id.clone(), &self.conversations)
-            && r.status != status::FAILED
-        {
-            let mut items = input;
-            items.extend(r.output.iter().cloned());
-            if let Err(e) = peer.append(caller, &conv, items).await {
-                tracing::warn!(response_id = %r.id, conversation_id = %conv, error = %e.message, "the response's items were not added to its conversation");
-            }
-        }
-        if r.store
-            && let Err(e) = self.store.update(&caller.project, r).await
-        {
-            tracing::error!(response_id = %r.id, error = %e.message, "the ended response was not written");
-        }
-    }
-
     /// The items before this response's input: the chain of previous responses (each
     /// one's input and output, oldest first), or the conversation's items.
     async fn context(&self, caller: &Caller, r: &Response) -> ServiceResult<Vec<Item>> {
@@ -229,13 +476,97 @@ impl Responses {
         if self.store.delete(project, id).await? { Ok(()) } else { Err(not_found(id)) }
     }
 
-    /// Cancels response `id` (background responses only).
+    /// Cancels background response `id`: a queued one at once, a running one once its
+    /// worker (on any replica) sees the request, within a few seconds.
     pub async fn cancel(&self, project: &Project, id: &str) -> ServiceResult<Response> {
         let kept = self.kept(project, id).await?;
         if !kept.response.background {
             return Err(ServiceError::invalid("response_id", "Cannot cancel a synchronous response."));
         }
-        Err(ServiceError::unimplemented("Background responses"))
+        let mut cancelled = kept.response.clone();
+        cancelled.status = status::CANCELLED.into();
+        match self.store.request_cancel(project, id, &cancelled).await? {
+            CancelAsked::WasQueued => Ok(cancelled),
+            CancelAsked::Missing => Err(not_found(id)),
+            CancelAsked::Ended => Ok(kept.response),
+            CancelAsked::Running => {
+                // executed here: stop it now; elsewhere its worker sees the flag
+                if let Some(token) = self.running.lock().unwrap_or_else(|e| e.into_inner()).get(id) {
+                    token.cancel();
+                }
+                let deadline = tokio::time::Instant::now() + CANCEL_WAIT;
+                loop {
+                    let now = self.kept(project, id).await?.response;
+                    if now.is_terminal() || tokio::time::Instant::now() >= deadline {
+                        return Ok(now);
+                    }
+                    tokio::time::sleep(FOLLOW_POLL).await;
+                }
+            }
+        }
+    }
+
+    /// The kept events of background response `id` after `starting_after`, then the
+    /// new ones as they come, until it ends.
+    pub async fn follow(
+        &self,
+        project: &Project,
+        id: &str,
+        starting_after: Option<u64>,
+        include: Vec<String>,
+    ) -> ServiceResult<mpsc::Receiver<pb::ResponseEvent>> {
+        validate_include(&include)?;
+        let kept = self.kept(project, id).await?;
+        if !kept.response.background {
+            return Err(ServiceError::invalid(
+                "stream",
+                "Only background responses can be streamed after they were created (create it with background=true).",
+            ));
+        }
+        let (tx, rx) = mpsc::channel(EVENT_BUFFER);
+        let (store, project, id) = (self.store.clone(), project.clone(), id.to_owned());
+        tokio::spawn(async move {
+            let mut cursor = starting_after;
+            loop {
+                let events = match store.events_after(&project, &id, cursor).await {
+                    Ok(e) => e,
+                    Err(e) => {
+                        tracing::warn!(response_id = %id, error = %e.message, "following a response failed");
+                        return;
+                    }
+                };
+                let mut ended = false;
+                let mut read_any = false;
+                for (n, body) in events {
+                    read_any = true;
+                    cursor = Some(n);
+                    let Ok(mut ev) = pb::ResponseEvent::decode(body.as_slice()) else { continue };
+                    ended |=
+                        matches!(ev.r#type.as_str(), "response.completed" | "response.failed" | "response.incomplete");
+                    crate::grpc::convert::hide_unless_included(&mut ev, &include);
+                    if tx.send(ev).await.is_err() {
+                        return;
+                    }
+                }
+                if ended {
+                    return;
+                }
+                if !read_any {
+                    match store.get(&project, &id).await {
+                        Ok(Some(k)) if !k.response.is_terminal() => {}
+                        // ended without a final event (cancelled) or deleted: no more to come
+                        _ => {
+                            if store.events_after(&project, &id, cursor).await.map(|e| e.is_empty()).unwrap_or(true) {
+                                return;
+                            }
+                            continue;
+                        }
+                    }
+                    tokio::time::sleep(FOLLOW_POLL).await;
+                }
+            }
+        });
+        Ok(rx)
     }
 
     /// A page of response `id`'s input items, shown with `include`.

@@ -21,7 +21,15 @@ async fn run(script: Vec<Result<ChatEvent, ModelError>>) -> (Response, Vec<Seque
     let (tx, mut rx) = mpsc::channel(1024);
     let mut emit = Emitter::new(Some(tx));
     let mut r = Response { id: "resp_1".into(), status: status::IN_PROGRESS.into(), ..Default::default() };
-    execute(&mut r, Arc::new(Scripted(script)), ChatRequest::default(), &BuiltIns::default(), &mut emit).await;
+    execute(
+        &mut r,
+        Arc::new(Scripted(script)),
+        ChatRequest::default(),
+        &BuiltIns::default(),
+        &mut emit,
+        &Default::default(),
+    )
+    .await;
     drop(emit);
     let mut events = vec![];
     while let Some(e) = rx.recv().await {
@@ -118,7 +126,15 @@ async fn nobody_listening_does_not_stop_the_turn() {
     let mut emit = Emitter::new(Some(tx));
     let mut r = Response { status: status::IN_PROGRESS.into(), ..Default::default() };
     let script = (0..50).map(|i| Ok(ChatEvent::Text(format!("{i} ")))).collect();
-    execute(&mut r, Arc::new(Scripted(script)), ChatRequest::default(), &BuiltIns::default(), &mut emit).await;
+    execute(
+        &mut r,
+        Arc::new(Scripted(script)),
+        ChatRequest::default(),
+        &BuiltIns::default(),
+        &mut emit,
+        &Default::default(),
+    )
+    .await;
     assert_eq!(r.status, "completed");
     let Item::Message(m) = &r.output[0] else { panic!() };
     assert!(

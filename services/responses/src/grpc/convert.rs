@@ -236,3 +236,23 @@ pub fn event_to_pb(e: Sequenced, include: &[String]) -> pb::ResponseEvent {
     };
     pb::ResponseEvent { r#type: kind.to_owned(), sequence_number, payload: Some(payload) }
 }
+
+/// Hides, in an event kept with every output included, what `include` does not ask for.
+pub fn hide_unless_included(e: &mut pb::ResponseEvent, include: &[String]) {
+    use pb::response_event::Payload;
+    let hide = |item: &mut pb::Item| {
+        let shown = assistd_common::items::Item::try_from(std::mem::take(item)).map(|it| it.shown(include));
+        if let Ok(it) = shown {
+            *item = it.into();
+        }
+    };
+    match &mut e.payload {
+        Some(Payload::Response(r)) => r.output.iter_mut().for_each(hide),
+        Some(Payload::OutputItem(o)) => {
+            if let Some(item) = o.item.as_mut() {
+                hide(item)
+            }
+        }
+        _ => {}
+    }
+}

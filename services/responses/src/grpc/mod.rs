@@ -24,6 +24,11 @@ impl ResponsesService {
         Self { responses }
     }
 
+    /// The operations behind it.
+    pub fn ops(&self) -> &Responses {
+        &self.responses
+    }
+
     /// The tonic server for this service.
     pub fn into_server(self) -> pb::response_service_server::ResponseServiceServer<Self> {
         pb::response_service_server::ResponseServiceServer::new(self)
@@ -45,7 +50,7 @@ impl pb::response_service_server::ResponseService for ResponsesService {
     ) -> Result<Response<pb::ResponseObject>, Status> {
         let caller = Caller::of(Project::of(&request)?, request.metadata());
         let (new, include) = new_response(request.into_inner())?;
-        let started = self.responses.start(&caller, new).await?;
+        let started = self.responses.start(&caller, new, false).await?;
         drop(started.events);
         let r = started.done.await.map_err(|e| Status::internal(format!("the response's task failed: {e}")))?;
         Ok(Response::new(r.shown(&include).into()))
@@ -58,7 +63,7 @@ impl pb::response_service_server::ResponseService for ResponsesService {
         use futures::StreamExt;
         let caller = Caller::of(Project::of(&request)?, request.metadata());
         let (new, include) = new_response(request.into_inner())?;
-        let started = self.responses.start(&caller, new).await?;
+        let started = self.responses.start(&caller, new, true).await?;
         let events = tokio_stream::wrappers::ReceiverStream::new(started.events)
             .map(move |e| Ok(convert::event_to_pb(e, &include)));
         Ok(Response::new(events.boxed()))
@@ -69,8 +74,16 @@ impl pb::response_service_server::ResponseService for ResponsesService {
         request: Request<pb::GetResponseRequest>,
     ) -> Result<Response<pb::ResponseObject>, Status> {
         let project = Project::of(&request)?;
-        let pb::GetResponseRequest { response_id, include } = request.into_inner();
+        let pb::GetResponseRequest { response_id, include, starting_after: _ } = request.into_inner();
         Ok(Response::new(self.responses.get(&project, &response_id, &include).await?.into()))
+    }
+
+    async fn follow_response(&self, request: Request<pb::GetResponseRequest>) -> Result<Response<EventStream>, Status> {
+        use futures::StreamExt;
+        let project = Project::of(&request)?;
+        let pb::GetResponseRequest { response_id, include, starting_after } = request.into_inner();
+        let rx = self.responses.follow(&project, &response_id, starting_after, include).await?;
+        Ok(Response::new(tokio_stream::wrappers::ReceiverStream::new(rx).map(Ok).boxed()))
     }
 
     async fn delete_response(

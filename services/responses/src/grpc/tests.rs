@@ -26,6 +26,7 @@ const P: &str = "p1";
 
 struct World {
     svc: ResponsesService,
+    store: Store,
     conversations: assistd_conversations::ConversationsService,
     fake: FakeBackend,
 }
@@ -44,8 +45,11 @@ async fn world(url: &str, replies: Vec<Reply>) -> World {
     );
     let fake = FakeBackend::start(replies).await;
     let backend = OpenAiCompatible::new(&fake.base_url, None).unwrap().with_retries(1, Duration::from_millis(5));
-    let ops = Responses::new(Store::new(db), Models::single(Arc::new(backend)), Some(peer));
-    World { svc: ResponsesService::new(ops), conversations, fake }
+    let queue =
+        crate::ops::QueueConfig { lease: Duration::from_millis(600), poll: Duration::from_millis(50), concurrency: 4 };
+    let store = Store::new(db);
+    let ops = Responses::new(store.clone(), Models::single(Arc::new(backend)), Some(peer)).with_queue(queue);
+    World { svc: ResponsesService::new(ops), conversations, fake, store }
 }
 
 fn user(text: &str) -> pb::Item {
@@ -115,7 +119,10 @@ async fn a_chain_of_three_sends_the_whole_context_and_each_is_kept() {
         // kept, retrievable, and its input listed
         let got = w
             .svc
-            .get_response(request(P, pb::GetResponseRequest { response_id: r2.id.clone(), include: vec![] }))
+            .get_response(request(
+                P,
+                pb::GetResponseRequest { response_id: r2.id.clone(), include: vec![], starting_after: None },
+            ))
             .await
             .unwrap()
             .into_inner();
@@ -136,7 +143,10 @@ async fn a_chain_of_three_sends_the_whole_context_and_each_is_kept() {
         // another project sees none of it
         let err = w
             .svc
-            .get_response(request("p2", pb::GetResponseRequest { response_id: r1.id.clone(), include: vec![] }))
+            .get_response(request(
+                "p2",
+                pb::GetResponseRequest { response_id: r1.id.clone(), include: vec![], starting_after: None },
+            ))
             .await
             .unwrap_err();
         assert_eq!(err.code(), tonic::Code::NotFound);
@@ -153,7 +163,10 @@ async fn a_chain_of_three_sends_the_whole_context_and_each_is_kept() {
         w.svc.delete_response(request(P, pb::DeleteResponseRequest { response_id: r1.id.clone() })).await.unwrap();
         let err = w
             .svc
-            .get_response(request(P, pb::GetResponseRequest { response_id: r1.id.clone(), include: vec![] }))
+            .get_response(request(
+                P,
+                pb::GetResponseRequest { response_id: r1.id.clone(), include: vec![], starting_after: None },
+            ))
             .await
             .unwrap_err();
         assert_eq!(err.code(), tonic::Code::NotFound);
@@ -292,7 +305,10 @@ async fn store_false_keeps_nothing_and_limits_end_incomplete() {
         assert!(!r.store);
         let err = w
             .svc
-            .get_response(request(P, pb::GetResponseRequest { response_id: r.id.clone(), include: vec![] }))
+            .get_response(request(
+                P,
+                pb::GetResponseRequest { response_id: r.id.clone(), include: vec![], starting_after: None },
+            ))
             .await
             .unwrap_err();
         assert_eq!(err.code(), tonic::Code::NotFound, "{}", db.backend);
@@ -301,5 +317,143 @@ async fn store_false_keeps_nothing_and_limits_end_incomplete() {
         let r = w.svc.create_response(request(P, req)).await.unwrap().into_inner();
         assert_eq!((r.status.as_str(), r.incomplete_reason.as_deref()), ("incomplete", Some("max_output_tokens")));
         assert_eq!(w.fake.requests()[1]["max_tokens"], 16);
+    }
+}
+
+async fn poll_until_ended(svc: &ResponsesService, id: &str) -> pb::ResponseObject {
+    for _ in 0..200 {
+        let r = svc
+            .get_response(request(
+                P,
+                pb::GetResponseRequest { response_id: id.into(), include: vec![], starting_after: None },
+            ))
+            .await
+            .unwrap()
+            .into_inner();
+        if !matches!(r.status.as_str(), "queued" | "in_progress") {
+            return r;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("response {id} did not end");
+}
+
+#[tokio::test]
+async fn background_responses_queue_replay_and_cancel() {
+    for db in test_databases().await {
+        let slow = Reply::slow_text("Once", Duration::from_secs(5), " upon a time.");
+        let w = world(&db.url, vec![Reply::text(&["Queued ", "answer."]), slow]).await;
+        let bg = |text: &str| pb::CreateResponseRequest { background: Some(true), ..create(vec![user(text)]) };
+        // queued at once; nobody works until the workers start
+        let r = w.svc.create_response(request(P, bg("hi"))).await.unwrap().into_inner();
+        assert_eq!(r.status, "queued", "{}", db.backend);
+        w.svc.ops().spawn_workers(true);
+        let done = poll_until_ended(&w.svc, &r.id).await;
+        assert_eq!((done.status.as_str(), output_text(&done).as_str()), ("completed", "Queued answer."));
+
+        // its events were kept: replayed after a sequence number, in order, to the end
+        let follow = |after: Option<u64>| pb::GetResponseRequest {
+            response_id: r.id.clone(),
+            include: vec![],
+            starting_after: after,
+        };
+        let all: Vec<pb::ResponseEvent> = w
+            .svc
+            .follow_response(request(P, follow(None)))
+            .await
+            .unwrap()
+            .into_inner()
+            .map(|e| e.unwrap())
+            .collect()
+            .await;
+        let kinds: Vec<&str> = all.iter().map(|e| e.r#type.as_str()).collect();
+        assert_eq!(&kinds[..3], ["response.created", "response.queued", "response.in_progress"]);
+        assert_eq!(kinds.last(), Some(&"response.completed"));
+        let tail: Vec<pb::ResponseEvent> = w
+            .svc
+            .follow_response(request(P, follow(Some(4))))
+            .await
+            .unwrap()
+            .into_inner()
+            .map(|e| e.unwrap())
+            .collect()
+            .await;
+        assert_eq!(tail.first().map(|e| e.sequence_number), Some(5));
+        assert_eq!(tail.len(), all.len() - 5);
+
+        // a running background response is cancelled through its row
+        let r = w.svc.create_response(request(P, bg("a long story"))).await.unwrap().into_inner();
+        for _ in 0..100 {
+            let now = w.store.get(&assistd_common::Project(P.into()), &r.id).await.unwrap().unwrap();
+            if !now.response.output.is_empty() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let c = w
+            .svc
+            .cancel_response(request(P, pb::CancelResponseRequest { response_id: r.id.clone() }))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(c.status, "cancelled");
+
+        // a synchronous response cannot be cancelled, nor followed
+        let sync = w.svc.create_response(request(P, create(vec![user("x")]))).await.unwrap().into_inner();
+        let err = w
+            .svc
+            .cancel_response(request(P, pb::CancelResponseRequest { response_id: sync.id.clone() }))
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), tonic::Code::InvalidArgument);
+        let err = w
+            .svc
+            .follow_response(request(
+                P,
+                pb::GetResponseRequest { response_id: sync.id, include: vec![], starting_after: None },
+            ))
+            .await
+            .err()
+            .unwrap();
+        assert_eq!(err.code(), tonic::Code::InvalidArgument);
+    }
+}
+
+#[tokio::test]
+async fn a_background_response_whose_worker_died_fails() {
+    for db in test_databases().await {
+        let w = world(&db.url, vec![]).await;
+        let r = w
+            .svc
+            .create_response(request(
+                P,
+                pb::CreateResponseRequest { background: Some(true), ..create(vec![user("x")]) },
+            ))
+            .await
+            .unwrap()
+            .into_inner();
+        // a worker claims it and dies at once: its lease lapses, nobody renews it
+        let dead = assistd_common::Lease::for_next("dead-worker", Duration::from_millis(1));
+        let (_, claimed) = w.store.claim(&dead).await.unwrap().expect("claimed");
+        assert_eq!(claimed.response.id, r.id);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert_eq!(w.svc.ops().reap().await.unwrap(), 1, "{}", db.backend);
+        let ended = poll_until_ended(&w.svc, &r.id).await;
+        assert_eq!(ended.status, "failed");
+        assert_eq!(ended.error.unwrap().code, "server_error");
+        // followers see it end
+        let events: Vec<pb::ResponseEvent> = w
+            .svc
+            .follow_response(request(
+                P,
+                pb::GetResponseRequest { response_id: r.id, include: vec![], starting_after: None },
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .map(|e| e.unwrap())
+            .collect()
+            .await;
+        assert_eq!(events.last().map(|e| e.r#type.as_str()), Some("response.failed"));
     }
 }
