@@ -545,6 +545,19 @@ pub async fn grpc_router(
             conversations,
         )
         .with_queue(queue);
+        // code_interpreter runs in the sandbox, its files through the files service
+        if let Some(c) = channels.get(ServiceName::Sandbox) {
+            ops = ops.with_sandbox(std::sync::Arc::new(assistd_sandbox::remote::RemoteSandbox::new(
+                c,
+                assistd_common::caller::internal_authorization(internal_token()),
+            )));
+        }
+        if let Some(c) = channels.get(ServiceName::Files) {
+            ops = ops.with_files(
+                assistd_common::files_client::Files::new(c)
+                    .with_internal_authorization(assistd_common::caller::internal_authorization(internal_token())),
+            );
+        }
         // file_search searches through the vector stores service
         match channels.get(ServiceName::VectorStores) {
             Some(c) => {

@@ -537,7 +537,7 @@ def test_split_runs_sessions_in_the_sandbox_deployment_only(chart, render):
     # --upstream sandbox); the others never run a cell
     assert modes == {
         "gateway": "off", "assistants": "off", "threads": "off", "files": "off", "vector-stores": "off",
-        "conversations": "off", "responses": "off", "runs": "remote", "worker": "remote", "sandbox": "local",
+        "conversations": "off", "responses": "remote", "runs": "remote", "worker": "remote", "sandbox": "local",
     }  # fmt: skip
     sandbox = r.get("Deployment", f"{FULLNAME}-sandbox")
     assert sandbox["spec"]["replicas"] == 1  # sessions live in one pod's memory

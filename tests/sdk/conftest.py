@@ -190,7 +190,7 @@ SPLIT_SERVICES = [
     ("threads", ["files", "vector_stores"]),
     ("runs", ["assistants", "threads", "vector_stores", "files", "sandbox"]),
     ("conversations", []),
-    ("responses", ["conversations", "vector_stores", "files"]),
+    ("responses", ["conversations", "vector_stores", "files", "sandbox"]),
 ]
 # What the gateway reaches (the sandbox serves the runs service only).
 GATEWAY_UPSTREAMS = ["files", "vector_stores", "assistants", "threads", "runs", "conversations", "responses"]

@@ -501,14 +501,16 @@ pub fn event_out(e: pb::ResponseEvent) -> ApiResult<(String, Value)> {
             json!({"item_id": item_id, "output_index": output_index, "content_index": content_index, "part": part})
         }
         Some(Payload::Delta(pb::DeltaEvent { item_id, output_index, content_index, delta })) => {
-            if kind == "response.function_call_arguments.delta" {
+            if kind == "response.function_call_arguments.delta" || kind == "response.code_interpreter_call_code.delta" {
                 json!({"item_id": item_id, "output_index": output_index, "delta": delta})
             } else {
                 json!({"item_id": item_id, "output_index": output_index, "content_index": content_index, "delta": delta, "logprobs": []})
             }
         }
         Some(Payload::Done(pb::DoneEvent { item_id, output_index, content_index, text, name })) => {
-            if kind == "response.function_call_arguments.done" {
+            if kind == "response.code_interpreter_call_code.done" {
+                json!({"item_id": item_id, "output_index": output_index, "code": text})
+            } else if kind == "response.function_call_arguments.done" {
                 json!({"item_id": item_id, "output_index": output_index, "name": name.unwrap_or_default(), "arguments": text})
             } else if kind == "response.refusal.done" {
                 json!({"item_id": item_id, "output_index": output_index, "content_index": content_index, "refusal": text})

@@ -156,9 +156,9 @@ The Deployments to render, as a YAML list under `items`. Each item:
 {{- range $up := index $s 2 }}
 {{- $args = concat $args (list "--upstream" (printf "%s=%s" $up (include "assistd.upstreamUrl" (dict "root" $ "service" $up)))) }}
 {{- end }}
-{{- /* runs execute code_interpreter cells in the sandbox service; no other service runs any */ -}}
+{{- /* runs and responses execute code_interpreter cells in the sandbox service; no other service runs any */ -}}
 {{- $mode := "off" }}
-{{- if and (eq $cli "runs") $sandbox }}
+{{- if and (has $cli (list "runs" "responses")) $sandbox }}
 {{- $args = concat $args $sandboxUpstream }}
 {{- $mode = "remote" }}
 {{- end }}

@@ -4,13 +4,19 @@
 //! early because nobody listens: events to a client that went away are dropped and
 //! the response still ends.
 
-use assistd_common::ids::FileSearchCallId;
 use assistd_common::ids::{CallId, FunctionCallItemId, MessageId};
-use assistd_common::items::{Annotation, ContentPart, FileSearchCall, FileSearchResult, FunctionCall, Item, Message};
+use assistd_common::ids::{CodeInterpreterCallId, FileSearchCallId};
+use assistd_common::items::{
+    Annotation, CodeInterpreterCall, CodeOutput, ContentPart, FileSearchCall, FileSearchResult, FunctionCall, Item,
+    Message,
+};
 use assistd_runs::domain::SearchResult;
+use assistd_runs::domain::{CodeFile, CodeOutput as RunCodeOutput};
+use assistd_runs::engine::code;
 use assistd_runs::engine::file_search;
 use assistd_runs::engine::prompt::FILE_SEARCH;
 use assistd_runs::engine::prompt::estimate_tokens;
+use assistd_runs::engine::prompt::{CODE_INTERPRETER, code_result};
 use assistd_runs::model::{ChatEvent, ChatModel, ChatRequest, ModelError};
 use assistd_runs::model::{ChatMessage, ToolCall};
 use futures::StreamExt;
@@ -19,7 +25,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::domain::{Response, ResponseError, Usage, status};
-use crate::tools::FileSearch;
+use crate::tools::{CodeInterpreter, FileSearch};
 
 /// One event of a response's stream, before its proto form.
 #[derive(Debug, Clone, PartialEq)]
@@ -42,6 +48,10 @@ pub enum Event {
     Annotation { item_id: String, output_index: u32, content_index: u32, annotation_index: u32, annotation: Annotation },
     /// `response.file_search_call.in_progress` and the like: `name` is the event's.
     ToolCall { name: &'static str, item_id: String, output_index: u32 },
+    /// `response.code_interpreter_call_code.delta`.
+    CodeDelta { item_id: String, output_index: u32, delta: String },
+    /// `response.code_interpreter_call_code.done`.
+    CodeDone { item_id: String, output_index: u32, code: String },
     /// `error`.
     Error(ResponseError),
 }
@@ -111,6 +121,8 @@ struct OpenCall {
 struct BuiltinCall {
     index: u32,
     call_id: String,
+    /// `file_search` or `code_interpreter`.
+    name: String,
     arguments: String,
 }
 
@@ -121,10 +133,13 @@ struct Turn<'a> {
     text: Option<OpenText>,
     calls: Vec<OpenCall>,
     builtin: Vec<BuiltinCall>,
-    /// Whether `file_search` calls are the response's own.
-    file_search: bool,
+    /// The functions that stand for the response's own tools (`file_search`, `code_interpreter`).
+    builtin_names: &'a [&'static str],
     /// Every file_search call's results so far (markers cite them).
     searches: &'a [Vec<SearchResult>],
+    /// Files the response's code wrote so far, and its container.
+    files: &'a [CodeFile],
+    container_id: &'a str,
     /// The text of this call's message, once closed.
     said: Option<String>,
     written: String,
@@ -172,7 +187,8 @@ impl Turn<'_> {
         let item_id = self.r.output[open.output_index].id().to_owned();
         let output_index = open.output_index as u32;
         let text = open.text;
-        let annotations = citations(&text, self.searches);
+        let mut annotations = citations(&text, self.searches);
+        annotations.extend(container_citations(&text, self.files, self.container_id));
         for (i, annotation) in annotations.iter().enumerate() {
             self.emit
                 .emit(Event::Annotation {
@@ -205,10 +221,12 @@ impl Turn<'_> {
             b.arguments.push_str(&arguments);
             return;
         }
-        if self.file_search && name.as_deref() == Some(FILE_SEARCH) && !self.calls.iter().any(|c| c.index == index) {
+        if let Some(builtin) = name.as_deref().and_then(|n| self.builtin_names.iter().find(|b| **b == n))
+            && !self.calls.iter().any(|c| c.index == index)
+        {
             self.close_text(status::COMPLETED).await;
             let call_id = id.unwrap_or_else(|| CallId::generate().into_string());
-            self.builtin.push(BuiltinCall { index, call_id, arguments });
+            self.builtin.push(BuiltinCall { index, call_id, name: (*builtin).to_owned(), arguments });
             return;
         }
         let at = match self.calls.iter().find(|c| c.index == index) {
@@ -283,6 +301,7 @@ fn prompt_tokens(request: &ChatRequest) -> u64 {
 #[derive(Clone, Default)]
 pub struct BuiltIns {
     pub file_search: Option<FileSearch>,
+    pub code_interpreter: Option<CodeInterpreter>,
     /// Most built-in tool calls (`max_tool_calls`).
     pub max_calls: Option<u32>,
 }
@@ -299,6 +318,25 @@ fn citations(text: &str, searches: &[Vec<SearchResult>]) -> Vec<Annotation> {
             let Some(assistd_proto::pb::annotation::Kind::FileCitation(f)) = a.kind else { return None };
             let filename = searches.iter().flatten().find(|r| r.file_id == f.file_id)?.file_name.clone();
             Some(Annotation::FileCitation { file_id: f.file_id, filename, index: a.start_index })
+        })
+        .collect()
+}
+
+/// The `container_file_citation` annotations of `text`: each `sandbox:/mnt/data/NAME`
+/// link to a file the response's code wrote.
+fn container_citations(text: &str, written: &[CodeFile], container_id: &str) -> Vec<Annotation> {
+    code::file_paths(text, written)
+        .into_iter()
+        .filter_map(|a| {
+            let Some(assistd_proto::pb::annotation::Kind::FilePath(f)) = a.kind else { return None };
+            let path = written.iter().find(|w| w.file_id == f.file_id)?.path.clone();
+            Some(Annotation::ContainerFileCitation {
+                container_id: container_id.to_owned(),
+                file_id: f.file_id,
+                filename: path.rsplit('/').next().unwrap_or(&path).to_owned(),
+                start_index: a.start_index,
+                end_index: a.end_index,
+            })
         })
         .collect()
 }
@@ -320,8 +358,8 @@ async fn model_call(
     backend: &Arc<dyn ChatModel>,
     request: ChatRequest,
     emit: &mut Emitter,
-    searches: &[Vec<SearchResult>],
-    file_search: bool,
+    known: &Known<'_>,
+    builtin_names: &[&'static str],
     cancel: &CancellationToken,
 ) -> Outcome {
     let mut turn = Turn {
@@ -330,8 +368,10 @@ async fn model_call(
         text: None,
         calls: vec![],
         builtin: vec![],
-        file_search,
-        searches,
+        builtin_names,
+        searches: known.searches,
+        files: known.files,
+        container_id: known.container_id,
         said: None,
         written: String::new(),
     };
@@ -380,6 +420,13 @@ async fn model_call(
         said: turn.said.take(),
         written: std::mem::take(&mut turn.written),
     }
+}
+
+/// What the response's built-in tools found so far, for citations.
+struct Known<'a> {
+    searches: &'a [Vec<SearchResult>],
+    files: &'a [CodeFile],
+    container_id: &'a str,
 }
 
 /// Runs one file_search call as an output item, with its events; what the model reads.
@@ -432,6 +479,77 @@ async fn search(
     (said, results)
 }
 
+/// Runs one code_interpreter call as an output item, with its events; what the model
+/// reads, and the files the code wrote.
+async fn interpret(
+    r: &mut Response,
+    emit: &mut Emitter,
+    tool: &CodeInterpreter,
+    call: &BuiltinCall,
+) -> (String, Vec<CodeFile>) {
+    let output_index = r.output.len();
+    let at = output_index as u32;
+    let id = CodeInterpreterCallId::generate().into_string();
+    let source = code::code_of(&call.arguments);
+    let mut item = CodeInterpreterCall {
+        id: id.clone(),
+        status: status::IN_PROGRESS.into(),
+        container_id: tool.container_id.clone(),
+        code: Some(String::new()),
+        outputs: None,
+    };
+    r.output.push(Item::CodeInterpreterCall(item.clone()));
+    emit.emit(Event::OutputItem { done: false, output_index: at, item: Item::CodeInterpreterCall(item.clone()) }).await;
+    emit.emit(Event::ToolCall {
+        name: "response.code_interpreter_call.in_progress",
+        item_id: id.clone(),
+        output_index: at,
+    })
+    .await;
+    emit.emit(Event::CodeDelta { item_id: id.clone(), output_index: at, delta: source.clone() }).await;
+    emit.emit(Event::CodeDone { item_id: id.clone(), output_index: at, code: source.clone() }).await;
+    item.code = Some(source.clone());
+    item.status = "interpreting".into();
+    r.output[output_index] = Item::CodeInterpreterCall(item.clone());
+    emit.emit(Event::ToolCall {
+        name: "response.code_interpreter_call.interpreting",
+        item_id: id.clone(),
+        output_index: at,
+    })
+    .await;
+    let (said, written) = match tool.run(&call.call_id, source).await {
+        Ok(ran) => {
+            item.status = status::COMPLETED.into();
+            item.outputs = Some(
+                ran.outputs
+                    .iter()
+                    .map(|o| match o {
+                        RunCodeOutput::Logs { logs } => CodeOutput::Logs { logs: logs.clone() },
+                        RunCodeOutput::Image { file_id } => {
+                            CodeOutput::Image { url: format!("/v1/files/{file_id}/content") }
+                        }
+                    })
+                    .collect(),
+            );
+            let mut said = code_result(&ran.outputs);
+            for f in &ran.written {
+                said.push_str(&format!("\n[the code wrote /mnt/data/{}]", f.path));
+            }
+            (said, ran.written)
+        }
+        Err(message) => {
+            tracing::warn!(response_id = %r.id, error = %message, "code_interpreter failed");
+            item.status = status::FAILED.into();
+            (format!("The code could not run: {message}"), vec![])
+        }
+    };
+    emit.emit(Event::ToolCall { name: "response.code_interpreter_call.completed", item_id: id, output_index: at })
+        .await;
+    r.output[output_index] = Item::CodeInterpreterCall(item.clone());
+    emit.emit(Event::OutputItem { done: true, output_index: at, item: Item::CodeInterpreterCall(item) }).await;
+    (said, written)
+}
+
 /// Runs the model turns of `r` (status `in_progress`) with `request` on `backend`:
 /// each call of a built-in tool is run and answered, and the model called again,
 /// until it answers, calls a client's function, or fails. The output, usage and end
@@ -445,32 +563,52 @@ pub async fn execute(
     cancel: &CancellationToken,
 ) {
     let mut searches: Vec<Vec<SearchResult>> = vec![];
+    let mut files: Vec<CodeFile> = vec![];
+    let container_id = builtins.code_interpreter.as_ref().map(|c| c.container_id.clone()).unwrap_or_default();
     let mut total = Usage::default();
     let mut calls_made = 0u32;
     let mut last = None;
     for _ in 0..MAX_ROUNDS {
         let estimated_input = prompt_tokens(&request);
-        let file_search = builtins.file_search.is_some() && request.tools.iter().any(|t| t.name == FILE_SEARCH);
-        let outcome = model_call(r, &backend, request.clone(), emit, &searches, file_search, cancel).await;
+        let mut names: Vec<&'static str> = Vec::new();
+        if builtins.file_search.is_some() && request.tools.iter().any(|t| t.name == FILE_SEARCH) {
+            names.push(FILE_SEARCH);
+        }
+        if builtins.code_interpreter.is_some() && request.tools.iter().any(|t| t.name == CODE_INTERPRETER) {
+            names.push(CODE_INTERPRETER);
+        }
+        let known = Known { searches: &searches, files: &files, container_id: &container_id };
+        let outcome = model_call(r, &backend, request.clone(), emit, &known, &names, cancel).await;
         let usage = outcome
             .usage
             .unwrap_or(Usage { input_tokens: estimated_input, output_tokens: estimate_tokens(&outcome.written) });
         total.input_tokens += usage.input_tokens;
         total.output_tokens += usage.output_tokens;
         let stop = outcome.failure.is_some() || outcome.cancelled || cancel.is_cancelled();
-        let (Some(tool), false, true) = (&builtins.file_search, stop, !outcome.builtin.is_empty()) else {
+        if stop || outcome.builtin.is_empty() {
             last = Some(outcome);
             break;
-        };
+        }
         let mut tool_calls = Vec::new();
         let mut answers = Vec::new();
         for call in &outcome.builtin {
-            let (said, results) = search(r, emit, tool, call, searches.len()).await;
-            searches.push(results);
+            let said = match (call.name.as_str(), &builtins.file_search, &builtins.code_interpreter) {
+                (FILE_SEARCH, Some(tool), _) => {
+                    let (said, results) = search(r, emit, tool, call, searches.len()).await;
+                    searches.push(results);
+                    said
+                }
+                (CODE_INTERPRETER, _, Some(tool)) => {
+                    let (said, written) = interpret(r, emit, tool, call).await;
+                    files.extend(written);
+                    said
+                }
+                _ => continue,
+            };
             calls_made += 1;
             tool_calls.push(ToolCall {
                 id: call.call_id.clone(),
-                name: FILE_SEARCH.into(),
+                name: call.name.clone(),
                 arguments: call.arguments.clone(),
             });
             answers.push(ChatMessage::Tool { tool_call_id: call.call_id.clone(), content: said });
@@ -480,7 +618,7 @@ pub async fn execute(
         // a forced choice is for the first call only
         request.tool_choice = None;
         if builtins.max_calls.is_some_and(|max| calls_made >= max) {
-            request.tools.retain(|t| t.name != FILE_SEARCH);
+            request.tools.retain(|t| t.name != FILE_SEARCH && t.name != CODE_INTERPRETER);
         }
         if outcome.client_calls {
             last = Some(Outcome { builtin: vec![], ..outcome });

@@ -29,7 +29,7 @@ use crate::engine::{self, BuiltIns, Emitter, Event, EventSink, Sequenced};
 use crate::peers::{ConversationPeer, VectorStorePeer};
 use crate::prompt;
 use crate::store::{CancelAsked, Store};
-use crate::tools::FileSearch;
+use crate::tools::{CodeInterpreter, FileSearch};
 
 /// Events a stream may hold before the turn waits for its reader.
 const EVENT_BUFFER: usize = 256;
@@ -62,6 +62,8 @@ pub struct Responses {
     models: Models,
     conversations: Option<ConversationPeer>,
     vector_stores: Option<VectorStorePeer>,
+    sandbox: Option<Arc<dyn assistd_sandbox::Sandbox>>,
+    files: Option<assistd_common::files_client::Files>,
     queue: QueueConfig,
     /// This process's name as a lease holder.
     owner: String,
@@ -119,6 +121,8 @@ impl Responses {
             models,
             conversations,
             vector_stores: None,
+            sandbox: None,
+            files: None,
             queue: QueueConfig::default(),
             owner: format!("responses-{}", assistd_common::ids::new_ulid()),
             wake: Arc::new(Notify::new()),
@@ -129,6 +133,18 @@ impl Responses {
     /// Searches for the file_search tool through the vector stores service.
     pub fn with_vector_stores(mut self, peer: VectorStorePeer) -> Self {
         self.vector_stores = Some(peer);
+        self
+    }
+
+    /// Runs the code_interpreter tool in `sandbox`.
+    pub fn with_sandbox(mut self, sandbox: Arc<dyn assistd_sandbox::Sandbox>) -> Self {
+        self.sandbox = Some(sandbox);
+        self
+    }
+
+    /// Reads code_interpreter's input files and stores what it made through the files service.
+    pub fn with_files(mut self, files: assistd_common::files_client::Files) -> Self {
+        self.files = Some(files);
         self
     }
 
@@ -193,8 +209,8 @@ impl Responses {
     /// The backend, the chat request and the built-in tools of `r` over its context
     /// and `input`: the checks a request must pass before it starts.
     async fn prepare(&self, caller: &Caller, r: &Response, input: &[Item]) -> ServiceResult<Prepared> {
-        let builtins = self.builtins(caller, r).await?;
         let mut items = self.context(caller, r).await?;
+        let builtins = self.builtins(caller, r, &items).await?;
         items.extend(input.iter().cloned());
         // a model no backend serves fails the response, as it fails a run
         let backend = self.models.resolve(&r.model);
@@ -377,9 +393,10 @@ impl Responses {
         Ok(ended)
     }
 
-    /// The built-in tools of `r` for `caller`, their references checked.
-    async fn builtins(&self, caller: &Caller, r: &Response) -> ServiceResult<BuiltIns> {
-        let mut builtins = BuiltIns { file_search: None, max_calls: r.max_tool_calls };
+    /// The built-in tools of `r` for `caller`, their references checked; `context`
+    /// (the items before the input) names the container an `auto` one continues.
+    async fn builtins(&self, caller: &Caller, r: &Response, context: &[Item]) -> ServiceResult<BuiltIns> {
+        let mut builtins = BuiltIns { file_search: None, code_interpreter: None, max_calls: r.max_tool_calls };
         for (i, t) in r.tools.iter().enumerate() {
             match t {
                 ResponseTool::Function(_) => {}
@@ -419,9 +436,61 @@ impl Responses {
                         .map_err(ServiceError::from)?;
                     builtins.file_search = FileSearch::of(t, peer.clone(), caller.clone(), filters);
                 }
-                ResponseTool::CodeInterpreter { .. } => {
-                    return Err(ServiceError::unimplemented("The code_interpreter tool in the Responses API")
+                ResponseTool::CodeInterpreter { container_id, file_ids } => {
+                    let Some(sandbox) = &self.sandbox else {
+                        return Err(ServiceError::unimplemented(
+                            "The code_interpreter tool (no sandbox in this deployment: ASSISTD_SANDBOX=off)",
+                        )
                         .with_param(format!("tools[{i}]")));
+                    };
+                    if builtins.code_interpreter.is_some() {
+                        return Err(ServiceError::invalid(
+                            format!("tools[{i}]"),
+                            "Only one code_interpreter tool may be given.",
+                        ));
+                    }
+                    let mut named = Vec::new();
+                    if !file_ids.is_empty() {
+                        let Some(files) = &self.files else {
+                            return Err(ServiceError::unimplemented(
+                                "code_interpreter files (no files service is reachable from this process)",
+                            ));
+                        };
+                        for (j, id) in file_ids.iter().enumerate() {
+                            match files.get(caller, id).await {
+                                Ok(f) => named.push((id.clone(), f.filename)),
+                                Err(e) if e.kind == ErrorKind::NotFound => {
+                                    return Err(ServiceError::invalid(
+                                        format!("tools[{i}].container.file_ids[{j}]"),
+                                        format!("File with id '{id}' not found."),
+                                    ));
+                                }
+                                Err(e) => return Err(e),
+                            }
+                        }
+                    }
+                    // an `auto` container continues the one the context used, or is new
+                    let container_id = if container_id.is_empty() {
+                        context
+                            .iter()
+                            .rev()
+                            .find_map(|it| match it {
+                                Item::CodeInterpreterCall(c) if !c.container_id.is_empty() => {
+                                    Some(c.container_id.clone())
+                                }
+                                _ => None,
+                            })
+                            .unwrap_or_else(|| format!("cntr_{}", assistd_common::ids::new_ulid()))
+                    } else {
+                        container_id.clone()
+                    };
+                    builtins.code_interpreter = Some(CodeInterpreter {
+                        sandbox: sandbox.clone(),
+                        files: self.files.clone(),
+                        caller: caller.clone(),
+                        container_id,
+                        inputs: assistd_runs::engine::code::name_inputs(named),
+                    });
                 }
             }
         }

@@ -4,7 +4,7 @@
 
 use assistd_common::items::{ContentPart, FunctionOutput, Item};
 use assistd_common::{ServiceError, ServiceResult};
-use assistd_runs::engine::prompt::file_search_function;
+use assistd_runs::engine::prompt::{code_interpreter_function, file_search_function};
 use assistd_runs::model::{ChatMessage, ChatRequest, FunctionSpec, ToolCall, ToolChoice, UserPart};
 use serde_json::Value;
 
@@ -30,7 +30,7 @@ pub fn chat_request(r: &Response, model: String, items: &[Item]) -> ServiceResul
                 strict: f.strict,
             }),
             ResponseTool::FileSearch { .. } => Some(file_search_function()),
-            ResponseTool::CodeInterpreter { .. } => None,
+            ResponseTool::CodeInterpreter { .. } => Some(code_interpreter_function()),
         })
         .collect::<Vec<_>>();
     let tool_choice = match &r.tool_choice {
@@ -42,6 +42,9 @@ pub fn chat_request(r: &Response, model: String, items: &[Item]) -> ServiceResul
         },
         Some(Value::Object(o)) => match o.get("type").and_then(Value::as_str) {
             Some("file_search") => Some(ToolChoice::Function(assistd_runs::engine::prompt::FILE_SEARCH.into())),
+            Some("code_interpreter") => {
+                Some(ToolChoice::Function(assistd_runs::engine::prompt::CODE_INTERPRETER.into()))
+            }
             _ => o.get("name").and_then(Value::as_str).map(|n| ToolChoice::Function(n.to_owned())),
         },
         Some(_) => None,

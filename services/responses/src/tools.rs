@@ -102,3 +102,39 @@ impl FileSearch {
         }
     }
 }
+
+/// The code_interpreter tool of one response: the model calls the function
+/// `code_interpreter` with `{"code": …}`; the code runs in the container's sandbox
+/// session (a container is a session: its variables and files last between calls and
+/// responses that name it), with the container's files in `/mnt/data`; what it draws
+/// or writes is stored as files (purpose `assistants_output`).
+#[derive(Clone)]
+pub struct CodeInterpreter {
+    pub sandbox: std::sync::Arc<dyn assistd_sandbox::Sandbox>,
+    pub files: Option<assistd_common::files_client::Files>,
+    pub caller: Caller,
+    pub container_id: String,
+    pub inputs: Vec<assistd_runs::engine::code::InputRef>,
+}
+
+/// What one code_interpreter call did.
+#[derive(Debug, Clone)]
+pub struct Ran {
+    pub outputs: Vec<assistd_runs::domain::CodeOutput>,
+    pub written: Vec<assistd_runs::domain::CodeFile>,
+}
+
+impl CodeInterpreter {
+    /// Runs `code` for call `call_id`.
+    pub async fn run(&self, call_id: &str, code: String) -> Result<Ran, String> {
+        use assistd_runs::engine::code;
+        let session = assistd_sandbox::SessionKey::new(self.caller.project.id(), &self.container_id);
+        let execution =
+            code::execute(self.sandbox.as_ref(), self.files.as_ref(), &self.caller, session, &self.inputs, code)
+                .await
+                .map_err(|e| e.message)?;
+        let (outputs, written) =
+            code::store_outputs(self.files.as_ref(), &self.caller, call_id, execution).await.map_err(|e| e.message)?;
+        Ok(Ran { outputs, written })
+    }
+}

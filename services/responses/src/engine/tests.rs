@@ -53,6 +53,8 @@ fn names(events: &[Sequenced]) -> Vec<&'static str> {
             Event::Response(name, _) => name,
             Event::Annotation { .. } => "output_text.annotation.added",
             Event::ToolCall { name, .. } => name,
+            Event::CodeDelta { .. } => "code_interpreter_call_code.delta",
+            Event::CodeDone { .. } => "code_interpreter_call_code.done",
             Event::Error(_) => "error",
         })
         .collect()

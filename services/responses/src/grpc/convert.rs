@@ -229,6 +229,14 @@ pub fn event_to_pb(e: Sequenced, include: &[String]) -> pb::ResponseEvent {
                 annotation: Some(annotation.into()),
             }),
         ),
+        Event::CodeDelta { item_id, output_index, delta } => (
+            "response.code_interpreter_call_code.delta",
+            Payload::Delta(pb::DeltaEvent { item_id, output_index, content_index: 0, delta }),
+        ),
+        Event::CodeDone { item_id, output_index, code } => (
+            "response.code_interpreter_call_code.done",
+            Payload::Done(pb::DoneEvent { item_id, output_index, content_index: 0, text: code, name: None }),
+        ),
         Event::ToolCall { name, item_id, output_index } => {
             (name, Payload::ToolCall(pb::ToolCallEvent { item_id, output_index }))
         }
