@@ -22,15 +22,15 @@ pub fn chat_request(r: &Response, model: String, items: &[Item]) -> ServiceResul
     let tools = r
         .tools
         .iter()
-        .filter_map(|t| match t {
-            ResponseTool::Function(f) => Some(FunctionSpec {
+        .map(|t| match t {
+            ResponseTool::Function(f) => FunctionSpec {
                 name: f.name.clone(),
                 description: f.description.clone(),
                 parameters: f.parameters.clone().map(Value::Object),
                 strict: f.strict,
-            }),
-            ResponseTool::FileSearch { .. } => Some(file_search_function()),
-            ResponseTool::CodeInterpreter { .. } => Some(code_interpreter_function()),
+            },
+            ResponseTool::FileSearch { .. } => file_search_function(),
+            ResponseTool::CodeInterpreter { .. } => code_interpreter_function(),
         })
         .collect::<Vec<_>>();
     let tool_choice = match &r.tool_choice {
