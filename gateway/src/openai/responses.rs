@@ -307,6 +307,7 @@ impl ResponseIn {
             user,
             safety_identifier,
             include: include.unwrap_or_default(),
+            context: vec![],
         };
         Ok((req, stream.unwrap_or(false)))
     }

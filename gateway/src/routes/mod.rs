@@ -6,6 +6,7 @@ pub mod conversations;
 pub mod files;
 pub mod models;
 pub mod responses;
+pub mod responses_ws;
 pub mod runs;
 pub mod threads;
 pub mod uploads;
@@ -75,7 +76,7 @@ pub fn router(upstreams: Upstreams) -> Router {
             "/v1/conversations/{conversation_id}/items/{item_id}",
             get(conversations::retrieve_item).delete(conversations::delete_item),
         )
-        .route("/v1/responses", post(responses::create))
+        .route("/v1/responses", get(responses_ws::connect).post(responses::create))
         .route("/v1/responses/input_tokens", post(|| responses::not_yet("POST /v1/responses/input_tokens")))
         .route("/v1/responses/compact", post(|| responses::not_yet("POST /v1/responses/compact")))
         .route("/v1/responses/{response_id}", get(responses::retrieve).delete(responses::delete))

@@ -113,6 +113,9 @@ pub struct NewResponse {
     pub response: Response,
     pub input: Vec<Item>,
     pub include: Vec<String>,
+    /// The items before the input, when the caller gives them (a WebSocket
+    /// connection's chain); otherwise the chain or conversation is looked up.
+    pub context: Option<Vec<Item>>,
 }
 
 impl NewResponse {
@@ -265,7 +268,7 @@ mod tests {
         let mut response = Response { model: "m".into(), truncation: "disabled".into(), ..Default::default() };
         f(&mut response);
         let input = vec![serde_json::from_value(serde_json::json!({"role": "user", "content": "hi"})).unwrap()];
-        NewResponse { response, input, include: vec![] }
+        NewResponse { response, input, include: vec![], context: None }
     }
 
     #[test]

@@ -162,7 +162,7 @@ impl Responses {
     pub async fn start(&self, caller: &Caller, new: NewResponse, streaming: bool) -> ServiceResult<Started> {
         new.validate()?;
         validate_include(&new.include)?;
-        let NewResponse { response: mut r, mut input, include: _ } = new;
+        let NewResponse { response: mut r, mut input, include: _, context } = new;
         if r.background && !r.store {
             return Err(ServiceError::invalid(
                 "background",
@@ -173,7 +173,7 @@ impl Responses {
             item.assign_id();
         }
         // checks the references and the input now, so a bad request is a 4xx
-        let prepared = self.prepare(caller, &r, &input).await?;
+        let prepared = self.prepare(caller, &r, &input, context).await?;
         r.id = ResponseId::generate().into_string();
         r.created_at = time::now_secs();
         r.output.clear();
@@ -208,8 +208,17 @@ impl Responses {
 
     /// The backend, the chat request and the built-in tools of `r` over its context
     /// and `input`: the checks a request must pass before it starts.
-    async fn prepare(&self, caller: &Caller, r: &Response, input: &[Item]) -> ServiceResult<Prepared> {
-        let mut items = self.context(caller, r).await?;
+    async fn prepare(
+        &self,
+        caller: &Caller,
+        r: &Response,
+        input: &[Item],
+        given: Option<Vec<Item>>,
+    ) -> ServiceResult<Prepared> {
+        let mut items = match given {
+            Some(items) => items,
+            None => self.context(caller, r).await?,
+        };
         let builtins = self.builtins(caller, r, &items).await?;
         items.extend(input.iter().cloned());
         // a model no backend serves fails the response, as it fails a run
@@ -289,7 +298,7 @@ impl Responses {
             tracing::warn!(response_id = %r.id, error = %e.message, "a background response's start was not written");
         }
         emit.emit(Event::Response("response.in_progress", Box::new(r.clone()))).await;
-        match self.prepare(&caller, &r, &input).await {
+        match self.prepare(&caller, &r, &input, None).await {
             Ok(prepared) => self.turns(&caller, &mut r, prepared, input, &mut emit, &cancel).await,
             Err(e) => {
                 r.status = status::FAILED.into();

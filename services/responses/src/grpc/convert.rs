@@ -35,7 +35,9 @@ impl TryFrom<pb::CreateResponseRequest> for NewResponse {
             user,
             safety_identifier,
             include,
+            context,
         } = req;
+        let context = if context.is_empty() { None } else { Some(items_from_pb(context, "context")?) };
         let tools = tools
             .into_iter()
             .enumerate()
@@ -63,7 +65,7 @@ impl TryFrom<pb::CreateResponseRequest> for NewResponse {
             safety_identifier,
             ..Default::default()
         };
-        Ok(NewResponse { response, input: items_from_pb(input, "input")?, include })
+        Ok(NewResponse { response, input: items_from_pb(input, "input")?, include, context })
     }
 }
 
