@@ -256,3 +256,43 @@ def test_background_stream_and_cancel(client, llm):
     assert client.responses.retrieve(response_id).status == "cancelled"
     with pytest.raises(openai.BadRequestError):
         client.responses.cancel(client.responses.create(model="gpt-4o", input="sync").id)
+
+
+def test_input_tokens(client, llm):
+    short = client.responses.input_tokens.count(model="gpt-4o", input="Hi")
+    assert short.object == "response.input_tokens" and short.input_tokens > 0
+    longer = client.responses.input_tokens.count(
+        model="gpt-4o", input="Hi " * 400, instructions="Be brief.", tools=[WEATHER]
+    )
+    assert longer.input_tokens > short.input_tokens + 250
+    assert llm.requests == []  # counting calls no model
+    with pytest.raises(openai.NotFoundError):
+        client.responses.input_tokens.count(model="gpt-4o", input="x", previous_response_id="resp_missing")
+
+
+def test_compact_starts_a_new_chain(client, llm):
+    llm.script(
+        {"text": ["Noted: your budget is 300 euros."]},
+        {"text": ["User Ada, budget 300 euros, wants a bike."]},
+        {"text": ["A bike for 300 euros, Ada."]},
+    )
+    r1 = client.responses.create(model="gpt-4o", input="I am Ada, I want a bike, budget 300 euros.")
+    compacted = client.responses.compact(model="gpt-4o", previous_response_id=r1.id)
+    assert compacted.object == "response.compaction" and compacted.usage.total_tokens > 0
+    [item] = compacted.output
+    assert item.type == "compaction" and item.id.startswith("cmp_") and item.encrypted_content
+    # the model was asked to summarize the chain
+    asked = llm.requests[-1]["messages"]
+    assert asked[0]["content"].startswith("I am Ada") and asked[-1]["role"] == "system"
+
+    # the compaction item starts a new chain: the model reads the summary, not the old turns
+    r2 = client.responses.create(
+        model="gpt-4o", input=[item.model_dump(exclude_none=True), {"role": "user", "content": "What should I buy?"}]
+    )
+    assert r2.output_text == "A bike for 300 euros, Ada."
+    sent = llm.requests[-1]["messages"]
+    assert sent[0] == {"role": "system", "content": "Summary of the conversation so far:\nUser Ada, budget 300 euros, wants a bike."}
+    assert sent[1] == {"role": "user", "content": "What should I buy?"}
+    with pytest.raises(openai.BadRequestError) as e:
+        client.responses.compact(model="", input="x")
+    assert e.value.body["param"] == "model"

@@ -52,6 +52,8 @@ pub struct ResponseIn {
     pub top_logprobs: Option<u32>,
     /// A stored prompt template: not offered by assistd.
     pub prompt: Option<Value>,
+    /// `input_tokens` only; accepted and ignored.
+    pub personality: Option<Value>,
 }
 
 /// The built-in tools OpenAI offers that assistd does not (a 400 naming the tool).
@@ -214,7 +216,7 @@ fn tool_in(v: Value, param: &str) -> ApiResult<pb::ResponseTool> {
 }
 
 /// The input: a string is one user message.
-fn input_in(v: Option<Value>) -> ApiResult<Vec<pb::Item>> {
+pub fn input_in(v: Option<Value>) -> ApiResult<Vec<pb::Item>> {
     match v {
         None | Some(Value::Null) => Ok(vec![]),
         Some(Value::String(s)) => {
@@ -262,6 +264,7 @@ impl ResponseIn {
             service_tier: _,
             top_logprobs: _,
             prompt,
+            personality: _,
         } = self;
         if prompt.is_some_and(|p| !p.is_null()) {
             return Err(ApiError::invalid(
@@ -471,13 +474,7 @@ impl TryFrom<pb::ResponseObject> for ResponseOut {
             tools: tools.into_iter().map(tool_out).collect(),
             top_logprobs: 0,
             truncation,
-            usage: usage.map(|u| UsageOut {
-                input_tokens: u.input_tokens,
-                input_tokens_details: json!({"cached_tokens": 0, "cache_write_tokens": 0}),
-                output_tokens: u.output_tokens,
-                output_tokens_details: json!({"reasoning_tokens": 0}),
-                total_tokens: u.input_tokens + u.output_tokens,
-            }),
+            usage: usage.map(usage_out),
             user,
             safety_identifier,
             metadata: metadata_from_pb(metadata),
@@ -576,5 +573,67 @@ mod tests {
                 .unwrap_err();
         assert_eq!(err.param.as_deref(), Some("input[0].bogus"), "{err:?}");
         assert_eq!(parse_json::<ResponseIn>(br#"{"modle": "m"}"#).unwrap_err().param.as_deref(), Some("modle"));
+    }
+}
+
+/// `CompactResponseMethodPublicBody`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CompactIn {
+    pub model: Option<String>,
+    pub input: Option<Value>,
+    pub previous_response_id: Option<String>,
+    pub instructions: Option<String>,
+    pub prompt_cache_key: Option<String>,
+    pub prompt_cache_retention: Option<Value>,
+    pub prompt_cache_options: Option<Value>,
+    pub service_tier: Option<String>,
+}
+
+impl CompactIn {
+    /// The proto request.
+    pub fn into_pb(self) -> ApiResult<pb::CompactRequest> {
+        Ok(pb::CompactRequest {
+            model: self.model.unwrap_or_default(),
+            input: input_in(self.input)?,
+            instructions: self.instructions,
+            previous_response_id: self.previous_response_id,
+        })
+    }
+}
+
+/// `CompactResource`.
+#[derive(Debug, Serialize)]
+pub struct CompactOut {
+    pub id: String,
+    /// Always `response.compaction`.
+    pub object: &'static str,
+    pub created_at: i64,
+    pub output: Vec<Item>,
+    pub usage: UsageOut,
+}
+
+fn usage_out(u: pb::ResponseUsage) -> UsageOut {
+    UsageOut {
+        input_tokens: u.input_tokens,
+        input_tokens_details: json!({"cached_tokens": 0, "cache_write_tokens": 0}),
+        output_tokens: u.output_tokens,
+        output_tokens_details: json!({"reasoning_tokens": 0}),
+        total_tokens: u.input_tokens + u.output_tokens,
+    }
+}
+
+impl TryFrom<pb::Compaction> for CompactOut {
+    type Error = ApiError;
+
+    fn try_from(c: pb::Compaction) -> ApiResult<Self> {
+        let pb::Compaction { id, created_at, output, usage } = c;
+        Ok(CompactOut {
+            id,
+            object: "response.compaction",
+            created_at,
+            output: output.into_iter().map(item_out).collect::<ApiResult<_>>()?,
+            usage: usage_out(usage.unwrap_or_default()),
+        })
     }
 }

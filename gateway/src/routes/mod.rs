@@ -77,8 +77,8 @@ pub fn router(upstreams: Upstreams) -> Router {
             get(conversations::retrieve_item).delete(conversations::delete_item),
         )
         .route("/v1/responses", get(responses_ws::connect).post(responses::create))
-        .route("/v1/responses/input_tokens", post(|| responses::not_yet("POST /v1/responses/input_tokens")))
-        .route("/v1/responses/compact", post(|| responses::not_yet("POST /v1/responses/compact")))
+        .route("/v1/responses/input_tokens", post(responses::input_tokens))
+        .route("/v1/responses/compact", post(responses::compact))
         .route("/v1/responses/{response_id}", get(responses::retrieve).delete(responses::delete))
         .route("/v1/responses/{response_id}/cancel", post(responses::cancel))
         .route("/v1/responses/{response_id}/input_items", get(responses::input_items))

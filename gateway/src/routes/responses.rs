@@ -17,7 +17,7 @@ use crate::Upstreams;
 use crate::errors::{ApiError, ApiResult};
 use crate::extract::{JsonBody, ListQuery};
 use crate::openai::conversations::ItemListOut;
-use crate::openai::responses::{ResponseIn, ResponseOut, event_out};
+use crate::openai::responses::{CompactIn, CompactOut, ResponseIn, ResponseOut, event_out};
 use assistd_proto::pb;
 
 const CREATE: &str = "POST /v1/responses";
@@ -161,8 +161,33 @@ pub async fn input_items(
     Ok(Json(r.into_inner().try_into()?))
 }
 
-/// Operations of the Responses API that assistd does not do yet: a clear 501.
-pub async fn not_yet(what: &'static str) -> ApiError {
-    ApiError::new(axum::http::StatusCode::NOT_IMPLEMENTED, format!("{what} is not implemented yet in assistd."))
-        .with_code("not_implemented")
+/// POST /v1/responses/input_tokens
+pub async fn input_tokens(
+    State(up): State<Upstreams>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<ResponseIn>,
+) -> ApiResult<Json<serde_json::Value>> {
+    let (req, _) = body.into_pb()?;
+    let r = up
+        .responses()
+        .count_input_tokens(grpc_request(&headers, req))
+        .await
+        .map_err(status_error("POST /v1/responses/input_tokens"))?
+        .into_inner();
+    Ok(Json(json!({"object": "response.input_tokens", "input_tokens": r.input_tokens})))
+}
+
+/// POST /v1/responses/compact
+pub async fn compact(
+    State(up): State<Upstreams>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<CompactIn>,
+) -> ApiResult<Json<CompactOut>> {
+    let req = body.into_pb()?;
+    let r = up
+        .responses()
+        .compact_response(grpc_request(&headers, req))
+        .await
+        .map_err(status_error("POST /v1/responses/compact"))?;
+    Ok(Json(r.into_inner().try_into()?))
 }

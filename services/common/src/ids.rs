@@ -111,6 +111,8 @@ define_id!(/// `fs_…` (a file_search call item)
     FileSearchCallId, "fs_");
 define_id!(/// `ci_…` (a code_interpreter call item)
     CodeInterpreterCallId, "ci_");
+define_id!(/// `cmp_…` (a compaction item)
+    CompactionId, "cmp_");
 
 #[cfg(test)]
 mod tests {

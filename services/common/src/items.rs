@@ -38,6 +38,42 @@ pub enum Item {
     CodeInterpreterCall(CodeInterpreterCall),
     /// Input only: an item kept earlier, by id.
     ItemReference(ItemReference),
+    /// A compacted context (`POST /v1/responses/compact`).
+    Compaction(Compaction),
+}
+
+/// A compacted context.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Compaction {
+    /// `cmp_…`; empty in an input that gives none.
+    #[serde(default)]
+    pub id: String,
+    /// Opaque to clients.
+    pub encrypted_content: String,
+    /// Accepted and dropped.
+    #[serde(default, skip_serializing)]
+    pub created_by: Option<String>,
+}
+
+/// The prefix of a compaction's content as assistd writes it.
+const COMPACTION_PREFIX: &str = "assistd-compaction-v1:";
+
+impl Compaction {
+    /// A compaction holding `summary`.
+    pub fn of_summary(id: String, summary: &str) -> Self {
+        use base64::Engine;
+        let body = base64::engine::general_purpose::STANDARD.encode(summary.as_bytes());
+        Self { id, encrypted_content: format!("{COMPACTION_PREFIX}{body}"), created_by: None }
+    }
+
+    /// The summary it holds; `None` when assistd did not write it.
+    pub fn summary(&self) -> Option<String> {
+        use base64::Engine;
+        let body = self.encrypted_content.strip_prefix(COMPACTION_PREFIX)?;
+        let bytes = base64::engine::general_purpose::STANDARD.decode(body).ok()?;
+        String::from_utf8(bytes).ok()
+    }
 }
 
 /// The wire form `Item` reads through once the shorthands are expanded.
@@ -50,6 +86,7 @@ enum Tagged {
     FileSearchCall(FileSearchCall),
     CodeInterpreterCall(CodeInterpreterCall),
     ItemReference(ItemReference),
+    Compaction(Compaction),
 }
 
 impl<'de> Deserialize<'de> for Item {
@@ -85,6 +122,7 @@ impl<'de> Deserialize<'de> for Item {
             Tagged::FileSearchCall(c) => Item::FileSearchCall(c),
             Tagged::CodeInterpreterCall(c) => Item::CodeInterpreterCall(c),
             Tagged::ItemReference(r) => Item::ItemReference(r),
+            Tagged::Compaction(c) => Item::Compaction(c),
         })
     }
 }
@@ -258,6 +296,7 @@ impl Item {
             Item::FileSearchCall(c) => &c.id,
             Item::CodeInterpreterCall(c) => &c.id,
             Item::ItemReference(r) => &r.id,
+            Item::Compaction(c) => &c.id,
         }
     }
 
@@ -270,6 +309,7 @@ impl Item {
             Item::FileSearchCall(_) => "file_search_call",
             Item::CodeInterpreterCall(_) => "code_interpreter_call",
             Item::ItemReference(_) => "item_reference",
+            Item::Compaction(_) => "compaction",
         }
     }
 
@@ -293,6 +333,7 @@ impl Item {
             Item::FunctionCallOutput(_) => ids::FunctionCallOutputId::PREFIX,
             Item::FileSearchCall(_) => ids::FileSearchCallId::PREFIX,
             Item::CodeInterpreterCall(_) => ids::CodeInterpreterCallId::PREFIX,
+            Item::Compaction(_) => ids::CompactionId::PREFIX,
             Item::ItemReference(_) => return,
         };
         let keep = keep && self.id().len() > prefix.len() && self.id().starts_with(prefix) && self.id().len() <= 128;
@@ -302,15 +343,22 @@ impl Item {
             Item::FunctionCallOutput(_) => ids::FunctionCallOutputId::generate().into_string(),
             Item::FileSearchCall(_) => ids::FileSearchCallId::generate().into_string(),
             Item::CodeInterpreterCall(_) => ids::CodeInterpreterCallId::generate().into_string(),
+            Item::Compaction(_) => ids::CompactionId::generate().into_string(),
             Item::ItemReference(_) => return,
         };
+        if let Item::Compaction(c) = self {
+            if !keep {
+                c.id = fresh;
+            }
+            return;
+        }
         let (id, status) = match self {
             Item::Message(m) => (&mut m.id, &mut m.status),
             Item::FunctionCall(c) => (&mut c.id, &mut c.status),
             Item::FunctionCallOutput(o) => (&mut o.id, &mut o.status),
             Item::FileSearchCall(c) => (&mut c.id, &mut c.status),
             Item::CodeInterpreterCall(c) => (&mut c.id, &mut c.status),
-            Item::ItemReference(_) => return,
+            Item::ItemReference(_) | Item::Compaction(_) => return,
         };
         if !keep {
             *id = fresh;
@@ -473,6 +521,12 @@ impl Item {
                 check_status(&c.status, &["in_progress", "completed", "incomplete", "interpreting", "failed"])
             }
             Item::ItemReference(r) => nonempty(&r.id, "id"),
+            Item::Compaction(c) => {
+                if c.encrypted_content.len() > 20 * 1024 * 1024 {
+                    return Err(FieldViolation::invalid("encrypted_content", "Invalid 'encrypted_content': too long."));
+                }
+                Ok(())
+            }
         }
     }
 }
@@ -537,6 +591,9 @@ impl From<Item> for pb::Item {
             Item::ItemReference(ItemReference { id }) => {
                 pb::Item { id, item: Some(K::ItemReference(pb::ItemReference {})) }
             }
+            Item::Compaction(Compaction { id, encrypted_content, created_by: _ }) => {
+                pb::Item { id, item: Some(K::Compaction(pb::CompactionItem { encrypted_content })) }
+            }
         }
     }
 }
@@ -600,6 +657,9 @@ impl TryFrom<pb::Item> for Item {
                     .scope("outputs")?,
             }),
             K::ItemReference(pb::ItemReference {}) => Item::ItemReference(ItemReference { id }),
+            K::Compaction(pb::CompactionItem { encrypted_content }) => {
+                Item::Compaction(Compaction { id, encrypted_content, created_by: None })
+            }
         })
     }
 }

@@ -272,7 +272,9 @@ impl Turn<'_> {
     }
 }
 
-fn prompt_tokens(request: &ChatRequest) -> u64 {
+/// The tokens of `request`'s messages, estimated (4 characters a token, with each
+/// message's overhead), as when a backend reports no usage.
+pub fn prompt_tokens(request: &ChatRequest) -> u64 {
     use assistd_runs::model::{ChatMessage, UserPart};
     request
         .messages
@@ -295,6 +297,26 @@ fn prompt_tokens(request: &ChatRequest) -> u64 {
             }
         })
         .sum()
+}
+
+/// One model call answered in full: its text and usage (when the backend reports it).
+pub async fn complete(
+    backend: Arc<dyn ChatModel>,
+    request: ChatRequest,
+) -> Result<(String, Option<Usage>), ModelError> {
+    let mut stream = backend.stream(request).await?;
+    let mut text = String::new();
+    let mut usage = None;
+    while let Some(ev) = stream.next().await {
+        match ev? {
+            ChatEvent::Text(t) => text.push_str(&t),
+            ChatEvent::Usage { prompt_tokens, completion_tokens } => {
+                usage = Some(Usage { input_tokens: prompt_tokens, output_tokens: completion_tokens })
+            }
+            ChatEvent::ToolCall { .. } | ChatEvent::Finish(_) => {}
+        }
+    }
+    Ok((text, usage))
 }
 
 /// The built-in tools of a response.

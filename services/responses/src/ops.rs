@@ -685,6 +685,98 @@ impl Responses {
     }
 }
 
+/// What the model is asked for to compact a context.
+const COMPACT_PROMPT: &str = "Summarize the conversation so far so that it can be continued from the summary alone: \
+    keep every fact, name, number, decision, tool result and open question that may matter later; \
+    write it as plain notes, without greeting or commentary.";
+
+/// A model error before any response exists, as the service's error.
+fn model_failure(e: ModelError) -> ServiceError {
+    match e {
+        ModelError::RateLimited(m) => ServiceError::new(ErrorKind::Unavailable, m).with_code("rate_limit_exceeded"),
+        ModelError::Rejected(m) => ServiceError::invalid("input", m).with_code("invalid_prompt"),
+        ModelError::Backend(m) => ServiceError::new(ErrorKind::Unavailable, m).with_code("server_error"),
+    }
+}
+
+impl Responses {
+    /// The input tokens `new` would send to the model (estimated as usage is when a
+    /// backend reports none: 4 characters a token, with each message's overhead).
+    pub async fn count_input_tokens(&self, caller: &Caller, new: NewResponse) -> ServiceResult<u64> {
+        let NewResponse { response: r, input, include: _, context: _ } = new;
+        if r.previous_response_id.is_some() && r.conversation_id.is_some() {
+            return Err(ServiceError::invalid(
+                "conversation",
+                "Mutually exclusive parameters: Ensure you are only providing one of: 'previous_response_id' or 'conversation'.",
+            ));
+        }
+        let mut items = self.context(caller, &r).await?;
+        items.extend(input);
+        let request = prompt::chat_request(&r, r.model.clone(), &items)?;
+        let tools: u64 = request
+            .tools
+            .iter()
+            .map(|t| {
+                let spec =
+                    serde_json::json!({"name": t.name, "description": t.description, "parameters": t.parameters});
+                assistd_runs::engine::prompt::estimate_tokens(&spec.to_string())
+            })
+            .sum();
+        Ok(engine::prompt_tokens(&request) + tools)
+    }
+
+    /// Compacts the chain of `previous_response_id` and `input` into one `compaction`
+    /// item, written by `model`; it can start a new chain.
+    pub async fn compact(
+        &self,
+        caller: &Caller,
+        model: String,
+        mut input: Vec<Item>,
+        instructions: Option<String>,
+        previous_response_id: Option<String>,
+    ) -> ServiceResult<(String, i64, Vec<Item>, crate::domain::Usage)> {
+        if model.trim().is_empty() {
+            return Err(ServiceError::invalid("model", "Missing required parameter: 'model'.")
+                .with_code("missing_required_parameter"));
+        }
+        let r = Response { model: model.clone(), previous_response_id, ..Default::default() };
+        let mut items = self.context(caller, &r).await?;
+        for it in &mut input {
+            it.assign_id();
+        }
+        items.extend(input);
+        if items.is_empty() {
+            return Err(ServiceError::invalid(
+                "input",
+                "There is nothing to compact: give 'input' or 'previous_response_id'.",
+            ));
+        }
+        let (backend, name) = self.models.resolve(&model).map_err(model_failure)?;
+        let prompt_text = match instructions.filter(|i| !i.trim().is_empty()) {
+            Some(i) => format!("{COMPACT_PROMPT}\n\n{i}"),
+            None => COMPACT_PROMPT.to_owned(),
+        };
+        let summarize = Response { instructions: Some(prompt_text), parallel_tool_calls: true, ..Default::default() };
+        let mut request = prompt::chat_request(&summarize, name, &items)?;
+        // the instructions last, so the model answers them rather than the conversation
+        if let Some(system) = request.messages.first().cloned() {
+            request.messages.remove(0);
+            request.messages.push(system);
+        }
+        let estimated_input = engine::prompt_tokens(&request);
+        let (summary, usage) = engine::complete(backend, request).await.map_err(model_failure)?;
+        let usage = usage.unwrap_or(crate::domain::Usage {
+            input_tokens: estimated_input,
+            output_tokens: assistd_runs::engine::prompt::estimate_tokens(&summary),
+        });
+        let item = Item::Compaction(assistd_common::items::Compaction::of_summary(
+            assistd_common::ids::CompactionId::generate().into_string(),
+            &summary,
+        ));
+        Ok((ResponseId::generate().into_string(), time::now_secs(), vec![item], usage))
+    }
+}
+
 fn not_found(id: &str) -> ServiceError {
     ServiceError::not_found("response", id)
 }

@@ -138,6 +138,17 @@ fn add_item(messages: &mut Vec<ChatMessage>, item: &Item) -> ServiceResult<()> {
         // What a built-in tool found is in the answer that followed it.
         Item::FileSearchCall(_) | Item::CodeInterpreterCall(_) => {}
         Item::ItemReference(_) => return Err(unsupported("An item_reference input item")),
+        Item::Compaction(c) => match c.summary() {
+            Some(summary) => {
+                messages.push(ChatMessage::System(format!("Summary of the conversation so far:\n{summary}")))
+            }
+            None => {
+                return Err(ServiceError::invalid(
+                    "input",
+                    "A compaction item that assistd did not write cannot be read (its encrypted_content is another server's).",
+                ));
+            }
+        },
     }
     Ok(())
 }

@@ -105,6 +105,30 @@ impl pb::response_service_server::ResponseService for ResponsesService {
         Ok(Response::new(self.responses.cancel(&project, &id).await?.into()))
     }
 
+    async fn count_input_tokens(
+        &self,
+        request: Request<pb::CreateResponseRequest>,
+    ) -> Result<Response<pb::InputTokens>, Status> {
+        let caller = Caller::of(Project::of(&request)?, request.metadata());
+        let (new, _) = new_response(request.into_inner())?;
+        let input_tokens = self.responses.count_input_tokens(&caller, new).await?;
+        Ok(Response::new(pb::InputTokens { input_tokens }))
+    }
+
+    async fn compact_response(&self, request: Request<pb::CompactRequest>) -> Result<Response<pb::Compaction>, Status> {
+        let caller = Caller::of(Project::of(&request)?, request.metadata());
+        let pb::CompactRequest { model, input, instructions, previous_response_id } = request.into_inner();
+        let input = assistd_common::items::items_from_pb(input, "input")?;
+        let (id, created_at, output, usage) =
+            self.responses.compact(&caller, model, input, instructions, previous_response_id).await?;
+        Ok(Response::new(pb::Compaction {
+            id,
+            created_at,
+            output: output.into_iter().map(Into::into).collect(),
+            usage: Some(pb::ResponseUsage { input_tokens: usage.input_tokens, output_tokens: usage.output_tokens }),
+        }))
+    }
+
     async fn list_input_items(
         &self,
         request: Request<pb::ListInputItemsRequest>,
