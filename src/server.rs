@@ -729,14 +729,26 @@ pub fn upstreams(local: Option<&Router>, remote: &[(ServiceName, String)]) -> an
             None => anyhow::bail!("no upstream for {0}: pass --upstream {0}=http://HOST:PORT", name.name()),
         }
     };
+    // Added after the first five: a gateway without them still starts, and answers
+    // their routes 503 (a split deployment from before keeps working).
+    let optional = |name: ServiceName| -> anyhow::Result<Option<GrpcChannel>> {
+        match (remote.iter().find(|(n, _)| *n == name), local) {
+            (Some((_, url)), _) => network(url).map(Some),
+            (None, Some(r)) => Ok(Some(in_process(r.clone()))),
+            (None, None) => {
+                tracing::warn!("no --upstream {0}=URL: the gateway answers the {0} routes 503", name.name());
+                Ok(None)
+            }
+        }
+    };
     Ok(Upstreams {
         assistants: pick(ServiceName::Assistants)?,
         threads: pick(ServiceName::Threads)?,
         runs: pick(ServiceName::Runs)?,
         files: pick(ServiceName::Files)?,
         vector_stores: pick(ServiceName::VectorStores)?,
-        conversations: pick(ServiceName::Conversations)?,
-        responses: pick(ServiceName::Responses)?,
+        conversations: optional(ServiceName::Conversations)?,
+        responses: optional(ServiceName::Responses)?,
     })
 }
 

@@ -32,10 +32,20 @@ pub struct Upstreams {
     pub files: GrpcChannel,
     /// VectorStoreService.
     pub vector_stores: GrpcChannel,
-    /// ConversationService.
-    pub conversations: GrpcChannel,
-    /// ResponseService.
-    pub responses: GrpcChannel,
+    /// ConversationService (none: a gateway given no `--upstream conversations`
+    /// answers its routes 503, so older split deployments keep working).
+    pub conversations: Option<GrpcChannel>,
+    /// ResponseService (none: as for conversations).
+    pub responses: Option<GrpcChannel>,
+}
+
+/// The 503 of a route whose service this gateway has no upstream for.
+fn no_upstream(name: &str) -> crate::errors::ApiError {
+    crate::errors::ApiError::new(
+        axum::http::StatusCode::SERVICE_UNAVAILABLE,
+        format!("The {name} service is not reachable from this gateway: start it with --upstream {name}=URL."),
+    )
+    .with_code("service_unavailable")
 }
 
 impl Upstreams {
@@ -75,17 +85,23 @@ impl Upstreams {
     }
 
     /// A ResponseService client.
-    pub fn responses(&self) -> pb::response_service_client::ResponseServiceClient<GrpcChannel> {
-        pb::response_service_client::ResponseServiceClient::new(self.responses.clone())
+    pub fn responses(
+        &self,
+    ) -> Result<pb::response_service_client::ResponseServiceClient<GrpcChannel>, crate::errors::ApiError> {
+        let channel = self.responses.clone().ok_or_else(|| no_upstream("responses"))?;
+        Ok(pb::response_service_client::ResponseServiceClient::new(channel)
             .max_decoding_message_size(MAX_GRPC_MESSAGE)
-            .max_encoding_message_size(MAX_GRPC_MESSAGE)
+            .max_encoding_message_size(MAX_GRPC_MESSAGE))
     }
 
     /// A ConversationService client.
-    pub fn conversations(&self) -> pb::conversation_service_client::ConversationServiceClient<GrpcChannel> {
-        pb::conversation_service_client::ConversationServiceClient::new(self.conversations.clone())
+    pub fn conversations(
+        &self,
+    ) -> Result<pb::conversation_service_client::ConversationServiceClient<GrpcChannel>, crate::errors::ApiError> {
+        let channel = self.conversations.clone().ok_or_else(|| no_upstream("conversations"))?;
+        Ok(pb::conversation_service_client::ConversationServiceClient::new(channel)
             .max_decoding_message_size(MAX_GRPC_MESSAGE)
-            .max_encoding_message_size(MAX_GRPC_MESSAGE)
+            .max_encoding_message_size(MAX_GRPC_MESSAGE))
     }
 }
 

@@ -23,7 +23,7 @@ pub async fn create(
 ) -> ApiResult<Json<ConversationOut>> {
     let req = body.into_pb()?;
     let c = up
-        .conversations()
+        .conversations()?
         .create_conversation(grpc_request(&headers, req))
         .await
         .map_err(status_error("POST /v1/conversations"))?;
@@ -38,7 +38,7 @@ pub async fn retrieve(
 ) -> ApiResult<Json<ConversationOut>> {
     let req = pb::GetConversationRequest { conversation_id };
     let c = up
-        .conversations()
+        .conversations()?
         .get_conversation(grpc_request(&headers, req))
         .await
         .map_err(status_error("GET /v1/conversations/{conversation_id}"))?;
@@ -54,7 +54,7 @@ pub async fn update(
 ) -> ApiResult<Json<ConversationOut>> {
     let req = pb::UpdateConversationRequest { conversation_id, metadata: Some(metadata_to_pb(body.metadata)) };
     let c = up
-        .conversations()
+        .conversations()?
         .update_conversation(grpc_request(&headers, req))
         .await
         .map_err(status_error("POST /v1/conversations/{conversation_id}"))?;
@@ -69,7 +69,7 @@ pub async fn delete(
 ) -> ApiResult<Json<DeletedOut>> {
     let req = pb::DeleteConversationRequest { conversation_id };
     let r = up
-        .conversations()
+        .conversations()?
         .delete_conversation(grpc_request(&headers, req))
         .await
         .map_err(status_error("DELETE /v1/conversations/{conversation_id}"))?;
@@ -86,7 +86,7 @@ pub async fn create_items(
 ) -> ApiResult<Json<ItemListOut>> {
     let req = pb::CreateItemsRequest { conversation_id, items: body.into_pb()?, include };
     let r = up
-        .conversations()
+        .conversations()?
         .create_items(grpc_request(&headers, req))
         .await
         .map_err(status_error("POST /v1/conversations/{conversation_id}/items"))?;
@@ -103,7 +103,7 @@ pub async fn list_items(
     let include = q.include();
     let req = pb::ListItemsRequest { conversation_id, page: Some(q.page), include };
     let r = up
-        .conversations()
+        .conversations()?
         .list_items(grpc_request(&headers, req))
         .await
         .map_err(status_error("GET /v1/conversations/{conversation_id}/items"))?;
@@ -119,7 +119,7 @@ pub async fn retrieve_item(
 ) -> ApiResult<Json<Item>> {
     let req = pb::GetItemRequest { conversation_id, item_id, include };
     let r = up
-        .conversations()
+        .conversations()?
         .get_item(grpc_request(&headers, req))
         .await
         .map_err(status_error("GET /v1/conversations/{conversation_id}/items/{item_id}"))?;
@@ -134,7 +134,7 @@ pub async fn delete_item(
 ) -> ApiResult<Json<ConversationOut>> {
     let req = pb::DeleteItemRequest { conversation_id, item_id };
     let c = up
-        .conversations()
+        .conversations()?
         .delete_item(grpc_request(&headers, req))
         .await
         .map_err(status_error("DELETE /v1/conversations/{conversation_id}/items/{item_id}"))?;

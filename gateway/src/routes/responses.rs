@@ -30,7 +30,7 @@ pub async fn create(
 ) -> ApiResult<Response> {
     let (req, stream) = body.into_pb()?;
     if stream {
-        let res = up.responses().stream_response(grpc_request(&headers, req)).await;
+        let res = up.responses()?.stream_response(grpc_request(&headers, req)).await;
         let mut events = res.map_err(status_error(CREATE))?.into_inner();
         // an error before the first event is a plain JSON error
         let first = match events.next().await {
@@ -40,7 +40,7 @@ pub async fn create(
         };
         return Ok(sse(futures::stream::iter(first.map(Ok)).chain(events)));
     }
-    let r = up.responses().create_response(grpc_request(&headers, req)).await.map_err(status_error(CREATE))?;
+    let r = up.responses()?.create_response(grpc_request(&headers, req)).await.map_err(status_error(CREATE))?;
     Ok(Json(ResponseOut::try_from(r.into_inner())?).into_response())
 }
 
@@ -91,7 +91,7 @@ pub async fn retrieve(
             })?),
         };
         let req = pb::GetResponseRequest { response_id, include: q.include(), starting_after };
-        let events = up.responses().follow_response(grpc_request(&headers, req)).await.map_err(status_error(WHAT))?;
+        let events = up.responses()?.follow_response(grpc_request(&headers, req)).await.map_err(status_error(WHAT))?;
         return Ok(sse(events.into_inner()));
     }
     Ok(retrieve_json(up, headers, response_id, q).await?.into_response())
@@ -106,7 +106,7 @@ async fn retrieve_json(
     let include = q.include();
     let req = pb::GetResponseRequest { response_id, include, starting_after: None };
     let r = up
-        .responses()
+        .responses()?
         .get_response(grpc_request(&headers, req))
         .await
         .map_err(status_error("GET /v1/responses/{response_id}"))?;
@@ -121,7 +121,7 @@ pub async fn delete(
 ) -> ApiResult<Json<serde_json::Value>> {
     let req = pb::DeleteResponseRequest { response_id };
     let r = up
-        .responses()
+        .responses()?
         .delete_response(grpc_request(&headers, req))
         .await
         .map_err(status_error("DELETE /v1/responses/{response_id}"))?
@@ -137,7 +137,7 @@ pub async fn cancel(
 ) -> ApiResult<Json<ResponseOut>> {
     let req = pb::CancelResponseRequest { response_id };
     let r = up
-        .responses()
+        .responses()?
         .cancel_response(grpc_request(&headers, req))
         .await
         .map_err(status_error("POST /v1/responses/{response_id}/cancel"))?;
@@ -154,7 +154,7 @@ pub async fn input_items(
     let include = q.include();
     let req = pb::ListInputItemsRequest { response_id, page: Some(q.page), include };
     let r = up
-        .responses()
+        .responses()?
         .list_input_items(grpc_request(&headers, req))
         .await
         .map_err(status_error("GET /v1/responses/{response_id}/input_items"))?;
@@ -169,7 +169,7 @@ pub async fn input_tokens(
 ) -> ApiResult<Json<serde_json::Value>> {
     let (req, _) = body.into_pb()?;
     let r = up
-        .responses()
+        .responses()?
         .count_input_tokens(grpc_request(&headers, req))
         .await
         .map_err(status_error("POST /v1/responses/input_tokens"))?
@@ -185,7 +185,7 @@ pub async fn compact(
 ) -> ApiResult<Json<CompactOut>> {
     let req = body.into_pb()?;
     let r = up
-        .responses()
+        .responses()?
         .compact_response(grpc_request(&headers, req))
         .await
         .map_err(status_error("POST /v1/responses/compact"))?;

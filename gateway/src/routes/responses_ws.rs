@@ -129,7 +129,7 @@ async fn create(
         req.context = chain.clone();
     }
     let context = req.context.clone();
-    let res = up.responses().stream_response(grpc_request(headers, req)).await;
+    let res = up.responses()?.stream_response(grpc_request(headers, req)).await;
     let mut events = res.map_err(|s| ApiError::from_status(&s, WHAT))?.into_inner();
     while let Some(item) = events.next().await {
         let ev = item.map_err(|s| ApiError::from_status(&s, WHAT))?;

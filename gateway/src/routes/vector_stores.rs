@@ -456,9 +456,9 @@ mod tests {
             threads: ch.clone(),
             runs: ch.clone(),
             files: ch.clone(),
-            vector_stores: ch.clone(),
-            conversations: ch.clone(),
-            responses: ch,
+            vector_stores: ch,
+            conversations: None,
+            responses: None,
         })
     }
 
