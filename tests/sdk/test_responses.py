@@ -7,6 +7,7 @@ records what the model was sent."""
 
 from __future__ import annotations
 
+import io
 import json
 import time
 
@@ -296,3 +297,27 @@ def test_compact_starts_a_new_chain(client, llm):
     with pytest.raises(openai.BadRequestError) as e:
         client.responses.compact(model="", input="x")
     assert e.value.body["param"] == "model"
+
+
+PNG_1x1 = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082"
+)
+
+
+def test_input_image_by_file_id_is_sent_as_data(client, llm):
+    img = client.files.create(file=("dot.png", io.BytesIO(PNG_1x1)), purpose="vision")
+    llm.script({"text": ["A dot."]})
+    r = client.responses.create(
+        model="gpt-4o",
+        input=[{"role": "user", "content": [
+            {"type": "input_text", "text": "What is this?"},
+            {"type": "input_image", "file_id": img.id, "detail": "low"},
+        ]}],
+    )
+    assert r.output_text == "A dot."
+    parts = llm.last_request()["messages"][-1]["content"]
+    assert parts[1]["type"] == "image_url" and parts[1]["image_url"]["url"].startswith("data:image/png;base64,")
+    # the kept input still names the file
+    [item] = client.responses.input_items.list(r.id).data
+    assert item.content[1].file_id == img.id

@@ -221,6 +221,7 @@ impl Responses {
         };
         let builtins = self.builtins(caller, r, &items).await?;
         items.extend(input.iter().cloned());
+        let items = self.read_images(caller, items).await?;
         // a model no backend serves fails the response, as it fails a run
         let backend = self.models.resolve(&r.model);
         let request = match &backend {
@@ -228,6 +229,43 @@ impl Responses {
             Err(_) => None,
         };
         Ok(Prepared { backend: backend.map(|(b, _)| b), request, builtins })
+    }
+
+    /// The items with each `input_image` given by `file_id` read from the files service
+    /// and put in as a `data:` URL (as runs send uploaded images), so a backend that
+    /// cannot reach this server still sees it; an image that cannot be read becomes a
+    /// line of text saying why.
+    async fn read_images(&self, caller: &Caller, mut items: Vec<Item>) -> ServiceResult<Vec<Item>> {
+        use assistd_common::items::ContentPart;
+        use assistd_runs::engine::images::{ImageInput, read};
+        let mut read_so_far: std::collections::HashMap<String, ImageInput> = Default::default();
+        for item in &mut items {
+            let Item::Message(m) = item else { continue };
+            for part in &mut m.content {
+                let ContentPart::InputImage { image_url: None, file_id: Some(id), .. } = part else { continue };
+                let Some(files) = &self.files else {
+                    return Err(ServiceError::unimplemented(
+                        "An input_image by file_id (no files service is reachable from this process)",
+                    ));
+                };
+                if !read_so_far.contains_key(id) {
+                    let image = read(files, caller, id).await?;
+                    read_so_far.insert(id.clone(), image);
+                }
+                *part = match &read_so_far[id] {
+                    ImageInput::Data(url) => ContentPart::InputImage {
+                        image_url: Some(url.clone()),
+                        file_id: None,
+                        detail: match part {
+                            ContentPart::InputImage { detail, .. } => detail.clone(),
+                            _ => "auto".into(),
+                        },
+                    },
+                    ImageInput::Unreadable(why) => ContentPart::InputText { text: format!("[image {id}: {why}]") },
+                };
+            }
+        }
+        Ok(items)
     }
 
     /// Runs the model turns of `r`, keeps the result, and announces its end.

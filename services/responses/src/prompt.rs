@@ -93,7 +93,7 @@ fn user_parts(parts: &[ContentPart]) -> ServiceResult<Vec<UserPart>> {
             ContentPart::InputImage { image_url: Some(url), detail, .. } => {
                 Ok(UserPart::ImageUrl { url: url.clone(), detail: Some(detail.clone()) })
             }
-            ContentPart::InputImage { .. } => Err(unsupported("An input_image given by file_id")),
+            ContentPart::InputImage { .. } => Err(unsupported("An input_image without image_url")),
             ContentPart::InputFile { .. } => Err(unsupported("An input_file part")),
         })
         .collect()
