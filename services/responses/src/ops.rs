@@ -180,7 +180,7 @@ impl Responses {
         let (tx, events) = mpsc::channel(EVENT_BUFFER);
         if r.background {
             r.status = status::QUEUED.into();
-            self.store.insert(&caller.project, &r, &input).await?;
+            self.store.insert(&caller.project, &r, &input, None).await?;
             if streaming && self.store.take(&r.id, &self.lease()).await? {
                 let this = self.clone();
                 let project = caller.project.clone();
@@ -192,18 +192,48 @@ impl Responses {
         }
         r.status = status::IN_PROGRESS.into();
         if r.store {
-            self.store.insert(&caller.project, &r, &input).await?;
+            self.store.insert(&caller.project, &r, &input, Some(&self.lease())).await?;
         }
         let this = self.clone();
         let caller = caller.clone();
         let done = tokio::spawn(async move {
+            let cancel = CancellationToken::new();
+            // a kept response is held like a background one: if this replica dies, the
+            // reaper ends it `failed` instead of leaving it in progress
+            let holding = r.store.then(|| this.hold(&r.id, &cancel));
             let mut emit = Emitter::new(Some(tx));
             emit.emit(Event::Response("response.created", Box::new(r.clone()))).await;
             emit.emit(Event::Response("response.in_progress", Box::new(r.clone()))).await;
-            this.turns(&caller, &mut r, prepared, input, &mut emit, &CancellationToken::new()).await;
+            this.turns(&caller, &mut r, prepared, input, &mut emit, &cancel).await;
+            if let Some(h) = holding {
+                h.abort();
+            }
             r
         });
         Ok(Started { events, done })
+    }
+
+    /// Renews this process's lease on response `id` every poll while it runs; a cancel
+    /// asked on any replica, or a lease lost, cancels `cancel`.
+    fn hold(&self, id: &str, cancel: &CancellationToken) -> JoinHandle<()> {
+        let (store, id, lease, owner) = (self.store.clone(), id.to_owned(), self.queue.lease, self.owner.clone());
+        let every = self.queue.poll.min(lease / 3);
+        let cancel = cancel.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                match store.renew(&id, &Lease::for_next(&owner, lease)).await {
+                    Ok(Some(false)) => {}
+                    Ok(Some(true)) | Ok(None) => {
+                        cancel.cancel();
+                        return;
+                    }
+                    Err(e) => {
+                        tracing::warn!(response_id = %id, error = %e.message, "renewing a response's lease failed")
+                    }
+                }
+            }
+        })
     }
 
     /// The backend, the chat request and the built-in tools of `r` over its context
@@ -309,26 +339,7 @@ impl Responses {
         let cancel = CancellationToken::new();
         self.running.lock().unwrap_or_else(|e| e.into_inner()).insert(r.id.clone(), cancel.clone());
         // the lease is renewed, and a cancel asked on another replica seen, every poll
-        let renewing = {
-            let (store, id, lease, owner) = (self.store.clone(), r.id.clone(), self.queue.lease, self.owner.clone());
-            let every = self.queue.poll.min(lease / 3);
-            let cancel = cancel.clone();
-            tokio::spawn(async move {
-                loop {
-                    tokio::time::sleep(every).await;
-                    match store.renew(&id, &Lease::for_next(&owner, lease)).await {
-                        Ok(Some(false)) => {}
-                        Ok(Some(true)) | Ok(None) => {
-                            cancel.cancel();
-                            return;
-                        }
-                        Err(e) => {
-                            tracing::warn!(response_id = %id, error = %e.message, "renewing a response's lease failed")
-                        }
-                    }
-                }
-            })
-        };
+        let renewing = self.hold(&r.id, &cancel);
         emit.emit(Event::Response("response.created", Box::new(r.clone()))).await;
         emit.emit(Event::Response("response.queued", Box::new(r.clone()))).await;
         r.status = status::IN_PROGRESS.into();

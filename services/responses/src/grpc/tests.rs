@@ -455,5 +455,19 @@ async fn a_background_response_whose_worker_died_fails() {
             .collect()
             .await;
         assert_eq!(events.last().map(|e| e.r#type.as_str()), Some("response.failed"));
+
+        // a synchronous response whose replica died mid-answer is ended the same way
+        let project = assistd_common::Project(P.into());
+        let orphan = crate::domain::Response {
+            id: "resp_orphan".into(),
+            status: "in_progress".into(),
+            model: "m".into(),
+            store: true,
+            truncation: "disabled".into(),
+            ..Default::default()
+        };
+        w.store.insert(&project, &orphan, &[], Some(&assistd_common::Lease::lapsed("gone"))).await.unwrap();
+        assert_eq!(w.svc.ops().reap().await.unwrap(), 1);
+        assert_eq!(poll_until_ended(&w.svc, "resp_orphan").await.status, "failed");
     }
 }

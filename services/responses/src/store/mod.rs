@@ -68,8 +68,15 @@ impl Store {
         Self { db }
     }
 
-    /// Inserts a new response with its input.
-    pub async fn insert(&self, project: &Project, r: &Response, input: &[Item]) -> ServiceResult<()> {
+    /// Inserts a new response with its input, held by `lease` when it is executed at
+    /// once (so that a replica that dies leaves it to the reaper).
+    pub async fn insert(
+        &self,
+        project: &Project,
+        r: &Response,
+        input: &[Item],
+        lease: Option<&Lease>,
+    ) -> ServiceResult<()> {
         let row = response::Model {
             id: r.id.clone(),
             project_id: project.id().to_owned(),
@@ -78,8 +85,8 @@ impl Store {
             body: to_json(r),
             input: to_json(&input),
             status: r.status.clone(),
-            lease_owner: None,
-            lease_expires_at: None,
+            lease_owner: lease.map(|l| l.owner.clone()),
+            lease_expires_at: lease.map(|l| l.until_ms),
             cancel_requested: false,
         };
         response::Entity::insert(row.into_active_model()).exec_without_returning(&self.db).await?;
