@@ -142,3 +142,37 @@ test('errors: an unsupported tool, both context sources, a missing previous resp
     },
   );
 });
+
+test('background: polling, streamed replay with starting_after, cancel', async () => {
+  llm.script({ text: ['Back', 'ground.'] });
+  const r = await client.responses.create({ model: 'gpt-4o', input: 'Work on it.', background: true });
+  assert.ok(['queued', 'in_progress'].includes(r.status));
+  let done = r;
+  for (let i = 0; i < 200 && ['queued', 'in_progress'].includes(done.status); i++) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    done = await client.responses.retrieve(r.id);
+  }
+  assert.equal(done.status, 'completed');
+  assert.equal(done.output_text, 'Background.');
+  const replay = [];
+  for await (const event of await client.responses.retrieve(r.id, { stream: true, starting_after: 2 })) replay.push(event);
+  assert.equal(replay[0].sequence_number, 3);
+  assert.equal(replay.at(-1).type, 'response.completed');
+
+  llm.script({ text: ['a', 'b', 'c', 'd', 'e', 'f'], delayMs: 400 });
+  const slow = await client.responses.create({ model: 'gpt-4o', input: 'Slowly.', background: true });
+  await new Promise((resolve) => setTimeout(resolve, 600));
+  const cancelled = await client.responses.cancel(slow.id);
+  assert.equal(cancelled.status, 'cancelled');
+});
+
+test('inputTokens.count and compact', async () => {
+  const counted = await client.responses.inputTokens.count({ model: 'gpt-4o', input: 'Hello there' });
+  assert.equal(counted.object, 'response.input_tokens');
+  assert.ok(counted.input_tokens > 0);
+  llm.script({ text: ['Noted.'] }, { text: ['Ada wants tea.'] });
+  const r = await client.responses.create({ model: 'gpt-4o', input: 'I am Ada and I want tea.' });
+  const compacted = await client.responses.compact({ model: 'gpt-4o', previous_response_id: r.id });
+  assert.equal(compacted.object, 'response.compaction');
+  assert.equal(compacted.output[0].type, 'compaction');
+});
