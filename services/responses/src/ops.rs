@@ -180,13 +180,15 @@ impl Responses {
         let (tx, events) = mpsc::channel(EVENT_BUFFER);
         if r.background {
             r.status = status::QUEUED.into();
-            self.store.insert(&caller.project, &r, &input, None).await?;
-            if streaming && self.store.take(&r.id, &self.lease()).await? {
+            if streaming {
+                // held by this replica from the start: no worker takes it from the stream
+                self.store.insert(&caller.project, &r, &input, Some(&self.lease())).await?;
                 let this = self.clone();
                 let project = caller.project.clone();
                 let done = tokio::spawn(async move { this.drive_background(project, r, input, Some(tx)).await });
                 return Ok(Started { events, done });
             }
+            self.store.insert(&caller.project, &r, &input, None).await?;
             self.wake.notify_one();
             return Ok(Started { events, done: tokio::spawn(async move { r }) });
         }

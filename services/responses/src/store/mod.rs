@@ -158,20 +158,6 @@ impl Store {
             .transpose()
     }
 
-    /// Leases queued response `id` to `lease` (the replica that streams it); false when
-    /// it is not queued or someone holds it.
-    pub async fn take(&self, id: &str, lease: &Lease) -> ServiceResult<bool> {
-        let res = response::Entity::update_many()
-            .col_expr(response::Column::LeaseOwner, Expr::value(lease.owner.clone()))
-            .col_expr(response::Column::LeaseExpiresAt, Expr::value(lease.until_ms))
-            .filter(response::Column::Id.eq(id))
-            .filter(response::Column::Status.eq(status::QUEUED))
-            .filter(response::Column::LeaseOwner.is_null())
-            .exec(&self.db)
-            .await?;
-        Ok(res.rows_affected > 0)
-    }
-
     /// Extends `lease` on response `id`; `Some(cancel asked)` while the owner still
     /// holds it, `None` when it does not.
     pub async fn renew(&self, id: &str, lease: &Lease) -> ServiceResult<Option<bool>> {
