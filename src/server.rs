@@ -679,6 +679,11 @@ pub fn metrics_handle() -> anyhow::Result<metrics_exporter_prometheus::Prometheu
     metrics::describe_counter!("assistd_run_tokens_total", "Model tokens used by runs, by kind (prompt, completion).");
     metrics::describe_gauge!("assistd_run_streams_open", "Streamed runs with a client attached.");
     metrics::describe_counter!("assistd_runs_claimed_total", "Queued runs claimed by this process's workers.");
+    metrics::describe_counter!("assistd_responses_total", "Responses that ended, by status.");
+    metrics::describe_counter!(
+        "assistd_response_tokens_total",
+        "Model tokens used by responses, by kind (input, output)."
+    );
     metrics::describe_counter!(
         "assistd_runs_reaped_total",
         "Runs ended by the reaper, by reason (lease_lapsed, expired)."

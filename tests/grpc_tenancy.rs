@@ -153,6 +153,9 @@ async fn snapshot(s: &Server, ids: &BTreeMap<&str, String>) -> Vec<Value> {
         format!("/v1/threads/{t}/runs/{r}/steps"),
         format!("/v1/files/{}", ids["file_id"]),
         format!("/v1/vector_stores/{vs}/files"),
+        format!("/v1/conversations/{}", ids["conversation_id"]),
+        format!("/v1/conversations/{}/items", ids["conversation_id"]),
+        format!("/v1/responses/{}", ids["response_id"]),
     ] {
         out.push(call(http().get(s.url(&path))).await.1);
     }
@@ -165,7 +168,7 @@ async fn snapshot(s: &Server, ids: &BTreeMap<&str, String>) -> Vec<Value> {
 #[tokio::test]
 async fn another_projects_ids_are_not_found_over_grpc() {
     for db in test_databases().await {
-        let fake = FakeBackend::start(vec![Reply::text(&["an answer"])]).await;
+        let fake = FakeBackend::start(vec![Reply::text(&["an answer"]), Reply::text(&["a response"])]).await;
         let dir = tempfile::tempdir().unwrap();
         let s = Launch::serve()
             .database(&db)
@@ -206,8 +209,18 @@ async fn another_projects_ids_are_not_found_over_grpc() {
             "filename": "u.txt", "purpose": "assistants", "bytes": 3, "mime_type": "text/plain",
         })))
         .await;
+        let (_, conv) = call(
+            c.post(s.url("/v1/conversations")).json(&json!({"items": [{"role": "user", "content": "secret words"}]})),
+        )
+        .await;
+        let (_, items) = call(c.get(s.url(&format!("/v1/conversations/{}/items", conv["id"].as_str().unwrap())))).await;
+        let (_, resp) =
+            call(c.post(s.url("/v1/responses")).json(&json!({"model": "m", "input": "secret words"}))).await;
         let id = |v: &Value| v.as_str().unwrap().to_owned();
         let ids: BTreeMap<&str, String> = BTreeMap::from([
+            ("conversation_id", id(&conv["id"])),
+            ("item_id", id(&items["data"][0]["id"])),
+            ("response_id", id(&resp["id"])),
             ("assistant_id", id(&a["id"])),
             ("thread_id", t.clone()),
             ("message_id", id(&msgs["data"][0]["id"])),

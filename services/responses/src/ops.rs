@@ -365,6 +365,11 @@ impl Responses {
 
     /// Keeps the ended response and adds its input and output to its conversation.
     async fn finish(&self, caller: &Caller, r: &mut Response, input: Vec<Item>) {
+        metrics::counter!("assistd_responses_total", "status" => r.status.clone()).increment(1);
+        if let Some(u) = r.usage {
+            metrics::counter!("assistd_response_tokens_total", "kind" => "input").increment(u.input_tokens);
+            metrics::counter!("assistd_response_tokens_total", "kind" => "output").increment(u.output_tokens);
+        }
         if let (Some(conv), Some(peer)) = (r.conversation_id.clone(), &self.conversations)
             && matches!(r.status.as_str(), status::COMPLETED | status::INCOMPLETE)
         {
