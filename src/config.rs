@@ -130,6 +130,8 @@ pub struct FileConfig {
     pub llm_base_url: Option<String>,
     /// llm_api_key
     pub llm_api_key: Option<String>,
+    /// llm_context_tokens
+    pub llm_context_tokens: Option<u64>,
     /// embeddings_base_url
     pub embeddings_base_url: Option<String>,
     /// embeddings_model
@@ -180,6 +182,8 @@ pub struct Settings {
     pub llm_base_url: Option<String>,
     /// Chat backend key.
     pub llm_api_key: Option<String>,
+    /// The URL chat backends' context window in tokens (unset: unknown).
+    pub llm_context_tokens: Option<u64>,
     /// Embeddings backend (unset: embedded MiniLM).
     pub embeddings_base_url: Option<String>,
     /// Embeddings model (`none`: lexical-only search).
@@ -286,6 +290,13 @@ impl Settings {
             api_keys,
             llm_base_url: server.llm_base_url.clone().or(file.llm_base_url),
             llm_api_key: env("ASSISTD_LLM_API_KEY").or(file.llm_api_key),
+            llm_context_tokens: match env("ASSISTD_LLM_CONTEXT_TOKENS") {
+                Some(v) => Some(
+                    v.parse()
+                        .with_context(|| format!("ASSISTD_LLM_CONTEXT_TOKENS must be a number of tokens, got '{v}'"))?,
+                ),
+                None => file.llm_context_tokens,
+            },
             embeddings_base_url: env("ASSISTD_EMBEDDINGS_BASE_URL").or(file.embeddings_base_url),
             embeddings_model: env("ASSISTD_EMBEDDINGS_MODEL").or(file.embeddings_model),
             insecure_no_auth: server.insecure_no_auth,

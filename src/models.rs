@@ -39,7 +39,8 @@ impl Backends<'_> {
             Arc::new(
                 OpenAiCompatible::new(url, self.settings.llm_api_key.clone())
                     .map_err(|e| anyhow::anyhow!(e.to_string()))
-                    .with_context(|| format!("chat backend {url}"))?,
+                    .with_context(|| format!("chat backend {url}"))?
+                    .with_context_window(self.settings.llm_context_tokens),
             )
         };
         self.built.insert(url.to_owned(), backend.clone());

@@ -247,17 +247,17 @@ impl Responses {
         input: &[Item],
         given: Option<Vec<Item>>,
     ) -> ServiceResult<Prepared> {
-        let mut items = match given {
+        let context = match given {
             Some(items) => items,
             None => self.context(caller, r).await?,
         };
-        let builtins = self.builtins(caller, r, &items).await?;
-        items.extend(input.iter().cloned());
-        let items = self.read_images(caller, items).await?;
+        let builtins = self.builtins(caller, r, &context).await?;
+        let context = self.read_images(caller, context).await?;
+        let input = self.read_images(caller, input.to_vec()).await?;
         // a model no backend serves fails the response, as it fails a run
         let backend = self.models.resolve(&r.model);
         let request = match &backend {
-            Ok((_, model)) => Some(prompt::chat_request(r, model.clone(), &items)?),
+            Ok((b, model)) => Some(fit(r, model, &context, &input, b.context_window())?),
             Err(_) => None,
         };
         Ok(Prepared { backend: backend.map(|(b, _)| b), request, builtins })
@@ -738,6 +738,43 @@ impl Responses {
             (window[..n].to_vec(), window.len() > n)
         };
         Ok(Page { data: data.into_iter().map(|it| it.shown(include)).collect(), has_more })
+    }
+}
+
+/// The chat request of `r` over `context` and `input`, within the model's context
+/// `window` (when known) less `max_output_tokens`: with `truncation: "auto"` the oldest
+/// context items are left out until it fits; otherwise (`disabled`, or the input alone
+/// too long) a 400 `context_length_exceeded`.
+fn fit(r: &Response, model: &str, context: &[Item], input: &[Item], window: Option<u64>) -> ServiceResult<ChatRequest> {
+    let build = |from: usize| {
+        let items: Vec<Item> = context[from..].iter().chain(input).cloned().collect();
+        prompt::chat_request(r, model.to_owned(), &items)
+    };
+    let Some(window) = window else { return build(0) };
+    let budget = window.saturating_sub(u64::from(r.max_output_tokens.unwrap_or(0)));
+    let mut from = 0;
+    loop {
+        let request = build(from)?;
+        let tokens = engine::prompt_tokens(&request);
+        if tokens <= budget {
+            return Ok(request);
+        }
+        if r.truncation == "auto" && from < context.len() {
+            from += 1;
+            continue;
+        }
+        let hint = if r.truncation == "auto" {
+            "the input alone does not fit; shorten it"
+        } else {
+            "use truncation=\"auto\" to leave the oldest items out, or shorten the input"
+        };
+        return Err(ServiceError::invalid(
+            "input",
+            format!(
+                "The input and its context take about {tokens} tokens, more than the {budget} the model's context window of {window} tokens leaves (less max_output_tokens): {hint}."
+            ),
+        )
+        .with_code("context_length_exceeded"));
     }
 }
 

@@ -32,6 +32,10 @@ struct World {
 }
 
 async fn world(url: &str, replies: Vec<Reply>) -> World {
+    world_with_window(url, replies, None).await
+}
+
+async fn world_with_window(url: &str, replies: Vec<Reply>, window: Option<u64>) -> World {
     let db = assistd_common::db::connect(url).await.unwrap();
     for s in [assistd_migrations::Service::Conversations, assistd_migrations::Service::Responses] {
         assistd_migrations::up(&db, s).await.unwrap();
@@ -44,7 +48,10 @@ async fn world(url: &str, replies: Vec<Reply>) -> World {
         None,
     );
     let fake = FakeBackend::start(replies).await;
-    let backend = OpenAiCompatible::new(&fake.base_url, None).unwrap().with_retries(1, Duration::from_millis(5));
+    let backend = OpenAiCompatible::new(&fake.base_url, None)
+        .unwrap()
+        .with_retries(1, Duration::from_millis(5))
+        .with_context_window(window);
     let queue =
         crate::ops::QueueConfig { lease: Duration::from_millis(600), poll: Duration::from_millis(50), concurrency: 4 };
     let store = Store::new(db);
@@ -469,5 +476,34 @@ async fn a_background_response_whose_worker_died_fails() {
         w.store.insert(&project, &orphan, &[], Some(&assistd_common::Lease::lapsed("gone"))).await.unwrap();
         assert_eq!(w.svc.ops().reap().await.unwrap(), 1);
         assert_eq!(poll_until_ended(&w.svc, "resp_orphan").await.status, "failed");
+    }
+}
+
+#[tokio::test]
+async fn truncation_auto_leaves_the_oldest_out_and_disabled_refuses() {
+    for db in test_databases().await {
+        let w =
+            world_with_window(&db.url, vec![Reply::text(&["Long noted."]), Reply::text(&["Short."])], Some(120)).await;
+        let long = "word ".repeat(80); // about 100 tokens
+        let r1 = w.svc.create_response(request(P, create(vec![user(&long)]))).await.unwrap().into_inner();
+        let next = |truncation: &str| pb::CreateResponseRequest {
+            previous_response_id: Some(r1.id.clone()),
+            truncation: Some(truncation.into()),
+            ..create(vec![user(&"more ".repeat(40))])
+        };
+        let err = w.svc.create_response(request(P, next("disabled"))).await.unwrap_err();
+        assert_eq!(err.code(), tonic::Code::InvalidArgument, "{}", db.backend);
+        let detail = assistd_common::error::error_detail(&err).unwrap();
+        assert_eq!(detail.code.as_deref(), Some("context_length_exceeded"));
+        let r2 = w.svc.create_response(request(P, next("auto"))).await.unwrap().into_inner();
+        assert_eq!(r2.status, "completed");
+        // the long first input was left out; its answer and the new input were sent
+        let sent = sent(&w.fake, 1);
+        assert!(sent.iter().all(|(_, c)| c != &json!(long)), "{sent:?}");
+        assert_eq!(sent.last().unwrap().1, json!("more ".repeat(40)));
+        // an input that cannot fit at all is refused even with auto
+        let huge =
+            pb::CreateResponseRequest { truncation: Some("auto".into()), ..create(vec![user(&"x".repeat(2000))]) };
+        assert_eq!(w.svc.create_response(request(P, huge)).await.unwrap_err().code(), tonic::Code::InvalidArgument);
     }
 }

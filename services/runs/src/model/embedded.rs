@@ -208,6 +208,10 @@ impl ChatModel for Embedded {
         Ok(vec![ModelInfo { id: self.name.clone(), created: 0, owned_by: "assistd (embedded)".into() }])
     }
 
+    fn context_window(&self) -> Option<u64> {
+        Some(self.context_length as u64)
+    }
+
     fn kind(&self) -> &'static str {
         "embedded"
     }

@@ -184,4 +184,10 @@ pub trait ChatModel: Send + Sync {
     fn kind(&self) -> &'static str {
         "backend"
     }
+
+    /// How many tokens the model reads at most, prompt and answer together, when known
+    /// (the embedded model's GGUF says; a URL backend's is configured).
+    fn context_window(&self) -> Option<u64> {
+        None
+    }
 }

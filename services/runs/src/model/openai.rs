@@ -22,6 +22,7 @@ pub struct OpenAiCompatible {
     max_retries: u32,
     backoff: Duration,
     idle_timeout: Duration,
+    context_window: Option<u64>,
 }
 
 impl OpenAiCompatible {
@@ -40,7 +41,14 @@ impl OpenAiCompatible {
             max_retries: 3,
             backoff: Duration::from_millis(500),
             idle_timeout: Duration::from_secs(120),
+            context_window: None,
         })
+    }
+
+    /// The model's context window in tokens, when the operator knows it.
+    pub fn with_context_window(mut self, tokens: Option<u64>) -> Self {
+        self.context_window = tokens;
+        self
     }
 
     /// Retries after 429/5xx/connection errors, the first after `backoff`, doubling.
@@ -235,6 +243,10 @@ fn parse_models(body: &Value) -> Vec<ModelInfo> {
 
 #[async_trait::async_trait]
 impl ChatModel for OpenAiCompatible {
+    fn context_window(&self) -> Option<u64> {
+        self.context_window
+    }
+
     async fn list_models(&self) -> Result<Vec<ModelInfo>, ModelError> {
         let mut req = self.client.get(&self.models_endpoint).timeout(Duration::from_secs(5));
         if let Some(key) = &self.api_key {
