@@ -321,3 +321,35 @@ def test_input_image_by_file_id_is_sent_as_data(client, llm):
     # the kept input still names the file
     [item] = client.responses.input_items.list(r.id).data
     assert item.content[1].file_id == img.id
+
+
+def test_input_file_is_read_as_text(client, llm):
+    notes = client.files.create(file=("notes.md", io.BytesIO(b"# Notes\n\nThe launch is on Friday.\n")), purpose="user_data")
+    llm.script({"text": ["Friday."]}, {"text": ["Tuesday."]})
+    r = client.responses.create(
+        model="gpt-4o",
+        input=[{"role": "user", "content": [
+            {"type": "input_file", "file_id": notes.id},
+            {"type": "input_text", "text": "When is the launch?"},
+        ]}],
+    )
+    assert r.output_text == "Friday."
+    parts = llm.last_request()["messages"][-1]["content"]
+    assert parts[0]["type"] == "text" and parts[0]["text"].startswith("[file notes.md]\n# Notes")
+    # inline, as a data URL
+    import base64
+    data = "data:text/plain;base64," + base64.b64encode(b"The launch moved to Tuesday.").decode()
+    client.responses.create(
+        model="gpt-4o",
+        input=[{"role": "user", "content": [
+            {"type": "input_file", "filename": "memo.txt", "file_data": data},
+            {"type": "input_text", "text": "And now?"},
+        ]}],
+    )
+    assert "moved to Tuesday" in llm.last_request()["messages"][-1]["content"][0]["text"]
+    with pytest.raises(openai.BadRequestError) as e:
+        client.responses.create(
+            model="gpt-4o",
+            input=[{"role": "user", "content": [{"type": "input_file", "file_id": "file-missing"}]}],
+        )
+    assert e.value.body["param"] == "input"

@@ -98,6 +98,14 @@ fn sqlite_path(url: &str) -> Option<String> {
     (!path.is_empty() && path != ":memory:").then(|| path.to_owned())
 }
 
+/// The columns of `E` as a `RETURNING` list. `RETURNING *` on SQLite can hand sqlx a row
+/// narrower than the statement it cached once a migration added columns to the table
+/// (sqlx-sqlite then panics in its worker thread); naming the columns avoids that.
+pub fn returning<E: sea_orm::EntityTrait>() -> String {
+    use sea_orm::{IdenStatic, Iterable};
+    E::Column::iter().map(|c| format!("\"{}\"", c.as_str())).collect::<Vec<_>>().join(", ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

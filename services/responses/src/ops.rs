@@ -263,38 +263,72 @@ impl Responses {
         Ok(Prepared { backend: backend.map(|(b, _)| b), request, builtins })
     }
 
-    /// The items with each `input_image` given by `file_id` read from the files service
-    /// and put in as a `data:` URL (as runs send uploaded images), so a backend that
-    /// cannot reach this server still sees it; an image that cannot be read becomes a
-    /// line of text saying why.
+    /// The items as the model gets them: each `input_image` given by `file_id` read from
+    /// the files service and put in as a `data:` URL (as runs send uploaded images), so a
+    /// backend that cannot reach this server still sees it (an image that cannot be read
+    /// becomes a line saying why); each `input_file` (by `file_id` or `file_data`) read and
+    /// parsed as the vector stores parse files, and put in as its text.
     async fn read_images(&self, caller: &Caller, mut items: Vec<Item>) -> ServiceResult<Vec<Item>> {
         use assistd_common::items::ContentPart;
         use assistd_runs::engine::images::{ImageInput, read};
         let mut read_so_far: std::collections::HashMap<String, ImageInput> = Default::default();
+        let files = || {
+            self.files.as_ref().ok_or_else(|| {
+                ServiceError::unimplemented(
+                    "Input files and images by file_id (no files service is reachable from this process)",
+                )
+            })
+        };
         for item in &mut items {
             let Item::Message(m) = item else { continue };
             for part in &mut m.content {
-                let ContentPart::InputImage { image_url: None, file_id: Some(id), .. } = part else { continue };
-                let Some(files) = &self.files else {
-                    return Err(ServiceError::unimplemented(
-                        "An input_image by file_id (no files service is reachable from this process)",
-                    ));
-                };
-                if !read_so_far.contains_key(id) {
-                    let image = read(files, caller, id).await?;
-                    read_so_far.insert(id.clone(), image);
+                match part {
+                    ContentPart::InputImage { image_url: None, file_id: Some(id), detail } => {
+                        if !read_so_far.contains_key(id.as_str()) {
+                            let image = read(files()?, caller, id).await?;
+                            read_so_far.insert(id.clone(), image);
+                        }
+                        *part = match &read_so_far[id.as_str()] {
+                            ImageInput::Data(url) => ContentPart::InputImage {
+                                image_url: Some(url.clone()),
+                                file_id: None,
+                                detail: detail.clone(),
+                            },
+                            ImageInput::Unreadable(why) => {
+                                ContentPart::InputText { text: format!("[image {id}: {why}]") }
+                            }
+                        };
+                    }
+                    ContentPart::InputFile { file_id, filename, file_data, file_url } => {
+                        let (name, bytes) = match (file_id.as_ref(), file_data.as_ref()) {
+                            (Some(id), _) => {
+                                let (info, bytes) =
+                                    files()?.download(caller, id, MAX_INPUT_FILE_BYTES).await.map_err(|e| {
+                                        match e.kind {
+                                            ErrorKind::NotFound => ServiceError::invalid(
+                                                "input",
+                                                format!("File with id '{id}' not found."),
+                                            ),
+                                            _ => e,
+                                        }
+                                    })?;
+                                (info.filename, bytes)
+                            }
+                            (None, Some(data)) => {
+                                (filename.clone().unwrap_or_else(|| "file.txt".into()), data_url_bytes(data)?)
+                            }
+                            (None, None) => {
+                                let _ = file_url;
+                                return Err(ServiceError::unimplemented(
+                                    "An input_file by file_url (assistd fetches no URLs)",
+                                ));
+                            }
+                        };
+                        let text = parse_file(name.clone(), bytes).await?;
+                        *part = ContentPart::InputText { text: format!("[file {name}]\n{text}") };
+                    }
+                    _ => {}
                 }
-                *part = match &read_so_far[id] {
-                    ImageInput::Data(url) => ContentPart::InputImage {
-                        image_url: Some(url.clone()),
-                        file_id: None,
-                        detail: match part {
-                            ContentPart::InputImage { detail, .. } => detail.clone(),
-                            _ => "auto".into(),
-                        },
-                    },
-                    ImageInput::Unreadable(why) => ContentPart::InputText { text: format!("[image {id}: {why}]") },
-                };
             }
         }
         Ok(items)
@@ -776,6 +810,33 @@ fn fit(r: &Response, model: &str, context: &[Item], input: &[Item], window: Opti
         )
         .with_code("context_length_exceeded"));
     }
+}
+
+/// The largest file an `input_file` part may name.
+const MAX_INPUT_FILE_BYTES: u64 = 32 << 20;
+
+/// The bytes of a `data:` URL (base64).
+fn data_url_bytes(data: &str) -> ServiceResult<Vec<u8>> {
+    use base64::Engine as _;
+    let body = data.split_once(";base64,").map_or(data, |(_, b)| b);
+    base64::engine::general_purpose::STANDARD
+        .decode(body.trim())
+        .map_err(|e| ServiceError::invalid("input", format!("Invalid input_file 'file_data': not base64 ({e}).")))
+}
+
+/// The text of file `name`, parsed off the async runtime as ingestion parses files.
+async fn parse_file(name: String, bytes: Vec<u8>) -> ServiceResult<String> {
+    use assistd_vector_stores::ingest::parse::{ParseError, parse};
+    let shown = name.clone();
+    tokio::task::spawn_blocking(move || parse(&name, &bytes))
+        .await
+        .map_err(|e| ServiceError::internal("parsing an input file", e))?
+        .map_err(|e| match e {
+            ParseError::Unsupported(m) | ParseError::Invalid(m) => {
+                ServiceError::invalid("input", format!("The input_file {shown} cannot be read: {m}"))
+                    .with_code("invalid_file")
+            }
+        })
 }
 
 /// What the model is asked for to compact a context.

@@ -94,7 +94,7 @@ fn user_parts(parts: &[ContentPart]) -> ServiceResult<Vec<UserPart>> {
                 Ok(UserPart::ImageUrl { url: url.clone(), detail: Some(detail.clone()) })
             }
             ContentPart::InputImage { .. } => Err(unsupported("An input_image without image_url")),
-            ContentPart::InputFile { .. } => Err(unsupported("An input_file part")),
+            ContentPart::InputFile { .. } => Err(unsupported("An input_file part that was not read")),
         })
         .collect()
 }

@@ -325,19 +325,21 @@ impl Store {
     /// writers, so the single statement is atomic there too.
     pub async fn claim(&self, lease: &Lease) -> ServiceResult<Option<OwnedRun>> {
         let backend = self.db.get_database_backend();
-        let sql = match backend {
+        let returning = assistd_common::db::returning::<run::Entity>();
+        let base = match backend {
             DatabaseBackend::Postgres => {
                 "UPDATE runs SET lease_owner = $1, lease_expires_at = $2 WHERE id = (SELECT id FROM runs \
                  WHERE status = 'queued' AND lease_owner IS NULL ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED) \
-                 AND lease_owner IS NULL RETURNING *"
+                 AND lease_owner IS NULL RETURNING "
             }
             _ => {
                 "UPDATE runs SET lease_owner = $1, lease_expires_at = $2 WHERE id = (SELECT id FROM runs \
                  WHERE status = 'queued' AND lease_owner IS NULL ORDER BY id LIMIT 1) \
-                 AND lease_owner IS NULL RETURNING *"
+                 AND lease_owner IS NULL RETURNING "
             }
         };
-        let stmt = Statement::from_sql_and_values(backend, sql, [lease.owner.clone().into(), lease.until_ms.into()]);
+        let sql = format!("{base}{returning}");
+        let stmt = Statement::from_sql_and_values(backend, &sql, [lease.owner.clone().into(), lease.until_ms.into()]);
         let row = self.db.query_one_raw(stmt).await?;
         row.map(|row| run::Model::from_query_result(&row, "").map_err(ServiceError::from).and_then(owned)).transpose()
     }
