@@ -26,6 +26,7 @@ checked by ``spec_validate.ResponseValidator`` (schema, x-request-id).
 from __future__ import annotations
 
 import atexit
+import io
 import os
 import queue
 import re
@@ -467,3 +468,20 @@ def seeded(http) -> dict[str, str]:
         "batch_id": batch["id"],
         "upload_id": upload["id"],
     }
+
+
+@pytest.fixture
+def docs_store(client):
+    """A vector store of two indexed files (a handbook, a canteen note), made with the
+    Assistants-era API; the file_search tests of runs and of responses search it."""
+    vs = client.vector_stores.create(name="handbook")
+    client.vector_stores.files.upload_and_poll(
+        vector_store_id=vs.id,
+        file=("handbook.md", io.BytesIO(b"# Leave\n\nEvery employee gets 30 days of paid leave per year.\n")),
+    )
+    client.vector_stores.files.upload_and_poll(
+        vector_store_id=vs.id,
+        file=("canteen.txt", io.BytesIO(b"The canteen serves lunch from noon until two.")),
+    )
+    yield vs
+    client.vector_stores.delete(vs.id)

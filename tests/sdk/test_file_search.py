@@ -5,27 +5,11 @@ content only when asked through include[])."""
 
 from __future__ import annotations
 
-import io
 import json
 
 import pytest
 
 INCLUDE_CONTENT = "step_details.tool_calls[*].file_search.results[*].content"
-
-
-@pytest.fixture
-def docs_store(client):
-    vs = client.vector_stores.create(name="handbook")
-    client.vector_stores.files.upload_and_poll(
-        vector_store_id=vs.id,
-        file=("handbook.md", io.BytesIO(b"# Leave\n\nEvery employee gets 30 days of paid leave per year.\n")),
-    )
-    client.vector_stores.files.upload_and_poll(
-        vector_store_id=vs.id,
-        file=("canteen.txt", io.BytesIO(b"The canteen serves lunch from noon until two.")),
-    )
-    yield vs
-    client.vector_stores.delete(vs.id)
 
 
 def test_assistant_answers_from_files_with_citations(client, llm, docs_store):

@@ -5,7 +5,6 @@ answer cites the result; the file_search_call item carries its results with
 
 from __future__ import annotations
 
-import io
 import json
 
 import openai
@@ -15,21 +14,6 @@ from spec_validate import validate_response_event
 from test_runs import sse_events
 
 
-@pytest.fixture
-def handbook(client):
-    vs = client.vector_stores.create(name="handbook")
-    client.vector_stores.files.upload_and_poll(
-        vector_store_id=vs.id,
-        file=("handbook.md", io.BytesIO(b"# Leave\n\nEvery employee gets 30 days of paid leave per year.\n")),
-    )
-    client.vector_stores.files.upload_and_poll(
-        vector_store_id=vs.id,
-        file=("canteen.txt", io.BytesIO(b"The canteen serves lunch from noon until two.")),
-    )
-    yield vs
-    client.vector_stores.delete(vs.id)
-
-
 def search_then_cite() -> tuple[dict, dict]:
     return (
         {"tool_calls": [{"id": "call_fs", "name": "file_search", "arguments": ['{"queries": ["paid leave days"]}']}]},
@@ -37,12 +21,12 @@ def search_then_cite() -> tuple[dict, dict]:
     )
 
 
-def test_answer_cites_the_file(client, llm, handbook):
+def test_answer_cites_the_file(client, llm, docs_store):
     llm.script(*search_then_cite())
     r = client.responses.create(
         model="gpt-4o",
         input="How much leave do I get?",
-        tools=[{"type": "file_search", "vector_store_ids": [handbook.id], "max_num_results": 5}],
+        tools=[{"type": "file_search", "vector_store_ids": [docs_store.id], "max_num_results": 5}],
         include=["file_search_call.results"],
     )
     assert r.status == "completed"
@@ -73,13 +57,13 @@ def test_answer_cites_the_file(client, llm, handbook):
     assert shown.output[0].results[0].filename == "handbook.md"
 
 
-def test_stream_sends_the_file_search_events(http, llm, handbook):
+def test_stream_sends_the_file_search_events(http, llm, docs_store):
     llm.script(*search_then_cite())
     body = {
         "model": "m",
         "input": "Leave?",
         "stream": True,
-        "tools": [{"type": "file_search", "vector_store_ids": [handbook.id]}],
+        "tools": [{"type": "file_search", "vector_store_ids": [docs_store.id]}],
     }
     with http.stream("POST", "/v1/responses", json=body) as r:
         assert r.status_code == 200

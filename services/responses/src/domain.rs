@@ -99,6 +99,18 @@ impl Response {
         matches!(self.status.as_str(), status::COMPLETED | status::INCOMPLETE | status::FAILED | status::CANCELLED)
     }
 
+    /// A response continues a chain or a conversation, not both.
+    pub fn check_one_context(&self) -> ServiceResult<()> {
+        if self.previous_response_id.is_some() && self.conversation_id.is_some() {
+            return Err(ServiceError::invalid(
+                "conversation",
+                "Mutually exclusive parameters: Ensure you are only providing one of: 'previous_response_id' or 'conversation'.",
+            )
+            .with_code("mutually_exclusive_parameters"));
+        }
+        Ok(())
+    }
+
     /// The response as shown to a caller who asked for `include`.
     pub fn shown(mut self, include: &[String]) -> Self {
         self.output = self.output.into_iter().map(|it| it.shown(include)).collect();
@@ -130,13 +142,7 @@ impl NewResponse {
         if let Some(i) = &r.instructions {
             tools::validate_len(i, MAX_INSTRUCTIONS, "instructions")?;
         }
-        if r.previous_response_id.is_some() && r.conversation_id.is_some() {
-            return Err(ServiceError::invalid(
-                "conversation",
-                "Mutually exclusive parameters: Ensure you are only providing one of: 'previous_response_id' or 'conversation'.",
-            )
-            .with_code("mutually_exclusive_parameters"));
-        }
+        r.check_one_context()?;
         if let Some(t) = r.temperature {
             tools::validate_range(t, 0.0, 2.0, "temperature")?;
         }

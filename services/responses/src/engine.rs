@@ -272,31 +272,10 @@ impl Turn<'_> {
     }
 }
 
-/// The tokens of `request`'s messages, estimated (4 characters a token, with each
-/// message's overhead), as when a backend reports no usage.
+/// The tokens of `request`'s messages, estimated as runs estimate theirs (4 characters
+/// a token, with each message's overhead), as when a backend reports no usage.
 pub fn prompt_tokens(request: &ChatRequest) -> u64 {
-    use assistd_runs::model::{ChatMessage, UserPart};
-    request
-        .messages
-        .iter()
-        .map(|m| {
-            4 + match m {
-                ChatMessage::System(s) => estimate_tokens(s),
-                ChatMessage::User(parts) => parts
-                    .iter()
-                    .map(|p| match p {
-                        UserPart::Text(t) => estimate_tokens(t),
-                        UserPart::ImageUrl { .. } => 85,
-                    })
-                    .sum(),
-                ChatMessage::Assistant { content, tool_calls } => {
-                    content.as_deref().map_or(0, estimate_tokens)
-                        + tool_calls.iter().map(|c| estimate_tokens(&c.arguments) + 4).sum::<u64>()
-                }
-                ChatMessage::Tool { content, .. } => estimate_tokens(content),
-            }
-        })
-        .sum()
+    assistd_runs::engine::prompt::prompt_tokens(&request.messages)
 }
 
 /// One model call answered in full: its text and usage (when the backend reports it).

@@ -252,8 +252,8 @@ impl Responses {
             None => self.context(caller, r).await?,
         };
         let builtins = self.builtins(caller, r, &context).await?;
-        let context = self.read_images(caller, context).await?;
-        let input = self.read_images(caller, input.to_vec()).await?;
+        let context = self.read_inputs(caller, context).await?;
+        let input = self.read_inputs(caller, input.to_vec()).await?;
         // a model no backend serves fails the response, as it fails a run
         let backend = self.models.resolve(&r.model);
         let request = match &backend {
@@ -268,7 +268,7 @@ impl Responses {
     /// backend that cannot reach this server still sees it (an image that cannot be read
     /// becomes a line saying why); each `input_file` (by `file_id` or `file_data`) read and
     /// parsed as the vector stores parse files, and put in as its text.
-    async fn read_images(&self, caller: &Caller, mut items: Vec<Item>) -> ServiceResult<Vec<Item>> {
+    async fn read_inputs(&self, caller: &Caller, mut items: Vec<Item>) -> ServiceResult<Vec<Item>> {
         use assistd_common::items::ContentPart;
         use assistd_runs::engine::images::{ImageInput, read};
         let mut read_so_far: std::collections::HashMap<String, ImageInput> = Default::default();
@@ -858,12 +858,7 @@ impl Responses {
     /// backend reports none: 4 characters a token, with each message's overhead).
     pub async fn count_input_tokens(&self, caller: &Caller, new: NewResponse) -> ServiceResult<u64> {
         let NewResponse { response: r, input, include: _, context: _ } = new;
-        if r.previous_response_id.is_some() && r.conversation_id.is_some() {
-            return Err(ServiceError::invalid(
-                "conversation",
-                "Mutually exclusive parameters: Ensure you are only providing one of: 'previous_response_id' or 'conversation'.",
-            ));
-        }
+        r.check_one_context()?;
         let mut items = self.context(caller, &r).await?;
         items.extend(input);
         let request = prompt::chat_request(&r, r.model.clone(), &items)?;
